@@ -1,0 +1,48 @@
+// Loading tables from files: .csv, .csv.gz and .npy, recognised by their content (gzip and NumPy magic bytes),
+// with column selection, header and delimiter detection, a NaN policy and a binary cache next to the source.
+//
+// CSV text is parsed on all cores (fast_float, no strtod); gzip is inflated by ISA-L in a stream that feeds the
+// parser chunk by chunk, so the whole text never sits in RAM. Peak memory is about twice the parsed table on top
+// of the mapped file. Errors are fasttab::Error with the file, the line and column, and what to change.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "fasttab/table.hpp"
+
+namespace fasttab {
+
+enum class HeaderMode { detect, present, absent };
+enum class NanPolicy { reject, drop, zero };
+
+struct LoadOptions {
+  std::string path;
+  int label_col = 0;              // 0-based column index of the label
+  std::string features = "all";   // "all" (every column but the label), or "1-21", "1-21,25", ...
+  HeaderMode header = HeaderMode::detect;
+  char delimiter = 0;             // 0 = detect among ',', '\t', ';'
+  NanPolicy nan_policy = NanPolicy::reject;
+  bool use_cache = true;
+  std::string cache_dir;          // empty = next to the source file
+  int threads = 0;                // 0 = all hardware threads
+};
+
+struct LoadReport {
+  std::string format;             // "csv", "csv.gz", "npy", "cache"
+  bool from_cache = false;
+  std::string cache_path;         // the cache read or written, if any
+  std::int64_t dropped_rows = 0;  // rows dropped by NanPolicy::drop
+  double seconds = 0;
+  std::int64_t source_bytes = 0;  // bytes of the file (compressed size for .gz)
+};
+
+// Loads a .csv, .csv.gz or .npy file (recognised by content) into a Table; throws fasttab::Error naming the
+// file and what to fix. Labels are returned as parsed floats (validation per task is the caller's job).
+Table load_table(const LoadOptions& options, LoadReport* report = nullptr);
+
+// Writes a table as a 2-D float32 C-order .npy of shape [rows, 1 + cols]: column 0 the label, then the features
+// (the HIGGS layout, so `--data file.npy --label-col 0` reads it back).
+void write_npy(const std::string& path, const Table& table);
+
+}  // namespace fasttab
