@@ -1,0 +1,50 @@
+// The command-line flags of fasttab::LoadOptions, shared by train, compare_loaders and predict.
+// Each tool registers --data (and --export-npy where it has one) itself; this adds the rest:
+//   --label-col N  --features SPEC  --header | --no-header  --delimiter ,|tab|;  --nan-policy reject|drop|zero
+//   --cache-dir DIR  --no-cache  --io-threads N
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "fasttab/io.hpp"
+
+namespace fasttab {
+
+inline void add_io_flags(CLI::App& app, LoadOptions& options) {
+  app.add_option("--label-col", options.label_col, "0-based column index of the label")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--features", options.features,
+                 "feature columns (0-based): 'all' (every column but the label), or ranges such as '1-21,25'")
+      ->capture_default_str();
+  app.add_flag_callback(
+      "--header", [&options] { options.header = HeaderMode::present; }, "the first line is a header");
+  app.add_flag_callback(
+      "--no-header", [&options] { options.header = HeaderMode::absent; },
+      "the first line is data (default: detect a header)");
+  app.add_option_function<std::string>(
+         "--delimiter",
+         [&options](const std::string& value) {
+           if (value == ",") options.delimiter = ',';
+           else if (value == ";") options.delimiter = ';';
+           else options.delimiter = '\t';  // "tab" or "\t": the only other values the check lets through
+         },
+         "field delimiter: ',', ';' or 'tab' (default: detect among the three)")
+      ->check(CLI::IsMember({",", ";", "tab", "\\t", "\t"}));
+  const std::map<std::string, NanPolicy> nan_policies{
+      {"reject", NanPolicy::reject}, {"drop", NanPolicy::drop}, {"zero", NanPolicy::zero}};
+  app.add_option("--nan-policy", options.nan_policy,
+                 "NaN, Inf or empty fields: reject (error with line and column), drop the row, or zero it")
+      ->transform(CLI::CheckedTransformer(nan_policies, CLI::ignore_case));
+  app.add_option("--cache-dir", options.cache_dir,
+                 "directory of the binary cache of parsed columns (default: next to the data file)");
+  app.add_flag_callback(
+      "--no-cache", [&options] { options.use_cache = false; }, "neither read nor write the binary cache");
+  app.add_option("--io-threads", options.threads, "threads that parse the data (0 = all hardware threads)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+}  // namespace fasttab
