@@ -1,0 +1,187 @@
+// Backend: where the numbers live and the operations that the trainer composes.
+//
+// The trainer, the loaders and the model are written once against this interface; CpuBackend runs every op
+// with plain loops (and OpenBLAS for GEMM) and is the reference, CudaBackend runs them as CUDA kernels and
+// cuBLAS calls on one stream. Tests run each op on both and compare.
+//
+// Conventions, for every op:
+//   * Pointers point into the backend's memory (device memory for CUDA): the "B" in the names below.
+//   * Matrices are row-major with an explicit leading dimension (elements between the starts of two rows).
+//   * Ops are asynchronous in stream order on a GPU and return at once; nothing in them allocates, except a
+//     workspace that an op sizes once on its first call (sort, reduction scratch) and then keeps.
+//   * Only ops whose result is a host value (evaluate, column_moments, copy_to_host) wait for the device.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace fasttab {
+
+enum class Activation { tanh, relu, identity };
+enum class Task { binary, multiclass, regression };
+enum class Precision { fp32, tf32 };
+enum class OptimizerKind { adam, adamw, sgd };
+
+// Which dropout mask: element (row, column) of layer `layer` at training step `step` is kept iff
+// dropout_keep(seed, step, layer, row * width + column, p) (philox.hpp). The backward pass recomputes it.
+struct DropoutKey {
+  std::uint64_t seed = 0;
+  std::uint32_t step = 0;
+  std::uint32_t layer = 0;
+};
+
+// One optimiser step over a flat parameter vector, the hyper-parameters resolved on the host for this step.
+//   adam  (PyTorch Adam):  g += wd*p;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;
+//                          p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps),  bc1 = 1-b1^t, bc2 = 1-b2^t
+//   adamw (PyTorch AdamW): p *= 1 - lr*wd; then Adam without the g += wd*p term
+//   sgd   (PyTorch SGD):   g += wd*p;  m = g at t == 1, else m = momentum*m + g;  p -= lr*m   (m unused if momentum 0)
+struct OptimizerUpdate {
+  OptimizerKind kind = OptimizerKind::adam;
+  float lr = 1e-3f;
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  float weight_decay = 0.0f;
+  float momentum = 0.0f;
+  std::int64_t step = 1;  // t, counted from 1
+  float bias_correction1 = 1.0f;  // 1 - beta1^t
+  float bias_correction2 = 1.0f;  // 1 - beta2^t
+};
+
+// What an evaluation returns (host values). Fields that do not apply to the task are NaN.
+struct Metrics {
+  double loss = 0;      // mean log loss (binary, multiclass) or mean squared error (regression)
+  double auc = 0;       // binary: ROC AUC, ties counted one half
+  double accuracy = 0;  // binary (threshold 0.5) and multiclass (argmax)
+  double rmse = 0;      // regression
+  double r2 = 0;        // regression
+  std::int64_t rows = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual const char* kind() const = 0;             // "cpu" or "cuda"
+  virtual std::string device_name() const = 0;      // "NVIDIA H100 80GB HBM3", or "cpu"
+
+  // ---- memory -------------------------------------------------------------------------------------------
+  // Throws Error saying how many bytes were asked for and how many are free.
+  virtual void* allocate(std::size_t bytes, const char* what) = 0;
+  virtual void release(void* pointer) noexcept = 0;
+  virtual std::size_t free_bytes() const = 0;
+  virtual std::size_t total_bytes() const = 0;
+  // Synchronous copies between host memory and backend memory (the host copy waits for queued work).
+  virtual void copy_to_backend(void* dst, const void* host_src, std::size_t bytes) = 0;
+  virtual void copy_to_host(void* host_dst, const void* src, std::size_t bytes) = 0;
+  // rows x row_bytes from host rows src_pitch apart to backend rows dst_pitch apart (a padded upload).
+  virtual void copy_rows_to_backend(void* dst, std::size_t dst_pitch, const void* host_src, std::size_t src_pitch,
+                                    std::size_t row_bytes, std::size_t rows) = 0;
+  // Asynchronous copy inside backend memory.
+  virtual void copy_within(void* dst, const void* src, std::size_t bytes) = 0;
+  virtual void fill(float* dst, float value, std::size_t count) = 0;
+  virtual void synchronize() = 0;
+
+  // ---- dense algebra ------------------------------------------------------------------------------------
+  // C[m,n] = alpha * op(A) op(B) + beta * C, op(A) m x k, op(B) k x n; op(X) = X^T when trans_x.
+  // Row-major: A is m x k (lda >= k), or k x m (lda >= m) when trans_a; likewise B; ldc >= n.
+  virtual void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+                    const float* b, int ldb, float beta, float* c, int ldc) = 0;
+  virtual void set_precision(Precision precision) = 0;  // tf32 lets the GPU use tensor cores for float32 GEMMs
+
+  // ---- the MLP's element-wise ops ----------------------------------------------------------------------
+  // In place over z[rows, cols] (leading dim ld):  a = act(z + bias[col]);  with p > 0 (training only):
+  // a = keep ? a / (1 - p) : 0, keep from DropoutKey (index = row * cols + col).
+  virtual void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias,
+                                               Activation act, float dropout_p, DropoutKey key) = 0;
+  // In place over grad[rows, cols]: grad = dL/d(output of the forward op above) on entry and dL/dz on exit.
+  // `out` is that forward op's output (stored instead of z): for kept elements a = out * (1 - p), and
+  //   tanh' = 1 - a^2,  relu' = [a > 0],  identity' = 1;  dropped elements get 0;  kept ones are scaled 1/(1-p).
+  virtual void activation_dropout_backward(float* grad, const float* out, int rows, int cols, int ld,
+                                           Activation act, float dropout_p, DropoutKey key) = 0;
+  // bias_grad[c] = sum over rows r of grad[r, c]   (grad leading dim ld)
+  virtual void bias_gradient(const float* grad, int rows, int cols, int ld, float* bias_grad) = 0;
+
+  // Loss of the outputs (the last layer's pre-activation, rows x width, leading dim ld) against labels:
+  //   binary (width 1):     mean over rows of  softplus(x) - y*x        (stable BCE from the logit)
+  //   multiclass (width K): mean of  logsumexp(x_r) - x_r[y_r]          (softmax cross-entropy)
+  //   regression (width 1): mean of  (x - y)^2
+  // Writes the mean into *loss (one float in backend memory) and dL/dx into grad (rows x width, leading dim ld).
+  virtual void loss_forward_backward(Task task, const float* outputs, int rows, int width, int ld,
+                                     const float* labels, float* grad, float* loss) = 0;
+
+  // One optimiser step on the flat vectors params, grads, state1 (m or momentum), state2 (v), count long.
+  virtual void optimizer_update(const OptimizerUpdate& update, float* params, const float* grads, float* state1,
+                                float* state2, std::size_t count) = 0;
+
+  // ---- data movement ------------------------------------------------------------------------------------
+  // out_features[i, :] = features[indices[i], :] (ld floats per row, the padding copied too) and
+  // out_labels[i] = labels[indices[i]] for i in [0, count).  Bit-exact copies.
+  virtual void gather_rows(const float* features, int ld, const float* labels, const std::uint32_t* indices,
+                           std::int64_t count, float* out_features, float* out_labels) = 0;
+  // out[0..n) = the permutation of 0..n-1 for (seed, epoch): rows stably sorted by permutation_key().
+  virtual void random_permutation(std::uint64_t seed, std::uint32_t epoch, std::uint32_t n,
+                                  std::uint32_t* out) = 0;
+
+  // ---- statistics ---------------------------------------------------------------------------------------
+  // Metrics of outputs (rows x width, leading dim ld) against labels; waits for the device, returns host values.
+  // AUC is exact: sorted scores, ties counted one half, counts in 64-bit integers.
+  virtual Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, int ld,
+                           const float* labels) = 0;
+  // Host mean[c] and (population) standard deviation std[c] of table[rows, cols] (leading dim ld), in double.
+  virtual void column_moments(const float* table, std::int64_t rows, int cols, int ld, double* host_mean,
+                              double* host_std) = 0;
+  // In place: table[r, c] = (table[r, c] - mean[c]) * inv_std[c];  mean and inv_std: cols floats in backend memory.
+  virtual void standardize_columns(float* table, std::int64_t rows, int cols, int ld, const float* mean,
+                                   const float* inv_std) = 0;
+  // Sum of the first count floats of values (backend memory) into a host double (waits): epoch train loss.
+  virtual double sum_to_host(const float* values, std::size_t count) = 0;
+};
+
+// A backend's memory, freed when it goes out of scope.
+template <typename T>
+class BackendBuffer {
+ public:
+  BackendBuffer() = default;
+  BackendBuffer(Backend& backend, std::size_t count, const char* what)
+      : backend_(&backend), count_(count),
+        data_(count ? static_cast<T*>(backend.allocate(count * sizeof(T), what)) : nullptr) {}
+  ~BackendBuffer() { reset(); }
+  BackendBuffer(const BackendBuffer&) = delete;
+  BackendBuffer& operator=(const BackendBuffer&) = delete;
+  BackendBuffer(BackendBuffer&& other) noexcept { *this = std::move(other); }
+  BackendBuffer& operator=(BackendBuffer&& other) noexcept {
+    if (this != &other) {
+      reset();
+      backend_ = other.backend_; count_ = other.count_; data_ = other.data_;
+      other.backend_ = nullptr; other.count_ = 0; other.data_ = nullptr;
+    }
+    return *this;
+  }
+  void reset() noexcept {
+    if (data_ && backend_) backend_->release(data_);
+    data_ = nullptr; count_ = 0;
+  }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  std::size_t size() const { return count_; }
+  std::size_t bytes() const { return count_ * sizeof(T); }
+
+ private:
+  Backend* backend_ = nullptr;
+  std::size_t count_ = 0;
+  T* data_ = nullptr;
+};
+
+enum class DeviceChoice { automatic, cuda, cpu };
+
+// The CPU reference backend (OpenBLAS GEMM; threads for the element-wise ops).
+std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
+// The CUDA backend on the current device (one stream, one cuBLAS handle). Throws Error if there is no device.
+std::unique_ptr<Backend> make_cuda_backend(int device = 0);
+// Number of usable CUDA devices (0 where there is no driver or no GPU; never throws).
+int cuda_device_count();
+// automatic: CUDA where a device exists, else CPU (the caller is told which through kind()).
+std::unique_ptr<Backend> make_backend(DeviceChoice choice);
+
+}  // namespace fasttab
