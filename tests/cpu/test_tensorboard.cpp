@@ -56,7 +56,7 @@ std::vector<Field> parse_message(const std::string& msg) {
   };
   while (i < msg.size()) {
     const std::uint64_t key = varint();
-    Field f{static_cast<int>(key >> 3), static_cast<int>(key & 7)};
+    Field f{static_cast<int>(key >> 3), static_cast<int>(key & 7), 0, {}};
     const auto* p = reinterpret_cast<const std::uint8_t*>(msg.data());
     if (f.wire_type == 0) {
       f.bits = varint();
