@@ -1,0 +1,134 @@
+// Dialect detection looks at the first two lines only: it must work on the first inflated chunk of a .gz file.
+#include "host/csv_dialect.hpp"
+
+#include <algorithm>
+
+#include <fast_float/fast_float.h>
+
+#include "fasttab/error.hpp"
+
+namespace fasttab {
+namespace {
+
+// The next line of `text` from `pos`, without its "\n" or "\r\n"; `pos` moves past the line ending.
+std::string_view next_line(std::string_view text, std::size_t& pos) {
+  const std::size_t begin = pos;
+  std::size_t end = text.find('\n', pos);
+  pos = end == std::string_view::npos ? text.size() : end + 1;
+  if (end == std::string_view::npos) end = text.size();
+  if (end > begin && text[end - 1] == '\r') --end;
+  return text.substr(begin, end - begin);
+}
+
+bool is_number(const std::string& field) {
+  if (field.empty()) return false;
+  const char* first = field.data();
+  const char* last = first + field.size();
+  if (*first == '+') ++first;
+  float value = 0;
+  const auto result = fast_float::from_chars(first, last, value);
+  return result.ec == std::errc() && result.ptr == last;
+}
+
+std::size_t count_outside_quotes(std::string_view line, char c) {
+  std::size_t n = 0;
+  bool quoted = false;
+  for (char ch : line) {
+    if (ch == '"') quoted = !quoted;
+    else if (ch == c && !quoted) ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::vector<std::string> split_csv_line(std::string_view line, char delimiter) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char ch = line[i];
+    if (ch == '"') {
+      if (quoted && i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else {
+        quoted = !quoted;
+      }
+    } else if (ch == delimiter && !quoted) {
+      fields.emplace_back();
+    } else {
+      fields.back() += ch;
+    }
+  }
+  for (auto& f : fields) {
+    const auto b = f.find_first_not_of(" \t");
+    const auto e = f.find_last_not_of(" \t");
+    f = b == std::string::npos ? std::string() : f.substr(b, e - b + 1);
+  }
+  return fields;
+}
+
+CsvDialect detect_csv_dialect(const std::string& file, std::string_view head, char delimiter, HeaderMode header) {
+  CsvDialect dialect;
+  std::size_t pos = 0;
+  if (head.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;  // UTF-8 byte-order mark
+  // Skip blank lines before the first line, as the parser skips blank lines everywhere.
+  std::size_t first_begin = pos;
+  std::string_view first = next_line(head, pos);
+  std::int64_t skipped = 0;
+  while (first.empty() && pos < head.size()) {
+    ++skipped;
+    first_begin = pos;
+    first = next_line(head, pos);
+  }
+  if (first.empty()) FASTTAB_FAIL(file, ": the file has no data (it is empty or holds only blank lines)");
+  const std::size_t after_first = pos;
+  std::string_view second = next_line(head, pos);
+  while (second.empty() && pos < head.size()) second = next_line(head, pos);
+
+  if (delimiter == 0) {
+    delimiter = ',';
+    std::size_t best = 0;
+    for (char c : {',', '\t', ';'}) {
+      const std::size_t n = count_outside_quotes(first, c);
+      const bool consistent = second.empty() || count_outside_quotes(second, c) == n;
+      if (n > best && consistent) {
+        best = n;
+        delimiter = c;
+      }
+    }
+  }
+  dialect.delimiter = delimiter;
+  const std::vector<std::string> first_fields = split_csv_line(first, delimiter);
+  dialect.columns = static_cast<int>(first_fields.size());
+
+  if (header == HeaderMode::detect) {
+    const std::vector<std::string> second_fields = split_csv_line(second, delimiter);
+    bool is_header = false;
+    for (std::size_t i = 0; i < first_fields.size(); ++i) {
+      const bool second_numeric = second.empty() || (i < second_fields.size() && is_number(second_fields[i]));
+      if (!is_number(first_fields[i]) && !first_fields[i].empty() && second_numeric) is_header = true;
+    }
+    dialect.has_header = is_header;
+  } else {
+    dialect.has_header = header == HeaderMode::present;
+  }
+  if (dialect.has_header) {
+    dialect.names = first_fields;
+    dialect.data_offset = after_first;
+    dialect.lines_before_data = skipped + 1;
+    if (!second.empty()) dialect.bytes_per_row = static_cast<double>(second.size() + 1);
+  } else {
+    dialect.data_offset = first_begin;
+    dialect.lines_before_data = skipped;
+    dialect.bytes_per_row = static_cast<double>(first.size() + 1);
+  }
+  // A better average over the sampled head, when there is enough of it.
+  const std::size_t sample_end = std::min(head.size(), dialect.data_offset + (std::size_t{1} << 20));
+  const std::string_view sample = head.substr(dialect.data_offset, sample_end - dialect.data_offset);
+  const auto newlines = std::count(sample.begin(), sample.end(), '\n');
+  if (newlines > 4) dialect.bytes_per_row = static_cast<double>(sample.size()) / static_cast<double>(newlines);
+  return dialect;
+}
+
+}  // namespace fasttab

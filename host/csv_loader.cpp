@@ -1,0 +1,204 @@
+// The producer (this thread) cuts or inflates chunks and queues them; at most 2 per worker wait in the queue,
+// which bounds the text in RAM. Workers parse chunks into per-chunk results indexed by chunk number. Once a
+// chunk fails, no new chunk is queued; the first failed chunk in file order gives the error, with its line
+// number counted from the lines of the chunks before it.
+#include "host/csv_loader.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "fasttab/error.hpp"
+#include "host/column_spec.hpp"
+#include "host/csv_dialect.hpp"
+#include "host/csv_parser.hpp"
+
+namespace fasttab {
+
+bool MemoryTextSource::next(TextChunk& chunk) {
+  if (pos_ >= text_.size()) return false;
+  std::size_t end = std::min(text_.size(), pos_ + chunk_bytes_);
+  if (end < text_.size()) {
+    const void* nl = std::memchr(text_.data() + end, '\n', text_.size() - end);
+    end = nl == nullptr ? text_.size() : static_cast<std::size_t>(static_cast<const char*>(nl) - text_.data()) + 1;
+  }
+  chunk.storage.reset();
+  chunk.text = text_.substr(pos_, end - pos_);
+  pos_ = end;
+  return true;
+}
+
+bool GzipTextSource::next(TextChunk& chunk) {
+  if (eof_ && carry_.empty()) return false;
+  std::size_t capacity = carry_.size() + chunk_bytes_;
+  auto buffer = std::make_unique<char[]>(capacity);
+  std::memcpy(buffer.get(), carry_.data(), carry_.size());
+  std::size_t filled = carry_.size();
+  std::size_t cut = 0;
+  for (;;) {
+    if (!eof_) {
+      const std::size_t want = capacity - filled;
+      const std::size_t got = reader_.read(buffer.get() + filled, want);
+      filled += got;
+      if (got < want) eof_ = true;
+    }
+    const char* begin = buffer.get();
+    const char* last_nl = nullptr;
+    for (const char* p = begin + filled; p > begin; --p) {
+      if (p[-1] == '\n') {
+        last_nl = p - 1;
+        break;
+      }
+    }
+    if (eof_) {
+      cut = filled;
+      break;
+    }
+    if (last_nl != nullptr) {
+      cut = static_cast<std::size_t>(last_nl - begin) + 1;
+      break;
+    }
+    // One line longer than the buffer: grow it and read on.
+    auto bigger = std::make_unique<char[]>(capacity * 2);
+    std::memcpy(bigger.get(), buffer.get(), filled);
+    buffer = std::move(bigger);
+    capacity *= 2;
+  }
+  carry_.assign(buffer.get() + cut, filled - cut);
+  if (cut == 0) return false;
+  chunk.text = std::string_view(buffer.get(), cut);
+  chunk.storage = std::move(buffer);
+  return true;
+}
+
+namespace {
+
+int worker_count(int threads) {
+  if (threads > 0) return threads;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+// Runs parse_csv_chunk on every chunk (`first`, then the rest of `source`) on `threads` workers.
+std::vector<std::unique_ptr<CsvChunkResult>> parse_all_chunks(TextChunkSource& source, TextChunk first,
+                                                               const CsvLayout& layout, int threads) {
+  std::mutex mutex;
+  std::condition_variable work_ready, space_free;
+  std::deque<std::pair<CsvChunkResult*, TextChunk>> queue;
+  std::vector<std::unique_ptr<CsvChunkResult>> results;
+  bool producer_done = false;
+  bool any_failed = false;
+  const std::size_t max_queued = 2 * static_cast<std::size_t>(threads);
+
+  auto worker = [&] {
+    for (;;) {
+      std::unique_lock<std::mutex> lock(mutex);
+      work_ready.wait(lock, [&] { return !queue.empty() || producer_done; });
+      if (queue.empty()) return;
+      auto [result, chunk] = std::move(queue.front());
+      queue.pop_front();
+      lock.unlock();
+      space_free.notify_one();
+      parse_csv_chunk(chunk.text, layout, *result);
+      chunk.storage.reset();
+      if (result->failed) {
+        lock.lock();
+        any_failed = true;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) pool.emplace_back(worker);
+
+  std::exception_ptr producer_error;
+  try {
+    TextChunk chunk = std::move(first);
+    bool have = true;
+    while (have) {
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        space_free.wait(lock, [&] { return queue.size() < max_queued; });
+        if (any_failed) break;
+        results.push_back(std::make_unique<CsvChunkResult>());
+        queue.emplace_back(results.back().get(), std::move(chunk));
+      }
+      work_ready.notify_one();
+      chunk = TextChunk{};
+      have = source.next(chunk);
+    }
+  } catch (...) {
+    producer_error = std::current_exception();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    producer_done = true;
+  }
+  work_ready.notify_all();
+  for (auto& t : pool) t.join();
+  if (producer_error) std::rethrow_exception(producer_error);
+  return results;
+}
+
+}  // namespace
+
+Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptions& options,
+               std::int64_t* dropped) {
+  TextChunk first;
+  if (!source.next(first)) FASTTAB_FAIL(file, ": the file is empty; give a CSV file with data rows");
+  const CsvDialect dialect = detect_csv_dialect(file, first.text, options.delimiter, options.header);
+  const ColumnSelection selection = select_columns(file, dialect.columns, options.label_col, options.features);
+
+  CsvLayout layout;
+  layout.delimiter = dialect.delimiter;
+  layout.source_cols = dialect.columns;
+  layout.feature_cols = static_cast<int>(selection.features.size());
+  layout.slot_of_column.assign(static_cast<std::size_t>(dialect.columns), -1);
+  layout.slot_of_column[static_cast<std::size_t>(selection.label_col)] = 0;
+  for (std::size_t i = 0; i < selection.features.size(); ++i) {
+    layout.slot_of_column[static_cast<std::size_t>(selection.features[i])] = static_cast<int>(i) + 1;
+  }
+  layout.nan_policy = options.nan_policy;
+  layout.bytes_per_row = dialect.bytes_per_row;
+  first.text.remove_prefix(dialect.data_offset);
+
+  auto results = parse_all_chunks(source, std::move(first), layout, worker_count(options.threads));
+
+  std::int64_t line_base = dialect.lines_before_data;
+  std::int64_t rows = 0;
+  std::int64_t dropped_rows = 0;
+  for (const auto& r : results) {
+    if (r->failed) FASTTAB_FAIL(file, " line ", line_base + r->lines + 1, r->error);
+    line_base += r->lines;
+    rows += r->rows;
+    dropped_rows += r->dropped;
+  }
+  if (dropped != nullptr) *dropped += dropped_rows;
+  if (rows == 0) {
+    FASTTAB_FAIL(file, dropped_rows > 0 ? ": every row has a NaN, Inf or empty field; none is left to load"
+                                        : ": no data rows (only a header); give a CSV file with data rows");
+  }
+
+  Table table;
+  table.rows = rows;
+  table.cols = layout.feature_cols;
+  table.labels.resize(static_cast<std::size_t>(rows));
+  table.features.resize(static_cast<std::size_t>(rows) * static_cast<std::size_t>(table.cols));
+  std::size_t row = 0;
+  for (auto& r : results) {  // join in file order, freeing each chunk as it is copied
+    std::copy(r->labels.begin(), r->labels.end(), table.labels.begin() + static_cast<std::ptrdiff_t>(row));
+    std::copy(r->features.begin(), r->features.end(),
+              table.features.begin() + static_cast<std::ptrdiff_t>(row * static_cast<std::size_t>(table.cols)));
+    row += static_cast<std::size_t>(r->rows);
+    r.reset();
+  }
+  if (dialect.has_header) {
+    for (int c : selection.features) table.feature_names.push_back(dialect.names[static_cast<std::size_t>(c)]);
+  }
+  return table;
+}
+
+}  // namespace fasttab

@@ -1,0 +1,60 @@
+// CSV text to Table: chunk sources (a mapped file, or a gzip stream inflated as it goes) feed a pool of parser
+// threads; the chunks' rows are joined in file order. Peak memory: the parsed chunks plus the joined table,
+// about twice the table, plus the few text chunks in flight.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "fasttab/io.hpp"
+#include "host/gzip_reader.hpp"
+
+namespace fasttab {
+
+// Whole lines of text; `storage` owns them when they are not a view of a mapped file.
+struct TextChunk {
+  std::string_view text;
+  std::unique_ptr<char[]> storage;
+};
+
+class TextChunkSource {
+ public:
+  virtual ~TextChunkSource() = default;
+  // The next chunk of whole lines (the last one may lack its final newline); false at the end.
+  virtual bool next(TextChunk& chunk) = 0;
+};
+
+// Views of about `chunk_bytes` into text in memory, cut after a newline.
+class MemoryTextSource : public TextChunkSource {
+ public:
+  MemoryTextSource(std::string_view text, std::size_t chunk_bytes) : text_(text), chunk_bytes_(chunk_bytes) {}
+  bool next(TextChunk& chunk) override;
+
+ private:
+  std::string_view text_;
+  std::size_t chunk_bytes_;
+  std::size_t pos_ = 0;
+};
+
+// Inflates about `chunk_bytes` at a time, keeping the partial last line for the next chunk.
+class GzipTextSource : public TextChunkSource {
+ public:
+  GzipTextSource(const std::string& file, const char* data, std::size_t size, std::size_t chunk_bytes)
+      : reader_(file, data, size), chunk_bytes_(chunk_bytes) {}
+  bool next(TextChunk& chunk) override;
+
+ private:
+  GzipReader reader_;
+  std::size_t chunk_bytes_;
+  std::string carry_;  // the bytes after the last newline of the previous chunk
+  bool eof_ = false;
+};
+
+// Parses all the chunks of `source` with options' columns, header, delimiter and NaN policy on
+// options.threads workers. `file` names the source in error messages. Adds rows dropped to *dropped.
+Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptions& options,
+               std::int64_t* dropped);
+
+}  // namespace fasttab

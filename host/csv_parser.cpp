@@ -1,0 +1,164 @@
+// The per-line loop walks the fields once, left to right. A selected field is parsed in place by fast_float,
+// which stops at the delimiter; an unselected one is skipped with a byte scan. Only a field that does not parse
+// directly (quotes, spaces, '+', empty) takes the slow path that trims it and parses it again.
+#include "host/csv_parser.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <fast_float/fast_float.h>
+
+#include "fasttab/error.hpp"
+
+namespace fasttab {
+namespace {
+
+inline bool is_line_end(char c) { return c == '\n' || c == '\r'; }
+
+// The end of the field starting at p: the next delimiter or line ending outside double quotes.
+const char* field_end(const char* p, const char* end, char delimiter) {
+  bool quoted = false;
+  for (; p < end; ++p) {
+    const char c = *p;
+    if (c == '"') quoted = !quoted;
+    else if (!quoted && (c == delimiter || is_line_end(c))) break;
+  }
+  return p;
+}
+
+enum class FieldStatus { number, empty, not_a_number };
+
+// Slow path: trims spaces and one pair of quotes, drops a leading '+', and parses the rest whole.
+FieldStatus parse_trimmed(const char* begin, const char* end, float& value) {
+  while (begin < end && (*begin == ' ' || *begin == '\t')) ++begin;
+  while (end > begin && (end[-1] == ' ' || end[-1] == '\t')) --end;
+  if (end - begin >= 2 && *begin == '"' && end[-1] == '"') {
+    ++begin;
+    --end;
+    while (begin < end && *begin == ' ') ++begin;
+    while (end > begin && end[-1] == ' ') --end;
+  }
+  if (begin == end) return FieldStatus::empty;
+  if (*begin == '+' && end - begin > 1) ++begin;
+  const auto result = fast_float::from_chars(begin, end, value);
+  if (result.ec != std::errc() || result.ptr != end) return FieldStatus::not_a_number;
+  return FieldStatus::number;
+}
+
+std::string quote_field(const char* begin, const char* end) {
+  constexpr std::ptrdiff_t max_shown = 40;
+  std::string text(begin, static_cast<std::size_t>(std::min(end - begin, max_shown)));
+  if (end - begin > max_shown) text += "...";
+  return "'" + text + "'";
+}
+
+}  // namespace
+
+void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkResult& out) {
+  const char delimiter = layout.delimiter;
+  const int ncols = layout.source_cols;
+  const int nfeat = layout.feature_cols;
+  const int* slots = layout.slot_of_column.data();
+  const char* p = text.data();
+  const char* const end = p + text.size();
+
+  if (layout.bytes_per_row > 0) {
+    const auto expected = static_cast<std::size_t>(static_cast<double>(text.size()) / layout.bytes_per_row * 1.05) + 16;
+    out.labels.reserve(expected);
+    out.features.reserve(expected * static_cast<std::size_t>(nfeat));
+  }
+  std::vector<float> row(static_cast<std::size_t>(nfeat) + 1);  // row[0] the label, row[1..] the features
+  float* const row_data = row.data();
+
+  auto fail = [&](std::string message) {
+    out.failed = true;
+    out.error = std::move(message);
+  };
+
+  while (p < end) {
+    if (is_line_end(*p)) {  // blank line
+      p += (*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 : 1;
+      ++out.lines;
+      continue;
+    }
+    bool has_nan = false;
+    int col = 0;
+    for (;;) {
+      if (col >= ncols) {
+        // More fields than the first line: count them all for the message.
+        int found = col;
+        for (const char* q = p;;) {
+          ++found;
+          q = field_end(q, end, delimiter);
+          if (q < end && *q == delimiter) {
+            ++q;
+            continue;
+          }
+          break;
+        }
+        fail(detail::concat(": expected ", ncols, " fields, found ", found));
+        return;
+      }
+      const int slot = slots[col];
+      const char* field_begin = p;
+      if (slot < 0) {
+        while (p < end && *p != delimiter && !is_line_end(*p)) {
+          if (*p == '"') {
+            p = field_end(p, end, delimiter);
+            break;
+          }
+          ++p;
+        }
+      } else {
+        float value = 0;
+        const auto result = fast_float::from_chars(p, end, value);
+        if (result.ec == std::errc() && result.ptr != p &&
+            (result.ptr == end || *result.ptr == delimiter || is_line_end(*result.ptr))) {
+          p = result.ptr;
+        } else {
+          p = field_end(p, end, delimiter);
+          const FieldStatus status = parse_trimmed(field_begin, p, value);
+          if (status == FieldStatus::not_a_number) {
+            fail(detail::concat(", column ", col, ": ", quote_field(field_begin, p), " is not a number"));
+            return;
+          }
+          if (status == FieldStatus::empty) value = std::numeric_limits<float>::quiet_NaN();
+        }
+        if (!std::isfinite(value)) {
+          if (layout.nan_policy == NanPolicy::reject) {
+            const char* what = std::isnan(value) ? "NaN" : "Inf";
+            const bool empty = parse_trimmed(field_begin, p, value) == FieldStatus::empty;
+            fail(detail::concat(", column ", col, ": ", empty ? "empty field (a missing value)" : what,
+                                " (use --nan-policy=drop or zero)"));
+            return;
+          }
+          has_nan = true;
+          value = 0;
+        }
+        row_data[slot] = value;
+      }
+      if (p < end && *p == delimiter) {
+        ++p;
+        ++col;
+        continue;
+      }
+      break;  // end of line or of text
+    }
+    if (col + 1 != ncols) {
+      fail(detail::concat(": expected ", ncols, " fields, found ", col + 1));
+      return;
+    }
+    if (p < end) p += (*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 : 1;
+    ++out.lines;
+    if (has_nan && layout.nan_policy == NanPolicy::drop) {
+      ++out.dropped;
+      continue;
+    }
+    out.labels.push_back(row_data[0]);
+    out.features.insert(out.features.end(), row_data + 1, row_data + 1 + nfeat);
+    ++out.rows;
+  }
+}
+
+}  // namespace fasttab

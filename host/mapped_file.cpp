@@ -1,0 +1,52 @@
+// MappedFile: open + fstat + mmap, with MADV_SEQUENTIAL because every loader reads the file front to back.
+#include "host/mapped_file.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fasttab/error.hpp"
+
+namespace fasttab {
+
+MappedFile::MappedFile(const std::string& path) : path_(path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) FASTTAB_FAIL(path, ": no such file (check the --data path)");
+    FASTTAB_FAIL(path, ": cannot open for reading: ", std::strerror(err));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    FASTTAB_FAIL(path, ": cannot stat: ", std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    FASTTAB_FAIL(path, ": not a regular file (give the path of a .csv, .csv.gz or .npy file)");
+  }
+  size_ = st.st_size;
+  mtime_ns_ = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (size_ > 0) {
+    void* map = ::mmap(nullptr, static_cast<std::size_t>(size_), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+      const int err = errno;
+      ::close(fd);
+      FASTTAB_FAIL(path, ": cannot map into memory: ", std::strerror(err));
+    }
+    ::madvise(map, static_cast<std::size_t>(size_), MADV_SEQUENTIAL);
+    data_ = static_cast<const char*>(map);
+  }
+  ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(const_cast<char*>(data_), static_cast<std::size_t>(size_));
+}
+
+}  // namespace fasttab

@@ -1,0 +1,200 @@
+// Format reference: numpy/lib/format.py. Magic "\x93NUMPY", major, minor, header length (uint16 in 1.0,
+// uint32 in 2.0 and 3.0), then e.g. "{'descr': '<f4', 'fortran_order': False, 'shape': (11000000, 29), }".
+#include "host/npy_format.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "fasttab/error.hpp"
+#include "host/column_spec.hpp"
+
+namespace fasttab {
+namespace {
+
+// The text after "'key':" in the header dict, with leading spaces skipped.
+std::string_view dict_value(const std::string& file, std::string_view dict, const char* key) {
+  const std::string quoted = std::string("'") + key + "'";
+  std::size_t pos = dict.find(quoted);
+  if (pos == std::string_view::npos) FASTTAB_FAIL(file, ": .npy header has no '", key, "' entry");
+  pos = dict.find(':', pos + quoted.size());
+  if (pos == std::string_view::npos) FASTTAB_FAIL(file, ": .npy header is malformed near '", key, "'");
+  ++pos;
+  while (pos < dict.size() && dict[pos] == ' ') ++pos;
+  return dict.substr(pos);
+}
+
+}  // namespace
+
+NpyHeader parse_npy_header(const std::string& file, std::string_view data) {
+  if (data.size() < 10 || data.substr(0, 6) != "\x93NUMPY") FASTTAB_FAIL(file, ": not a .npy file");
+  const auto major = static_cast<unsigned char>(data[6]);
+  std::size_t header_len = 0;
+  std::size_t prefix = 0;
+  if (major == 1) {
+    header_len = static_cast<unsigned char>(data[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(data[9])) << 8);
+    prefix = 10;
+  } else if (major == 2 || major == 3) {
+    if (data.size() < 12) FASTTAB_FAIL(file, ": truncated .npy header");
+    for (int i = 3; i >= 0; --i) header_len = (header_len << 8) | static_cast<unsigned char>(data[8 + i]);
+    prefix = 12;
+  } else {
+    FASTTAB_FAIL(file, ": unsupported .npy format version ", int(major), " (write it with numpy.save)");
+  }
+  if (data.size() < prefix + header_len) FASTTAB_FAIL(file, ": truncated .npy header");
+  const std::string_view dict = data.substr(prefix, header_len);
+
+  NpyHeader header;
+  header.data_offset = prefix + header_len;
+  const std::string_view descr = dict_value(file, dict, "descr");
+  if (descr.substr(0, 5) == "'<f4'") {
+    header.float64 = false;
+  } else if (descr.substr(0, 5) == "'<f8'") {
+    header.float64 = true;
+  } else {
+    FASTTAB_FAIL(file, ": .npy dtype ", descr.substr(0, descr.find(',')),
+                 " is not supported; save the array as float32 or float64 (arr.astype('float32'))");
+  }
+  if (dict_value(file, dict, "fortran_order").substr(0, 5) != "False") {
+    FASTTAB_FAIL(file, ": .npy array is in Fortran order; save it in C order (numpy.ascontiguousarray)");
+  }
+  const std::string_view shape = dict_value(file, dict, "shape");
+  const std::size_t close = shape.find(')');
+  if (shape.empty() || shape[0] != '(' || close == std::string_view::npos) {
+    FASTTAB_FAIL(file, ": .npy header has a malformed shape");
+  }
+  std::int64_t dims[3] = {0, 0, 0};
+  int ndim = 0;
+  std::size_t i = 1;
+  while (i < close) {
+    while (i < close && (shape[i] == ' ' || shape[i] == ',')) ++i;
+    if (i >= close) break;
+    std::int64_t v = 0;
+    bool digits = false;
+    while (i < close && shape[i] >= '0' && shape[i] <= '9') {
+      v = v * 10 + (shape[i] - '0');
+      ++i;
+      digits = true;
+    }
+    if (!digits || ndim == 3) FASTTAB_FAIL(file, ": .npy header has a malformed shape");
+    dims[ndim++] = v;
+  }
+  if (ndim != 2) {
+    FASTTAB_FAIL(file, ": .npy array has ", ndim, " dimensions; a table needs 2 (rows, columns)");
+  }
+  header.rows = dims[0];
+  header.cols = dims[1];
+  const std::size_t item = header.float64 ? 8 : 4;
+  const auto need = header.data_offset + static_cast<std::size_t>(header.rows * header.cols) * item;
+  if (data.size() < need) {
+    FASTTAB_FAIL(file, ": truncated .npy file: the shape (", header.rows, ", ", header.cols, ") needs ", need,
+                 " bytes, the file has ", data.size());
+  }
+  return header;
+}
+
+std::string make_npy_header(std::int64_t rows, std::int64_t cols) {
+  std::string dict = detail::concat("{'descr': '<f4', 'fortran_order': False, 'shape': (", rows, ", ", cols, "), }");
+  // Pad with spaces and a final newline so that magic + 4 + dict is a multiple of 64 (numpy aligns the data).
+  const std::size_t total = 10 + dict.size() + 1;
+  dict.append((64 - total % 64) % 64, ' ');
+  dict += '\n';
+  std::string header("\x93NUMPY\x01\x00", 8);
+  header += static_cast<char>(dict.size() & 0xff);
+  header += static_cast<char>(dict.size() >> 8);
+  return header + dict;
+}
+
+namespace {
+
+template <typename T>
+Table select_npy_columns(const std::string& file, const T* values, const NpyHeader& header,
+                         const ColumnSelection& selection, NanPolicy policy, std::int64_t* dropped) {
+  Table table;
+  table.cols = static_cast<int>(selection.features.size());
+  table.labels.reserve(static_cast<std::size_t>(header.rows));
+  table.features.reserve(static_cast<std::size_t>(header.rows) * static_cast<std::size_t>(table.cols));
+  std::vector<float> row(static_cast<std::size_t>(table.cols) + 1);
+  for (std::int64_t r = 0; r < header.rows; ++r) {
+    const T* in = values + r * header.cols;
+    bool has_nan = false;
+    for (std::size_t k = 0; k <= selection.features.size(); ++k) {
+      const int c = k == 0 ? selection.label_col : selection.features[k - 1];
+      auto value = static_cast<float>(in[c]);
+      if (!std::isfinite(value)) {
+        if (policy == NanPolicy::reject) {
+          FASTTAB_FAIL(file, " row ", r, ", column ", c, ": ", std::isnan(value) ? "NaN" : "Inf",
+                       " (use --nan-policy=drop or zero)");
+        }
+        has_nan = true;
+        value = 0;
+      }
+      row[k] = value;
+    }
+    if (has_nan && policy == NanPolicy::drop) {
+      ++*dropped;
+      continue;
+    }
+    table.labels.push_back(row[0]);
+    table.features.insert(table.features.end(), row.begin() + 1, row.end());
+  }
+  table.rows = static_cast<std::int64_t>(table.labels.size());
+  if (table.rows == 0) FASTTAB_FAIL(file, ": the .npy array has no rows left to load");
+  return table;
+}
+
+}  // namespace
+
+Table load_npy(const std::string& file, std::string_view data, const LoadOptions& options, std::int64_t* dropped) {
+  const NpyHeader header = parse_npy_header(file, data);
+  if (header.cols > (1 << 30)) FASTTAB_FAIL(file, ": the .npy array has too many columns (", header.cols, ")");
+  const ColumnSelection selection =
+      select_columns(file, static_cast<int>(header.cols), options.label_col, options.features);
+  const char* base = data.data() + header.data_offset;
+  // The data offset is a multiple of 64 for files numpy writes, so the casts below are aligned; copy otherwise.
+  std::unique_ptr<char[]> aligned;
+  if (reinterpret_cast<std::uintptr_t>(base) % 8 != 0) {
+    const std::size_t bytes = data.size() - header.data_offset;
+    aligned = std::make_unique<char[]>(bytes);
+    std::memcpy(aligned.get(), base, bytes);
+    base = aligned.get();
+  }
+  if (header.float64) {
+    return select_npy_columns(file, reinterpret_cast<const double*>(base), header, selection, options.nan_policy,
+                              dropped);
+  }
+  return select_npy_columns(file, reinterpret_cast<const float*>(base), header, selection, options.nan_policy,
+                            dropped);
+}
+
+void write_npy(const std::string& path, const Table& table) {
+  FASTTAB_REQUIRE(static_cast<std::int64_t>(table.labels.size()) == table.rows &&
+                      static_cast<std::int64_t>(table.features.size()) == table.rows * table.cols,
+                  path, ": cannot write the table as .npy: its arrays do not match rows x cols");
+  std::FILE* out = std::fopen(path.c_str(), "wb");
+  if (out == nullptr) FASTTAB_FAIL(path, ": cannot open for writing: ", std::strerror(errno));
+  const std::string header = make_npy_header(table.rows, 1 + static_cast<std::int64_t>(table.cols));
+  bool ok = std::fwrite(header.data(), 1, header.size(), out) == header.size();
+  // Rows of [label, features...], assembled a block of rows at a time.
+  const std::size_t width = 1 + static_cast<std::size_t>(table.cols);
+  const std::size_t block_rows = std::max<std::size_t>(1, (std::size_t{4} << 20) / width);
+  std::vector<float> block;
+  for (std::int64_t r0 = 0; ok && r0 < table.rows; r0 += static_cast<std::int64_t>(block_rows)) {
+    const std::int64_t r1 = std::min(table.rows, r0 + static_cast<std::int64_t>(block_rows));
+    block.clear();
+    for (std::int64_t r = r0; r < r1; ++r) {
+      block.push_back(table.labels[static_cast<std::size_t>(r)]);
+      const float* f = table.features.data() + r * table.cols;
+      block.insert(block.end(), f, f + table.cols);
+    }
+    ok = std::fwrite(block.data(), sizeof(float), block.size(), out) == block.size();
+  }
+  if (std::fclose(out) != 0 || !ok) FASTTAB_FAIL(path, ": write failed (is the disk full?)");
+}
+
+}  // namespace fasttab
