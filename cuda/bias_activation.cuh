@@ -1,0 +1,19 @@
+// The MLP's element-wise ops (semantics in include/fasttab/backend.hpp): bias + activation + dropout forward,
+// its backward, and the bias gradient.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "fasttab/backend.hpp"
+
+namespace fasttab {
+
+void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias, Activation act,
+                                     float dropout_p, DropoutKey key, cudaStream_t stream);
+void activation_dropout_backward(float* grad, const float* out, int rows, int cols, int ld, Activation act,
+                                 float dropout_p, DropoutKey key, cudaStream_t stream);
+// bias_grad[c] = sum over rows of grad[r, c]; partials: column_sums_partials(rows, cols) doubles (column_reduce.cuh).
+void bias_gradient(const float* grad, int rows, int cols, int ld, float* bias_grad, double* partials,
+                   cudaStream_t stream);
+
+}  // namespace fasttab

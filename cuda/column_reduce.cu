@@ -1,0 +1,105 @@
+// column_sums: deterministic column sums (bias gradients, column means and variances), in double.
+//
+// Pass 1: a block of 32 x 8 threads owns 32 adjacent columns (threadIdx.x: coalesced loads along a row) and one
+// chunk of rows; its 8 row lanes (threadIdx.y) add rows chunk_start + y, + 8, ... and then lane 0 adds the 8 lane
+// sums in lane order into partials[chunk, c]. Pass 2: one thread per column adds the chunks' partials in chunk
+// order. The chunking depends only on (rows, cols), so the sums are the same bit for bit from run to run.
+#include "cuda/column_reduce.cuh"
+
+#include "cuda/cuda_check.cuh"
+
+namespace fasttab {
+namespace {
+
+constexpr int kColumnsPerBlock = 32;
+constexpr int kRowLanes = 8;
+constexpr int kMaxChunks = 256;
+constexpr std::int64_t kMinRowsPerChunk = 64;
+constexpr int kTargetBlocks = 132 * 4;  // enough blocks to fill an H100's 132 SMs several times
+
+struct Chunking {
+  int column_blocks;
+  int chunks;
+  std::int64_t rows_per_chunk;
+};
+
+Chunking chunking(std::int64_t rows, int cols) {
+  Chunking c{};
+  c.column_blocks = ceil_div(cols, kColumnsPerBlock);
+  std::int64_t chunks = ceil_div<std::int64_t>(kTargetBlocks, c.column_blocks < 1 ? 1 : c.column_blocks);
+  const std::int64_t by_rows = ceil_div<std::int64_t>(rows, kMinRowsPerChunk);
+  if (chunks > by_rows) chunks = by_rows;
+  if (chunks > kMaxChunks) chunks = kMaxChunks;
+  if (chunks < 1) chunks = 1;
+  c.chunks = static_cast<int>(chunks);
+  c.rows_per_chunk = ceil_div<std::int64_t>(rows, chunks);
+  return c;
+}
+
+__global__ void __launch_bounds__(kColumnsPerBlock* kRowLanes)
+    column_partials_kernel(const float* __restrict__ table, std::int64_t rows, int cols, int ld,
+                           std::int64_t rows_per_chunk, const double* __restrict__ center,
+                           double* __restrict__ partials) {
+  __shared__ double lanes[kRowLanes][kColumnsPerBlock];
+  const int c = blockIdx.x * kColumnsPerBlock + threadIdx.x;
+  const std::int64_t begin = static_cast<std::int64_t>(blockIdx.y) * rows_per_chunk;
+  std::int64_t end = begin + rows_per_chunk;
+  if (end > rows) end = rows;
+  double acc = 0.0;
+  if (c < cols) {
+    const double mu = center ? center[c] : 0.0;
+    for (std::int64_t r = begin + threadIdx.y; r < end; r += kRowLanes) {
+      const double x = static_cast<double>(table[r * ld + c]);
+      if (center) {
+        const double d = x - mu;
+        acc += d * d;
+      } else {
+        acc += x;
+      }
+    }
+  }
+  lanes[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < cols) {
+    double total = 0.0;
+#pragma unroll
+    for (int y = 0; y < kRowLanes; ++y) total += lanes[y][threadIdx.x];
+    partials[static_cast<std::size_t>(blockIdx.y) * cols + c] = total;
+  }
+}
+
+__global__ void column_finish_kernel(const double* __restrict__ partials, int chunks, int cols, double scale,
+                                     double* __restrict__ out_double, float* __restrict__ out_float) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= cols) return;
+  double total = 0.0;
+  for (int k = 0; k < chunks; ++k) total += partials[static_cast<std::size_t>(k) * cols + c];
+  total *= scale;
+  if (out_double) out_double[c] = total;
+  if (out_float) out_float[c] = static_cast<float>(total);
+}
+
+}  // namespace
+
+std::size_t column_sums_partials(std::int64_t rows, int cols) {
+  const Chunking c = chunking(rows, cols);
+  return static_cast<std::size_t>(c.chunks) * static_cast<std::size_t>(cols < 1 ? 1 : cols);
+}
+
+void column_sums(const float* table, std::int64_t rows, int cols, int ld, const double* center, double scale,
+                 double* partials, double* out_double, float* out_float, cudaStream_t stream) {
+  FASTTAB_REQUIRE(rows >= 0 && cols >= 0, "column_sums: bad shape ", rows, " x ", cols);
+  FASTTAB_REQUIRE(ld >= cols, "column_sums: leading dimension ", ld, " < columns ", cols);
+  if (cols == 0) return;
+  const Chunking c = chunking(rows, cols);
+  const dim3 block(kColumnsPerBlock, kRowLanes);
+  const dim3 grid(static_cast<unsigned>(c.column_blocks), static_cast<unsigned>(c.chunks));
+  column_partials_kernel<<<grid, block, 0, stream>>>(table, rows, cols, ld, c.rows_per_chunk, center, partials);
+  CUDA_CHECK_LAUNCH();
+  constexpr int kFinishThreads = 128;
+  column_finish_kernel<<<ceil_div(cols, kFinishThreads), kFinishThreads, 0, stream>>>(partials, c.chunks, cols, scale,
+                                                                                       out_double, out_float);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace fasttab

@@ -1,0 +1,31 @@
+// fill: dst[i] = value for i in [0, count); a grid-stride loop (cudaMemset only writes byte patterns).
+#include "cuda/fill.cuh"
+
+#include <cstdint>
+
+#include "cuda/cuda_check.cuh"
+
+namespace fasttab {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr std::int64_t kMaxBlocks = 132 * 16;
+
+__global__ void __launch_bounds__(kThreads) fill_kernel(float* __restrict__ dst, float value, std::size_t count) {
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride)
+    dst[i] = value;
+}
+
+}  // namespace
+
+void fill(float* dst, float value, std::size_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  FASTTAB_REQUIRE(dst != nullptr, "fill: null destination");
+  const std::int64_t wanted = ceil_div<std::int64_t>(static_cast<std::int64_t>(count), kThreads);
+  const unsigned blocks = static_cast<unsigned>(wanted > kMaxBlocks ? kMaxBlocks : wanted);
+  fill_kernel<<<blocks, kThreads, 0, stream>>>(dst, value, count);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace fasttab

@@ -1,0 +1,101 @@
+// optimizer_update: one fused step per element i of the flat vectors p (params), g (grads), m (state1), v (state2):
+//   adam  (PyTorch Adam):  g += wd*p;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;
+//                          p -= (lr/bc1) * (m / (sqrt(v)/sqrt(bc2) + eps))
+//   adamw (PyTorch AdamW): p *= 1 - lr*wd; then Adam without the g += wd*p term
+//   sgd   (PyTorch SGD, no dampening or Nesterov): g += wd*p;  m = g at t == 1, else m = momentum*m + g;
+//                          p -= lr*m  (with momentum 0: p -= lr*g, m untouched and may be null)
+// lr/bc1 and sqrt(bc2) are computed once on the host (as PyTorch does); grid-stride over the elements.
+#include "cuda/optimizer.cuh"
+
+#include <cmath>
+#include <cstdint>
+
+#include "cuda/cuda_check.cuh"
+
+namespace fasttab {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr std::int64_t kMaxBlocks = 132 * 16;
+
+template <bool decoupled>
+__global__ void __launch_bounds__(kThreads) adam_kernel(float* __restrict__ p, const float* __restrict__ grads,
+                                                        float* __restrict__ m, float* __restrict__ v,
+                                                        std::size_t count, float beta1, float beta2, float eps,
+                                                        float weight_decay, float decay_factor, float step_size,
+                                                        float bc2_sqrt) {
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    float param = p[i];
+    float g = grads[i];
+    if constexpr (decoupled) {
+      param *= decay_factor;
+    } else {
+      g += weight_decay * param;
+    }
+    const float mi = beta1 * m[i] + (1.0f - beta1) * g;
+    const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    const float denom = sqrtf(vi) / bc2_sqrt + eps;
+    p[i] = param - step_size * (mi / denom);
+  }
+}
+
+template <bool with_momentum>
+__global__ void __launch_bounds__(kThreads) sgd_kernel(float* __restrict__ p, const float* __restrict__ grads,
+                                                       float* __restrict__ m, std::size_t count, float lr,
+                                                       float weight_decay, float momentum, bool first_step) {
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    const float param = p[i];
+    float g = grads[i] + weight_decay * param;
+    if constexpr (with_momentum) {
+      g = first_step ? g : momentum * m[i] + g;
+      m[i] = g;
+    }
+    p[i] = param - lr * g;
+  }
+}
+
+}  // namespace
+
+void optimizer_update(const OptimizerUpdate& u, float* params, const float* grads, float* state1, float* state2,
+                      std::size_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  FASTTAB_REQUIRE(params != nullptr && grads != nullptr, "optimizer_update: null params or grads");
+  FASTTAB_REQUIRE(u.step >= 1, "optimizer_update: step ", u.step, " is not >= 1");
+  const std::int64_t wanted = ceil_div<std::int64_t>(static_cast<std::int64_t>(count), kThreads);
+  const unsigned blocks = static_cast<unsigned>(wanted > kMaxBlocks ? kMaxBlocks : wanted);
+  switch (u.kind) {
+    case OptimizerKind::adam:
+    case OptimizerKind::adamw: {
+      FASTTAB_REQUIRE(state1 != nullptr && state2 != nullptr, "optimizer_update: Adam needs both state vectors");
+      const float step_size = u.lr / u.bias_correction1;
+      const float bc2_sqrt = std::sqrt(u.bias_correction2);
+      if (u.kind == OptimizerKind::adamw) {
+        adam_kernel<true><<<blocks, kThreads, 0, stream>>>(params, grads, state1, state2, count, u.beta1, u.beta2,
+                                                           u.eps, u.weight_decay, 1.0f - u.lr * u.weight_decay,
+                                                           step_size, bc2_sqrt);
+      } else {
+        adam_kernel<false><<<blocks, kThreads, 0, stream>>>(params, grads, state1, state2, count, u.beta1, u.beta2,
+                                                            u.eps, u.weight_decay, 1.0f, step_size, bc2_sqrt);
+      }
+      CUDA_CHECK_LAUNCH();
+      break;
+    }
+    case OptimizerKind::sgd:
+      if (u.momentum != 0.0f) {
+        FASTTAB_REQUIRE(state1 != nullptr, "optimizer_update: SGD with momentum needs its state vector");
+        sgd_kernel<true><<<blocks, kThreads, 0, stream>>>(params, grads, state1, count, u.lr, u.weight_decay,
+                                                          u.momentum, u.step == 1);
+      } else {
+        sgd_kernel<false><<<blocks, kThreads, 0, stream>>>(params, grads, nullptr, count, u.lr, u.weight_decay, 0.0f,
+                                                           false);
+      }
+      CUDA_CHECK_LAUNCH();
+      break;
+  }
+}
+
+}  // namespace fasttab
