@@ -151,3 +151,14 @@ void column_moments(const float* table, std::int64_t rows, int cols, int ld, dou
 }
 
 }  // namespace fasttab::reference
+
+#include "fasttab/metrics.hpp"
+
+namespace fasttab {
+double roc_auc(const float* scores, const float* labels, std::int64_t rows) {
+  return reference::roc_auc(scores, labels, rows);
+}
+Metrics evaluate_on_host(Task task, const float* outputs, std::int64_t rows, int width, int ld, const float* labels) {
+  return reference::evaluate(task, outputs, rows, width, ld, labels);
+}
+}  // namespace fasttab

@@ -1,0 +1,235 @@
+#include "fasttab/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include "fasttab/error.hpp"
+#include "fasttab/loader.hpp"
+#include "host/reference_math.hpp"
+
+namespace fasttab {
+
+void TrainConfig::validate() const {
+  FASTTAB_REQUIRE(epochs >= 1 && epochs <= 1'000'000, "--epochs ", epochs, " is not in [1, 1000000]");
+  FASTTAB_REQUIRE(batch_size >= 1 && batch_size <= (1 << 24), "--batch-size ", batch_size, " is not in [1, 16777216]");
+  FASTTAB_REQUIRE(eval_every >= 0, "--eval-every ", eval_every, " must be >= 0 (0 = only at the end of each epoch)");
+  FASTTAB_REQUIRE(val_rows >= 0, "--val-rows ", val_rows, " must be >= 0");
+  FASTTAB_REQUIRE(patience >= 0, "--patience ", patience, " must be >= 0");
+  FASTTAB_REQUIRE(patience == 0 || val_rows > 0, "--patience needs a validation split: set --val-rows");
+  FASTTAB_REQUIRE(task != Task::multiclass || classes == 0 || classes >= 2, "--classes ", classes, " must be >= 2");
+  model.validate();
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Forward passes over a resident table in batch-sized chunks into one outputs buffer, then the backend's
+// metrics (one wait for the device, at the end).
+Metrics evaluate_table(Backend& backend, Mlp& mlp, Task task, const DeviceTable& table, BackendBuffer<float>& outputs) {
+  const int width = mlp.spec().outputs;
+  for (std::int64_t first = 0; first < table.rows; first += mlp.max_rows()) {
+    const int rows = static_cast<int>(std::min<std::int64_t>(mlp.max_rows(), table.rows - first));
+    mlp.forward(table.features.data() + first * table.ld, table.ld, rows, false, DropoutKey{},
+                outputs.data() + first * width);
+  }
+  return backend.evaluate(task, outputs.data(), table.rows, width, width, table.labels.data());
+}
+
+// Mean of batch losses [begin, end) of the epoch, read from the device; throws at the first NaN with its step.
+double mean_batch_loss(Backend& backend, const BackendBuffer<float>& losses, std::int64_t begin, std::int64_t end,
+                       std::int64_t first_step_of_epoch, int epoch) {
+  if (end <= begin) return std::nan("");
+  std::vector<float> host(static_cast<std::size_t>(end - begin));
+  backend.copy_to_host(host.data(), losses.data() + begin, host.size() * sizeof(float));
+  double sum = 0;
+  for (std::size_t i = 0; i < host.size(); ++i) {
+    if (!std::isfinite(host[i]))
+      FASTTAB_FAIL("the training loss became ", host[i], " at step ", first_step_of_epoch + begin + std::int64_t(i) + 1,
+                   " (epoch ", epoch, ", batch ", begin + std::int64_t(i) + 1,
+                   "); training stopped. Try a lower --lr, --standardize, or check the data for extreme values");
+    sum += host[i];
+  }
+  return sum / double(host.size());
+}
+
+}  // namespace
+
+TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset, TrainObserver* observer) {
+  config.validate();
+  TrainConfig c = config;
+  const int classes = validate_labels(c.task, c.classes, dataset.train, dataset.source + " (training rows)");
+  validate_labels(c.task, classes, dataset.test, dataset.source + " (test rows)");
+  c.model.inputs = dataset.train.cols;
+  c.model.outputs = c.task == Task::multiclass ? classes : 1;
+  c.model.validate();
+
+  // Early stopping's validation rows come from the end of the training rows.
+  Table validation;
+  if (c.val_rows > 0) {
+    FASTTAB_REQUIRE(c.val_rows + c.batch_size <= dataset.train.rows, "--val-rows ", c.val_rows,
+                    " leaves fewer than one batch (", c.batch_size, ") of the ", dataset.train.rows, " training rows");
+    validation = slice_rows(dataset.train, dataset.train.rows - c.val_rows, dataset.train.rows);
+    dataset.train = slice_rows(dataset.train, 0, dataset.train.rows - c.val_rows);
+  }
+  FASTTAB_REQUIRE(dataset.train.rows >= c.batch_size, "the training set has ", dataset.train.rows,
+                  " rows, fewer than one batch of ", c.batch_size, "; lower --batch-size or use more --rows");
+
+  backend.set_precision(c.precision);
+  TrainResult result;
+  result.backend = backend.kind();
+  result.device = backend.device_name();
+  result.loader = c.loader;
+  result.train_rows = dataset.train.rows;
+  result.test_rows = dataset.test.rows;
+  result.val_rows = validation.rows;
+
+  // The tables go to backend memory once.
+  DeviceTable train_table;
+  if (loader_needs_device_table(c.loader)) train_table = upload_table(backend, dataset.train, "training table");
+  DeviceTable test_table = upload_table(backend, dataset.test, "test table");
+  DeviceTable val_table;
+  if (validation.rows > 0) val_table = upload_table(backend, validation, "validation table");
+
+  if (c.standardize) {
+    Standardization s;
+    if (train_table.rows > 0) {
+      s = compute_standardization(backend, train_table);
+    } else {  // host-side loaders: the training table is not resident, so its moments come from the host
+      std::vector<double> mean(dataset.train.cols), stddev(dataset.train.cols);
+      reference::column_moments(dataset.train.features.data(), dataset.train.rows, dataset.train.cols,
+                                dataset.train.cols, mean.data(), stddev.data());
+      for (int col = 0; col < dataset.train.cols; ++col) {
+        s.mean.push_back(static_cast<float>(mean[col]));
+        s.inv_std.push_back(stddev[col] > 0 ? static_cast<float>(1.0 / stddev[col]) : 1.0f);
+      }
+    }
+    if (train_table.rows > 0) apply_standardization(backend, s, train_table);
+    if (loader_needs_host_table(c.loader)) apply_standardization(s, dataset.train);
+    apply_standardization(backend, s, test_table);
+    if (val_table.rows > 0) apply_standardization(backend, s, val_table);
+    result.standardization = s;
+  }
+
+  LoaderSource source;
+  source.backend = &backend;
+  source.host_table = &dataset.train;
+  source.device_table = train_table.rows > 0 ? &train_table : nullptr;
+  source.batch_size = c.batch_size;
+  source.shuffle = c.shuffle;
+  source.seed = c.seed;
+  std::unique_ptr<Loader> loader = make_loader(c.loader, source);
+  const std::int64_t batches = loader->batches_per_epoch();
+
+  Mlp mlp(backend, c.model, c.batch_size);
+  mlp.set_parameters(initial_parameters(c.model, c.seed));
+  Optimizer optimizer(backend, c.optimizer, c.schedule, c.model.parameter_count(), batches * c.epochs);
+  const int width = c.model.outputs;
+  BackendBuffer<float> grad_outputs(backend, std::size_t(c.batch_size) * width, "output gradients");
+  BackendBuffer<float> batch_losses(backend, std::size_t(batches), "batch losses");
+  BackendBuffer<float> test_outputs(backend, std::size_t(test_table.rows) * width, "test outputs");
+  BackendBuffer<float> val_outputs, best_parameters;
+  if (val_table.rows > 0) {
+    val_outputs = BackendBuffer<float>(backend, std::size_t(val_table.rows) * width, "validation outputs");
+    best_parameters = BackendBuffer<float>(backend, c.model.parameter_count(), "best parameters");
+  }
+
+  std::int64_t step = 0;
+  double best_val_loss = std::numeric_limits<double>::infinity();
+  int epochs_without_improvement = 0;
+  double last_train_loss = std::nan("");
+  const auto start = Clock::now();
+
+  for (int epoch = 1; epoch <= c.epochs; ++epoch) {
+    const auto epoch_start = Clock::now();
+    const std::int64_t first_step = step;
+    std::int64_t losses_read = 0;  // batch losses of this epoch already folded into an evaluation
+    EvalPoint last_eval;
+    bool eval_at_last_step = false;
+    loader->start_epoch(static_cast<std::uint32_t>(epoch - 1));
+
+    for (std::int64_t b = 0; b < batches; ++b) {
+      // ---- the training step: enqueue only ----
+      const Batch batch = loader->next_batch();
+      const DropoutKey key{c.seed, static_cast<std::uint32_t>(step), 0};
+      const float* outputs = mlp.forward(batch.features, batch.ld, batch.rows, true, key);
+      backend.loss_forward_backward(c.task, outputs, batch.rows, width, width, batch.labels, grad_outputs.data(),
+                                    batch_losses.data() + b);
+      mlp.backward(batch.features, batch.ld, batch.rows, grad_outputs.data(), key);
+      optimizer.step(mlp.parameters(), mlp.gradients());
+      ++step;
+      // ---- figures the user asked for ----
+      if (observer) observer->on_batch(epoch, b + 1, batches, seconds_since(epoch_start), last_train_loss);
+      eval_at_last_step = false;
+      if (c.eval_every > 0 && step % c.eval_every == 0) {
+        last_eval.step = step;
+        last_eval.train_loss = mean_batch_loss(backend, batch_losses, losses_read, b + 1, first_step, epoch);
+        losses_read = b + 1;
+        last_eval.test = evaluate_table(backend, mlp, c.task, test_table, test_outputs);
+        last_eval.seconds = seconds_since(start);
+        last_train_loss = last_eval.train_loss;
+        result.evals.push_back(last_eval);
+        if (observer) observer->on_eval(last_eval);
+        eval_at_last_step = true;
+      }
+    }
+
+    EpochRecord record;
+    record.epoch = epoch;
+    record.train_loss = mean_batch_loss(backend, batch_losses, 0, batches, first_step, epoch);
+    last_train_loss = record.train_loss;
+    if (eval_at_last_step) {
+      record.test = last_eval.test;
+    } else {
+      record.test = evaluate_table(backend, mlp, c.task, test_table, test_outputs);
+      EvalPoint point;
+      point.step = step;
+      point.train_loss = mean_batch_loss(backend, batch_losses, losses_read, batches, first_step, epoch);
+      point.test = record.test;
+      point.seconds = seconds_since(start);
+      result.evals.push_back(point);
+      if (observer) observer->on_eval(point);
+    }
+    FASTTAB_REQUIRE(std::isfinite(record.test.loss), "the test loss became ", record.test.loss, " after epoch ", epoch,
+                    " (step ", step, "); training stopped. Try a lower --lr or --standardize");
+    record.lr = optimizer.current_lr();
+    bool stop = false;
+    if (val_table.rows > 0) {
+      record.validation = evaluate_table(backend, mlp, c.task, val_table, val_outputs);
+      if (record.validation.loss < best_val_loss) {
+        best_val_loss = record.validation.loss;
+        result.best_epoch = epoch;
+        epochs_without_improvement = 0;
+        backend.copy_within(best_parameters.data(), mlp.parameters(), best_parameters.bytes());
+      } else if (c.patience > 0 && ++epochs_without_improvement >= c.patience) {
+        stop = true;
+      }
+    }
+    backend.synchronize();
+    record.seconds = seconds_since(epoch_start);
+    record.samples_per_s = double(dataset.train.rows) / record.seconds;
+    result.epochs.push_back(record);
+    if (observer) observer->on_epoch(record);
+    if (stop) {
+      result.stopped_early = true;
+      break;
+    }
+  }
+
+  result.steps = step;
+  if (val_table.rows > 0 && result.best_epoch > 0) {
+    // Keep the best weights: restore them and evaluate the test set with them.
+    backend.copy_within(mlp.parameters(), best_parameters.data(), best_parameters.bytes());
+    result.final_test = evaluate_table(backend, mlp, c.task, test_table, test_outputs);
+  } else {
+    result.final_test = result.epochs.back().test;
+  }
+  double total = 0;
+  for (const auto& e : result.epochs) total += e.seconds;
+  result.s_per_epoch = total / double(result.epochs.size());
+  result.parameters = mlp.get_parameters();
+  return result;
+}
+
+}  // namespace fasttab

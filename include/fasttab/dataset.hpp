@@ -1,0 +1,56 @@
+// From a loaded table to what the trainer consumes: the train/test split, label checks per task, and the
+// tables uploaded once into backend memory (padded rows, so that every row starts 16-byte aligned).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "fasttab/backend.hpp"
+#include "fasttab/table.hpp"
+
+namespace fasttab {
+
+struct Dataset {
+  Table train, test;
+  std::string source;  // "synthetic" or the file path
+  bool synthetic = false;
+  double bayes_auc = std::numeric_limits<double>::quiet_NaN();  // synthetic binary data only
+};
+
+// The seed's default: 500,000 test rows when the table has more than 5M rows, else 10% (at least 1).
+std::int64_t default_test_rows(std::int64_t rows);
+
+// The last test_rows rows are the test set, the rest train (the table is consumed). Throws Error if either
+// part would be empty.
+Dataset split_train_test(Table&& all, std::int64_t test_rows, const std::string& source);
+
+// Checks labels for the task: binary 0/1, multiclass integers in [0, classes), regression finite. The error
+// names the row and the value. Returns the class count for multiclass (max label + 1 when classes <= 0).
+int validate_labels(Task task, int classes, const Table& table, const std::string& what);
+
+// Rows padded to a multiple of 4 floats: the leading dimension of every uploaded table.
+inline int padded_width(int cols) { return (cols + 3) / 4 * 4; }
+
+// A table in backend memory: features[rows, ld] (padding zero) and labels[rows]. Uploaded once.
+struct DeviceTable {
+  BackendBuffer<float> features, labels;
+  std::int64_t rows = 0;
+  int cols = 0, ld = 0;
+};
+
+// Uploads a host table. Checks first that it fits: the Error says how many bytes it needs and how many are free.
+DeviceTable upload_table(Backend& backend, const Table& table, const char* what);
+
+// Standardisation statistics of the training split (computed by the backend, on the device for CUDA).
+struct Standardization {
+  std::vector<float> mean, inv_std;  // empty when off
+  bool enabled() const { return !mean.empty(); }
+};
+Standardization compute_standardization(Backend& backend, const DeviceTable& train);
+// Applies (x - mean) * inv_std in place on the backend table and, identically, on a host table.
+void apply_standardization(Backend& backend, const Standardization& s, DeviceTable& table);
+void apply_standardization(const Standardization& s, Table& table);
+
+}  // namespace fasttab
