@@ -1,8 +1,9 @@
 // The MLP's element-wise ops on z[rows, cols] (row-major, leading dimension ld), in place:
-//   forward:   a = act(z + bias[c]);  with p > 0: a = keep ? a / (1 - p) : 0
-//   backward:  grad = keep ? grad * act'(a) / (1 - p) : 0,  a = out * (1 - p) recovered from the stored output,
+//   forward:   a = act(z + bias[c]);  with p > 0: a = keep ? a * scale : 0,  scale = 1 / (1 - p)
+//   backward:  grad = keep ? grad * scale * act'(a) : 0,  a = out * (1 - p) recovered from the stored output,
 //              tanh' = 1 - a^2, relu' = [a > 0], identity' = 1  (p == 0: grad * act'(out), every element kept)
 //   bias_gradient: bias_grad[c] = sum over r of grad[r, c]  (column_reduce.cu: deterministic, no atomics)
+// The float operations are those of the CPU backend, in its order.
 // keep = dropout_keep(seed, step, layer, r * cols + c, p) (philox.hpp). One thread takes four consecutive flat
 // indices f = 4t .. 4t+3 of the rows x cols elements, the four that one Philox call decides, so each draw is made
 // once; consecutive threads take consecutive elements of a row (coalesced).
@@ -46,7 +47,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ z
                                                            float p, DropoutKey key) {
   const std::uint64_t groups = (total + 3) / 4;
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
-  const float inv_keep = 1.0f - p;
+  const float scale = 1.0f / (1.0f - p);
   for (std::uint64_t g = static_cast<std::uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; g < groups; g += stride) {
     const std::uint64_t f0 = g * 4;
     std::uint64_t r = f0 / static_cast<std::uint64_t>(cols);
@@ -58,7 +59,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ z
       if (f0 + j < total) {
         float* element = z + r * static_cast<std::uint64_t>(ld) + c;
         float a = activate<act>(*element + bias[c]);
-        if constexpr (dropout) a = uniform_from_bits(draws.v[j]) >= p ? a / inv_keep : 0.0f;
+        if constexpr (dropout) a = uniform_from_bits(draws.v[j]) >= p ? a * scale : 0.0f;
         *element = a;
       }
       if (++c == cols) {
@@ -75,7 +76,8 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(float* __restrict__ 
                                                             DropoutKey key) {
   const std::uint64_t groups = (total + 3) / 4;
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
-  const float keep_scale = 1.0f - p;
+  const float keep = 1.0f - p;
+  const float scale = 1.0f / (1.0f - p);
   for (std::uint64_t g = static_cast<std::uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; g < groups; g += stride) {
     const std::uint64_t f0 = g * 4;
     std::uint64_t r = f0 / static_cast<std::uint64_t>(cols);
@@ -88,8 +90,7 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(float* __restrict__ 
         const std::uint64_t offset = r * static_cast<std::uint64_t>(ld) + c;
         if constexpr (dropout) {
           if (uniform_from_bits(draws.v[j]) >= p) {
-            const float a = out[offset] * keep_scale;
-            grad[offset] = grad[offset] * derivative<act>(a) / keep_scale;
+            grad[offset] = grad[offset] * scale * derivative<act>(out[offset] * keep);
           } else {
             grad[offset] = 0.0f;
           }

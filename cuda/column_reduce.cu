@@ -68,13 +68,13 @@ __global__ void __launch_bounds__(kColumnsPerBlock* kRowLanes)
   }
 }
 
-__global__ void column_finish_kernel(const double* __restrict__ partials, int chunks, int cols, double scale,
+__global__ void column_finish_kernel(const double* __restrict__ partials, int chunks, int cols, double divisor,
                                      double* __restrict__ out_double, float* __restrict__ out_float) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= cols) return;
   double total = 0.0;
   for (int k = 0; k < chunks; ++k) total += partials[static_cast<std::size_t>(k) * cols + c];
-  total *= scale;
+  total /= divisor;
   if (out_double) out_double[c] = total;
   if (out_float) out_float[c] = static_cast<float>(total);
 }
@@ -86,7 +86,7 @@ std::size_t column_sums_partials(std::int64_t rows, int cols) {
   return static_cast<std::size_t>(c.chunks) * static_cast<std::size_t>(cols < 1 ? 1 : cols);
 }
 
-void column_sums(const float* table, std::int64_t rows, int cols, int ld, const double* center, double scale,
+void column_sums(const float* table, std::int64_t rows, int cols, int ld, const double* center, double divisor,
                  double* partials, double* out_double, float* out_float, cudaStream_t stream) {
   FASTTAB_REQUIRE(rows >= 0 && cols >= 0, "column_sums: bad shape ", rows, " x ", cols);
   FASTTAB_REQUIRE(ld >= cols, "column_sums: leading dimension ", ld, " < columns ", cols);
@@ -97,7 +97,7 @@ void column_sums(const float* table, std::int64_t rows, int cols, int ld, const 
   column_partials_kernel<<<grid, block, 0, stream>>>(table, rows, cols, ld, c.rows_per_chunk, center, partials);
   CUDA_CHECK_LAUNCH();
   constexpr int kFinishThreads = 128;
-  column_finish_kernel<<<ceil_div(cols, kFinishThreads), kFinishThreads, 0, stream>>>(partials, c.chunks, cols, scale,
+  column_finish_kernel<<<ceil_div(cols, kFinishThreads), kFinishThreads, 0, stream>>>(partials, c.chunks, cols, divisor,
                                                                                        out_double, out_float);
   CUDA_CHECK_LAUNCH();
 }

@@ -1,5 +1,5 @@
 // column_sums: deterministic column sums of a row-major float table, in double.
-//   out[c] = scale * sum over r in [0, rows) of f(table[r, c]),  f(x) = x, or (x - center[c])^2 when center given.
+//   out[c] = (sum over r in [0, rows) of f(table[r, c])) / divisor,  f(x) = x, or (x - center[c])^2 when center given.
 #pragma once
 
 #include <cstddef>
@@ -16,7 +16,7 @@ std::size_t column_sums_partials(std::int64_t rows, int cols);
 
 // partials: column_sums_partials(rows, cols) doubles of device scratch. Writes out_double and/or out_float (cols
 // values each; either may be null). center (cols doubles, device) selects the centred-squares form.
-void column_sums(const float* table, std::int64_t rows, int cols, int ld, const double* center, double scale,
+void column_sums(const float* table, std::int64_t rows, int cols, int ld, const double* center, double divisor,
                  double* partials, double* out_double, float* out_float, cudaStream_t stream);
 
 }  // namespace fasttab

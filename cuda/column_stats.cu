@@ -1,5 +1,5 @@
 // Column statistics of a row-major float table[rows, cols] with leading dimension ld.
-//   column_moments: mean[c] = sum_r x / rows, then std[c] = sqrt(sum_r (x - mean[c])^2 / rows) (two passes, so no
+//   column_moments: (rows == 0: zeros) mean[c] = sum_r x / rows, then std[c] = sqrt(sum_r (x - mean[c])^2 / rows) (two passes, so no
 //                   cancellation), both with column_sums (deterministic, in double); one copy to the host at the end.
 //   standardize_columns: x = (x - mean[c]) * inv_std[c] in float, one thread per element over the flat rows x cols.
 #include "cuda/column_stats.cuh"
@@ -34,6 +34,10 @@ void column_moments(const float* table, std::int64_t rows, int cols, int ld, dou
   FASTTAB_REQUIRE(rows >= 0 && cols >= 0, "column_moments: bad shape ", rows, " x ", cols);
   FASTTAB_REQUIRE(ld >= cols, "column_moments: leading dimension ", ld, " < columns ", cols);
   if (cols == 0) return;
+  if (rows == 0) {  // as the CPU backend: zeros
+    for (int c = 0; c < cols; ++c) host_mean[c] = host_std[c] = 0.0;
+    return;
+  }
   const std::size_t partial_count = column_sums_partials(rows, cols);
   WorkspaceCarver measure(nullptr);
   measure.take<double>(partial_count);
@@ -41,10 +45,9 @@ void column_moments(const float* table, std::int64_t rows, int cols, int ld, dou
   WorkspaceCarver carve(workspace.ensure(measure.bytes(), stream));
   double* partials = carve.take<double>(partial_count);
   double* moments = carve.take<double>(2 * static_cast<std::size_t>(cols));  // mean[cols], then std[cols]
-  // rows == 0: 0 * (1/0) = NaN for both, as the CPU's 0/0.
-  const double inv_rows = 1.0 / static_cast<double>(rows);
-  column_sums(table, rows, cols, ld, nullptr, inv_rows, partials, moments, nullptr, stream);
-  column_sums(table, rows, cols, ld, moments, inv_rows, partials, moments + cols, nullptr, stream);
+  const double count = static_cast<double>(rows);
+  column_sums(table, rows, cols, ld, nullptr, count, partials, moments, nullptr, stream);
+  column_sums(table, rows, cols, ld, moments, count, partials, moments + cols, nullptr, stream);
   CUDA_CHECK(cudaMemcpyAsync(host_mean, moments, cols * sizeof(double), cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaMemcpyAsync(host_std, moments + cols, cols * sizeof(double), cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));

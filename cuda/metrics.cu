@@ -2,7 +2,8 @@
 //   binary:     loss = mean of max(x,0) - x*y + log1p(exp(-|x|)) (in double); accuracy: predicted positive iff
 //               x >= 0 (probability >= 0.5), a label is positive iff y > 0.5; AUC below.
 //   multiclass: loss = mean of logsumexp(x_r) - x_r[y_r] (in double); accuracy: argmax (the first maximum) == y_r.
-//   regression: loss = MSE = SSE / rows, rmse = sqrt(MSE), r2 = 1 - SSE / SST with SST = sum (y - mean y)^2.
+//   regression: loss = MSE = SSE / rows, rmse = sqrt(MSE), r2 = 1 - SSE / SST with SST = sum (y - mean y)^2
+//               (NaN when SST is 0).
 // Sums are deterministic row_reduce passes (row_reduce.cuh).
 //
 // AUC, exact with ties counted one half: sort the (score = logit, label) pairs by score (CUB radix sort), make one
@@ -88,13 +89,13 @@ struct RegressionStats {
   }
 };
 
-// acc: (y - mean)^2, mean = label_sum[0] * inv_rows read on the device (no round trip to the host).
+// acc: (y - mean)^2, mean = label_sum[0] / rows read on the device (no round trip to the host).
 struct RegressionSpread {
   const float* y;
   const double* label_sum;
-  double inv_rows;
+  double rows;
   __device__ void operator()(std::int64_t r, double* acc) const {
-    const double d = static_cast<double>(y[r]) - label_sum[0] * inv_rows;
+    const double d = static_cast<double>(y[r]) - label_sum[0] / rows;
     acc[0] += d * d;
   }
 };
@@ -231,7 +232,7 @@ Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, 
       break;
     case Task::regression:
       row_reduce<2>(rows, RegressionStats{outputs, labels, ld}, p.partials, 1.0, p.sums, nullptr, stream);
-      row_reduce<1>(rows, RegressionSpread{labels, p.sums + 1, 1.0 / static_cast<double>(rows)}, p.partials, 1.0,
+      row_reduce<1>(rows, RegressionSpread{labels, p.sums + 1, static_cast<double>(rows)}, p.partials, 1.0,
                     p.sums + 4, nullptr, stream);
       break;
   }
@@ -254,7 +255,7 @@ Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, 
     case Task::regression:
       m.loss = sums[0] / count;
       m.rmse = std::sqrt(m.loss);
-      m.r2 = 1.0 - sums[0] / sums[4];
+      m.r2 = sums[4] > 0 ? 1.0 - sums[0] / sums[4] : std::numeric_limits<double>::quiet_NaN();
       break;
   }
   return m;

@@ -1,10 +1,11 @@
 // optimizer_update: one fused step per element i of the flat vectors p (params), g (grads), m (state1), v (state2):
 //   adam  (PyTorch Adam):  g += wd*p;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;
-//                          p -= (lr/bc1) * (m / (sqrt(v)/sqrt(bc2) + eps))
+//                          p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps)
 //   adamw (PyTorch AdamW): p *= 1 - lr*wd; then Adam without the g += wd*p term
 //   sgd   (PyTorch SGD, no dampening or Nesterov): g += wd*p;  m = g at t == 1, else m = momentum*m + g;
 //                          p -= lr*m  (with momentum 0: p -= lr*g, m untouched and may be null)
-// lr/bc1 and sqrt(bc2) are computed once on the host (as PyTorch does); grid-stride over the elements.
+// lr/bc1 and sqrt(bc2) are computed once on the host; the float operations are the CPU backend's
+// (host/reference_math.hpp) in its order, up to the FMA contractions nvcc makes. Grid-stride over the elements.
 #include "cuda/optimizer.cuh"
 
 #include <cmath>
@@ -38,7 +39,7 @@ __global__ void __launch_bounds__(kThreads) adam_kernel(float* __restrict__ p, c
     m[i] = mi;
     v[i] = vi;
     const float denom = sqrtf(vi) / bc2_sqrt + eps;
-    p[i] = param - step_size * (mi / denom);
+    p[i] = param - step_size * mi / denom;
   }
 }
 

@@ -1,0 +1,250 @@
+// CudaBackend: the Backend (include/fasttab/backend.hpp) on one CUDA device. Every op is enqueued on one
+// non-blocking stream that the backend owns (cuBLAS is bound to it too), so ops run in program order without
+// host synchronisation; only copy_to_backend/copy_to_host/copy_rows_to_backend, evaluate, column_moments,
+// sum_to_host and synchronize wait. Scratch for sorts and reductions lives in workspaces that grow only, sized
+// by the first calls (the reduction and bias-gradient scratch is allocated up front).
+//
+// GEMM on row-major matrices through column-major cuBLAS: a row-major X is the column-major X^T, so
+//   C[m,n] = op(A) op(B)  <=>  C^T[n,m] = op(B)^T op(A)^T,
+// i.e. cublasSgemm(opB, opA, n, m, k, alpha, B, ldb, A, lda, beta, C, ldc) with the same leading dimensions.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include "cuda/bias_activation.cuh"
+#include "cuda/column_reduce.cuh"
+#include "cuda/column_stats.cuh"
+#include "cuda/cuda_check.cuh"
+#include "cuda/device_workspace.cuh"
+#include "cuda/fill.cuh"
+#include "cuda/gather_rows.cuh"
+#include "cuda/loss.cuh"
+#include "cuda/metrics.cuh"
+#include "cuda/optimizer.cuh"
+#include "cuda/random_permutation.cuh"
+#include "cuda/row_reduce.cuh"
+#include "fasttab/backend.hpp"
+#include "fasttab/cuda_backend.hpp"
+#include "fasttab/error.hpp"
+
+namespace fasttab {
+namespace {
+
+// Bias-gradient partial sums allocated up front: 256 chunks x 512 columns of doubles (1 MiB); wider layers grow it.
+constexpr std::size_t kInitialColumnPartials = 256 * 512;
+
+struct SumFloats {
+  const float* values;
+  __device__ void operator()(std::int64_t i, double* acc) const { acc[0] += values[i]; }
+};
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int device) : device_(device) {
+    CUDA_CHECK(cudaSetDevice(device));
+    cudaDeviceProp props{};
+    CUDA_CHECK(cudaGetDeviceProperties(&props, device));
+    name_ = props.name;
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    try {
+      CUBLAS_CHECK(cublasCreate(&cublas_));
+      CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+      CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+      reduce_scratch_.ensure((kRowReducePartials + 8) * sizeof(double), stream_);
+      column_scratch_.ensure(kInitialColumnPartials * sizeof(double), stream_);
+    } catch (...) {
+      if (cublas_) cublasDestroy(cublas_);
+      cudaStreamDestroy(stream_);
+      throw;
+    }
+  }
+
+  ~CudaBackend() override {
+    cudaStreamSynchronize(stream_);
+    cublasDestroy(cublas_);
+    cudaStreamDestroy(stream_);
+  }
+
+  cudaStream_t stream() const { return stream_; }
+
+  const char* kind() const override { return "cuda"; }
+  std::string device_name() const override { return name_; }
+
+  // ---- memory ---------------------------------------------------------------------------------------------
+  void* allocate(std::size_t bytes, const char* what) override {
+    if (bytes == 0) return nullptr;
+    std::size_t free = 0, total = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    if (bytes > free)
+      FASTTAB_FAIL("cannot allocate ", bytes, " bytes (", what, ") on ", name_, ": only ", free, " bytes are free");
+    void* pointer = nullptr;
+    const cudaError_t status = cudaMalloc(&pointer, bytes);
+    if (status != cudaSuccess) {
+      cudaGetLastError();  // clear the (non-sticky) allocation error
+      cudaMemGetInfo(&free, &total);
+      FASTTAB_FAIL("cannot allocate ", bytes, " bytes (", what, ") on ", name_, ": only ", free,
+                   " bytes are free (", cudaGetErrorString(status), ")");
+    }
+    return pointer;
+  }
+  void release(void* pointer) noexcept override {
+    if (pointer) cudaFree(pointer);
+  }
+  std::size_t free_bytes() const override {
+    std::size_t free = 0, total = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    return free;
+  }
+  std::size_t total_bytes() const override {
+    std::size_t free = 0, total = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    return total;
+  }
+  void copy_to_backend(void* dst, const void* host_src, std::size_t bytes) override {
+    if (bytes == 0) return;
+    CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+  void copy_to_host(void* host_dst, const void* src, std::size_t bytes) override {
+    if (bytes == 0) return;
+    CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+  // As the CPU backend: the padding of each destination row (dst_pitch - row_bytes bytes) is zeroed.
+  void copy_rows_to_backend(void* dst, std::size_t dst_pitch, const void* host_src, std::size_t src_pitch,
+                            std::size_t row_bytes, std::size_t rows) override {
+    FASTTAB_REQUIRE(dst_pitch >= row_bytes && src_pitch >= row_bytes, "copy_rows_to_backend: row of ", row_bytes,
+                    " bytes with pitches ", dst_pitch, " (device) and ", src_pitch, " (host)");
+    if (rows == 0 || dst_pitch == 0) return;
+    if (dst_pitch > row_bytes)
+      CUDA_CHECK(cudaMemset2DAsync(static_cast<char*>(dst) + row_bytes, dst_pitch, 0, dst_pitch - row_bytes, rows,
+                                   stream_));
+    if (row_bytes > 0)
+      CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, host_src, src_pitch, row_bytes, rows, cudaMemcpyHostToDevice,
+                                   stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+  void copy_within(void* dst, const void* src, std::size_t bytes) override {
+    if (bytes == 0) return;
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
+  }
+  void fill(float* dst, float value, std::size_t count) override { fasttab::fill(dst, value, count, stream_); }
+  void synchronize() override { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+  // ---- dense algebra ----------------------------------------------------------------------------------------
+  void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+            int ldb, float beta, float* c, int ldc) override {
+    FASTTAB_REQUIRE(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=", m, " n=", n, " k=", k);
+    if (m == 0 || n == 0) return;
+    const int min_lda = trans_a ? m : k, min_ldb = trans_b ? k : n;
+    FASTTAB_REQUIRE(lda >= (min_lda > 1 ? min_lda : 1), "gemm: lda ", lda, " < ", min_lda);
+    FASTTAB_REQUIRE(ldb >= (min_ldb > 1 ? min_ldb : 1), "gemm: ldb ", ldb, " < ", min_ldb);
+    FASTTAB_REQUIRE(ldc >= n, "gemm: ldc ", ldc, " < n ", n);
+    CUBLAS_CHECK(cublasSgemm(cublas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
+                             k, &alpha, b, ldb, a, lda, &beta, c, ldc));
+  }
+  void set_precision(Precision precision) override {
+    CUBLAS_CHECK(cublasSetMathMode(cublas_, precision == Precision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                                           : CUBLAS_DEFAULT_MATH));
+  }
+
+  // ---- the MLP's element-wise ops -------------------------------------------------------------------------
+  void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias, Activation act,
+                                       float dropout_p, DropoutKey key) override {
+    fasttab::bias_activation_dropout_forward(z, rows, cols, ld, bias, act, dropout_p, key, stream_);
+  }
+  void activation_dropout_backward(float* grad, const float* out, int rows, int cols, int ld, Activation act,
+                                   float dropout_p, DropoutKey key) override {
+    fasttab::activation_dropout_backward(grad, out, rows, cols, ld, act, dropout_p, key, stream_);
+  }
+  void bias_gradient(const float* grad, int rows, int cols, int ld, float* bias_grad) override {
+    double* partials = column_scratch_.ensure_as<double>(column_sums_partials(rows, cols), stream_);
+    fasttab::bias_gradient(grad, rows, cols, ld, bias_grad, partials, stream_);
+  }
+  void loss_forward_backward(Task task, const float* outputs, int rows, int width, int ld, const float* labels,
+                             float* grad, float* loss) override {
+    fasttab::loss_forward_backward(task, outputs, rows, width, ld, labels, grad, loss, reduce_partials(), stream_);
+  }
+  void optimizer_update(const OptimizerUpdate& update, float* params, const float* grads, float* state1,
+                        float* state2, std::size_t count) override {
+    fasttab::optimizer_update(update, params, grads, state1, state2, count, stream_);
+  }
+
+  // ---- data movement --------------------------------------------------------------------------------------
+  void gather_rows(const float* features, int ld, const float* labels, const std::uint32_t* indices,
+                   std::int64_t count, float* out_features, float* out_labels) override {
+    fasttab::gather_rows(features, ld, labels, indices, count, out_features, out_labels, stream_);
+  }
+  void random_permutation(std::uint64_t seed, std::uint32_t epoch, std::uint32_t n, std::uint32_t* out) override {
+    fasttab::random_permutation(seed, epoch, n, out, permutation_, stream_);
+  }
+
+  // ---- statistics -----------------------------------------------------------------------------------------
+  Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, int ld,
+                   const float* labels) override {
+    return fasttab::evaluate(task, outputs, rows, width, ld, labels, metrics_, stream_);
+  }
+  void column_moments(const float* table, std::int64_t rows, int cols, int ld, double* host_mean,
+                      double* host_std) override {
+    fasttab::column_moments(table, rows, cols, ld, host_mean, host_std, moments_, stream_);
+  }
+  void standardize_columns(float* table, std::int64_t rows, int cols, int ld, const float* mean,
+                           const float* inv_std) override {
+    fasttab::standardize_columns(table, rows, cols, ld, mean, inv_std, stream_);
+  }
+  double sum_to_host(const float* values, std::size_t count) override {
+    if (count == 0) return 0.0;
+    double* partials = reduce_partials();
+    double* result = partials + kRowReducePartials;
+    row_reduce<1>(static_cast<std::int64_t>(count), SumFloats{values}, partials, 1.0, result, nullptr, stream_);
+    double sum = 0.0;
+    CUDA_CHECK(cudaMemcpyAsync(&sum, result, sizeof sum, cudaMemcpyDeviceToHost, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    return sum;
+  }
+
+ private:
+  // kRowReducePartials doubles of per-block partials, then 8 doubles of results (allocated in the constructor).
+  double* reduce_partials() { return reduce_scratch_.ensure_as<double>(kRowReducePartials + 8, stream_); }
+
+  int device_;
+  std::string name_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  DeviceWorkspace reduce_scratch_;
+  DeviceWorkspace column_scratch_;
+  DeviceWorkspace moments_;
+  PermutationWorkspace permutation_;
+  MetricsWorkspace metrics_;
+};
+
+}  // namespace
+
+int cuda_device_count() {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    cudaGetLastError();  // no driver or no device: not an error for the caller
+    return 0;
+  }
+  return count;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(int device) {
+  const int count = cuda_device_count();
+  if (count == 0) FASTTAB_FAIL("no CUDA device is visible (no driver or no GPU)");
+  FASTTAB_REQUIRE(device >= 0 && device < count, "CUDA device ", device, " does not exist: ", count,
+                  " device(s) are visible");
+  return std::make_unique<CudaBackend>(device);
+}
+
+cudaStream_t cuda_stream(Backend& backend) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  if (!cuda) FASTTAB_FAIL("cuda_stream: the backend is \"", backend.kind(), "\", not \"cuda\"");
+  return cuda->stream();
+}
+
+}  // namespace fasttab
