@@ -1,0 +1,101 @@
+// Support for the GPU tests: each test case runs an op on the CPU reference backend and on the CUDA backend with
+// the same inputs and compares. Without a CUDA device a test case prints the skip marker that CTest maps to
+// "skipped" (SKIP_REGULAR_EXPRESSION in tests/CMakeLists.txt) and returns.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "fasttab/backend.hpp"
+#include "fasttab/error.hpp"
+
+// First statement of every GPU test case.
+#define FASTTAB_REQUIRE_CUDA_DEVICE()                                           \
+  do {                                                                          \
+    if (::fasttab::cuda_device_count() == 0) {                                  \
+      std::cout << "FASTTAB_TEST_SKIPPED: no CUDA device" << std::endl;         \
+      return;                                                                   \
+    }                                                                           \
+  } while (0)
+
+namespace fasttab::gpu_test {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+struct Backends {
+  std::unique_ptr<Backend> cpu;
+  std::unique_ptr<Backend> gpu;
+};
+inline Backends make_backends() { return Backends{make_cpu_backend(), make_cuda_backend(0)}; }
+
+inline std::vector<float> random_floats(std::size_t n, std::uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(gen);
+  return v;
+}
+
+template <typename T>
+BackendBuffer<T> upload(Backend& backend, const std::vector<T>& host) {
+  BackendBuffer<T> buffer(backend, host.size(), "test data");
+  backend.copy_to_backend(buffer.data(), host.data(), host.size() * sizeof(T));
+  return buffer;
+}
+
+template <typename T>
+std::vector<T> download(Backend& backend, const BackendBuffer<T>& buffer) {
+  std::vector<T> host(buffer.size());
+  backend.copy_to_host(host.data(), buffer.data(), buffer.bytes());
+  return host;
+}
+
+// The rows x cols elements of a row-major matrix with leading dimension ld, packed.
+inline std::vector<float> region(const std::vector<float>& m, int rows, int cols, int ld) {
+  std::vector<float> out;
+  out.reserve(static_cast<std::size_t>(rows) * cols);
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) out.push_back(m[static_cast<std::size_t>(r) * ld + c]);
+  return out;
+}
+// The padding elements (columns cols..ld-1) of each row, packed.
+inline std::vector<float> padding(const std::vector<float>& m, int rows, int cols, int ld) {
+  std::vector<float> out;
+  for (int r = 0; r < rows; ++r)
+    for (int c = cols; c < ld; ++c) out.push_back(m[static_cast<std::size_t>(r) * ld + c]);
+  return out;
+}
+
+inline std::size_t count_nan(const std::vector<float>& v) {
+  std::size_t n = 0;
+  for (float x : v) n += std::isnan(x) ? 1 : 0;
+  return n;
+}
+
+// ||got - want|| / ||want|| (2-norms, in double); ||got - want|| when want is all zeros. Infinite on a NaN.
+template <typename T>
+double relative_error(const std::vector<T>& got, const std::vector<T>& want) {
+  REQUIRE(got.size() == want.size());
+  double diff = 0.0, norm = 0.0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double d = static_cast<double>(got[i]) - static_cast<double>(want[i]);
+    if (std::isnan(d)) return std::numeric_limits<double>::infinity();
+    diff += d * d;
+    norm += static_cast<double>(want[i]) * static_cast<double>(want[i]);
+  }
+  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+}
+
+inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+}  // namespace fasttab::gpu_test
