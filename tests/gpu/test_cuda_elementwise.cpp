@@ -74,7 +74,7 @@ TEST_CASE("cuda bias_activation_dropout_forward and activation_dropout_backward 
 
 TEST_CASE("cuda dropout: the kept fraction is about 1 - p and the mask changes with the step") {
   FASTTAB_REQUIRE_CUDA_DEVICE();
-  auto gpu = make_cuda_backend(0);
+  auto gpu = make_gpu();
   const int rows = 1000, cols = 301;
   const std::vector<float> ones(static_cast<std::size_t>(rows) * cols, 1.0f);
   const std::vector<float> zero_bias(cols, 0.0f);

@@ -60,7 +60,7 @@ TEST_CASE("cuda evaluate: binary AUC with ties, log loss and accuracy match the 
 
 TEST_CASE("cuda evaluate: hand-computed AUCs") {
   FASTTAB_REQUIRE_CUDA_DEVICE();
-  auto gpu = make_cuda_backend(0);
+  auto gpu = make_gpu();
   // Classic: scores 0.1 0.4 0.35 0.8 with labels 0 0 1 1: 3 of 4 pairs ranked right.
   CHECK(run(*gpu, Task::binary, {0.1f, 0.4f, 0.35f, 0.8f}, 4, 1, 1, {0, 0, 1, 1}).auc == 0.75);
   // Ties: positives at 1 and 2, negatives at 1 and 0: (tie 1/2) + 1 + 1 + 1 = 3.5 of 4.
