@@ -19,10 +19,10 @@ constexpr int kThreads = 256;
 __global__ void __launch_bounds__(kThreads) permutation_keys_kernel(std::uint64_t seed, std::uint32_t epoch,
                                                                     std::uint32_t n, std::uint64_t* keys,
                                                                     std::uint32_t* values) {
-  const std::uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+  const std::uint64_t i = static_cast<std::uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x;  // no wrap near n = 2^32
   if (i >= n) return;
-  keys[i] = permutation_key(seed, epoch, i);
-  values[i] = i;
+  keys[i] = permutation_key(seed, epoch, static_cast<std::uint32_t>(i));
+  values[i] = static_cast<std::uint32_t>(i);
 }
 
 }  // namespace
