@@ -36,7 +36,7 @@ bool MemoryTextSource::next(TextChunk& chunk) {
 bool GzipTextSource::next(TextChunk& chunk) {
   if (eof_ && carry_.empty()) return false;
   std::size_t capacity = carry_.size() + chunk_bytes_;
-  auto buffer = std::make_unique<char[]>(capacity);
+  std::unique_ptr<char[]> buffer(new char[capacity]);  // not make_unique: no zero fill
   std::memcpy(buffer.get(), carry_.data(), carry_.size());
   std::size_t filled = carry_.size();
   std::size_t cut = 0;
@@ -64,7 +64,7 @@ bool GzipTextSource::next(TextChunk& chunk) {
       break;
     }
     // One line longer than the buffer: grow it and read on.
-    auto bigger = std::make_unique<char[]>(capacity * 2);
+    std::unique_ptr<char[]> bigger(new char[capacity * 2]);
     std::memcpy(bigger.get(), buffer.get(), filled);
     buffer = std::move(bigger);
     capacity *= 2;
@@ -187,14 +187,24 @@ Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptio
   table.cols = layout.feature_cols;
   table.labels.resize(static_cast<std::size_t>(rows));
   table.features.resize(static_cast<std::size_t>(rows) * static_cast<std::size_t>(table.cols));
-  std::size_t row = 0;
-  for (auto& r : results) {  // join in file order, freeing each chunk as it is copied
-    std::copy(r->labels.begin(), r->labels.end(), table.labels.begin() + static_cast<std::ptrdiff_t>(row));
-    std::copy(r->features.begin(), r->features.end(),
-              table.features.begin() + static_cast<std::ptrdiff_t>(row * static_cast<std::size_t>(table.cols)));
-    row += static_cast<std::size_t>(r->rows);
-    r.reset();
+  // Join in file order: each worker copies every T-th chunk to its row offset and frees it.
+  std::vector<std::size_t> first_row(results.size() + 1, 0);
+  for (std::size_t i = 0; i < results.size(); ++i) first_row[i + 1] = first_row[i] + static_cast<std::size_t>(results[i]->rows);
+  const int threads = worker_count(options.threads);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (std::size_t i = static_cast<std::size_t>(t); i < results.size(); i += static_cast<std::size_t>(threads)) {
+        auto& r = results[i];
+        std::copy(r->labels.begin(), r->labels.end(), table.labels.begin() + static_cast<std::ptrdiff_t>(first_row[i]));
+        std::copy(r->features.begin(), r->features.end(),
+                  table.features.begin() +
+                      static_cast<std::ptrdiff_t>(first_row[i] * static_cast<std::size_t>(table.cols)));
+        r.reset();
+      }
+    });
   }
+  for (auto& th : pool) th.join();
   if (dialect.has_header) {
     for (int c : selection.features) table.feature_names.push_back(dialect.names[static_cast<std::size_t>(c)]);
   }
