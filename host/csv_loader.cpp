@@ -10,6 +10,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -103,7 +104,13 @@ std::vector<std::unique_ptr<CsvChunkResult>> parse_all_chunks(TextChunkSource& s
       queue.pop_front();
       lock.unlock();
       space_free.notify_one();
-      parse_csv_chunk(chunk.text, layout, *result);
+      try {
+        parse_csv_chunk(chunk.text, layout, *result);
+      } catch (const std::bad_alloc&) {
+        result->failed = true;
+        result->error = ": out of memory while parsing; the table needs more RAM than is free "
+                        "(select fewer columns with --features)";
+      }
       chunk.storage.reset();
       if (result->failed) {
         lock.lock();
@@ -189,14 +196,17 @@ Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptio
   table.features.resize(static_cast<std::size_t>(rows) * static_cast<std::size_t>(table.cols));
   // Join in file order: each worker copies every T-th chunk to its row offset and frees it.
   std::vector<std::size_t> first_row(results.size() + 1, 0);
-  for (std::size_t i = 0; i < results.size(); ++i) first_row[i + 1] = first_row[i] + static_cast<std::size_t>(results[i]->rows);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    first_row[i + 1] = first_row[i] + static_cast<std::size_t>(results[i]->rows);
+  }
   const int threads = worker_count(options.threads);
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       for (std::size_t i = static_cast<std::size_t>(t); i < results.size(); i += static_cast<std::size_t>(threads)) {
         auto& r = results[i];
-        std::copy(r->labels.begin(), r->labels.end(), table.labels.begin() + static_cast<std::ptrdiff_t>(first_row[i]));
+        std::copy(r->labels.begin(), r->labels.end(),
+                  table.labels.begin() + static_cast<std::ptrdiff_t>(first_row[i]));
         std::copy(r->features.begin(), r->features.end(),
                   table.features.begin() +
                       static_cast<std::ptrdiff_t>(first_row[i] * static_cast<std::size_t>(table.cols)));
