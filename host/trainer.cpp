@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "fasttab/checkpoint.hpp"
 #include "fasttab/error.hpp"
 #include "fasttab/loader.hpp"
 #include "host/reference_math.hpp"
@@ -139,9 +140,67 @@ TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset,
   double best_val_loss = std::numeric_limits<double>::infinity();
   int epochs_without_improvement = 0;
   double last_train_loss = std::nan("");
-  const auto start = Clock::now();
+  int first_epoch = 1;
+  double earlier_seconds = 0;  // training time of the run before a resume, so that time axes continue
 
-  for (int epoch = 1; epoch <= c.epochs; ++epoch) {
+  DataShape shape;
+  shape.source = dataset.source;
+  shape.train_rows = dataset.train.rows;
+  shape.test_rows = dataset.test.rows;
+  shape.val_rows = validation.rows;
+  shape.cols = dataset.train.cols;
+  if (!c.resume_path.empty()) {
+    TrainingState saved = load_training_checkpoint(c.resume_path, c, shape);
+    FASTTAB_REQUIRE(saved.standardization.mean == result.standardization.mean &&
+                        saved.standardization.inv_std == result.standardization.inv_std,
+                    "checkpoint ", c.resume_path, " does not match this run: the standardisation statistics of the "
+                    "training rows differ, so the data is not the data the checkpoint was trained on");
+    mlp.set_parameters(saved.parameters);
+    backend.copy_to_backend(optimizer.state1().data(), saved.optimizer_state1.data(), optimizer.state1().bytes());
+    backend.copy_to_backend(optimizer.state2().data(), saved.optimizer_state2.data(), optimizer.state2().bytes());
+    optimizer.set_steps_done(saved.steps_done);
+    if (!saved.best_parameters.empty() && best_parameters.size() == saved.best_parameters.size())
+      backend.copy_to_backend(best_parameters.data(), saved.best_parameters.data(), best_parameters.bytes());
+    step = saved.steps_done;
+    first_epoch = saved.epochs_done + 1;
+    best_val_loss = saved.best_val_loss;
+    epochs_without_improvement = saved.epochs_without_improvement;
+    result.best_epoch = saved.best_epoch;
+    result.stopped_early = saved.stopped_early;
+    result.epochs = std::move(saved.epochs);
+    result.evals = std::move(saved.evals);
+    earlier_seconds = saved.elapsed_s;
+    if (!result.epochs.empty()) last_train_loss = result.epochs.back().train_loss;
+    if (result.stopped_early) first_epoch = c.epochs + 1;  // early stopping ended that run: nothing left to do
+  }
+  // At an epoch end: every value the next epoch depends on, copied to the host and written atomically.
+  auto save_checkpoint = [&](int epochs_done, double elapsed_s) {
+    TrainingState s;
+    s.epochs_done = epochs_done;
+    s.steps_done = step;
+    s.best_epoch = result.best_epoch;
+    s.best_val_loss = best_val_loss;
+    s.epochs_without_improvement = epochs_without_improvement;
+    s.stopped_early = result.stopped_early;
+    s.elapsed_s = elapsed_s;
+    s.parameters = mlp.get_parameters();
+    s.optimizer_state1.resize(optimizer.state1().size());
+    s.optimizer_state2.resize(optimizer.state2().size());
+    backend.copy_to_host(s.optimizer_state1.data(), optimizer.state1().data(), optimizer.state1().bytes());
+    backend.copy_to_host(s.optimizer_state2.data(), optimizer.state2().data(), optimizer.state2().bytes());
+    if (best_parameters.size() > 0) {
+      s.best_parameters.resize(best_parameters.size());
+      backend.copy_to_host(s.best_parameters.data(), best_parameters.data(), best_parameters.bytes());
+    }
+    s.standardization = result.standardization;
+    s.epochs = result.epochs;
+    s.evals = result.evals;
+    save_training_checkpoint(c.save_path, c, shape, s);
+  };
+  const auto start = Clock::now();
+  auto elapsed = [&] { return earlier_seconds + seconds_since(start); };
+
+  for (int epoch = first_epoch; epoch <= c.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
     const std::int64_t first_step = step;
     std::int64_t losses_read = 0;  // batch losses of this epoch already folded into an evaluation
@@ -167,7 +226,7 @@ TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset,
         last_eval.train_loss = mean_batch_loss(backend, batch_losses, losses_read, b + 1, first_step, epoch);
         losses_read = b + 1;
         last_eval.test = evaluate_table(backend, mlp, c.task, test_table, test_outputs);
-        last_eval.seconds = seconds_since(start);
+        last_eval.seconds = elapsed();
         last_train_loss = last_eval.train_loss;
         result.evals.push_back(last_eval);
         if (observer) observer->on_eval(last_eval);
@@ -187,7 +246,7 @@ TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset,
       point.step = step;
       point.train_loss = mean_batch_loss(backend, batch_losses, losses_read, batches, first_step, epoch);
       point.test = record.test;
-      point.seconds = seconds_since(start);
+      point.seconds = elapsed();
       result.evals.push_back(point);
       if (observer) observer->on_eval(point);
     }
@@ -210,14 +269,14 @@ TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset,
     record.seconds = seconds_since(epoch_start);
     record.samples_per_s = double(dataset.train.rows) / record.seconds;
     result.epochs.push_back(record);
+    if (stop) result.stopped_early = true;
+    if (!c.save_path.empty()) save_checkpoint(epoch, elapsed());
     if (observer) observer->on_epoch(record);
-    if (stop) {
-      result.stopped_early = true;
-      break;
-    }
+    if (stop) break;
   }
 
   result.steps = step;
+  FASTTAB_REQUIRE(!result.epochs.empty(), "no epoch was trained");
   if (val_table.rows > 0 && result.best_epoch > 0) {
     // Keep the best weights: restore them and evaluate the test set with them.
     backend.copy_within(mlp.parameters(), best_parameters.data(), best_parameters.bytes());

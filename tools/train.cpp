@@ -1,10 +1,15 @@
 // build/train: train the MLP on a table (or the built-in synthetic data) and report s/epoch and test metrics.
 // With no arguments on a GPU it runs the seed's reference workload: 10.5M training rows, 500k test rows,
 // 21-300-300-300-300-1 tanh MLP, dropout 0.5, Adam 1e-3, batch 16384, 10 epochs, evaluation every 100 steps.
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 
+#include "fasttab/checkpoint.hpp"
+#include "fasttab/plot.hpp"
 #include "fasttab/progress.hpp"
+#include "fasttab/tensorboard.hpp"
 #include "tools/cli_common.hpp"
 
 namespace {
@@ -16,9 +21,31 @@ double headline(Task task, const Metrics& m) {
   return task == Task::binary ? m.auc : task == Task::multiclass ? m.accuracy : m.r2;
 }
 
+const char* metric_tag(Task task) { return task == Task::binary ? "auc" : task == Task::multiclass ? "accuracy" : "r2"; }
+
+double unix_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The progress bar on a terminal (plain per-epoch lines elsewhere) and, with --log-dir, TensorBoard scalars at
+// every evaluation and epoch end.
 class ConsoleObserver final : public TrainObserver {
  public:
-  ConsoleObserver(const TrainConfig& c, std::int64_t train_rows) : config_(c), train_rows_(train_rows), bar_(stdout) {}
+  ConsoleObserver(const TrainConfig& c, std::int64_t train_rows, const std::string& log_dir)
+      : config_(c), train_rows_(train_rows), bar_(stdout) {
+    if (!log_dir.empty()) {
+      board_ = std::make_unique<TensorBoardWriter>(log_dir);
+      std::printf("TensorBoard events: %s\n", board_->path().c_str());
+    }
+  }
+  void on_eval(const EvalPoint& p) override {
+    last_step_ = p.step;
+    if (!board_) return;
+    const double now = unix_seconds();
+    if (std::isfinite(p.train_loss)) board_->add_scalar("train/loss", float(p.train_loss), p.step, now);
+    board_->add_scalar("test/loss", float(p.test.loss), p.step, now);
+    board_->add_scalar(std::string("test/") + metric_tag(config_.task), float(headline(config_.task, p.test)), p.step, now);
+  }
   void on_batch(int epoch, std::int64_t batch, std::int64_t batches, double seconds, double loss) override {
     if (!bar_.interactive()) return;
     const double rows_done = double(batch) * config_.batch_size;
@@ -38,13 +65,39 @@ class ConsoleObserver final : public TrainObserver {
     }
     bar_.finish_epoch(text);
     std::fflush(stdout);
+    if (board_) {
+      const double now = unix_seconds();
+      board_->add_scalar("epoch/train_loss", float(e.train_loss), last_step_, now);
+      board_->add_scalar("epoch/test_loss", float(e.test.loss), last_step_, now);
+      board_->add_scalar(std::string("epoch/test_") + metric_tag(config_.task), float(headline(config_.task, e.test)),
+                         last_step_, now);
+      board_->add_scalar("lr", float(e.lr), last_step_, now);
+      board_->add_scalar("samples_per_s", float(e.samples_per_s), last_step_, now);
+      if (e.validation.rows > 0) board_->add_scalar("validation/loss", float(e.validation.loss), last_step_, now);
+      board_->flush();
+    }
   }
 
  private:
   const TrainConfig& config_;
   std::int64_t train_rows_;
   ProgressBar bar_;
+  std::unique_ptr<TensorBoardWriter> board_;
+  std::int64_t last_step_ = 0;
 };
+
+// --plot: test metric and loss against wall-clock time, one curve for the run (resumed runs continue the axis).
+void write_plot(const std::string& path, const TrainConfig& c, const Dataset& d, const TrainResult& r) {
+  PlotCurve curve;
+  curve.label = "run";
+  for (const EvalPoint& p : r.evals) {
+    curve.seconds.push_back(p.seconds);
+    curve.metric.push_back(headline(c.task, p.test));
+    curve.loss.push_back(p.test.loss);
+  }
+  write_svg_plot(path, "fasttab train: " + d.source + " on " + r.device, std::string("test ") + metric_name(c.task),
+                 {curve});
+}
 
 nlohmann::json result_json(const TrainConfig& c, const Dataset& d, const TrainResult& r) {
   nlohmann::json j;
@@ -65,6 +118,9 @@ nlohmann::json result_json(const TrainConfig& c, const Dataset& d, const TrainRe
   j["precision"] = c.precision == Precision::tf32 ? "tf32" : "fp32";
   j["shuffle"] = c.shuffle;
   j["seed"] = c.seed;
+  j["epochs_requested"] = c.epochs;
+  if (!c.save_path.empty()) j["checkpoint"] = c.save_path;
+  if (!c.resume_path.empty()) j["resumed_from"] = c.resume_path;
   nlohmann::json epochs = nlohmann::json::array();
   for (const auto& e : r.epochs) {
     nlohmann::json je{{"epoch", e.epoch}, {"seconds", e.seconds}, {"samples_per_s", e.samples_per_s},
@@ -97,6 +153,13 @@ int main(int argc, char** argv) {
   TrainConfig config;
   cli::add_data_flags(app, data_flags);
   cli::add_model_flags(app, config, run_flags);
+  std::string log_dir, plot_path;
+  app.add_option("--save", config.save_path, "write a checkpoint to this file at the end of every epoch (atomically)");
+  app.add_option("--resume", config.resume_path,
+                 "continue the run saved in this checkpoint up to --epochs (same flags and data as when it was saved)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--log-dir", log_dir, "write TensorBoard scalars (loss, test metric, lr, samples/s) into this directory");
+  app.add_option("--plot", plot_path, "write an SVG of the test metric and loss against wall-clock time");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -109,7 +172,8 @@ int main(int argc, char** argv) {
                 static_cast<long long>(dataset.train.rows), static_cast<long long>(dataset.test.rows), dataset.train.cols,
                 config.batch_size, config.epochs, config.loader.c_str(), config.shuffle ? ", shuffled" : "");
     std::fflush(stdout);
-    ConsoleObserver observer(config, dataset.train.rows - config.val_rows);
+    if (!config.resume_path.empty()) std::printf("resuming %s\n", config.resume_path.c_str());
+    ConsoleObserver observer(config, dataset.train.rows - config.val_rows, log_dir);
     const TrainResult result = train(*backend, config, dataset, &observer);
 
     std::printf("summary: %.3f s/epoch over %zu epochs on %s; test loss %.5f, test %s %.5f", result.s_per_epoch,
@@ -119,6 +183,11 @@ int main(int argc, char** argv) {
       std::printf(" (Bayes-optimal test AUC %.5f)", dataset.bayes_auc);
     if (result.stopped_early) std::printf("; stopped early, kept epoch %d", result.best_epoch);
     std::printf("\n");
+    if (!config.save_path.empty()) std::printf("checkpoint: %s\n", config.save_path.c_str());
+    if (!plot_path.empty()) {
+      write_plot(plot_path, config, dataset, result);
+      std::printf("plot: %s\n", plot_path.c_str());
+    }
     if (!run_flags.json.empty()) {
       std::ofstream out(run_flags.json);
       FASTTAB_REQUIRE(out, "--json: cannot write ", run_flags.json);

@@ -34,6 +34,8 @@ struct TrainConfig {
   bool standardize = false;
   std::int64_t val_rows = 0;   // early stopping: validation rows taken from the end of the training rows
   int patience = 0;            // epochs without validation improvement before stopping (0 = never stop early)
+  std::string save_path;       // checkpoint written (atomically) at the end of every epoch; empty = none
+  std::string resume_path;     // checkpoint to continue from: the run goes on from its next epoch, bit for bit
 
   void validate() const;       // throws Error naming the flag and its range
 };
@@ -79,6 +81,9 @@ struct TrainObserver {
 };
 
 // Trains on dataset.train, evaluates on dataset.test. Labels are validated for the task first.
+// With config.resume_path the run continues a checkpoint (checkpoint.hpp) after checking that it was saved with
+// the same settings and data; the result then holds the saved epochs and evaluations too. With save_path a
+// checkpoint is written at the end of every epoch, before observer->on_epoch.
 TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset, TrainObserver* observer = nullptr);
 
 }  // namespace fasttab
