@@ -4,7 +4,7 @@
 //   --cache-dir DIR  --no-cache  --io-threads N
 #pragma once
 
-#include <map>
+#include <cctype>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -25,6 +25,12 @@ inline void add_io_flags(CLI::App& app, LoadOptions& options) {
   app.add_flag_callback(
       "--no-header", [&options] { options.header = HeaderMode::absent; },
       "the first line is data (default: detect a header)");
+  const CLI::Validator delimiter_check(
+      [](std::string& value) -> std::string {
+        if (value == "," || value == ";" || value == "tab" || value == "\\t" || value == "\t") return "";
+        return "'" + value + "' is not a delimiter: use ',', ';' or 'tab'";
+      },
+      "in {',', ';', tab}");
   app.add_option_function<std::string>(
          "--delimiter",
          [&options](const std::string& value) {
@@ -32,13 +38,16 @@ inline void add_io_flags(CLI::App& app, LoadOptions& options) {
            else if (value == ";") options.delimiter = ';';
            else options.delimiter = '\t';  // "tab" or "\t": the only other values the check lets through
          },
-         "field delimiter: ',', ';' or 'tab' (default: detect among the three)")
-      ->check(CLI::IsMember({",", ";", "tab", "\\t", "\t"}));
-  const std::map<std::string, NanPolicy> nan_policies{
-      {"reject", NanPolicy::reject}, {"drop", NanPolicy::drop}, {"zero", NanPolicy::zero}};
-  app.add_option("--nan-policy", options.nan_policy,
-                 "NaN, Inf or empty fields: reject (error with line and column), drop the row, or zero it")
-      ->transform(CLI::CheckedTransformer(nan_policies, CLI::ignore_case));
+         "field delimiter (default: detect among ',', ';' and tab)")
+      ->check(delimiter_check);
+  app.add_option_function<std::string>(
+         "--nan-policy",
+         [&options](std::string value) {
+           for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+           options.nan_policy = value == "drop" ? NanPolicy::drop : value == "zero" ? NanPolicy::zero : NanPolicy::reject;
+         },
+         "NaN, Inf or empty fields: reject (error with line and column, the default), drop the row, or zero it")
+      ->check(CLI::IsMember({"reject", "drop", "zero"}, CLI::ignore_case));
   app.add_option("--cache-dir", options.cache_dir,
                  "directory of the binary cache of parsed columns (default: next to the data file)");
   app.add_flag_callback(
