@@ -1,0 +1,86 @@
+# Command-line tests of build/train and build/predict (label cpu, CPU backend).
+#
+# This file has two modes. Included from tests/CMakeLists.txt it registers the tests; run as a script
+# (cmake -DEXPECT=fail|pass -DREGEX=... -DCOMMAND=a;b;c -DWORKDIR=... -P train_cli.cmake) it runs one command and
+# checks its exit code and that its output (stdout and stderr together) matches REGEX. With -DJSON=file
+# -DJSON_KEYS=a;b it also checks that the JSON file has those top-level keys (and EPOCH_KEYS in every epochs[i]).
+if(CMAKE_SCRIPT_MODE_FILE)
+  if(WORKDIR)
+    file(MAKE_DIRECTORY ${WORKDIR})
+  endif()
+  execute_process(COMMAND ${COMMAND} WORKING_DIRECTORY ${WORKDIR} RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                  ERROR_VARIABLE out TIMEOUT 300)
+  if(EXPECT STREQUAL "fail")
+    if(rc EQUAL 0)
+      message(FATAL_ERROR "expected a non-zero exit from: ${COMMAND}\noutput:\n${out}")
+    endif()
+    if(NOT rc MATCHES "^[0-9]+$")
+      message(FATAL_ERROR "the command did not exit normally (${rc}): ${COMMAND}\noutput:\n${out}")
+    endif()
+  elseif(NOT rc EQUAL 0)
+    message(FATAL_ERROR "expected exit 0, got ${rc} from: ${COMMAND}\noutput:\n${out}")
+  endif()
+  if(NOT out MATCHES "${REGEX}")
+    message(FATAL_ERROR "the output does not match /${REGEX}/: ${COMMAND}\noutput:\n${out}")
+  endif()
+  if(JSON)
+    file(READ ${WORKDIR}/${JSON} text)
+    foreach(key ${JSON_KEYS})
+      string(JSON value ERROR_VARIABLE err GET "${text}" ${key})
+      if(err)
+        message(FATAL_ERROR "${JSON} lacks the key \"${key}\": ${err}")
+      endif()
+    endforeach()
+    string(JSON epochs LENGTH "${text}" epochs)
+    if(epochs LESS 1)
+      message(FATAL_ERROR "${JSON}: \"epochs\" is empty")
+    endif()
+    math(EXPR last "${epochs} - 1")
+    foreach(i RANGE ${last})
+      foreach(key ${EPOCH_KEYS})
+        string(JSON value ERROR_VARIABLE err GET "${text}" epochs ${i} ${key})
+        if(err)
+          message(FATAL_ERROR "${JSON}: epochs[${i}] lacks the key \"${key}\"")
+        endif()
+      endforeach()
+    endforeach()
+    string(JSON n GET "${text}" epochs 0 epoch)
+    if(NOT n EQUAL 1)
+      message(FATAL_ERROR "${JSON}: epochs[0].epoch is ${n}, not 1")
+    endif()
+  endif()
+  return()
+endif()
+
+# ---- registration ------------------------------------------------------------------------------------------
+add_dependencies(fasttab_tests train predict)  # test_predict.cpp and test_checkpoint_resume.cpp run the tools
+set(_cli_dir ${CMAKE_CURRENT_BINARY_DIR}/train_cli)
+set(_train ${PROJECT_BINARY_DIR}/train)
+
+# train_cli_fail(NAME REGEX args...): train with args exits non-zero and prints something matching REGEX.
+function(train_cli_fail name regex)
+  add_test(NAME train_cli.${name}
+    COMMAND ${CMAKE_COMMAND} -DEXPECT=fail "-DREGEX=${regex}" "-DCOMMAND=${_train};${ARGN}" -DWORKDIR=${_cli_dir}
+            -P ${CMAKE_CURRENT_LIST_FILE})
+  set_tests_properties(train_cli.${name} PROPERTIES LABELS cpu TIMEOUT 300)
+endfunction()
+
+train_cli_fail(batch_size_zero "--batch-size" --device cpu --batch-size 0)
+train_cli_fail(hidden_zero "--hidden" --device cpu --hidden 300,0)
+train_cli_fail(epochs_zero "--epochs" --device cpu --epochs 0)
+train_cli_fail(dropout_too_large "--dropout" --device cpu --dropout 1.5)
+train_cli_fail(device_unknown "--device.*gpu|gpu.*--device" --device gpu)
+train_cli_fail(unknown_flag "--no-such-flag" --device cpu --no-such-flag 3)
+train_cli_fail(data_missing "missing\\.csv" --device cpu --data missing.csv)
+train_cli_fail(smaller_than_one_batch "fewer than one batch of 4096" --device cpu --rows 1000 --batch-size 4096)
+train_cli_fail(test_rows_too_many "--test-rows 5000" --device cpu --rows 2000 --test-rows 5000)
+train_cli_fail(resume_missing "--resume.*no-such\\.ckpt|no-such\\.ckpt" --device cpu --resume no-such.ckpt)
+
+add_test(NAME train_cli.tiny_run_json
+  COMMAND ${CMAKE_COMMAND} -DEXPECT=pass "-DREGEX=summary: .* s/epoch over 2 epochs"
+          "-DCOMMAND=${_train};--device;cpu;--rows;20000;--epochs;2;--batch-size;1024;--hidden;32,32;--json;tiny_run.json"
+          -DWORKDIR=${_cli_dir} -DJSON=tiny_run.json
+          "-DJSON_KEYS=device;backend;train_rows;test_rows;batch_size;epochs;s_per_epoch;test_auc;bayes_auc"
+          "-DEPOCH_KEYS=epoch;seconds;samples_per_s;train_loss;test_loss;test_auc"
+          -P ${CMAKE_CURRENT_LIST_FILE})
+set_tests_properties(train_cli.tiny_run_json PROPERTIES LABELS cpu TIMEOUT 300)
