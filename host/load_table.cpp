@@ -2,6 +2,7 @@
 // else parses the source and writes the cache for the next load.
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "fasttab/error.hpp"
@@ -75,6 +76,10 @@ Table load_table(const LoadOptions& options, LoadReport* report) {
       table = load_csv(name, source, options, &out.dropped_rows);
     }
     if (options.use_cache) {
+      if (!options.cache_dir.empty()) {
+        std::error_code ignored;  // a directory that cannot be made shows up as the write's error below
+        std::filesystem::create_directories(options.cache_dir, ignored);
+      }
       std::string why;
       if (write_table_cache(cache_path, key, table, &why)) {
         out.cache_path = cache_path;
