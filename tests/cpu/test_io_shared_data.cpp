@@ -49,7 +49,7 @@ TEST_CASE("io shared data: HIGGS files in three dialects") {
   CHECK(t.features[0] == doctest::Approx(0.34186098));
 }
 
-TEST_CASE("io shared data: ';' with quoted header, spambase, banknote") {
+TEST_CASE("io shared data: semicolon file with a quoted header, spambase, banknote") {
   if (!shared_data_present()) return;
   auto t = load_shared("winequality-red.csv", 11);
   CHECK(t.rows == 1599);
@@ -65,7 +65,7 @@ TEST_CASE("io shared data: ';' with quoted header, spambase, banknote") {
   CHECK(t.cols == 4);
 }
 
-TEST_CASE("io shared data: magic04 string labels are named in the error; other columns load") {
+TEST_CASE("io shared data: magic04 string labels are named in the error, and its other columns load") {
   if (!shared_data_present()) return;
   const std::string message = fasttab::test::error_of([] { load_shared("magic04.data", 10); });
   CHECK(message.find("magic04.data line 1, column 10: 'g' is not a number") != std::string::npos);
