@@ -175,7 +175,7 @@ class BackendBuffer {
 
 enum class DeviceChoice { automatic, cuda, cpu };
 
-// The CPU reference backend (OpenBLAS GEMM; threads for the element-wise ops).
+// The CPU reference backend (OpenBLAS GEMM on all cores; `threads` OpenMP threads for the element-wise ops, default 1).
 std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
 // The CUDA backend on the current device (one stream, one cuBLAS handle). Throws Error if there is no device.
 std::unique_ptr<Backend> make_cuda_backend(int device = 0);

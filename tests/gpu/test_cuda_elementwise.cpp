@@ -13,7 +13,7 @@ namespace {
 struct Shape {
   int rows, cols, ld;
 };
-const Shape kShapes[] = {{37, 301, 304}, {64, 24, 24}, {1, 1, 1}, {1000, 7, 9}, {513, 128, 128}};
+const Shape kShapes[] = {{37, 301, 304}, {64, 24, 24}, {1, 1, 1}, {1000, 7, 9}, {513, 128, 128}, {16384, 300, 300}, {129, 300, 304}};
 const Activation kActivations[] = {Activation::tanh, Activation::relu, Activation::identity};
 
 std::vector<bool> zeros_of(const std::vector<float>& v) {

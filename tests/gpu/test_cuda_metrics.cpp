@@ -20,6 +20,8 @@ Metrics run(Backend& backend, Task task, const std::vector<float>& outputs, std:
 }
 
 void compare(const Metrics& got, const Metrics& want) {
+  INFO("gpu loss " << got.loss << " auc " << got.auc << " acc " << got.accuracy << " rmse " << got.rmse << " r2 " << got.r2);
+  INFO("cpu loss " << want.loss << " auc " << want.auc << " acc " << want.accuracy << " rmse " << want.rmse << " r2 " << want.r2);
   CHECK(got.rows == want.rows);
   CHECK(close_or_both_nan(got.loss, want.loss, 1e-6));
   CHECK(close_or_both_nan(got.auc, want.auc, 1e-12));

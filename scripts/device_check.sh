@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The GPU checks and benchmarks, in one run on a CUDA machine, from the archive scripts/pack_device.sh made.
+#   scripts/device_check.sh [quick|full]
+# Logs go to $OUT (default /tmp/fasttab-device): all.log (everything printed) and the JSON/SVG outputs.
+# Each step has its own time limit and a failure does not stop the next one.
+set -u
+mode=${1:-full}
+OUT=${OUT:-/tmp/fasttab-device}
+mkdir -p "$OUT" /tmp/ft
+tar -xJf devbin/fasttab-bin.tar.xz -C /tmp/ft
+export LD_LIBRARY_PATH=/tmp/ft/lib:${LD_LIBRARY_PATH:-}
+B=/tmp/ft/bin
+log="$OUT/all.log"
+step() {  # step LIMIT_S NAME COMMAND...
+  local limit=$1 name=$2; shift 2
+  echo "===== $name ($(date -u +%FT%TZ)) =====" | tee -a "$log"
+  timeout "$limit" "$@" 2>&1 | tee -a "$log"
+  echo "===== $name: exit ${PIPESTATUS[0]} =====" | tee -a "$log"
+}
+step 20 gpu nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
+step 240 gpu-tests "$B/fasttab_gpu_tests" --duration=true
+step 120 bench-step "$B/bench_step" --repeats 30
+step 120 train-reference "$B/train" --json "$OUT/train_reference.json"
+if [ "$mode" = full ]; then
+  step 60 bench-step-tf32 "$B/bench_step" --precision tf32 --repeats 30
+  step 90 train-tf32-shuffle "$B/train" --precision tf32 --shuffle --epochs 3 --json "$OUT/train_tf32.json"
+  step 240 compare-loaders "$B/compare_loaders" --epochs 1 --time-budget 20 --json "$OUT/loaders.json" \
+    --plot "$OUT/loaders.svg" --export-npy /tmp/ft/synthetic.npy
+  [ -f /tmp/ft/synthetic.npy ] && step 240 pytorch-peer env PYTHONUNBUFFERED=1 python3 tools/peers/pytorch_loaders.py \
+    /tmp/ft/synthetic.npy --epochs 1 --time-budget 20 --json "$OUT/pytorch.json"
+fi
+echo "done: $(date -u +%FT%TZ)" | tee -a "$log"
