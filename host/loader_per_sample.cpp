@@ -50,6 +50,8 @@ class PerSampleLoader final : public Loader {
   }
 
   Batch next_batch() override {
+    FASTTAB_REQUIRE(next_ < batches_per_epoch(), "per-sample loader: the epoch has only ", batches_per_epoch(),
+                    " batches");
     const int rows = rows_in_batch(next_);
     const std::int64_t first = next_++ * batch_size_;
     // Fetch and collate, one sample at a time.
@@ -58,6 +60,8 @@ class PerSampleLoader final : public Loader {
       std::memcpy(host_features_.data() + std::size_t(i) * ld_, s.features.data(), s.features.size() * sizeof(float));
       host_labels_[i] = s.label;
     }
+    // copy_to_backend is ordered after the work already queued (the previous step still reading this buffer)
+    // and waits for the copy, as .cuda() from pageable memory does.
     source_.backend->copy_to_backend(features_.data(), host_features_.data(), std::size_t(rows) * ld_ * sizeof(float));
     source_.backend->copy_to_backend(labels_.data(), host_labels_.data(), std::size_t(rows) * sizeof(float));
     return Batch{features_.data(), labels_.data(), rows, ld_};
@@ -89,9 +93,12 @@ class PerSampleDeviceLoader final : public Loader {
   }
 
   Batch next_batch() override {
+    FASTTAB_REQUIRE(next_ < batches_per_epoch(), "per-sample-device loader: the epoch has only ", batches_per_epoch(),
+                    " batches");
     const DeviceTable& t = *source_.device_table;
     const int rows = rows_in_batch(next_);
     const std::int64_t first = next_++ * batch_size_;
+    // Stream-ordered copies: they start after the previous step's work on this buffer.
     for (int i = 0; i < rows; ++i) {
       const std::size_t row = order_[first + i];
       source_.backend->copy_within(features_.data() + std::size_t(i) * t.ld, t.features.data() + row * t.ld,
