@@ -63,7 +63,7 @@ TEST_CASE("multiclass: 3 classes from nonlinear scores, accuracy far above the 1
   CHECK(r.epochs.back().train_loss < r.epochs.front().train_loss);
 }
 
-TEST_CASE("multiclass: labels outside [0, classes) are refused with their row") {
+TEST_CASE("multiclass: a label not below --classes is refused with its row") {
   auto label = [](const float* x, std::mt19937&, std::normal_distribution<float>&) { return x[0] > 0 ? 3.0f : 0.0f; };
   Dataset d = split_train_test(make_table(2'000, 3, label), 500, "4-class synthetic");
   TrainConfig c = task_config(Task::multiclass);
