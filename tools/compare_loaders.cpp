@@ -287,7 +287,7 @@ int main(int argc, char** argv) {
     std::printf("train %lld rows, test %lld rows, %d features; batch %d, %d epochs%s; time budget %s\n",
                 static_cast<long long>(train_rows.rows), static_cast<long long>(dataset.test.rows), train_rows.cols,
                 config.batch_size, config.epochs, config.shuffle ? ", shuffled" : "",
-                budget_s > 0 ? (format_value(budget_s, "%.0f") + " s per loader and phase").c_str() : "none");
+                budget_s > 0 ? (format_value(budget_s, "%g") + " s per loader and phase").c_str() : "none");
     std::fflush(stdout);
 
     std::vector<LoaderRun> runs;
@@ -346,8 +346,11 @@ int main(int argc, char** argv) {
                   "(--time-budget %g s)\n", static_cast<long long>(batches), budget_s);
     if (per_sample) std::printf("Standard dataloader: %.2f s/epoch.\n", per_sample->training.s_per_epoch);
     if (gather) std::printf("Custom dataloader: %.2f s/epoch.\n", gather->training.s_per_epoch);
-    std::printf("identical batches: %s (checksums of %zu batches %s; training losses %s)\n", identical ? "yes" : "NO",
-                checked_batches, same_checksums ? "equal" : "DIFFER", same_losses ? "equal" : "DIFFER");
+    std::size_t checked_evals = runs.front().evals.size();
+    for (const auto& r : runs) checked_evals = std::min(checked_evals, r.evals.size());
+    std::printf("identical batches: %s (checksums of %zu batches %s; training losses at %zu evaluations %s)\n",
+                identical ? "yes" : "NO", checked_batches, same_checksums ? "equal" : "DIFFER", checked_evals,
+                same_losses ? "equal" : "DIFFER");
 
     if (!plot_path.empty()) {
       std::vector<PlotCurve> curves;
@@ -382,6 +385,7 @@ int main(int argc, char** argv) {
       j["identical_checksums"] = same_checksums;
       j["identical_losses"] = same_losses;
       j["checked_batches"] = checked_batches;
+      j["checked_evals"] = checked_evals;
       nlohmann::json list = nlohmann::json::array();
       for (const auto& r : runs) {
         nlohmann::json l;
