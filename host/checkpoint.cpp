@@ -126,6 +126,29 @@ Standardization standardization_from(const CheckpointFile& file, int cols) {
 
 }  // namespace
 
+void copy_state_to_host(Backend& backend, const Mlp& mlp, Optimizer& optimizer, const BackendBuffer<float>& best,
+                        TrainingState& s) {
+  s.parameters = mlp.get_parameters();
+  s.optimizer_state1.resize(optimizer.state1().size());
+  s.optimizer_state2.resize(optimizer.state2().size());
+  backend.copy_to_host(s.optimizer_state1.data(), optimizer.state1().data(), optimizer.state1().bytes());
+  backend.copy_to_host(s.optimizer_state2.data(), optimizer.state2().data(), optimizer.state2().bytes());
+  s.best_parameters.resize(best.size());
+  if (best.size() > 0) backend.copy_to_host(s.best_parameters.data(), best.data(), best.bytes());
+}
+
+void copy_state_to_backend(Backend& backend, const TrainingState& s, Mlp& mlp, Optimizer& optimizer,
+                           BackendBuffer<float>& best) {
+  mlp.set_parameters(s.parameters);
+  backend.copy_to_backend(optimizer.state1().data(), s.optimizer_state1.data(), optimizer.state1().bytes());
+  backend.copy_to_backend(optimizer.state2().data(), s.optimizer_state2.data(), optimizer.state2().bytes());
+  optimizer.set_steps_done(s.steps_done);
+  if (best.size() > 0) {
+    FASTTAB_REQUIRE(s.best_parameters.size() == best.size(), "the checkpoint holds no best weights for early stopping");
+    backend.copy_to_backend(best.data(), s.best_parameters.data(), best.bytes());
+  }
+}
+
 std::string checkpoint_config_json(const TrainConfig& c, const DataShape& data) {
   json j;
   j["model"] = {{"inputs", c.model.inputs}, {"hidden", c.model.hidden}, {"outputs", c.model.outputs},

@@ -155,12 +155,7 @@ TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset,
                         saved.standardization.inv_std == result.standardization.inv_std,
                     "checkpoint ", c.resume_path, " does not match this run: the standardisation statistics of the "
                     "training rows differ, so the data is not the data the checkpoint was trained on");
-    mlp.set_parameters(saved.parameters);
-    backend.copy_to_backend(optimizer.state1().data(), saved.optimizer_state1.data(), optimizer.state1().bytes());
-    backend.copy_to_backend(optimizer.state2().data(), saved.optimizer_state2.data(), optimizer.state2().bytes());
-    optimizer.set_steps_done(saved.steps_done);
-    if (!saved.best_parameters.empty() && best_parameters.size() == saved.best_parameters.size())
-      backend.copy_to_backend(best_parameters.data(), saved.best_parameters.data(), best_parameters.bytes());
+    copy_state_to_backend(backend, saved, mlp, optimizer, best_parameters);
     step = saved.steps_done;
     first_epoch = saved.epochs_done + 1;
     best_val_loss = saved.best_val_loss;
@@ -183,15 +178,7 @@ TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset,
     s.epochs_without_improvement = epochs_without_improvement;
     s.stopped_early = result.stopped_early;
     s.elapsed_s = elapsed_s;
-    s.parameters = mlp.get_parameters();
-    s.optimizer_state1.resize(optimizer.state1().size());
-    s.optimizer_state2.resize(optimizer.state2().size());
-    backend.copy_to_host(s.optimizer_state1.data(), optimizer.state1().data(), optimizer.state1().bytes());
-    backend.copy_to_host(s.optimizer_state2.data(), optimizer.state2().data(), optimizer.state2().bytes());
-    if (best_parameters.size() > 0) {
-      s.best_parameters.resize(best_parameters.size());
-      backend.copy_to_host(s.best_parameters.data(), best_parameters.data(), best_parameters.bytes());
-    }
+    copy_state_to_host(backend, mlp, optimizer, best_parameters, s);
     s.standardization = result.standardization;
     s.epochs = result.epochs;
     s.evals = result.evals;

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "fasttab/dataset.hpp"
+#include "fasttab/model.hpp"
+#include "fasttab/optimizer.hpp"
 #include "fasttab/trainer.hpp"
 
 namespace fasttab {
@@ -38,6 +40,14 @@ struct TrainingState {
   std::vector<EpochRecord> epochs;
   std::vector<EvalPoint> evals;
 };
+
+// Between backend memory and a TrainingState, at epoch ends only (host copies that wait for the device): the
+// weights, both optimiser vectors and the step counter, and the best weights when early stopping keeps them
+// (best is empty otherwise).
+void copy_state_to_host(Backend& backend, const Mlp& mlp, Optimizer& optimizer, const BackendBuffer<float>& best,
+                        TrainingState& state);
+void copy_state_to_backend(Backend& backend, const TrainingState& state, Mlp& mlp, Optimizer& optimizer,
+                           BackendBuffer<float>& best);
 
 // The "config" section: JSON text of the resolved config (model.inputs/outputs and classes from the data) and
 // the data shape. Exposed so that a resume compares the run's config with the saved one field by field.
