@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 
 #include "fasttab/checkpoint.hpp"
 #include "fasttab/error.hpp"
@@ -18,6 +19,12 @@ void TrainConfig::validate() const {
   FASTTAB_REQUIRE(patience >= 0, "--patience ", patience, " must be >= 0");
   FASTTAB_REQUIRE(patience == 0 || val_rows > 0, "--patience needs a validation split: set --val-rows");
   FASTTAB_REQUIRE(task != Task::multiclass || classes == 0 || classes >= 2, "--classes ", classes, " must be >= 2");
+  if (!save_path.empty()) {
+    // Refused before training rather than at the end of the first epoch.
+    const std::filesystem::path dir = std::filesystem::absolute(save_path).parent_path();
+    FASTTAB_REQUIRE(std::filesystem::is_directory(dir), "--save ", save_path, ": the directory ", dir.string(),
+                    " does not exist");
+  }
   model.validate();
 }
 

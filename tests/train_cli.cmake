@@ -84,3 +84,5 @@ add_test(NAME train_cli.tiny_run_json
           "-DEPOCH_KEYS=epoch;seconds;samples_per_s;train_loss;test_loss;test_auc"
           -P ${CMAKE_CURRENT_LIST_FILE})
 set_tests_properties(train_cli.tiny_run_json PROPERTIES LABELS cpu TIMEOUT 300)
+train_cli_fail(save_into_missing_directory "--save no-such-dir/run\\.ckpt: the directory .*no-such-dir does not exist"
+               --device cpu --rows 3000 --save no-such-dir/run.ckpt)
