@@ -25,6 +25,9 @@ std::string sniff_format(const MappedFile& file) {
     return "csv.gz";
   }
   if (file.size() >= 6 && std::memcmp(d, "\x93NUMPY", 6) == 0) return "npy";
+  if (file.size() >= 8 && std::memcmp(d, "FTCACHE", 8) == 0) {
+    FASTTAB_FAIL(file.path(), ": this is a fasttab table cache; give --data the .csv or .csv.gz it was made from");
+  }
   return "csv";
 }
 

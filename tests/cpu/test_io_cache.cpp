@@ -43,6 +43,11 @@ TEST_CASE("io cache: miss writes next to the source, hit reads the same table") 
   CHECK(second.labels == first.labels);
   CHECK(second.features == first.features);
   CHECK(second.feature_names == std::vector<std::string>{"x", "y"});
+  // Handing the cache itself to --data is refused by name.
+  LoadOptions cache_as_data;
+  cache_as_data.path = report.cache_path;
+  CHECK(fasttab::test::error_of([&] { load_table(cache_as_data); }) ==
+        report.cache_path + ": this is a fasttab table cache; give --data the .csv or .csv.gz it was made from");
   // No temporary file is left behind.
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) files += entry.is_regular_file();
