@@ -259,7 +259,7 @@ def main():
     for r in rows:
         print(f"{r['name']:<18} {fmt(r['s_per_epoch'], '.4f'):>10}{'*' if r['extrapolated'] else ' '} "
               f"{fmt(r['samples_per_s'], '.0f'):>13} {fmt(r['loader_s_per_epoch'], '.5f'):>14}"
-              f"{'*' if r['loader_extrapolated'] else ' '} {fmt(r['speedup'], '.1f') + 'x':>9} "
+              f"{'*' if r['loader_extrapolated'] else ' '} {fmt(r['speedup'], '.1f') + ('x' if math.isfinite(r['speedup']) else ''):>9} "
               f"{str(r['epochs_run']) + '/' + str(args.epochs):>7} {fmt(r['train_loss'], '.5f'):>11} "
               f"{fmt(r['test_auc'], '.5f'):>9}")
     if any(r["extrapolated"] or r["loader_extrapolated"] for r in rows):
