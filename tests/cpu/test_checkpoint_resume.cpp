@@ -22,10 +22,20 @@ using namespace fasttab;
 
 namespace {
 
+// A directory of this process, removed when the test executable exits.
+struct TempDir {
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("fasttab_resume_" + std::to_string(::getpid()));
+  TempDir() { std::filesystem::create_directories(path); }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
 std::string temp_path(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("fasttab_resume_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  static TempDir dir;
+  return (dir.path / name).string();
 }
 
 Dataset small_dataset() {

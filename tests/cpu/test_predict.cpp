@@ -32,10 +32,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A directory of this process, removed when the test executable exits.
 fs::path temp_dir() {
-  const fs::path dir = fs::temp_directory_path() / ("fasttab_predict_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
+  struct TempDir {
+    fs::path path = fs::temp_directory_path() / ("fasttab_predict_" + std::to_string(::getpid()));
+    TempDir() { fs::create_directories(path); }
+    ~TempDir() {
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  };
+  static TempDir dir;
+  return dir.path;
 }
 
 std::string read_text(const fs::path& path) {
