@@ -152,6 +152,8 @@ int main(int argc, char** argv) {
   cli::RunFlags run_flags;
   TrainConfig config;
   cli::add_data_flags(app, data_flags);
+  app.add_option("--loader", config.loader, "where batches come from: gather (resident table, default), slice, "
+                 "per-sample or per-sample-device")->capture_default_str();
   cli::add_model_flags(app, config, run_flags);
   std::string log_dir, plot_path;
   app.add_option("--save", config.save_path, "write a checkpoint to this file at the end of every epoch (atomically)");
