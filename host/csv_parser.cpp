@@ -89,7 +89,8 @@ void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkRes
   const char* const end = p + text.size();
 
   if (layout.bytes_per_row > 0) {
-    const auto expected = static_cast<std::size_t>(static_cast<double>(text.size()) / layout.bytes_per_row * 1.05) + 16;
+    const double rows = static_cast<double>(text.size()) / layout.bytes_per_row;
+    const auto expected = static_cast<std::size_t>(rows * 1.05) + 16;  // 5% slack: rows vary in length
     out.labels.reserve(expected);
     out.features.reserve(expected * static_cast<std::size_t>(nfeat));
   }

@@ -37,7 +37,8 @@ NpyHeader parse_npy_header(const std::string& file, std::string_view data) {
   std::size_t header_len = 0;
   std::size_t prefix = 0;
   if (major == 1) {
-    header_len = static_cast<unsigned char>(data[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(data[9])) << 8);
+    header_len = static_cast<std::size_t>(static_cast<unsigned char>(data[8])) |
+                 static_cast<std::size_t>(static_cast<unsigned char>(data[9])) << 8;
     prefix = 10;
   } else if (major == 2 || major == 3) {
     if (data.size() < 12) FASTTAB_FAIL(file, ": truncated .npy header");

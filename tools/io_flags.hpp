@@ -44,7 +44,9 @@ inline void add_io_flags(CLI::App& app, LoadOptions& options) {
          "--nan-policy",
          [&options](std::string value) {
            for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-           options.nan_policy = value == "drop" ? NanPolicy::drop : value == "zero" ? NanPolicy::zero : NanPolicy::reject;
+           options.nan_policy = value == "drop"   ? NanPolicy::drop
+                                : value == "zero" ? NanPolicy::zero
+                                                  : NanPolicy::reject;
          },
          "NaN, Inf or empty fields: reject (error with line and column, the default), drop the row, or zero it")
       ->check(CLI::IsMember({"reject", "drop", "zero"}, CLI::ignore_case));
