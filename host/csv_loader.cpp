@@ -34,10 +34,32 @@ bool MemoryTextSource::next(TextChunk& chunk) {
   return true;
 }
 
+std::unique_ptr<char[]> GzipTextSource::take_buffer(std::size_t& capacity) {
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    for (auto& entry : pool_) {
+      if (entry.first && entry.second >= capacity) {
+        capacity = entry.second;
+        std::unique_ptr<char[]> buffer = std::move(entry.first);
+        entry = std::move(pool_.back());
+        pool_.pop_back();
+        return buffer;
+      }
+    }
+  }
+  return std::unique_ptr<char[]>(new char[capacity]);  // not make_unique: no zero fill
+}
+
+void GzipTextSource::recycle(TextChunk& chunk) {
+  if (!chunk.storage) return;
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  pool_.emplace_back(std::move(chunk.storage), chunk.capacity);
+}
+
 bool GzipTextSource::next(TextChunk& chunk) {
   if (eof_ && carry_.empty()) return false;
   std::size_t capacity = carry_.size() + chunk_bytes_;
-  std::unique_ptr<char[]> buffer(new char[capacity]);  // not make_unique: no zero fill
+  std::unique_ptr<char[]> buffer = take_buffer(capacity);
   std::memcpy(buffer.get(), carry_.data(), carry_.size());
   std::size_t filled = carry_.size();
   std::size_t cut = 0;
@@ -74,6 +96,7 @@ bool GzipTextSource::next(TextChunk& chunk) {
   if (cut == 0) return false;
   chunk.text = std::string_view(buffer.get(), cut);
   chunk.storage = std::move(buffer);
+  chunk.capacity = capacity;
   return true;
 }
 
@@ -111,7 +134,7 @@ std::vector<std::unique_ptr<CsvChunkResult>> parse_all_chunks(TextChunkSource& s
         result->error = ": out of memory while parsing; the table needs more RAM than is free "
                         "(select fewer columns with --features)";
       }
-      chunk.storage.reset();
+      source.recycle(chunk);
       if (result->failed) {
         lock.lock();
         any_failed = true;

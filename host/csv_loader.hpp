@@ -5,18 +5,22 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "fasttab/io.hpp"
 #include "host/gzip_reader.hpp"
 
 namespace fasttab {
 
-// Whole lines of text; `storage` owns them when they are not a view of a mapped file.
+// Whole lines of text; `storage` (of `capacity` bytes) owns them when they are not a view of a mapped file.
 struct TextChunk {
   std::string_view text;
   std::unique_ptr<char[]> storage;
+  std::size_t capacity = 0;
 };
 
 class TextChunkSource {
@@ -24,6 +28,8 @@ class TextChunkSource {
   virtual ~TextChunkSource() = default;
   // The next chunk of whole lines (the last one may lack its final newline); false at the end.
   virtual bool next(TextChunk& chunk) = 0;
+  // Takes back a parsed chunk's storage for reuse; called from any thread.
+  virtual void recycle(TextChunk& chunk) { chunk.storage.reset(); }
 };
 
 // Views of about `chunk_bytes` into text in memory, cut after a newline.
@@ -44,12 +50,19 @@ class GzipTextSource : public TextChunkSource {
   GzipTextSource(const std::string& file, const char* data, std::size_t size, std::size_t chunk_bytes)
       : reader_(file, data, size), chunk_bytes_(chunk_bytes) {}
   bool next(TextChunk& chunk) override;
+  void recycle(TextChunk& chunk) override;
 
  private:
+  // A buffer of at least `capacity` bytes, from the pool when one is there: reusing buffers spares the kernel
+  // mapping, zeroing and unmapping 8 MB per chunk (a tenth of the CPU time of a .csv.gz load without it).
+  std::unique_ptr<char[]> take_buffer(std::size_t& capacity);
+
   GzipReader reader_;
   std::size_t chunk_bytes_;
   std::string carry_;  // the bytes after the last newline of the previous chunk
   bool eof_ = false;
+  std::mutex pool_mutex_;
+  std::vector<std::pair<std::unique_ptr<char[]>, std::size_t>> pool_;
 };
 
 // Parses all the chunks of `source` with options' columns, header, delimiter and NaN policy on
