@@ -19,14 +19,20 @@ step() {  # step LIMIT_S NAME COMMAND...
 }
 step 20 gpu nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
 step 240 gpu-tests "$B/fasttab_gpu_tests" --duration=true
+step 60 metrics-repeat bash -c "for i in \$(seq 20); do $B/fasttab_gpu_tests -tc='*multiclass and regression*' | grep -E 'ERROR|test cases'; done"
 step 120 bench-step "$B/bench_step" --repeats 30
 step 120 train-reference "$B/train" --json "$OUT/train_reference.json"
 if [ "$mode" = full ]; then
   step 60 bench-step-tf32 "$B/bench_step" --precision tf32 --repeats 30
   step 90 train-tf32-shuffle "$B/train" --precision tf32 --shuffle --epochs 3 --json "$OUT/train_tf32.json"
-  step 240 compare-loaders "$B/compare_loaders" --epochs 1 --time-budget 20 --json "$OUT/loaders.json" \
+  step 300 compare-loaders "$B/compare_loaders" --epochs 1 --time-budget 12 --json "$OUT/loaders.json" \
     --plot "$OUT/loaders.svg" --export-npy /tmp/ft/synthetic.npy
+  step 120 compare-loaders-shuffled "$B/compare_loaders" --shuffle --loaders slice,gather --epochs 2 \
+    --json "$OUT/loaders_shuffled.json"
   [ -f /tmp/ft/synthetic.npy ] && step 240 pytorch-peer env PYTHONUNBUFFERED=1 python3 tools/peers/pytorch_loaders.py \
-    /tmp/ft/synthetic.npy --epochs 1 --time-budget 20 --json "$OUT/pytorch.json"
+    /tmp/ft/synthetic.npy --epochs 1 --time-budget 12 --json "$OUT/pytorch.json"
+  step 60 predict-and-logs bash -c "$B/train --rows 1000000 --epochs 2 --save /tmp/ft/m.ckpt --log-dir /tmp/ft/tb \
+    --export-npy /tmp/ft/small.npy && $B/predict --model /tmp/ft/m.ckpt --data /tmp/ft/small.npy --label-col 0 \
+    --out /tmp/ft/pred.npy && python3 tools/peers/read_tfevents.py /tmp/ft/tb | tail -5"
 fi
 echo "done: $(date -u +%FT%TZ)" | tee -a "$log"
