@@ -26,6 +26,7 @@
 
 #include "fasttab/error.hpp"
 #include "fasttab/io.hpp"
+#include "tools/io_flags.hpp"
 
 namespace fs = std::filesystem;
 
@@ -115,11 +116,12 @@ double cpu_seconds() {
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+// `bytes` are of text for the generated files, of the file itself (compressed for .gz) for --file.
 void print_line(const std::string& what, const fasttab::Table& table, const fasttab::LoadReport& report,
-                std::int64_t text_bytes, double cpu) {
-  std::printf("%-30s %8.2f s  %12.0f rows/s  %8.1f MB/s of text  %7.2f CPU s  (%lld rows x %d features)\n",
+                std::int64_t bytes, double cpu, const char* bytes_of = "text") {
+  std::printf("%-30s %8.2f s  %12.0f rows/s  %8.1f MB/s of %s  %7.2f CPU s  (%lld rows x %d features)\n",
               what.c_str(), report.seconds, static_cast<double>(table.rows) / report.seconds,
-              static_cast<double>(text_bytes) / 1e6 / report.seconds, cpu, static_cast<long long>(table.rows),
+              static_cast<double>(bytes) / 1e6 / report.seconds, bytes_of, cpu, static_cast<long long>(table.rows),
               table.cols);
   std::fflush(stdout);
 }
@@ -154,13 +156,13 @@ int main(int argc, char** argv) {
   std::string dir;
   std::string file;
   std::int64_t rows = 11000000;
-  int threads = 0;
   bool pandas = false;
+  fasttab::LoadOptions options;  // --label-col, --features, ... apply to --file; the generated files use 0 and 1-21
   app.add_option("--dir", dir, "where the generated files go (default: a directory under the temp dir)");
   app.add_option("--rows", rows, "rows to generate")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--file", file, "time this file instead (label 0, features 1-21 unless it has fewer columns)");
-  app.add_option("--io-threads", threads, "parser threads (0 = all hardware threads)");
+  app.add_option("--file", file, "time this file instead, with --label-col and --features (default: 0 and all)");
   app.add_flag("--pandas", pandas, "also time pandas.read_csv on the same files");
+  fasttab::add_io_flags(app, options);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -178,26 +180,27 @@ int main(int argc, char** argv) {
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     std::cout << "bench_io: " << cores << " hardware threads (" << cpu_model << "), " << date << "\n";
 
-    fasttab::LoadOptions options;
-    options.label_col = 0;
-    options.features = "1-21";
-    options.threads = threads;
     fasttab::LoadReport report;
     double cpu = 0;
 
     if (!file.empty()) {
       const auto bytes = static_cast<std::int64_t>(fs::file_size(file));
-      options.cache_dir = fs::temp_directory_path().string();
+      if (options.cache_dir.empty()) options.cache_dir = fs::temp_directory_path().string();
       auto table = timed_load(options, file, false, report, &cpu);
-      print_line("load " + fs::path(file).filename().string() + " (" + report.format + ")", table, report, bytes, cpu);
+      print_line("load " + fs::path(file).filename().string() + " (" + report.format + ")", table, report, bytes, cpu,
+                 "file");
       table = timed_load(options, file, true, report, &cpu);
       table = timed_load(options, file, true, report, &cpu);
-      print_line("reload from the cache", table, report, bytes, cpu);
+      print_line("reload from the cache", table, report, bytes, cpu, "file");
       fs::remove(report.cache_path);
-      if (pandas) time_pandas(file, false);
+      if (pandas) time_pandas(file, !table.feature_names.empty());
       return 0;
     }
 
+    options.label_col = 0;  // the seed's columns
+    options.features = "1-21";
+    options.header = fasttab::HeaderMode::detect;
+    options.delimiter = 0;
     if (dir.empty()) dir = (fs::temp_directory_path() / "fasttab_bench_io").string();
     fs::create_directories(dir);
     const std::string stem = dir + "/higgs_" + std::to_string(rows);
