@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks, in one run on a CUDA machine, from the archive scripts/pack_device.sh made.
-#   scripts/device_check.sh [quick|full]
+#   scripts/device_check.sh [quick|full|tf32]
+#     quick: GPU tests, bench_step, the reference run; full: also tf32, the loader comparison and the PyTorch peer,
+#     predict and TensorBoard; tf32: quick, then the loader comparison and the PyTorch peer with TF32 GEMMs.
 # Logs go to $OUT (default /tmp/fasttab-device): all.log (everything printed) and the JSON/SVG outputs.
 # Each step has its own time limit and a failure does not stop the next one.
 set -u
@@ -34,5 +36,12 @@ if [ "$mode" = full ]; then
   step 60 predict-and-logs bash -c "$B/train --rows 1000000 --epochs 2 --save /tmp/ft/m.ckpt --log-dir /tmp/ft/tb \
     --export-npy /tmp/ft/small.npy && $B/predict --model /tmp/ft/m.ckpt --data /tmp/ft/small.npy --label-col 0 \
     --out /tmp/ft/pred.npy && python3 tools/peers/read_tfevents.py /tmp/ft/tb | tail -5"
+fi
+if [ "$mode" = tf32 ]; then
+  step 300 compare-loaders-tf32 "$B/compare_loaders" --precision tf32 --epochs 1 --time-budget 12 \
+    --json "$OUT/loaders_tf32.json" --plot "$OUT/loaders_tf32.svg" --export-npy /tmp/ft/synthetic.npy
+  [ -f /tmp/ft/synthetic.npy ] && step 240 pytorch-peer-tf32 env PYTHONUNBUFFERED=1 python3 \
+    tools/peers/pytorch_loaders.py /tmp/ft/synthetic.npy --precision tf32 --epochs 1 --time-budget 12 \
+    --json "$OUT/pytorch_tf32.json"
 fi
 echo "done: $(date -u +%FT%TZ)" | tee -a "$log"
