@@ -111,8 +111,15 @@ void column_sums(const float* table, std::int64_t rows, int cols, int ld, const 
   const dim3 grid(static_cast<unsigned>(c.column_blocks), static_cast<unsigned>(c.chunks));
   column_partials_kernel<<<grid, block, 0, stream>>>(table, rows, cols, ld, c.rows_per_chunk, center, partials);
   CUDA_CHECK_LAUNCH();
+  column_sums_finish(partials, c.chunks, cols, divisor, out_double, out_float, stream);
+}
+
+void column_sums_finish(const double* partials, int chunks, int cols, double divisor, double* out_double,
+                        float* out_float, cudaStream_t stream) {
+  FASTTAB_REQUIRE(chunks >= 1 && cols >= 0, "column_sums_finish: ", chunks, " chunks of ", cols, " columns");
+  if (cols == 0) return;
   constexpr int kFinishThreads = 256;  // 8 columns per block, a warp each
-  column_finish_kernel<<<ceil_div(cols, kFinishThreads / 32), kFinishThreads, 0, stream>>>(partials, c.chunks, cols,
+  column_finish_kernel<<<ceil_div(cols, kFinishThreads / 32), kFinishThreads, 0, stream>>>(partials, chunks, cols,
                                                                                             divisor, out_double, out_float);
   CUDA_CHECK_LAUNCH();
 }

@@ -19,4 +19,9 @@ std::size_t column_sums_partials(std::int64_t rows, int cols);
 void column_sums(const float* table, std::int64_t rows, int cols, int ld, const double* center, double divisor,
                  double* partials, double* out_double, float* out_float, cudaStream_t stream);
 
+// The finishing pass alone: out[c] = (sum over k < chunks of partials[k * cols + c]) / divisor, in a fixed order.
+// For kernels that write their own per-block column partials (the fused backward-and-bias-gradient pass).
+void column_sums_finish(const double* partials, int chunks, int cols, double divisor, double* out_double,
+                        float* out_float, cudaStream_t stream);
+
 }  // namespace fasttab

@@ -160,6 +160,14 @@ class CudaBackend final : public Backend {
                                    float dropout_p, DropoutKey key) override {
     fasttab::activation_dropout_backward(grad, out, rows, cols, ld, act, dropout_p, key, stream_);
   }
+  void activation_dropout_backward_bias_gradient(float* grad, const float* out, int rows, int cols, int ld,
+                                                 Activation act, float dropout_p, DropoutKey key,
+                                                 float* bias_grad) override {
+    double* partials = column_scratch_.ensure_as<double>(fused_backward_partials(rows, cols), stream_);
+    if (!fasttab::activation_dropout_backward_bias_gradient(grad, out, rows, cols, ld, act, dropout_p, key, bias_grad,
+                                                            partials, stream_))
+      Backend::activation_dropout_backward_bias_gradient(grad, out, rows, cols, ld, act, dropout_p, key, bias_grad);
+  }
   void bias_gradient(const float* grad, int rows, int cols, int ld, float* bias_grad) override {
     double* partials = column_scratch_.ensure_as<double>(column_sums_partials(rows, cols), stream_);
     fasttab::bias_gradient(grad, rows, cols, ld, bias_grad, partials, stream_);

@@ -95,25 +95,28 @@ void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, Drop
   float* grad = grad_outputs;  // dL/dz of layer l on entry to iteration l
   float* spare[2] = {grad_a_.data(), grad_b_.data()};
   int next_spare = 0;
+  bool bias_grad_done = false;  // layer l's bias gradient came out of the pass that formed grad
   for (int l = spec_.layers() - 1; l >= 0; --l) {
     const int in = spec_.in_width(l), out = spec_.out_width(l);
     const float* input = l == 0 ? x : activations_[l - 1].data();
     const int ld_in = l == 0 ? ld_x : in;
     float* dw = gradients_.data() + spec_.weight_offset(l);
-    float* db = gradients_.data() + spec_.bias_offset(l);
     // dW[out, in] = grad[rows, out]^T input[rows, in];  db = column sums of grad
     backend_.gemm(true, false, out, in, rows, 1.0f, grad, out, input, ld_in, 0.0f, dw, in);
-    backend_.bias_gradient(grad, rows, out, out, db);
+    if (!bias_grad_done) backend_.bias_gradient(grad, rows, out, out, gradients_.data() + spec_.bias_offset(l));
     if (l == 0) break;
-    // d(input)[rows, in] = grad[rows, out] W[out, in], then through layer l-1's activation and dropout.
+    // d(input)[rows, in] = grad[rows, out] W[out, in], then through layer l-1's activation and dropout, which
+    // also sums layer l-1's bias gradient.
     float* grad_in = spare[next_spare];
     next_spare ^= 1;
     const float* w = parameters_.data() + spec_.weight_offset(l);
     backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, w, in, 0.0f, grad_in, in);
     DropoutKey layer_key = key;
     layer_key.layer = static_cast<std::uint32_t>(l - 1);
-    backend_.activation_dropout_backward(grad_in, activations_[l - 1].data(), rows, in, in, spec_.activation,
-                                         spec_.dropout_after(l - 1), layer_key);
+    backend_.activation_dropout_backward_bias_gradient(grad_in, activations_[l - 1].data(), rows, in, in,
+                                                       spec_.activation, spec_.dropout_after(l - 1), layer_key,
+                                                       gradients_.data() + spec_.bias_offset(l - 1));
+    bias_grad_done = true;
     grad = grad_in;
   }
 }

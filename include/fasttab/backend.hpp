@@ -101,6 +101,14 @@ class Backend {
                                            Activation act, float dropout_p, DropoutKey key) = 0;
   // bias_grad[c] = sum over rows r of grad[r, c]   (grad leading dim ld)
   virtual void bias_gradient(const float* grad, int rows, int cols, int ld, float* bias_grad) = 0;
+  // activation_dropout_backward, then bias_gradient of its result: the gradient of the layer below's bias comes
+  // out of the same pass over grad. A backend may fuse the two (CUDA does, for rows of whole float4s).
+  virtual void activation_dropout_backward_bias_gradient(float* grad, const float* out, int rows, int cols, int ld,
+                                                         Activation act, float dropout_p, DropoutKey key,
+                                                         float* bias_grad) {
+    activation_dropout_backward(grad, out, rows, cols, ld, act, dropout_p, key);
+    bias_gradient(grad, rows, cols, ld, bias_grad);
+  }
 
   // Loss of the outputs (the last layer's pre-activation, rows x width, leading dim ld) against labels:
   //   binary (width 1):     mean over rows of  softplus(x) - y*x        (stable BCE from the logit)
