@@ -278,8 +278,9 @@ struct FusedBackwardGrid {
   int blocks;
   int rows_per_block;
 };
+// Only for the shapes fused_applies() accepts (1 <= cols / 4 <= kThreads, so at least one lane).
 FusedBackwardGrid fused_backward_grid(int rows, int cols) {
-  const int lanes = kThreads / (cols / 4 < 1 ? 1 : cols / 4);
+  const int lanes = kThreads / (cols / 4);
   const int target_blocks = 132 * 4;
   int rows_per_block = ceil_div(rows < 1 ? 1 : rows, target_blocks);
   rows_per_block = ceil_div(rows_per_block, lanes) * lanes;
@@ -375,8 +376,15 @@ void bias_gradient(const float* grad, int rows, int cols, int ld, float* bias_gr
   column_sums(grad, rows, cols, ld, nullptr, 1.0, partials, nullptr, bias_grad, stream);
 }
 
+// Whether the fused pass takes this shape: rows of whole float4s, at most kThreads float4s wide, aligned.
+bool fused_applies(int rows, int cols, int ld, const void* grad, const void* out) {
+  const std::uint64_t total = static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols);
+  return rows >= 1 && cols >= 4 && cols / 4 <= kThreads && vec4_applies(cols, ld, total, grad, out);
+}
+
 std::size_t fused_backward_partials(int rows, int cols) {
-  return static_cast<std::size_t>(fused_backward_grid(rows, cols).blocks) * static_cast<std::size_t>(cols < 1 ? 1 : cols);
+  if (rows < 1 || cols < 4 || cols % 4 != 0 || cols / 4 > kThreads) return 0;
+  return static_cast<std::size_t>(fused_backward_grid(rows, cols).blocks) * static_cast<std::size_t>(cols);
 }
 
 bool activation_dropout_backward_bias_gradient(float* grad, const float* out, int rows, int cols, int ld,
@@ -384,7 +392,7 @@ bool activation_dropout_backward_bias_gradient(float* grad, const float* out, in
                                                double* partials, cudaStream_t stream) {
   check_shape("activation_dropout_backward_bias_gradient", rows, cols, ld, dropout_p);
   const std::uint64_t total = static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols);
-  if (total == 0 || cols / 4 > kThreads || !vec4_applies(cols, ld, total, grad, out)) return false;
+  if (total == 0 || partials == nullptr || !fused_applies(rows, cols, ld, grad, out)) return false;
   const FusedBackwardGrid grid = fused_backward_grid(rows, cols);
   const int g4 = cols / 4, ld4 = ld / 4;
 #define FASTTAB_FUSED_LAUNCH(ACT, DROPOUT)                                                                   \

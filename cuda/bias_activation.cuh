@@ -18,7 +18,8 @@ void bias_gradient(const float* grad, int rows, int cols, int ld, float* bias_gr
 
 // activation_dropout_backward and the column sums of its result (the bias gradient of that layer) in one pass
 // over grad, when the rows are whole float4s of at most kThreads float4s. Returns false, having done nothing,
-// when it does not apply. partials: fused_backward_partials(rows, cols) doubles of device scratch.
+// when it does not apply. partials: fused_backward_partials(rows, cols) doubles of device scratch (0 for shapes
+// that are never fused).
 std::size_t fused_backward_partials(int rows, int cols);
 bool activation_dropout_backward_bias_gradient(float* grad, const float* out, int rows, int cols, int ld,
                                                Activation act, float dropout_p, DropoutKey key, float* bias_grad,

@@ -163,7 +163,8 @@ class CudaBackend final : public Backend {
   void activation_dropout_backward_bias_gradient(float* grad, const float* out, int rows, int cols, int ld,
                                                  Activation act, float dropout_p, DropoutKey key,
                                                  float* bias_grad) override {
-    double* partials = column_scratch_.ensure_as<double>(fused_backward_partials(rows, cols), stream_);
+    const std::size_t partials_count = fused_backward_partials(rows, cols);
+    double* partials = partials_count ? column_scratch_.ensure_as<double>(partials_count, stream_) : nullptr;
     if (!fasttab::activation_dropout_backward_bias_gradient(grad, out, rows, cols, ld, act, dropout_p, key, bias_grad,
                                                             partials, stream_))
       Backend::activation_dropout_backward_bias_gradient(grad, out, rows, cols, ld, act, dropout_p, key, bias_grad);
