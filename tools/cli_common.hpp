@@ -33,11 +33,11 @@ struct RunFlags {
 };
 
 // Rows of the built-in data when the CPU backend runs it without --rows: small enough for a minute on 2 cores.
-constexpr std::int64_t kCpuDefaultRows = 100'000;
+constexpr std::int64_t kCpuDefaultRows = 80'000;
 
 inline void add_data_flags(CLI::App& app, DataFlags& f) {
   app.add_option("--data", f.data, "table to train on: .csv, .csv.gz or .npy (default: built-in synthetic HIGGS-shaped data)");
-  app.add_option("--rows", f.rows, "rows of synthetic data (default 11,000,000 on a GPU, 100,000 on the CPU)")
+  app.add_option("--rows", f.rows, "rows of synthetic data (default 11,000,000 on a GPU, 80,000 on the CPU)")
       ->check(CLI::Range(std::int64_t(2), std::int64_t(2'000'000'000)));
   app.add_option("--test-rows", f.test_rows, "the last N rows are the test set (default 500,000 above 5M rows, else 10%)")
       ->check(CLI::Range(std::int64_t(1), std::int64_t(2'000'000'000)));
