@@ -36,10 +36,6 @@ namespace {
 // Bias-gradient partial sums allocated up front: 256 chunks x 512 columns of doubles (1 MiB); wider layers grow it.
 constexpr std::size_t kInitialColumnPartials = 256 * 512;
 
-struct SumFloats {
-  const float* values;
-  __device__ void operator()(std::int64_t i, double* acc) const { acc[0] += values[i]; }
-};
 
 class CudaBackend final : public Backend {
  public:
@@ -203,16 +199,6 @@ class CudaBackend final : public Backend {
   void standardize_columns(float* table, std::int64_t rows, int cols, int ld, const float* mean,
                            const float* inv_std) override {
     fasttab::standardize_columns(table, rows, cols, ld, mean, inv_std, stream_);
-  }
-  double sum_to_host(const float* values, std::size_t count) override {
-    if (count == 0) return 0.0;
-    double* partials = reduce_partials();
-    double* result = partials + kRowReducePartials;
-    row_reduce<1>(static_cast<std::int64_t>(count), SumFloats{values}, partials, 1.0, result, nullptr, stream_);
-    double sum = 0.0;
-    CUDA_CHECK(cudaMemcpyAsync(&sum, result, sizeof sum, cudaMemcpyDeviceToHost, stream_));
-    CUDA_CHECK(cudaStreamSynchronize(stream_));
-    return sum;
   }
 
  private:

@@ -169,12 +169,6 @@ class CpuBackend final : public Backend {
     }
   }
 
-  double sum_to_host(const float* values, std::size_t count) override {
-    double sum = 0;
-    for (std::size_t i = 0; i < count; ++i) sum += values[i];
-    return sum;
-  }
-
  private:
   int threads_;
 };

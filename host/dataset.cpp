@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "fasttab/error.hpp"
+#include "host/reference_math.hpp"
 
 namespace fasttab {
 
@@ -72,17 +73,28 @@ DeviceTable upload_table(Backend& backend, const Table& table, const char* what)
   return d;
 }
 
+namespace {
+// mean and 1/std per column; a constant column (std 0) stays centred, unscaled.
+Standardization from_moments(const std::vector<double>& mean, const std::vector<double>& stddev) {
+  Standardization s;
+  for (std::size_t c = 0; c < mean.size(); ++c) {
+    s.mean.push_back(static_cast<float>(mean[c]));
+    s.inv_std.push_back(stddev[c] > 0 ? static_cast<float>(1.0 / stddev[c]) : 1.0f);
+  }
+  return s;
+}
+}  // namespace
+
 Standardization compute_standardization(Backend& backend, const DeviceTable& train) {
   std::vector<double> mean(train.cols), stddev(train.cols);
   backend.column_moments(train.features.data(), train.rows, train.cols, train.ld, mean.data(), stddev.data());
-  Standardization s;
-  s.mean.resize(train.cols);
-  s.inv_std.resize(train.cols);
-  for (int c = 0; c < train.cols; ++c) {
-    s.mean[c] = static_cast<float>(mean[c]);
-    s.inv_std[c] = stddev[c] > 0 ? static_cast<float>(1.0 / stddev[c]) : 1.0f;  // a constant column stays centred
-  }
-  return s;
+  return from_moments(mean, stddev);
+}
+
+Standardization compute_standardization(const Table& train) {
+  std::vector<double> mean(train.cols), stddev(train.cols);
+  reference::column_moments(train.features.data(), train.rows, train.cols, train.cols, mean.data(), stddev.data());
+  return from_moments(mean, stddev);
 }
 
 void apply_standardization(Backend& backend, const Standardization& s, DeviceTable& table) {

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 
 #include "fasttab/error.hpp"
@@ -89,6 +90,13 @@ const float* Mlp::forward(const float* x, int ld_x, int rows, bool training, Dro
     ld_in = out;
   }
   return input;
+}
+
+void Mlp::forward_rows(const float* x, int ld_x, std::int64_t rows, float* outputs) {
+  for (std::int64_t first = 0; first < rows; first += max_rows_) {
+    const int chunk = static_cast<int>(std::min<std::int64_t>(max_rows_, rows - first));
+    forward(x + first * ld_x, ld_x, chunk, false, DropoutKey{}, outputs + first * spec_.outputs);
+  }
 }
 
 void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key) {

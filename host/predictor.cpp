@@ -22,11 +22,7 @@ std::vector<float> predict_outputs(Backend& backend, const SavedModel& model, co
   Mlp mlp(backend, model.spec, chunk);
   mlp.set_parameters(model.parameters);
   BackendBuffer<float> outputs(backend, host.size(), "prediction outputs");
-  for (std::int64_t first = 0; first < table.rows; first += chunk) {
-    const int rows = static_cast<int>(std::min<std::int64_t>(chunk, table.rows - first));
-    mlp.forward(device.features.data() + first * device.ld, device.ld, rows, false, DropoutKey{},
-                outputs.data() + first * width);
-  }
+  mlp.forward_rows(device.features.data(), device.ld, table.rows, outputs.data());
   backend.copy_to_host(host.data(), outputs.data(), outputs.bytes());
   return host;
 }

@@ -8,7 +8,6 @@
 #include "fasttab/checkpoint.hpp"
 #include "fasttab/error.hpp"
 #include "fasttab/loader.hpp"
-#include "host/reference_math.hpp"
 
 namespace fasttab {
 
@@ -44,13 +43,9 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 // Forward passes over a resident table in batch-sized chunks into one outputs buffer, then the backend's
 // metrics (one wait for the device, at the end).
 Metrics evaluate_table(Backend& backend, Mlp& mlp, Task task, const DeviceTable& table, BackendBuffer<float>& outputs) {
-  const int width = mlp.spec().outputs;
-  for (std::int64_t first = 0; first < table.rows; first += mlp.max_rows()) {
-    const int rows = static_cast<int>(std::min<std::int64_t>(mlp.max_rows(), table.rows - first));
-    mlp.forward(table.features.data() + first * table.ld, table.ld, rows, false, DropoutKey{},
-                outputs.data() + first * width);
-  }
-  return backend.evaluate(task, outputs.data(), table.rows, width, width, table.labels.data());
+  mlp.forward_rows(table.features.data(), table.ld, table.rows, outputs.data());
+  return backend.evaluate(task, outputs.data(), table.rows, mlp.spec().outputs, mlp.spec().outputs,
+                          table.labels.data());
 }
 
 // Mean of batch losses [begin, end) of the epoch, read from the device; throws at the first NaN with its step.
@@ -109,18 +104,9 @@ TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset,
   if (validation.rows > 0) val_table = upload_table(backend, validation, "validation table");
 
   if (c.standardize) {
-    Standardization s;
-    if (train_table.rows > 0) {
-      s = compute_standardization(backend, train_table);
-    } else {  // host-side loaders: the training table is not resident, so its moments come from the host
-      std::vector<double> mean(dataset.train.cols), stddev(dataset.train.cols);
-      reference::column_moments(dataset.train.features.data(), dataset.train.rows, dataset.train.cols,
-                                dataset.train.cols, mean.data(), stddev.data());
-      for (int col = 0; col < dataset.train.cols; ++col) {
-        s.mean.push_back(static_cast<float>(mean[col]));
-        s.inv_std.push_back(stddev[col] > 0 ? static_cast<float>(1.0 / stddev[col]) : 1.0f);
-      }
-    }
+    // Host-side loaders keep the training table out of backend memory: its moments come from the host.
+    const Standardization s = train_table.rows > 0 ? compute_standardization(backend, train_table)
+                                                   : compute_standardization(dataset.train);
     if (train_table.rows > 0) apply_standardization(backend, s, train_table);
     if (loader_needs_host_table(c.loader)) apply_standardization(s, dataset.train);
     apply_standardization(backend, s, test_table);

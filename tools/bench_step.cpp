@@ -128,10 +128,7 @@ int main(int argc, char** argv) {
     const double optimizer_ms = median_ms(*backend, repeats, [&] { opt.step(mlp.parameters(), mlp.gradients()); });
     // 3. Evaluation of the test set: forward in batches, then loss and exact AUC.
     const double eval_ms = median_ms(*backend, std::max(3, repeats / 4), [&] {
-      for (std::int64_t first = 0; first < test.rows; first += batch) {
-        const int rows = static_cast<int>(std::min<std::int64_t>(batch, test.rows - first));
-        mlp.forward(test.features.data() + first * ld, ld, rows, false, DropoutKey{}, outputs.data() + first);
-      }
+      mlp.forward_rows(test.features.data(), ld, test.rows, outputs.data());
       backend->evaluate(Task::binary, outputs.data(), test.rows, 1, 1, test.labels.data());
     });
     // 4. The epoch's permutation, and 5. every batch's gather.

@@ -142,8 +142,6 @@ class Backend {
   // In place: table[r, c] = (table[r, c] - mean[c]) * inv_std[c];  mean and inv_std: cols floats in backend memory.
   virtual void standardize_columns(float* table, std::int64_t rows, int cols, int ld, const float* mean,
                                    const float* inv_std) = 0;
-  // Sum of the first count floats of values (backend memory) into a host double (waits): epoch train loss.
-  virtual double sum_to_host(const float* values, std::size_t count) = 0;
 };
 
 // A backend's memory, freed when it goes out of scope.

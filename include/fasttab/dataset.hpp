@@ -49,6 +49,8 @@ struct Standardization {
   bool enabled() const { return !mean.empty(); }
 };
 Standardization compute_standardization(Backend& backend, const DeviceTable& train);
+// The same from a host table (for loaders that keep the training table in host memory).
+Standardization compute_standardization(const Table& train);
 // Applies (x - mean) * inv_std in place on the backend table and, identically, on a host table.
 void apply_standardization(Backend& backend, const Standardization& s, DeviceTable& table);
 void apply_standardization(const Standardization& s, Table& table);

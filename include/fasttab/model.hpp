@@ -57,6 +57,10 @@ class Mlp {
   // `outputs` when given, else to an internal buffer valid until the next pass.
   const float* forward(const float* x, int ld_x, int rows, bool training, DropoutKey key, float* outputs = nullptr);
 
+  // Inference over any number of rows of x (leading dim ld_x), max_rows() at a time, without dropout:
+  // outputs[rows, outputs] (leading dim outputs). Enqueued only.
+  void forward_rows(const float* x, int ld_x, std::int64_t rows, float* outputs);
+
   // Backward pass after forward(training) over the same x: grad_outputs = dL/d(outputs) [rows, outputs]
   // (overwritten). Writes dL/dparameters into gradients(); the first layer's input gradient is not formed.
   void backward(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key);

@@ -16,8 +16,6 @@ struct Table {
   std::vector<float> features;
   std::vector<float> labels;
   std::vector<std::string> feature_names;  // optional; empty or cols names
-
-  std::size_t feature_bytes() const { return features.size() * sizeof(float); }
 };
 
 // Row range [begin, end) of a table, copied into a new table.

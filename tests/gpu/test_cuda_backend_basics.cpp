@@ -1,4 +1,4 @@
-// CudaBackend basics: identity, memory errors, copies (incl. the padded upload), fill, sum_to_host, cuda_stream.
+// CudaBackend basics: identity, memory errors, copies (incl. the padded upload), fill, cuda_stream.
 #include <string>
 
 #include "fasttab/cuda_backend.hpp"
@@ -73,16 +73,3 @@ TEST_CASE("cuda backend: copy_rows_to_backend zeroes the padding as the CPU back
   CHECK(count_nan(results[1]) == 0);
 }
 
-TEST_CASE("cuda backend: sum_to_host against the CPU") {
-  FASTTAB_REQUIRE_CUDA_DEVICE();
-  auto b = make_backends();
-  for (std::size_t n : {std::size_t{1}, std::size_t{1000}, (std::size_t{1} << 20) + 3}) {
-    const std::vector<float> host = random_floats(n, 13 + static_cast<std::uint32_t>(n), -1.0f, 3.0f);
-    auto c = upload(*b.cpu, host);
-    auto g = upload(*b.gpu, host);
-    const double want = b.cpu->sum_to_host(c.data(), n);
-    const double got = b.gpu->sum_to_host(g.data(), n);
-    CHECK(std::fabs(got - want) <= 1e-12 * std::fabs(want) + 1e-12);
-    CHECK(b.gpu->sum_to_host(g.data(), n) == got);  // deterministic
-  }
-}
