@@ -3,7 +3,7 @@
 # The CUDA Toolkit (nvcc 13, cuBLAS, cuRAND, CCCL) is expected under /usr/local/cuda.
 set -euo pipefail
 packages=(cmake g++ make pkg-config libcli11-dev nlohmann-json3-dev doctest-dev libfast-float-dev libisal-dev
-          zlib1g-dev libopenblas-dev libgfortran-12-dev clang libclang-rt-14-dev)
+          zlib1g-dev libopenblas-dev libgfortran-12-dev clang libclang-rt-14-dev python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
