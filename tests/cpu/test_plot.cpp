@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -65,6 +67,35 @@ int polyline_points(const std::string& svg, const std::string& label, int panel)
   const std::size_t begin = svg.find("points=\"", line) + 8;
   const std::string points = svg.substr(begin, svg.find('"', begin) - begin);
   return points.empty() ? 0 : static_cast<int>(count(points, " ")) + 1;
+}
+
+// The (x, y) pairs of the polyline of `label` in panel `panel`, and that panel's frame (the plot area).
+struct PanelGeometry {
+  std::vector<std::pair<double, double>> points;
+  double left = 0, top = 0, width = 0, height = 0;
+};
+PanelGeometry panel_geometry(const std::string& svg, const std::string& label, int panel) {
+  PanelGeometry g;
+  std::size_t at = 0;
+  for (int p = 0; p <= panel; ++p) at = svg.find("<g class=\"panel\">", at) + 1;
+  auto attribute = [&](std::size_t from, const std::string& name) {
+    const std::size_t v = svg.find(" " + name + "=\"", from) + name.size() + 3;
+    return std::stod(svg.substr(v));
+  };
+  const std::size_t rect = svg.find("<rect x=", at);
+  g.left = attribute(rect, "x");
+  g.top = attribute(rect, "y");
+  g.width = attribute(rect, "width");
+  g.height = attribute(rect, "height");
+  const std::size_t line = svg.find("<polyline class=\"curve\" data-label=\"" + label + "\"", at);
+  const std::size_t begin = svg.find("points=\"", line) + 8;
+  std::istringstream points(svg.substr(begin, svg.find('"', begin) - begin));
+  std::string pair;
+  while (points >> pair) {
+    const std::size_t comma = pair.find(',');
+    g.points.emplace_back(std::stod(pair.substr(0, comma)), std::stod(pair.substr(comma + 1)));
+  }
+  return g;
 }
 
 fasttab::PlotCurve curve(const std::string& label, int n, double time_scale) {
@@ -163,4 +194,58 @@ TEST_CASE("plot: write_svg_plot writes the file, and names it when it cannot") {
   CHECK_THROWS_WITH_AS(fasttab::write_svg_plot((dir / "missing" / "x.svg").string(), "t", "AUC", {}),
                        doctest::Contains("cannot create plot"), fasttab::Error);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("plot: coordinates: time runs left to right, values bottom to top, inside the frame") {
+  // Linear axis: times 1..10 s with metric 0.9 - 0.2 / i (rising) and loss 0.3 + 0.3 / i (falling).
+  const std::string svg = fasttab::render_svg_plot("t", "AUC", {curve("a", 10, 1.0)});
+  for (int panel = 0; panel < 2; ++panel) {
+    CAPTURE(panel);
+    const PanelGeometry g = panel_geometry(svg, "a", panel);
+    REQUIRE(g.points.size() == 10);
+    const double dx = g.points[1].first - g.points[0].first;
+    CHECK(dx > 0);
+    for (std::size_t i = 0; i < g.points.size(); ++i) {
+      const auto [x, y] = g.points[i];
+      CHECK(x >= g.left - 0.01);
+      CHECK(x <= g.left + g.width + 0.01);
+      CHECK(y >= g.top - 0.01);
+      CHECK(y <= g.top + g.height + 0.01);
+      if (i > 0) {
+        // Equal time steps are equal distances on a linear axis (to the 2 decimals the SVG writes).
+        CHECK(g.points[i].first - g.points[i - 1].first == doctest::Approx(dx).epsilon(0.01));
+        // SVG's y grows downwards: a rising metric goes up the page, a falling loss down.
+        if (panel == 0) CHECK(g.points[i].second < g.points[i - 1].second);
+        else CHECK(g.points[i].second > g.points[i - 1].second);
+      }
+    }
+    // Time 0 is the left edge of a linear axis, so t = 1 s sits one step in: x(1) - left == dx.
+    CHECK(g.points[0].first - g.left == doctest::Approx(dx).epsilon(0.01));
+  }
+  // y is linear in the value: the same pixels per unit of metric between any two points.
+  const PanelGeometry m = panel_geometry(svg, "a", 0);
+  const fasttab::PlotCurve a = curve("a", 10, 1.0);
+  const double per_unit = (m.points[9].second - m.points[0].second) / (a.metric[9] - a.metric[0]);
+  CHECK(per_unit < 0);
+  for (int i = 1; i < 9; ++i)
+    CHECK(m.points[i].second - m.points[0].second == doctest::Approx(per_unit * (a.metric[i] - a.metric[0])).epsilon(0.02));
+}
+
+TEST_CASE("plot: coordinates on a log time axis: equal ratios of time are equal distances") {
+  fasttab::PlotCurve fast = curve("fast", 4, 1.0), slow;
+  slow.label = "slow";
+  for (double t : {1.0, 10.0, 100.0, 1000.0}) {  // 1000x the other curve's end: a log axis
+    slow.seconds.push_back(t);
+    slow.metric.push_back(0.8);
+    slow.loss.push_back(0.4);
+  }
+  const std::string svg = fasttab::render_svg_plot("t", "AUC", {fast, slow});
+  REQUIRE(svg.find("log scale") != std::string::npos);
+  const PanelGeometry g = panel_geometry(svg, "slow", 0);
+  REQUIRE(g.points.size() == 4);
+  const double decade = g.points[1].first - g.points[0].first;
+  CHECK(decade > 0);
+  CHECK(g.points[2].first - g.points[1].first == doctest::Approx(decade).epsilon(0.01));
+  CHECK(g.points[3].first - g.points[2].first == doctest::Approx(decade).epsilon(0.01));
+  CHECK(g.points[0].second == g.points[3].second);  // a constant value is a horizontal line
 }

@@ -1,10 +1,15 @@
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <string>
 
 #include "fasttab/progress.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -50,11 +55,18 @@ TEST_CASE("progress: plain mode writes only the epoch lines") {
   std::fclose(f);
 }
 
-TEST_CASE("progress: force_plain wins over a terminal") {
-  std::FILE* f = std::tmpfile();
-  fasttab::ProgressBar bar(f, /*force_plain=*/true);
-  CHECK_FALSE(bar.interactive());
-  std::fclose(f);
+TEST_CASE("progress: a terminal gets the bar, unless force_plain") {
+  // A pseudo-terminal: its slave side is a terminal as far as isatty() can tell.
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0)
+    FASTTAB_SKIP_TEST("no pseudo-terminal can be opened here");
+  std::FILE* terminal = std::fopen(::ptsname(master), "w");
+  REQUIRE(terminal != nullptr);
+  CHECK(::isatty(::fileno(terminal)) == 1);
+  CHECK(fasttab::ProgressBar(terminal).interactive());
+  CHECK_FALSE(fasttab::ProgressBar(terminal, /*force_plain=*/true).interactive());
+  std::fclose(terminal);
+  ::close(master);
 }
 
 TEST_CASE("progress: interactive mode redraws in place and rate-limits") {
