@@ -2,7 +2,8 @@
 """Runs the commands shown in a Markdown document and compares what they print with what the document shows.
 
 A command is a line in a fenced block that starts with "$ " (continued by lines ending in a backslash); the lines
-after it, up to the next command or the end of the block, are its documented output. In the output:
+after it, up to the next command or the end of the block, are its documented output (lines starting with "# " are
+comments, not output). In the output:
   * "..." alone on a line stands for any number of lines;
   * a line is compared with the printed one by its words exactly and by its numbers within a bound
     (ABS_TOLERANCE + REL_TOLERANCE * |documented|), because the runs are on the CPU backend and OpenBLAS rounds
@@ -43,7 +44,7 @@ def commands_of(markdown):
                 command = command[:-1] + " " + lines[i].strip()
             current = (command, [])
             found.append(current)
-        elif in_block and current is not None:
+        elif in_block and current is not None and not line.startswith("# "):  # a shell comment between commands
             current[1].append(line)
         i += 1
     return found
