@@ -145,8 +145,10 @@ CsvDialect detect_csv_dialect(const std::string& file, std::string_view head, ch
       const std::string& f = first_fields[i];
       if (is_number(f)) continue;
       if (is_missing_token(f)) {
-        if (!any_missing) missing_seen = f;
-        any_missing = true;
+        if (!f.empty() && !any_missing) {  // an empty field alone is no sign of a header: no warning
+          missing_seen = f;
+          any_missing = true;
+        }
         continue;
       }
       const bool second_numeric = second.empty() || (i < second_fields.size() && (is_number(second_fields[i]) ||
@@ -163,7 +165,7 @@ CsvDialect detect_csv_dialect(const std::string& file, std::string_view head, ch
     } else if (!is_header && any_missing) {
       dialect.warnings.push_back(detail::concat(
           file, ": header: the first line was taken as data because its only non-numbers are missing-value "
-          "tokens (such as ", missing_seen.empty() ? std::string("an empty field") : "'" + printable(missing_seen) + "'", "); use --header or --no-header to decide"));
+          "tokens (such as '", printable(missing_seen), "'); use --header or --no-header to decide"));
     }
   } else {
     dialect.has_header = header == HeaderMode::present;

@@ -80,14 +80,17 @@ void GzipTextSource::recycle(TextChunk& chunk) {
 bool GzipTextSource::next(TextChunk& chunk) {
   if (eof_ && carry_.empty()) return false;
   if (carry_.size() > max_line_) throw LineTooLong{max_line_};
-  std::size_t capacity = carry_.size() + chunk_bytes_;
+  // Fill `limit` bytes (the carry and chunk_bytes of new text), even when the pooled buffer is larger: then
+  // every line but the first lies in the new text, shorter than chunk_bytes, and only the first needs checking.
+  std::size_t limit = carry_.size() + chunk_bytes_;
+  std::size_t capacity = limit;
   std::unique_ptr<char[]> buffer = take_buffer(capacity);
   std::memcpy(buffer.get(), carry_.data(), carry_.size());
   std::size_t filled = carry_.size();
   std::size_t cut = 0;
   for (;;) {
     if (!eof_) {
-      const std::size_t want = capacity - filled;
+      const std::size_t want = limit - filled;
       const std::size_t got = reader_.read(buffer.get() + filled, want);
       filled += got;
       if (got < want) eof_ = true;
@@ -118,11 +121,20 @@ bool GzipTextSource::next(TextChunk& chunk) {
     }
     // One line longer than the buffer: grow it and read on, up to the bound.
     if (filled >= max_line_) throw LineTooLong{max_line_};
-    std::unique_ptr<char[]> bigger(new char[capacity * 2]);
-    std::memcpy(bigger.get(), buffer.get(), filled);
-    buffer = std::move(bigger);
-    capacity *= 2;
+    limit *= 2;
+    if (limit > capacity) {
+      std::unique_ptr<char[]> bigger(new char[limit]);
+      std::memcpy(bigger.get(), buffer.get(), filled);
+      buffer = std::move(bigger);
+      capacity = limit;
+    }
   }
+  // The first line (the carry and what completes it) is the one that may be long.
+  std::size_t first_end = 0;
+  while (first_end < cut && buffer[first_end] != '\n' && buffer[first_end] != '\r' && first_end <= max_line_) {
+    ++first_end;
+  }
+  if (first_end > max_line_) throw LineTooLong{max_line_};
   carry_.assign(buffer.get() + cut, filled - cut);
   if (cut == 0) return false;
   chunk.text = std::string_view(buffer.get(), cut);
@@ -248,7 +260,16 @@ Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptio
   std::int64_t rows = 0;
   std::int64_t dropped_rows = 0;
   for (const auto& r : results) {
-    if (r->failed) FASTTAB_FAIL(file, " line ", line_base + r->lines + 1, r->error);
+    if (r->failed) {
+      const std::int64_t line = line_base + r->lines + 1;
+      // A bad first line that header detection was unsure of: say so, since the load stops before the
+      // warning can be printed.
+      const bool doubtful_first = line == dialect.lines_before_data + 1 && !dialect.warnings.empty();
+      FASTTAB_FAIL(file, " line ", line, r->error,
+                   doubtful_first ? " (header detection took this first line as data; if it is a header, give "
+                                    "--header)"
+                                  : "");
+    }
     line_base += r->lines;
     rows += r->rows;
     dropped_rows += r->dropped;

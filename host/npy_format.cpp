@@ -80,8 +80,8 @@ NpyHeader parse_npy_header(const std::string& file, std::string_view data) {
     bool digits = false;
     while (i < close && shape[i] >= '0' && shape[i] <= '9') {
       if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, shape[i] - '0', &v)) {
-        FASTTAB_FAIL(file, ": .npy header has a shape dimension too large for the file (",
-                     printable(shape.substr(0, std::min<std::size_t>(close + 1, 60))), ")");
+        FASTTAB_FAIL(file, ": .npy header has a shape dimension too large: ",
+                     printable(shape.substr(0, std::min<std::size_t>(close + 1, 60))));
       }
       ++i;
       digits = true;
