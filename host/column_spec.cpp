@@ -1,6 +1,7 @@
 // Parses --features specs. Grammar: "all" | item ("," item)*, item = N | N "-" M (inclusive, N <= M).
 #include "host/column_spec.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -17,6 +18,9 @@ int parse_index(const std::string& spec, const std::string& text) {
   int value = -1;
   const char* end = text.data() + text.size();
   const auto result = std::from_chars(text.data(), end, value);
+  if (result.ec == std::errc::result_out_of_range && result.ptr == end && !text.empty() && text[0] != '-') {
+    FASTTAB_FAIL("--features '", spec, "': column '", text, "' is far out of range (more than 2147483647)");
+  }
   if (text.empty() || result.ec != std::errc() || result.ptr != end || value < 0) {
     FASTTAB_FAIL("--features '", spec, "': '", text,
                  "' is not a column index; expected 'all' or 0-based columns and ranges such as '1-21,25'");
@@ -49,6 +53,10 @@ ColumnSelection select_columns(const std::string& file, int source_cols, int lab
       const int first = parse_index(features, item.substr(0, dash));
       const int last = dash == std::string::npos ? first : parse_index(features, item.substr(dash + 1));
       if (last < first) FASTTAB_FAIL("--features '", features, "': range '", item, "' runs backwards");
+      if (last >= source_cols) {  // before expanding the range: '1-2147483647' must not fill memory
+        FASTTAB_FAIL(file, ": --features '", features, "': column ", std::max(first, source_cols), " is out of range: the file has ",
+                     column_range_text(source_cols));
+      }
       for (int c = first; c <= last; ++c) selection.features.push_back(c);
       start = comma + 1;
     }

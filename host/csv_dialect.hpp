@@ -18,6 +18,7 @@ struct CsvDialect {
   std::size_t data_offset = 0;           // bytes before the first data line (BOM and header line)
   std::int64_t lines_before_data = 0;    // 1 with a header, else 0: the first data line is this + 1
   double bytes_per_row = 0;              // average length of the sampled data lines, to size buffers
+  std::vector<std::string> warnings;     // doubts, e.g. a first line taken as data though it has text
 };
 
 // Detects the dialect from `head`, the start of the text: whole lines, at least the first two when the text

@@ -21,12 +21,33 @@
 
 namespace fasttab {
 
+namespace {
+inline bool is_eol(char c) { return c == '\n' || c == '\r'; }
+}  // namespace
+
 bool MemoryTextSource::next(TextChunk& chunk) {
+  if (long_line_) throw LineTooLong{max_line_};
   if (pos_ >= text_.size()) return false;
-  std::size_t end = std::min(text_.size(), pos_ + chunk_bytes_);
-  if (end < text_.size()) {
-    const void* nl = std::memchr(text_.data() + end, '\n', text_.size() - end);
-    end = nl == nullptr ? text_.size() : static_cast<std::size_t>(static_cast<const char*>(nl) - text_.data()) + 1;
+  const char* const data = text_.data();
+  const std::size_t size = text_.size();
+  const std::size_t cut = std::min(size, pos_ + chunk_bytes_);
+  std::size_t end = cut;
+  if (cut > pos_ && is_eol(data[cut - 1])) {
+    if (data[cut - 1] == '\r' && cut < size && data[cut] == '\n') ++end;
+  } else {
+    // `cut` falls inside a line: end the chunk after that line, unless it is longer than the bound. Only this
+    // line can be (chunk_bytes is below the bound), and the scans cover it alone.
+    std::size_t line_start = cut;
+    while (line_start > pos_ && !is_eol(data[line_start - 1]) && cut - line_start <= max_line_) --line_start;
+    while (end < size && !is_eol(data[end]) && end - line_start <= max_line_) ++end;
+    if (end - line_start > max_line_) {
+      long_line_ = true;
+      if (line_start == pos_) throw LineTooLong{max_line_};
+      end = line_start;  // the lines before the long one; the next call throws
+    } else if (end < size) {
+      ++end;
+      if (data[end - 1] == '\r' && end < size && data[end] == '\n') ++end;
+    }
   }
   chunk.storage.reset();
   chunk.text = text_.substr(pos_, end - pos_);
@@ -58,40 +79,62 @@ void GzipTextSource::recycle(TextChunk& chunk) {
 
 bool GzipTextSource::next(TextChunk& chunk) {
   if (eof_ && carry_.empty()) return false;
-  std::size_t capacity = carry_.size() + chunk_bytes_;
+  if (carry_.size() > max_line_) throw LineTooLong{max_line_};
+  // Fill `limit` bytes (the carry and chunk_bytes of new text), even when the pooled buffer is larger: then
+  // every line but the first lies in the new text, shorter than chunk_bytes, and only the first needs checking.
+  std::size_t limit = carry_.size() + chunk_bytes_;
+  std::size_t capacity = limit;
   std::unique_ptr<char[]> buffer = take_buffer(capacity);
   std::memcpy(buffer.get(), carry_.data(), carry_.size());
   std::size_t filled = carry_.size();
   std::size_t cut = 0;
   for (;;) {
     if (!eof_) {
-      const std::size_t want = capacity - filled;
+      const std::size_t want = limit - filled;
       const std::size_t got = reader_.read(buffer.get() + filled, want);
       filled += got;
       if (got < want) eof_ = true;
     }
     const char* begin = buffer.get();
-    const char* last_nl = nullptr;
+    const char* last_nl = nullptr;  // the last line end: '\n', or a '\r' known not to start a "\r\n"
     for (const char* p = begin + filled; p > begin; --p) {
-      if (p[-1] == '\n') {
+      if (p[-1] == '\n' || (p[-1] == '\r' && (p < begin + filled || eof_))) {
         last_nl = p - 1;
         break;
       }
     }
     if (eof_) {
-      cut = filled;
+      // The last line has no line end; it too must keep to the bound (it is kept as the carry and refused on
+      // the next call, after the lines before it).
+      const std::size_t tail = last_nl == nullptr ? filled : filled - static_cast<std::size_t>(last_nl + 1 - begin);
+      if (tail > max_line_) {
+        if (last_nl == nullptr) throw LineTooLong{max_line_};
+        cut = static_cast<std::size_t>(last_nl - begin) + 1;
+      } else {
+        cut = filled;
+      }
       break;
     }
     if (last_nl != nullptr) {
       cut = static_cast<std::size_t>(last_nl - begin) + 1;
       break;
     }
-    // One line longer than the buffer: grow it and read on.
-    std::unique_ptr<char[]> bigger(new char[capacity * 2]);
-    std::memcpy(bigger.get(), buffer.get(), filled);
-    buffer = std::move(bigger);
-    capacity *= 2;
+    // One line longer than the buffer: grow it and read on, up to the bound.
+    if (filled >= max_line_) throw LineTooLong{max_line_};
+    limit *= 2;
+    if (limit > capacity) {
+      std::unique_ptr<char[]> bigger(new char[limit]);
+      std::memcpy(bigger.get(), buffer.get(), filled);
+      buffer = std::move(bigger);
+      capacity = limit;
+    }
   }
+  // The first line (the carry and what completes it) is the one that may be long.
+  std::size_t first_end = 0;
+  while (first_end < cut && buffer[first_end] != '\n' && buffer[first_end] != '\r' && first_end <= max_line_) {
+    ++first_end;
+  }
+  if (first_end > max_line_) throw LineTooLong{max_line_};
   carry_.assign(buffer.get() + cut, filled - cut);
   if (cut == 0) return false;
   chunk.text = std::string_view(buffer.get(), cut);
@@ -109,7 +152,8 @@ int worker_count(int threads) {
 
 // Runs parse_csv_chunk on every chunk (`first`, then the rest of `source`) on `threads` workers.
 std::vector<std::unique_ptr<CsvChunkResult>> parse_all_chunks(TextChunkSource& source, TextChunk first,
-                                                               const CsvLayout& layout, int threads) {
+                                                               const CsvLayout& layout, int threads,
+                                                               std::size_t* long_line) {
   std::mutex mutex;
   std::condition_variable work_ready, space_free;
   std::deque<std::pair<CsvChunkResult*, TextChunk>> queue;
@@ -160,6 +204,8 @@ std::vector<std::unique_ptr<CsvChunkResult>> parse_all_chunks(TextChunkSource& s
       chunk = TextChunk{};
       have = source.next(chunk);
     }
+  } catch (const LineTooLong& e) {
+    *long_line = e.max_bytes;  // after the chunks given so far: load_csv numbers the line
   } catch (...) {
     producer_error = std::current_exception();
   }
@@ -176,10 +222,22 @@ std::vector<std::unique_ptr<CsvChunkResult>> parse_all_chunks(TextChunkSource& s
 }  // namespace
 
 Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptions& options,
-               std::int64_t* dropped) {
+               std::int64_t* dropped, std::vector<std::string>* warnings) {
   TextChunk first;
-  if (!source.next(first)) FASTTAB_FAIL(file, ": the file is empty; give a CSV file with data rows");
+  auto long_line_error = [&](std::int64_t line, std::size_t max_bytes) {
+    const std::string bound = max_bytes % (std::size_t{1} << 20) == 0
+                                  ? detail::concat(max_bytes >> 20, " MiB (", max_bytes, " bytes)")
+                                  : detail::concat(max_bytes, " bytes");
+    FASTTAB_FAIL(file, " line ", line, ": a line longer than ", bound, "; this is not a CSV table (binary data, "
+                 "a damaged file, or a file with no line ends), and the loader does not take lines that long");
+  };
+  try {
+    if (!source.next(first)) FASTTAB_FAIL(file, ": the file is empty; give a CSV file with data rows");
+  } catch (const LineTooLong& e) {
+    long_line_error(1, e.max_bytes);
+  }
   const CsvDialect dialect = detect_csv_dialect(file, first.text, options.delimiter, options.header);
+  if (warnings != nullptr) warnings->insert(warnings->end(), dialect.warnings.begin(), dialect.warnings.end());
   const ColumnSelection selection = select_columns(file, dialect.columns, options.label_col, options.features);
 
   CsvLayout layout;
@@ -195,17 +253,28 @@ Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptio
   layout.bytes_per_row = dialect.bytes_per_row;
   first.text.remove_prefix(dialect.data_offset);
 
-  auto results = parse_all_chunks(source, std::move(first), layout, worker_count(options.threads));
+  std::size_t long_line = 0;
+  auto results = parse_all_chunks(source, std::move(first), layout, worker_count(options.threads), &long_line);
 
   std::int64_t line_base = dialect.lines_before_data;
   std::int64_t rows = 0;
   std::int64_t dropped_rows = 0;
   for (const auto& r : results) {
-    if (r->failed) FASTTAB_FAIL(file, " line ", line_base + r->lines + 1, r->error);
+    if (r->failed) {
+      const std::int64_t line = line_base + r->lines + 1;
+      // A bad first line that header detection was unsure of: say so, since the load stops before the
+      // warning can be printed.
+      const bool doubtful_first = line == dialect.lines_before_data + 1 && !dialect.warnings.empty();
+      FASTTAB_FAIL(file, " line ", line, r->error,
+                   doubtful_first ? " (header detection took this first line as data; if it is a header, give "
+                                    "--header)"
+                                  : "");
+    }
     line_base += r->lines;
     rows += r->rows;
     dropped_rows += r->dropped;
   }
+  if (long_line != 0) long_line_error(line_base + 1, long_line);
   if (dropped != nullptr) *dropped += dropped_rows;
   if (rows == 0) {
     FASTTAB_FAIL(file, dropped_rows > 0 ? ": every row has a NaN, Inf or empty field; none is left to load"

@@ -65,7 +65,7 @@ FieldStatus parse_trimmed(const char* begin, const char* end, float& value) {
     while (end > begin && end[-1] == ' ') --end;
   }
   if (begin == end) return FieldStatus::empty;
-  if (*begin == '+' && end - begin > 1) ++begin;
+  if (*begin == '+' && end - begin > 1 && begin[1] != '-' && begin[1] != '+') ++begin;  // "+-1" is no number
   const auto result = fast_float::from_chars(begin, end, value);
   if (result.ec != std::errc() || result.ptr != end) return FieldStatus::not_a_number;
   return FieldStatus::number;
@@ -73,12 +73,38 @@ FieldStatus parse_trimmed(const char* begin, const char* end, float& value) {
 
 std::string quote_field(const char* begin, const char* end) {
   constexpr std::ptrdiff_t max_shown = 40;
-  std::string text(begin, static_cast<std::size_t>(std::min(end - begin, max_shown)));
+  std::string text = printable(std::string_view(begin, static_cast<std::size_t>(std::min(end - begin, max_shown))));
   if (end - begin > max_shown) text += "...";
   return "'" + text + "'";
 }
 
+// A number too large for float32 parses as +-Inf; the text "inf"/"infinity" (any case) has an 'n', a number
+// with an exponent does not.
+bool is_overflow(const char* begin, const char* end) {
+  for (const char* p = begin; p < end; ++p) {
+    if (*p == 'n' || *p == 'N') return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+std::string printable(std::string_view text) {
+  static const char* const hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
 
 void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkResult& out) {
   const char delimiter = layout.delimiter;
@@ -147,6 +173,12 @@ void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkRes
           if (status == FieldStatus::empty) value = std::numeric_limits<float>::quiet_NaN();
         }
         if (!std::isfinite(value)) {
+          if (std::isinf(value) && is_overflow(field_begin, p)) {
+            fail(detail::concat(", column ", col, ": ", quote_field(field_begin, p),
+                                " overflows float32 (largest 3.4028235e38); rescale the column (no --nan-policy "
+                                "applies to it)"));
+            return;
+          }
           if (layout.nan_policy == NanPolicy::reject) {
             const char* what = std::isnan(value) ? "NaN" : "Inf";
             const bool empty = parse_trimmed(field_begin, p, value) == FieldStatus::empty;

@@ -39,4 +39,7 @@ struct CsvChunkResult {
 // be surrounded by spaces or double quotes. Empty fields, NaN and Inf follow layout.nan_policy.
 void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkResult& out);
 
+// `text` with control bytes (NUL, CR, ...) written as \x00, so that a quoted field in a message shows whole.
+std::string printable(std::string_view text);
+
 }  // namespace fasttab

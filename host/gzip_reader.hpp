@@ -29,6 +29,7 @@ class GzipReader {
   const unsigned char* data_;
   std::size_t size_;
   std::size_t fed_ = 0;  // input bytes handed to the inflater so far
+  std::uint64_t member_out_ = 0;  // bytes inflated from the current member
   bool finished_ = false;
   std::unique_ptr<inflate_state> state_;
 };

@@ -73,10 +73,10 @@ Table load_table(const LoadOptions& options, LoadReport* report) {
     }
     if (out.format == "csv.gz") {
       GzipTextSource source(name, file.data(), static_cast<std::size_t>(file.size()), kGzipChunkBytes);
-      table = load_csv(name, source, options, &out.dropped_rows);
+      table = load_csv(name, source, options, &out.dropped_rows, &out.warnings);
     } else {
       MemoryTextSource source(std::string_view(file.data(), static_cast<std::size_t>(file.size())), kTextChunkBytes);
-      table = load_csv(name, source, options, &out.dropped_rows);
+      table = load_csv(name, source, options, &out.dropped_rows, &out.warnings);
     }
     if (options.use_cache) {
       if (!options.cache_dir.empty()) {

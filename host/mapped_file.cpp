@@ -14,7 +14,18 @@
 namespace fasttab {
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // stat() before open(): opening a FIFO with no writer would block for ever. O_NONBLOCK covers a path that
+  // turns into one in between; it changes nothing for a regular file.
+  struct stat before {};
+  if (::stat(path.c_str(), &before) != 0) {
+    const int err = errno;
+    if (err == ENOENT) FASTTAB_FAIL(path, ": no such file (check the --data path)");
+    FASTTAB_FAIL(path, ": cannot stat: ", std::strerror(err));
+  }
+  if (!S_ISREG(before.st_mode)) {
+    FASTTAB_FAIL(path, ": not a regular file (give the path of a .csv, .csv.gz or .npy file)");
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     if (err == ENOENT) FASTTAB_FAIL(path, ": no such file (check the --data path)");

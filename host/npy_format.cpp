@@ -13,6 +13,7 @@
 
 #include "fasttab/error.hpp"
 #include "host/column_spec.hpp"
+#include "host/csv_parser.hpp"
 
 namespace fasttab {
 namespace {
@@ -52,13 +53,13 @@ NpyHeader parse_npy_header(const std::string& file, std::string_view data) {
 
   NpyHeader header;
   header.data_offset = prefix + header_len;
-  const std::string_view descr = dict_value(file, dict, "descr");
+  const std::string_view descr = dict_value(file, dict, "descr").substr(0, 40);
   if (descr.substr(0, 5) == "'<f4'") {
     header.float64 = false;
   } else if (descr.substr(0, 5) == "'<f8'") {
     header.float64 = true;
   } else {
-    FASTTAB_FAIL(file, ": .npy dtype ", descr.substr(0, descr.find(',')),
+    FASTTAB_FAIL(file, ": .npy dtype ", printable(descr.substr(0, descr.find(','))),
                  " is not supported; save the array as float32 or float64 (arr.astype('float32'))");
   }
   if (dict_value(file, dict, "fortran_order").substr(0, 5) != "False") {
@@ -78,7 +79,10 @@ NpyHeader parse_npy_header(const std::string& file, std::string_view data) {
     std::int64_t v = 0;
     bool digits = false;
     while (i < close && shape[i] >= '0' && shape[i] <= '9') {
-      v = v * 10 + (shape[i] - '0');
+      if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, shape[i] - '0', &v)) {
+        FASTTAB_FAIL(file, ": .npy header has a shape dimension too large: ",
+                     printable(shape.substr(0, std::min<std::size_t>(close + 1, 60))));
+      }
       ++i;
       digits = true;
     }
@@ -91,7 +95,15 @@ NpyHeader parse_npy_header(const std::string& file, std::string_view data) {
   header.rows = dims[0];
   header.cols = dims[1];
   const std::size_t item = header.float64 ? 8 : 4;
-  const auto need = header.data_offset + static_cast<std::size_t>(header.rows * header.cols) * item;
+  // Sizes from the file are checked against the file size without overflow: rows * cols * item can wrap.
+  std::uint64_t values = 0, bytes = 0, need = 0;
+  if (__builtin_mul_overflow(static_cast<std::uint64_t>(header.rows), static_cast<std::uint64_t>(header.cols),
+                             &values) ||
+      __builtin_mul_overflow(values, static_cast<std::uint64_t>(item), &bytes) ||
+      __builtin_add_overflow(bytes, static_cast<std::uint64_t>(header.data_offset), &need)) {
+    FASTTAB_FAIL(file, ": .npy header is damaged: the shape (", header.rows, ", ", header.cols,
+                 ") is far larger than any file (", data.size(), " bytes here)");
+  }
   if (data.size() < need) {
     FASTTAB_FAIL(file, ": truncated .npy file: the shape (", header.rows, ", ", header.cols, ") needs ", need,
                  " bytes, the file has ", data.size());
@@ -127,6 +139,10 @@ Table select_npy_columns(const std::string& file, const T* values, const NpyHead
     for (std::size_t k = 0; k <= selection.features.size(); ++k) {
       const int c = k == 0 ? selection.label_col : selection.features[k - 1];
       auto value = static_cast<float>(in[c]);
+      if (std::isinf(value) && std::isfinite(static_cast<double>(in[c]))) {
+        FASTTAB_FAIL(file, " row ", r, ", column ", c, ": ", static_cast<double>(in[c]),
+                     " overflows float32 (largest 3.4028235e38); rescale the column (no --nan-policy applies to it)");
+      }
       if (!std::isfinite(value)) {
         if (policy == NanPolicy::reject) {
           FASTTAB_FAIL(file, " row ", r, ", column ", c, ": ", std::isnan(value) ? "NaN" : "Inf",
@@ -153,6 +169,8 @@ Table select_npy_columns(const std::string& file, const T* values, const NpyHead
 
 Table load_npy(const std::string& file, std::string_view data, const LoadOptions& options, std::int64_t* dropped) {
   const NpyHeader header = parse_npy_header(file, data);
+  // rows 0 would let any column count pass the size check (and 'all' expand it): refuse it first.
+  if (header.rows == 0) FASTTAB_FAIL(file, ": the .npy array has no rows (shape (0, ", header.cols, "))");
   if (header.cols > (1 << 30)) FASTTAB_FAIL(file, ": the .npy array has too many columns (", header.cols, ")");
   const ColumnSelection selection =
       select_columns(file, static_cast<int>(header.cols), options.label_col, options.features);

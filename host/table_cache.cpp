@@ -138,8 +138,11 @@ std::optional<Table> read_table_cache(const std::string& path, const CacheKey& k
   table.rows = rows;
   table.cols = cols;
   for (std::uint32_t i = 0; i < name_count && in.ok; ++i) table.feature_names.push_back(in.get_text());
-  const std::uint64_t values = static_cast<std::uint64_t>(rows) * (1 + static_cast<std::uint64_t>(cols));
-  if (!in.ok || file_size != header_bytes + values * sizeof(float) + sizeof kEndMagic) return std::nullopt;
+  // rows * (1 + cols) comes from the file: compare by division, so that no product can wrap.
+  if (!in.ok || file_size < header_bytes + sizeof kEndMagic) return std::nullopt;
+  const std::uint64_t body = file_size - header_bytes - sizeof kEndMagic;
+  const std::uint64_t row_bytes = (1 + static_cast<std::uint64_t>(cols)) * sizeof(float);
+  if (body % row_bytes != 0 || body / row_bytes != static_cast<std::uint64_t>(rows)) return std::nullopt;
 
   table.labels.resize(static_cast<std::size_t>(rows));
   table.features.resize(static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols));

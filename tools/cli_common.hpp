@@ -107,6 +107,7 @@ inline Dataset build_dataset(DataFlags& f, const TrainConfig& c, const Backend& 
     f.load.path = f.data;
     LoadReport report;
     table = load_table(f.load, &report);
+    for (const std::string& w : report.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
     std::fprintf(log, "data: %s (%s%s): %lld rows x %d features in %.2f s\n", f.data.c_str(), report.format.c_str(),
                  report.from_cache ? ", from the cache" : "", static_cast<long long>(table.rows), table.cols, report.seconds);
   } else {

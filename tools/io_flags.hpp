@@ -1,6 +1,6 @@
 // The command-line flags of fasttab::LoadOptions, shared by train, compare_loaders and predict.
 // Each tool registers --data (and --export-npy where it has one) itself; this adds the rest:
-//   --label-col N  --features SPEC  --header | --no-header  --delimiter ,|tab|;  --nan-policy reject|drop|zero
+//   --label-col N  --features SPEC  --header | --no-header  --delimiter ,|tab|;|space  --nan-policy reject|drop|zero
 //   --cache-dir DIR  --no-cache  --io-threads N
 #pragma once
 
@@ -27,18 +27,22 @@ inline void add_io_flags(CLI::App& app, LoadOptions& options) {
       "the first line is data (default: detect a header)");
   const CLI::Validator delimiter_check(
       [](std::string& value) -> std::string {
-        if (value == "," || value == ";" || value == "tab" || value == "\\t" || value == "\t") return "";
-        return "'" + value + "' is not a delimiter: use ',', ';' or 'tab'";
+        if (value == "," || value == ";" || value == "tab" || value == "\\t" || value == "\t" || value == "space" ||
+            value == " ") {
+          return "";
+        }
+        return "'" + value + "' is not a delimiter: use ',', ';', 'tab' or 'space'";
       },
-      "in {',', ';', tab}");
+      "in {',', ';', tab, space}");
   app.add_option_function<std::string>(
          "--delimiter",
          [&options](const std::string& value) {
            if (value == ",") options.delimiter = ',';
            else if (value == ";") options.delimiter = ';';
+           else if (value == "space" || value == " ") options.delimiter = ' ';  // one space between fields
            else options.delimiter = '\t';  // "tab" or "\t": the only other values the check lets through
          },
-         "field delimiter (default: detect among ',', ';' and tab)")
+         "field delimiter (default: detect among ',', ';' and tab; 'space' is one space between fields)")
       ->check(delimiter_check);
   app.add_option_function<std::string>(
          "--nan-policy",

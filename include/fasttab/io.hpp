@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "fasttab/table.hpp"
 
@@ -35,6 +36,7 @@ struct LoadReport {
   std::int64_t dropped_rows = 0;  // rows dropped by NanPolicy::drop
   double seconds = 0;
   std::int64_t source_bytes = 0;  // bytes of the file (compressed size for .gz)
+  std::vector<std::string> warnings;  // doubts the tools print as "warning: ...", e.g. a header guessed
 };
 
 // Loads a .csv, .csv.gz or .npy file (recognised by content) into a Table; throws fasttab::Error naming the
