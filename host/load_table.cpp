@@ -80,8 +80,17 @@ Table load_table(const LoadOptions& options, LoadReport* report) {
     }
     if (options.use_cache) {
       if (!options.cache_dir.empty()) {
+        // Only the last component is made (as for --save and --log-dir): a mistyped parent is refused.
+        const std::filesystem::path parent = [&] {
+          std::filesystem::path dir = std::filesystem::absolute(options.cache_dir).lexically_normal();
+          if (!dir.has_filename()) dir = dir.parent_path();  // a trailing '/'
+          return dir.parent_path();
+        }();
+        FASTTAB_REQUIRE(std::filesystem::is_directory(options.cache_dir) || std::filesystem::is_directory(parent),
+                        "--cache-dir ", options.cache_dir, ": the directory ", parent.string(),
+                        " does not exist; create it first (only the last component of --cache-dir is created)");
         std::error_code ignored;  // a directory that cannot be made shows up as the write's error below
-        std::filesystem::create_directories(options.cache_dir, ignored);
+        std::filesystem::create_directory(options.cache_dir, ignored);
       }
       std::string why;
       if (write_table_cache(cache_path, key, table, &why)) {
