@@ -87,9 +87,8 @@ void warn_single_class(Task task, const Table& t, const char* what, const std::s
   const float first = t.labels[0];
   for (std::int64_t r = 1; r < t.rows; ++r)
     if (t.labels[std::size_t(r)] != first) return;
-  std::fprintf(stderr, "warning: the %s (%s, %lld rows) holds only class %g: its AUC is undefined (nan); shuffle "
-               "the file or choose other rows (--test-rows, --val-rows)\n", what, where.c_str(),
-               static_cast<long long>(t.rows), double(first));
+  std::fprintf(stderr, "warning: the %s (%s) holds only class %g: its AUC is undefined (nan); shuffle the file "
+               "or choose other rows (--test-rows, --val-rows)\n", what, where.c_str(), double(first));
 }
 
 // Mean of batch losses [begin, end) of the epoch, read from the device; throws at the first NaN with its step.

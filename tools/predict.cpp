@@ -199,10 +199,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    FASTTAB_REQUIRE(ends_with(out_path, ".csv") || ends_with(out_path, ".npy"), "--out ", out_path,
-                    ": the name must end in .csv or .npy (it picks the format)");
     refuse_output_onto_input(out_path, {{"--data", load.path}, {"--model", model_path}});
     check_writable(out_path);
+    FASTTAB_REQUIRE(ends_with(out_path, ".csv") || ends_with(out_path, ".npy"), "--out ", out_path,
+                    ": the name must end in .csv or .npy (it picks the format)");
     const SavedModel model = load_saved_model(model_path);
     const int width = model.spec.outputs;
     std::unique_ptr<Backend> backend = make_backend(device == "cuda" ? DeviceChoice::cuda
