@@ -64,7 +64,7 @@ TensorBoardWriter::TensorBoardWriter(const std::string& log_dir) {
           if (!dir.has_filename()) dir = dir.parent_path();  // a trailing '/'
           return dir.parent_path();
         }();
-  FASTTAB_REQUIRE(std::filesystem::is_directory(log_dir) || std::filesystem::is_directory(parent), "--log-dir ",
+  FASTTAB_REQUIRE(std::filesystem::is_directory(log_dir) || std::filesystem::exists(parent), "--log-dir ",
                   log_dir, ": the directory ", parent.string(),
                   " does not exist; create it first (only the last component of --log-dir is created)");
   std::error_code ec;

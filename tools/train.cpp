@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
     if (!log_dir.empty()) {  // made when training starts; its parent must exist (only the last component is made)
       std::filesystem::path dir = std::filesystem::absolute(log_dir).lexically_normal();
       if (!dir.has_filename()) dir = dir.parent_path();
-      FASTTAB_REQUIRE(std::filesystem::is_directory(dir) || std::filesystem::is_directory(dir.parent_path()),
+      FASTTAB_REQUIRE(std::filesystem::is_directory(dir) || std::filesystem::exists(dir.parent_path()),
                       "--log-dir ", log_dir, ": the directory ", dir.parent_path().string(),
                       " does not exist; create it first (only the last component of --log-dir is created)");
     }
