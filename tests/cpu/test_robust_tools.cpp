@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -18,7 +19,9 @@
 
 #include "fasttab/checkpoint.hpp"
 #include "fasttab/checkpoint_file.hpp"
+#include "fasttab/backend.hpp"
 #include "fasttab/io.hpp"
+#include "fasttab/model.hpp"
 #include "host/table_cache.hpp"
 #include "test_support.hpp"
 
@@ -352,4 +355,14 @@ TEST_CASE("too few training rows: the advice fits --data or the synthetic data")
   CHECK(out.find("--rows") == std::string::npos);
   CHECK(run("train", "--device cpu --rows 1000 --batch-size 4096", &out) == 1);
   CHECK(out.find("use more --rows") != std::string::npos);
+}
+
+TEST_CASE("Mlp refuses a model larger than the backend's free memory before allocating any of it") {
+  std::unique_ptr<fasttab::Backend> backend = fasttab::make_backend(fasttab::DeviceChoice::cpu);
+  fasttab::MlpSpec spec;
+  spec.inputs = 28;
+  spec.hidden = {65536, 65536, 65536};  // 3 x 17 GB of parameters, gradients twice that
+  spec.outputs = 1;
+  CHECK_THROWS_WITH_AS(fasttab::Mlp(*backend, spec, 256),
+                       doctest::Contains("bytes of cpu memory but only"), fasttab::Error);
 }
