@@ -192,6 +192,15 @@ class CudaBackend final : public Backend {
                    const float* labels) override {
     return fasttab::evaluate(task, outputs, rows, width, ld, labels, metrics_, stream_);
   }
+  // TEMPORARY: replaced by the device kernel on the cuda-house branch
+  std::int64_t find_nonfinite(const float* values, std::int64_t count) override {
+    if (count <= 0) return -1;
+    const std::unique_ptr<float[]> host(new float[static_cast<std::size_t>(count)]);
+    copy_to_host(host.get(), values, static_cast<std::size_t>(count) * sizeof(float));
+    for (std::int64_t i = 0; i < count; ++i)
+      if (!(host[i] - host[i] == 0.0f)) return i;  // NaN or infinite
+    return -1;
+  }
   void column_moments(const float* table, std::int64_t rows, int cols, int ld, double* host_mean,
                       double* host_std) override {
     fasttab::column_moments(table, rows, cols, ld, host_mean, host_std, moments_, stream_);

@@ -172,6 +172,13 @@ std::string checkpoint_config_json(const TrainConfig& c, const DataShape& data) 
   j["patience"] = c.patience;
   j["data"] = {{"source", data.source}, {"train_rows", data.train_rows}, {"test_rows", data.test_rows},
                {"val_rows", data.val_rows}, {"cols", data.cols}};
+  if (c.data_layout.known) {
+    const ColumnLayout& l = c.data_layout;
+    const std::string delimiter = l.delimiter == 0 ? "" : std::string(1, l.delimiter);
+    j["layout"] = {{"format", l.format}, {"synthetic", l.synthetic}, {"source_cols", l.source_cols},
+                   {"label_col", l.label_col}, {"features", l.features}, {"feature_cols", l.feature_cols},
+                   {"feature_names", l.feature_names}, {"delimiter", delimiter}, {"header", l.header}};
+  }
   return j.dump(1);
 }
 
@@ -272,6 +279,29 @@ SavedModel load_saved_model(const std::string& path) {
     m.classes = config.at("classes").get<int>();
   } catch (const json::exception& e) {
     FASTTAB_FAIL("checkpoint ", file.display_path(), ": section \"config\" lacks a field (", e.what(), ")");
+  }
+  if (config.contains("layout")) {
+    try {
+      const json& j = config.at("layout");
+      ColumnLayout& l = m.layout;
+      l.known = true;
+      l.format = j.at("format").get<std::string>();
+      l.synthetic = j.at("synthetic").get<bool>();
+      l.source_cols = j.at("source_cols").get<int>();
+      l.label_col = j.at("label_col").get<int>();
+      l.features = j.at("features").get<std::string>();
+      l.feature_cols = j.at("feature_cols").get<std::vector<int>>();
+      l.feature_names = j.at("feature_names").get<std::vector<std::string>>();
+      const std::string delimiter = j.at("delimiter").get<std::string>();
+      l.delimiter = delimiter.empty() ? 0 : delimiter[0];
+      l.header = j.at("header").get<bool>();
+    } catch (const json::exception& e) {
+      FASTTAB_FAIL("checkpoint ", file.display_path(), ": section \"config\" has a malformed \"layout\" (", e.what(),
+                   ")");
+    }
+    FASTTAB_REQUIRE(int(m.layout.feature_cols.size()) == m.spec.inputs, "checkpoint ", file.display_path(),
+                    ": its layout lists ", m.layout.feature_cols.size(), " feature columns but the model has ",
+                    m.spec.inputs, " inputs");
   }
   m.config_json = file.get_string("config");
   const json progress = parse_section(file, "progress");

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "fasttab/crc32c.hpp"
+#include "host/temp_files.hpp"
 
 namespace fasttab {
 namespace {
@@ -113,6 +114,7 @@ std::string CheckpointFile::display_path() const { return path.empty() ? std::st
 
 void write_checkpoint_file(const std::string& path, const CheckpointFile& file) {
   const std::vector<std::uint8_t> bytes = serialise(file);
+  remove_stale_temp_files(path);  // left by a writer that was killed mid-write
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail_io("create the temporary checkpoint", tmp, errno);

@@ -35,7 +35,7 @@ ColumnSelection select_columns(const std::string& file, int source_cols, int lab
   ColumnSelection selection;
   selection.source_cols = source_cols;
   selection.label_col = label_col;
-  if (label_col < 0 || label_col >= source_cols) {
+  if (label_col < -1 || label_col >= source_cols) {  // -1: no label column
     FASTTAB_FAIL(file, ": --label-col ", label_col, " is out of range: the file has ",
                  column_range_text(source_cols));
   }

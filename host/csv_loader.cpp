@@ -5,6 +5,7 @@
 #include "host/csv_loader.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -245,7 +246,7 @@ Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptio
   layout.source_cols = dialect.columns;
   layout.feature_cols = static_cast<int>(selection.features.size());
   layout.slot_of_column.assign(static_cast<std::size_t>(dialect.columns), -1);
-  layout.slot_of_column[static_cast<std::size_t>(selection.label_col)] = 0;
+  if (selection.label_col >= 0) layout.slot_of_column[static_cast<std::size_t>(selection.label_col)] = 0;
   for (std::size_t i = 0; i < selection.features.size(); ++i) {
     layout.slot_of_column[static_cast<std::size_t>(selection.features[i])] = static_cast<int>(i) + 1;
   }
@@ -307,6 +308,7 @@ Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptio
     });
   }
   for (auto& th : pool) th.join();
+  if (selection.label_col < 0) std::fill(table.labels.begin(), table.labels.end(), std::nanf(""));  // no label
   if (dialect.has_header) {
     for (int c : selection.features) table.feature_names.push_back(dialect.names[static_cast<std::size_t>(c)]);
   }

@@ -79,14 +79,28 @@ Table load_table(const LoadOptions& options, LoadReport* report) {
       table = load_csv(name, source, options, &out.dropped_rows, &out.warnings);
     }
     if (options.use_cache) {
+      bool cache_dir_ok = true;
       if (!options.cache_dir.empty()) {
+        // Only the last component is made (as for --save and --log-dir): under a missing parent (a mistyped
+        // path) no cache is written, with a warning naming it; the load itself goes on.
+        const std::filesystem::path parent = [&] {
+          std::filesystem::path dir = std::filesystem::absolute(options.cache_dir).lexically_normal();
+          if (!dir.has_filename()) dir = dir.parent_path();  // a trailing '/'
+          return dir.parent_path();
+        }();
+        if (!std::filesystem::is_directory(options.cache_dir) && !std::filesystem::exists(parent)) {
+          cache_dir_ok = false;
+          std::cerr << "warning: --cache-dir " << options.cache_dir << ": the directory " << parent.string()
+                    << " does not exist, so no table cache is written; create it first (only the last component "
+                       "of --cache-dir is created)\n";
+        }
         std::error_code ignored;  // a directory that cannot be made shows up as the write's error below
-        std::filesystem::create_directories(options.cache_dir, ignored);
+        if (cache_dir_ok) std::filesystem::create_directory(options.cache_dir, ignored);
       }
       std::string why;
-      if (write_table_cache(cache_path, key, table, &why)) {
+      if (cache_dir_ok && write_table_cache(cache_path, key, table, &why)) {
         out.cache_path = cache_path;
-      } else {
+      } else if (cache_dir_ok) {
         std::cerr << "warning: " << name << ": could not write the table cache (" << why
                   << "); loading works without it, or set --cache-dir to a writable directory\n";
       }

@@ -12,7 +12,8 @@ Loader::Loader(const LoaderSource& source) : source_(source), batch_size_(source
   FASTTAB_REQUIRE(source.batch_size >= 1, "--batch-size ", source.batch_size, " must be >= 1");
   rows_ = source.device_table ? source.device_table->rows : source.host_table ? source.host_table->rows : 0;
   FASTTAB_REQUIRE(rows_ >= source.batch_size, "the training set has ", rows_, " rows, fewer than one batch of ",
-                  source.batch_size, "; lower --batch-size or use more --rows");
+                  source.batch_size, "; lower --batch-size, or give it more rows (--rows for the synthetic data; "
+                  "with --data a larger table or a smaller --test-rows/--val-rows)");
 }
 
 int Loader::rows_in_batch(std::int64_t batch) const {

@@ -48,6 +48,17 @@ Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows)
     : backend_(backend), spec_(spec), max_rows_(max_rows) {
   spec_.validate();
   FASTTAB_REQUIRE(max_rows >= 1, "batch size ", max_rows, " is not >= 1");
+  {
+    // All of it checked before any allocation (the trainer checks the whole run first; this covers every user).
+    double activations = 0;
+    for (int l = 0; l < spec_.layers(); ++l) activations += spec_.out_width(l);
+    const double needed = sizeof(float) * (2.0 * double(spec_.parameter_count()) +
+                                           double(max_rows) * (activations + 2.0 * spec_.max_width()));
+    const double free = double(backend.free_bytes());
+    FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
+                    backend.kind(), " memory but only ", std::int64_t(free), " are available; use smaller --hidden "
+                    "or --batch-size");
+  }
   parameters_ = BackendBuffer<float>(backend, spec_.parameter_count(), "model parameters");
   gradients_ = BackendBuffer<float>(backend, spec_.parameter_count(), "model gradients");
   for (int l = 0; l < spec_.layers(); ++l)

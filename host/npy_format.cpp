@@ -138,6 +138,10 @@ Table select_npy_columns(const std::string& file, const T* values, const NpyHead
     bool has_nan = false;
     for (std::size_t k = 0; k <= selection.features.size(); ++k) {
       const int c = k == 0 ? selection.label_col : selection.features[k - 1];
+      if (c < 0) {  // no label column: the label is NaN
+        row[k] = std::nanf("");
+        continue;
+      }
       auto value = static_cast<float>(in[c]);
       if (std::isinf(value) && std::isfinite(static_cast<double>(in[c]))) {
         FASTTAB_FAIL(file, " row ", r, ", column ", c, ": ", static_cast<double>(in[c]),

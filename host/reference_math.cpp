@@ -1,6 +1,7 @@
 #include "host/reference_math.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -61,6 +62,10 @@ void random_permutation(std::uint64_t seed, std::uint32_t epoch, std::uint32_t n
 }
 
 double roc_auc(const float* scores, const float* labels, std::int64_t rows, int stride) {
+  // A NaN score has no rank: the AUC is undefined. (Sorting NaN with < is undefined behaviour, and NaN == NaN is
+  // false, so the tie groups below would never advance.)
+  for (std::int64_t r = 0; r < rows; ++r)
+    if (std::isnan(scores[r * stride])) return kNaN;
   std::vector<std::int64_t> order(static_cast<std::size_t>(rows));
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(),

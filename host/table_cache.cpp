@@ -5,6 +5,7 @@
 //   float labels[rows]   float features[rows * cols]   char[8] end magic "FTCEND\0\0"
 // A cache whose size is not exactly what its header says is treated as corrupt.
 #include "host/table_cache.hpp"
+#include "host/temp_files.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -174,6 +175,7 @@ bool write_table_cache(const std::string& path, const CacheKey& key, const Table
   const auto header_bytes = static_cast<std::uint32_t>(header.size());
   std::memcpy(&header[12], &header_bytes, 4);
 
+  remove_stale_temp_files(path);  // left by a writer that was killed mid-write
   const std::string temp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {

@@ -58,8 +58,17 @@ std::string host_name() {
 }  // namespace
 
 TensorBoardWriter::TensorBoardWriter(const std::string& log_dir) {
+  // Only the last component is made (as for --save and --cache-dir): a mistyped parent is refused.
+  const std::filesystem::path parent = [&] {
+          std::filesystem::path dir = std::filesystem::absolute(log_dir).lexically_normal();
+          if (!dir.has_filename()) dir = dir.parent_path();  // a trailing '/'
+          return dir.parent_path();
+        }();
+  FASTTAB_REQUIRE(std::filesystem::is_directory(log_dir) || std::filesystem::exists(parent), "--log-dir ",
+                  log_dir, ": the directory ", parent.string(),
+                  " does not exist; create it first (only the last component of --log-dir is created)");
   std::error_code ec;
-  std::filesystem::create_directories(log_dir, ec);
+  std::filesystem::create_directory(log_dir, ec);
   FASTTAB_REQUIRE(!ec, "cannot create the TensorBoard log directory ", log_dir, ": ", ec.message());
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   const double now_s = std::chrono::duration<double>(now).count();

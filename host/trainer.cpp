@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "fasttab/checkpoint.hpp"
@@ -42,10 +43,52 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 // Forward passes over a resident table in batch-sized chunks into one outputs buffer, then the backend's
 // metrics (one wait for the device, at the end).
-Metrics evaluate_table(Backend& backend, Mlp& mlp, Task task, const DeviceTable& table, BackendBuffer<float>& outputs) {
+// Stops with the row when an output is NaN or infinite: the metrics of such outputs mean nothing.
+Metrics evaluate_table(Backend& backend, Mlp& mlp, Task task, const DeviceTable& table, BackendBuffer<float>& outputs,
+                       const char* what, std::int64_t step) {
   mlp.forward_rows(table.features.data(), table.ld, table.rows, outputs.data());
-  return backend.evaluate(task, outputs.data(), table.rows, mlp.spec().outputs, mlp.spec().outputs,
-                          table.labels.data());
+  const int width = mlp.spec().outputs;
+  const std::int64_t bad = backend.find_nonfinite(outputs.data(), table.rows * width);
+  if (bad >= 0) {
+    float value = 0;
+    backend.copy_to_host(&value, outputs.data() + bad, sizeof value);
+    FASTTAB_FAIL("the model's output for ", what, " row ", bad / width + 1, " is ", value, " after step ", step,
+                 step == 0 ? " (the initial weights)" : "", "; training stopped. The features are too large for the "
+                 "model: use --standardize, a lower --lr, or check the data for extreme values");
+  }
+  return backend.evaluate(task, outputs.data(), table.rows, width, width, table.labels.data());
+}
+
+// Bytes of backend memory the run allocates: the resident tables, the model (parameters, gradients, activations),
+// the optimiser state, the batch buffers and the evaluation outputs. Checked against the free memory before any
+// allocation, so that an oversized --hidden or --batch-size is refused with a message instead of thrashing.
+double bytes_needed(const TrainConfig& c, const Dataset& d, std::int64_t val_rows) {
+  const double f = sizeof(float);
+  const double params = double(c.model.parameter_count());
+  const int width = c.model.outputs;
+  double activations = 0;
+  for (int l = 0; l < c.model.layers(); ++l) activations += c.model.out_width(l);
+  const double cols = d.train.cols + 1;  // features and the label
+  double bytes = 0;
+  if (loader_needs_device_table(c.loader)) bytes += double(d.train.rows) * cols * f;
+  bytes += double(d.test.rows) * cols * f;
+  const double optimizer_state = 2;  // two state vectors for every optimiser (zeros where unused)
+  bytes += params * f * (2 + optimizer_state + (val_rows > 0 ? 1 : 0));                       // + best weights
+  bytes += double(c.batch_size) * f * (activations + 2.0 * c.model.max_width() + width);      // passes, gradients
+  bytes += double(c.batch_size) * f * 2 * (cols + 1);                                         // batch buffers
+  bytes += double(d.test.rows + val_rows) * width * f;                                        // evaluation outputs
+  bytes += double(d.train.rows) * 4;                                                           // permutation, losses
+  return bytes;
+}
+
+// Binary task: a split holding one class has no AUC. Said once, before training.
+void warn_single_class(Task task, const Table& t, const char* what, const std::string& where) {
+  if (task != Task::binary || t.rows == 0) return;
+  const float first = t.labels[0];
+  for (std::int64_t r = 1; r < t.rows; ++r)
+    if (t.labels[std::size_t(r)] != first) return;
+  std::fprintf(stderr, "warning: the %s (%s) holds only class %g: its AUC is undefined (nan); shuffle the file "
+               "or choose other rows (--test-rows, --val-rows)\n", what, where.c_str(), double(first));
 }
 
 // Mean of batch losses [begin, end) of the epoch, read from the device; throws at the first NaN with its step.
@@ -85,7 +128,19 @@ TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset,
     dataset.train = slice_rows(dataset.train, 0, dataset.train.rows - c.val_rows);
   }
   FASTTAB_REQUIRE(dataset.train.rows >= c.batch_size, "the training set has ", dataset.train.rows,
-                  " rows, fewer than one batch of ", c.batch_size, "; lower --batch-size or use more --rows");
+                  " rows, fewer than one batch of ", c.batch_size, "; lower --batch-size or ",
+                  dataset.synthetic ? "use more --rows" : "use a larger table or a smaller --test-rows/--val-rows");
+
+  warn_single_class(c.task, dataset.test, "test set", "its last " + std::to_string(dataset.test.rows) + " rows");
+  warn_single_class(c.task, validation, "validation set", "the last " + std::to_string(validation.rows) +
+                    " training rows");
+  {
+    const double needed = bytes_needed(c, dataset, validation.rows);
+    const double free = double(backend.free_bytes());
+    FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
+                    backend.kind(), " memory but only ", std::int64_t(free), " are available; use smaller --hidden "
+                    "or --batch-size");
+  }
 
   backend.set_precision(c.precision);
   TrainResult result;
@@ -189,7 +244,7 @@ TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset,
   // with no optimiser update. It changes nothing the run depends on (the gradients are overwritten by the first
   // step; the random streams are counters), and it takes the one-time costs (the sort's workspace, cuBLAS's first
   // calls for each shape) out of the first epoch's time.
-  evaluate_table(backend, mlp, c.task, test_table, test_outputs);
+  evaluate_table(backend, mlp, c.task, test_table, test_outputs, "test", step);
   {
     const int rows = static_cast<int>(std::min<std::int64_t>(c.batch_size, test_table.rows));
     const float* outputs = mlp.forward(test_table.features.data(), test_table.ld, rows, true, DropoutKey{c.seed, 0, 0});
@@ -226,7 +281,7 @@ TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset,
         last_eval.step = step;
         last_eval.train_loss = mean_batch_loss(backend, batch_losses, losses_read, b + 1, first_step, epoch);
         losses_read = b + 1;
-        last_eval.test = evaluate_table(backend, mlp, c.task, test_table, test_outputs);
+        last_eval.test = evaluate_table(backend, mlp, c.task, test_table, test_outputs, "test", step);
         last_eval.seconds = elapsed();
         last_train_loss = last_eval.train_loss;
         result.evals.push_back(last_eval);
@@ -242,7 +297,7 @@ TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset,
     if (eval_at_last_step) {
       record.test = last_eval.test;
     } else {
-      record.test = evaluate_table(backend, mlp, c.task, test_table, test_outputs);
+      record.test = evaluate_table(backend, mlp, c.task, test_table, test_outputs, "test", step);
       EvalPoint point;
       point.step = step;
       point.train_loss = mean_batch_loss(backend, batch_losses, losses_read, batches, first_step, epoch);
@@ -256,7 +311,7 @@ TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset,
     record.lr = optimizer.current_lr();
     bool stop = false;
     if (val_table.rows > 0) {
-      record.validation = evaluate_table(backend, mlp, c.task, val_table, val_outputs);
+      record.validation = evaluate_table(backend, mlp, c.task, val_table, val_outputs, "validation", step);
       if (record.validation.loss < best_val_loss) {
         best_val_loss = record.validation.loss;
         result.best_epoch = epoch;
@@ -281,7 +336,7 @@ TrainResult train(Backend& backend, const TrainConfig& config, Dataset& dataset,
   if (val_table.rows > 0 && result.best_epoch > 0) {
     // Keep the best weights: restore them and evaluate the test set with them.
     backend.copy_within(mlp.parameters(), best_parameters.data(), best_parameters.bytes());
-    result.final_test = evaluate_table(backend, mlp, c.task, test_table, test_outputs);
+    result.final_test = evaluate_table(backend, mlp, c.task, test_table, test_outputs, "test", step);
   } else {
     result.final_test = result.epochs.back().test;
   }

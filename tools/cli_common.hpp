@@ -3,11 +3,15 @@
 // there with the flag's name, and by TrainConfig::validate with its range.
 #pragma once
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -35,6 +39,66 @@ struct RunFlags {
 // Rows of the built-in data when the CPU backend runs it without --rows: small enough for a minute on 2 cores.
 constexpr std::int64_t kCpuDefaultRows = 80'000;
 
+// A float flag's check: finite and in [lo, hi] (lo excluded with open_low), with a short message instead of
+// CLI11's range of 300 digits, e.g. "--lr inf: must be a finite number > 0".
+inline CLI::Validator finite_in(double lo, double hi, bool open_low = false) {
+  // hi = infinity: no upper bound.
+  std::string want = std::isinf(hi) ? (open_low ? "> " : ">= ") + CLI::detail::to_string(lo)
+                     : open_low     ? "in (" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) + "]"
+                                    : "in [" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) + "]";
+  return CLI::Validator(
+      [lo, hi, open_low, want](std::string& text) -> std::string {
+        double v = 0;
+        std::size_t used = 0;
+        try {
+          v = std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        const bool number = used > 0 && used == text.size();
+        const bool ok = number && std::isfinite(v) && std::isfinite(float(v)) && (open_low ? v > lo : v >= lo) &&
+                        v <= hi;
+        return ok ? std::string() : text + ": must be a finite number " + want;
+      },
+      "FLOAT " + want);
+}
+
+// True when a and b name the same file: std::filesystem::equivalent where both exist (another spelling, a link),
+// else the same normalised absolute path.
+inline bool same_file(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return false;
+  std::error_code ec;
+  if (std::filesystem::exists(a, ec) && std::filesystem::exists(b, ec)) {
+    const bool same = std::filesystem::equivalent(a, b, ec);
+    return !ec && same;
+  }
+  return std::filesystem::absolute(a).lexically_normal() == std::filesystem::absolute(b).lexically_normal();
+}
+
+// Refuses an output that is one of the inputs: {flag, path} pairs.
+inline void refuse_output_onto_input(const std::string& out_flag, const std::string& out,
+                                     const std::vector<std::pair<std::string, std::string>>& inputs) {
+  for (const auto& [in_flag, in] : inputs)
+    FASTTAB_REQUIRE(!same_file(out, in), out_flag, " ", out, " is the ", in_flag, " file ", in,
+                    ": writing it would destroy the input; choose another name");
+}
+
+// Checked before a long run, without creating or truncating anything: the directory exists and is writable, and
+// an existing file is a writable regular file.
+inline void check_writable(const std::string& flag, const std::string& path) {
+  if (path.empty()) return;
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::absolute(path).parent_path();
+  FASTTAB_REQUIRE(fs::is_directory(dir), flag, " ", path, ": the directory ", dir.string(), " does not exist");
+  FASTTAB_REQUIRE(::access(dir.c_str(), W_OK) == 0, flag, " ", path, ": the directory ", dir.string(),
+                  " is not writable");
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    FASTTAB_REQUIRE(!fs::is_directory(path, ec), flag, " ", path, " is a directory; give a file name");
+    FASTTAB_REQUIRE(::access(path.c_str(), W_OK) == 0, flag, " ", path, " exists and is not writable");
+  }
+}
+
 inline void add_data_flags(CLI::App& app, DataFlags& f) {
   app.add_option("--data", f.data, "table to train on: .csv, .csv.gz or .npy (default: built-in synthetic HIGGS-shaped data)");
   app.add_option("--rows", f.rows, "rows of synthetic data (default 11,000,000 on a GPU, 80,000 on the CPU)")
@@ -53,16 +117,16 @@ inline void add_model_flags(CLI::App& app, TrainConfig& c, RunFlags& r) {
   const std::map<std::string, Activation> activations{{"tanh", Activation::tanh}, {"relu", Activation::relu}};
   app.add_option("--activation", c.model.activation, "tanh or relu")->transform(CLI::CheckedTransformer(activations));
   app.add_option("--dropout", c.model.dropout, "dropout probability after the first hidden layer")
-      ->check(CLI::Range(0.0f, 0.99f))->capture_default_str();
-  app.add_option("--lr", c.optimizer.lr, "learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(finite_in(0.0, 0.99))->capture_default_str();
+  app.add_option("--lr", c.optimizer.lr, "learning rate")->check(finite_in(0.0, INFINITY, true))->capture_default_str();
   const std::map<std::string, OptimizerKind> optimizers{
       {"adam", OptimizerKind::adam}, {"adamw", OptimizerKind::adamw}, {"sgd", OptimizerKind::sgd}};
   app.add_option("--optimizer", c.optimizer.kind, "adam, adamw or sgd")->transform(CLI::CheckedTransformer(optimizers));
-  app.add_option("--momentum", c.optimizer.momentum, "SGD momentum")->check(CLI::Range(0.0f, 0.999f));
+  app.add_option("--momentum", c.optimizer.momentum, "SGD momentum")->check(finite_in(0.0, 0.999));
   app.add_option("--weight-decay", c.optimizer.weight_decay, "L2 (adam, sgd) or decoupled (adamw) weight decay")
-      ->check(CLI::Range(0.0f, 1.0f));
-  app.add_option("--beta1", c.optimizer.beta1, "Adam beta1")->check(CLI::Range(0.0f, 0.99999f));
-  app.add_option("--beta2", c.optimizer.beta2, "Adam beta2")->check(CLI::Range(0.0f, 0.99999999f));
+      ->check(finite_in(0.0, 1.0));
+  app.add_option("--beta1", c.optimizer.beta1, "Adam beta1")->check(finite_in(0.0, 0.99999));
+  app.add_option("--beta2", c.optimizer.beta2, "Adam beta2")->check(finite_in(0.0, 0.99999999));
   const std::map<std::string, LrSchedule> schedules{{"constant", LrSchedule::constant}, {"warmup", LrSchedule::warmup},
       {"cosine", LrSchedule::cosine}, {"step", LrSchedule::step}, {"exponential", LrSchedule::exponential}};
   app.add_option("--lr-schedule", c.schedule.kind, "constant, warmup, cosine, step or exponential")
@@ -72,8 +136,8 @@ inline void add_model_flags(CLI::App& app, TrainConfig& c, RunFlags& r) {
   app.add_option("--lr-step-size", c.schedule.step_size, "steps between decays (step schedule)")
       ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));
   app.add_option("--lr-gamma", c.schedule.gamma, "decay factor: per step_size steps (step) or per step (exponential)")
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--min-lr", c.schedule.min_lr, "final learning rate of the cosine schedule")->check(CLI::NonNegativeNumber);
+      ->check(finite_in(0.0, 1.0));
+  app.add_option("--min-lr", c.schedule.min_lr, "final learning rate of the cosine schedule")->check(finite_in(0.0, INFINITY));
   app.add_flag("--shuffle,!--no-shuffle", c.shuffle, "shuffle the rows every epoch (default off, as in the seed)");
   app.add_option("--eval-every", c.eval_every, "evaluate the test set every N steps (0: only at epoch ends)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();

@@ -4,10 +4,15 @@
 //   regression  the value
 // to a .csv (header line, then one row per input row) or a .npy (float32; shape [rows] or [rows, 1 + K]).
 // The features get the training split's standardisation (stored in the checkpoint). The label column is read
-// as in training (same column flags); when its values are valid labels for the task, the metrics are printed.
+// The columns are the training file's (the layout stored in the checkpoint), the label column optional; when
+// the label column holds valid labels for the task, the metrics are printed.
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -47,6 +52,128 @@ void write_npy_matrix(const std::string& path, const std::vector<float>& values,
   FASTTAB_REQUIRE(out.good(), "--out: writing ", path, " failed");
 }
 
+
+// Same file as another spelling (std::filesystem::equivalent) where both exist, else the same absolute path.
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  if (std::filesystem::exists(a, ec) && std::filesystem::exists(b, ec)) {
+    const bool same = std::filesystem::equivalent(a, b, ec);
+    return !ec && same;
+  }
+  return std::filesystem::absolute(a).lexically_normal() == std::filesystem::absolute(b).lexically_normal();
+}
+
+void refuse_output_onto_input(const std::string& out, const std::vector<std::pair<std::string, std::string>>& inputs) {
+  for (const auto& [flag, in] : inputs)
+    FASTTAB_REQUIRE(!same_file(out, in), "--out ", out, " is the ", flag, " file ", in,
+                    ": writing it would destroy the input; choose another name");
+}
+
+// Before any work: the directory exists and is writable, an existing file is writable (nothing is created yet).
+void check_writable(const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::absolute(path).parent_path();
+  FASTTAB_REQUIRE(std::filesystem::is_directory(dir), "--out ", path, ": the directory ", dir.string(), " does not exist");
+  FASTTAB_REQUIRE(::access(dir.c_str(), W_OK) == 0, "--out ", path, ": the directory ", dir.string(), " is not writable");
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    FASTTAB_REQUIRE(!std::filesystem::is_directory(path, ec), "--out ", path, " is a directory; give a file name");
+    FASTTAB_REQUIRE(::access(path.c_str(), W_OK) == 0, "--out ", path, " exists and is not writable");
+  }
+}
+
+std::string delimiter_name(char d) { return d == '\t' ? "tab" : std::string(1, d); }
+
+// The columns to read: the model's layout (the training file's label and feature columns) unless the checkpoint
+// predates layouts; flags that contradict the layout are refused. Returns false when the file has no label column
+// (given by --label-col none, or found from its column count: one fewer than the training file's).
+bool choose_columns(const CLI::App& app, const SavedModel& model, const std::string& model_path,
+                    const std::string& label_flag, bool columns_from_flags, LoadOptions& load) {
+  const bool label_given = !label_flag.empty();
+  const bool no_label = label_flag == "none";
+  int label_col = 0;
+  if (label_given && !no_label) {
+    std::size_t used = 0;
+    try {
+      label_col = std::stoi(label_flag, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    FASTTAB_REQUIRE(used == label_flag.size() && used > 0 && label_col >= 0, "--label-col ", label_flag,
+                    ": give a 0-based column index or 'none'");
+  }
+  const ColumnLayout& l = model.layout;
+  if (!l.known || columns_from_flags) {
+    if (!l.known)
+      std::printf("note: %s records no column layout (it was saved by an older version): the column flags apply as "
+                  "given (--label-col %s, --features %s)\n", model_path.c_str(),
+                  no_label ? "none" : std::to_string(label_col).c_str(), load.features.c_str());
+    load.label_col = no_label ? -1 : label_col;
+    return !no_label;
+  }
+  const std::string trained = l.synthetic ? std::string("the built-in synthetic data (label in column 0, as "
+                                                        "--export-npy writes it)")
+                                          : "a file of " + std::to_string(l.source_cols) + " columns, label in column " +
+                                                std::to_string(l.label_col) + ", --features " + l.features;
+  if (label_given && !no_label)
+    FASTTAB_REQUIRE(label_col == l.label_col, "--label-col ", label_col, " contradicts the model ", model_path,
+                    ": it was trained on ", trained, ". Leave out --label-col (the model's layout is used), give "
+                    "--label-col none for a file without the label, or --columns-from-flags when this file's columns "
+                    "are arranged differently");
+  if (app.count("--features") > 0)
+    FASTTAB_REQUIRE(load.features == l.features, "--features ", load.features, " contradicts the model ", model_path,
+                    ": it was trained on ", trained, ". Leave out --features (the model's layout is used), or give "
+                    "--columns-from-flags when this file's columns are arranged differently");
+  const bool csv = l.format == "csv" || l.format == "csv.gz";
+  if (app.count("--delimiter") > 0 && csv)
+    FASTTAB_REQUIRE(load.delimiter == l.delimiter, "--delimiter ", delimiter_name(load.delimiter),
+                    " contradicts the model ", model_path, ": its training file was delimited by '",
+                    delimiter_name(l.delimiter), "'. Leave out --delimiter");
+  if (csv && !l.header && load.header == HeaderMode::present)
+    FASTTAB_FAIL("--header contradicts the model ", model_path, ": its training file had no header. Leave it out");
+  if (app.count("--delimiter") == 0 && csv) load.delimiter = l.delimiter;
+  // A header is detected (a file of predictions may come without one); none is expected when training had none.
+  if (csv && !l.header && load.header == HeaderMode::detect) load.header = HeaderMode::absent;
+
+  LoadOptions probe = load;
+  probe.label_col = -1;
+  probe.features = "all";
+  const ColumnLayout file = describe_file_columns(probe);
+  const bool with_label = file.source_cols == l.source_cols;
+  const bool without_label = file.source_cols == l.source_cols - 1;
+  const std::string expected = std::to_string(l.source_cols) + " columns (with the label) or " +
+                               std::to_string(l.source_cols - 1) + " (without it)";
+  if (no_label)
+    FASTTAB_REQUIRE(without_label, load.path, " has ", file.source_cols, " columns; without the label the model ",
+                    model_path, " needs ", l.source_cols - 1, " (it was trained on ", trained, ")");
+  else if (label_given)
+    FASTTAB_REQUIRE(with_label, load.path, " has ", file.source_cols, " columns; with the label in column ", label_col,
+                    " the model ", model_path, " needs ", l.source_cols, " (it was trained on ", trained, ")");
+  FASTTAB_REQUIRE(with_label || without_label, load.path, " has ", file.source_cols, " columns but the model ",
+                  model_path, " was trained on ", trained, ": give a file of ", expected);
+  if (with_label && !no_label) {
+    load.label_col = l.label_col;
+    load.features = l.features;
+    return true;
+  }
+  // Without the label every column after it moves one to the left.
+  load.label_col = -1;
+  std::string spec;
+  for (int c : l.feature_cols) spec += (spec.empty() ? "" : ",") + std::to_string(c > l.label_col ? c - 1 : c);
+  load.features = spec;
+  return false;
+}
+
+// A header must name the model's features, column by column.
+void check_feature_names(const SavedModel& model, const Table& table, const std::string& file) {
+  const std::vector<std::string>& want = model.layout.feature_names;
+  if (want.empty() || table.feature_names.size() != want.size()) return;
+  for (std::size_t i = 0; i < want.size(); ++i)
+    FASTTAB_REQUIRE(table.feature_names[i] == want[i], file, ": feature ", i + 1, " is the column named '",
+                    table.feature_names[i], "' but the model's feature ", i + 1, " is '", want[i],
+                    "': the file's columns are not the training file's (same names in the same order, the label "
+                    "column optional)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -60,9 +187,20 @@ int main(int argc, char** argv) {
   app.add_flag("--probabilities", probabilities, "multiclass: also write the K class probabilities");
   app.add_option("--device", device, "auto, cuda or cpu")->check(CLI::IsMember({"auto", "cuda", "cpu"}))->capture_default_str();
   add_io_flags(app, load);
+  // predict's --label-col also takes "none" (a file without a label column).
+  app.remove_option(app.get_option("--label-col"));
+  std::string label_flag;
+  app.add_option("--label-col", label_flag,
+                 "0-based column of the label, or 'none' (default: the model's layout; with an older model, 0)");
+  bool columns_from_flags = false;
+  app.add_flag("--columns-from-flags", columns_from_flags,
+               "the file's columns are arranged unlike the training file's: take --label-col (default 0) and "
+               "--features as given instead of the model's layout (the feature count is still checked)");
   CLI11_PARSE(app, argc, argv);
 
   try {
+    refuse_output_onto_input(out_path, {{"--data", load.path}, {"--model", model_path}});
+    check_writable(out_path);
     FASTTAB_REQUIRE(ends_with(out_path, ".csv") || ends_with(out_path, ".npy"), "--out ", out_path,
                     ": the name must end in .csv or .npy (it picks the format)");
     const SavedModel model = load_saved_model(model_path);
@@ -72,10 +210,12 @@ int main(int argc, char** argv) {
     std::printf("fasttab predict on %s (%s backend): %s model, %d inputs, %d epochs trained\n",
                 backend->device_name().c_str(), backend->kind(), to_string(model.task), model.spec.inputs,
                 model.epochs_done);
+    const bool labelled_file = choose_columns(app, model, model_path, label_flag, columns_from_flags, load);
     LoadReport report;
     const Table table = load_table(load, &report);
+    check_feature_names(model, table, load.path);
     std::printf("data: %s: %lld rows x %d features\n", load.path.c_str(), static_cast<long long>(table.rows), table.cols);
-    const std::vector<float> outputs = predict_outputs(*backend, model, table);
+    const std::vector<float> outputs = predict_outputs(*backend, model, table, 16384, load.path);
 
     // One output row per input row: the prediction, then (multiclass with --probabilities) K probabilities.
     const bool with_probs = model.task == Task::multiclass && probabilities;
@@ -120,6 +260,10 @@ int main(int argc, char** argv) {
     std::printf("wrote %lld predictions to %s\n", static_cast<long long>(table.rows), out_path.c_str());
 
     // Metrics when the label column holds valid labels for the task.
+    if (!labelled_file) {
+      std::printf("%s has no label column: predictions only, no metrics\n", load.path.c_str());
+      return 0;
+    }
     bool labelled = true;
     try {
       validate_labels(model.task, model.task == Task::multiclass ? width : 0, table, load.path);

@@ -3,11 +3,13 @@
 // 21-300-300-300-300-1 tanh MLP, dropout 0.5, Adam 1e-3, batch 16384, 10 epochs, evaluation every 100 steps.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 
 #include "fasttab/checkpoint.hpp"
 #include "fasttab/plot.hpp"
+#include "fasttab/predictor.hpp"
 #include "fasttab/progress.hpp"
 #include "fasttab/tensorboard.hpp"
 #include "tools/cli_common.hpp"
@@ -160,6 +162,8 @@ int main(int argc, char** argv) {
   app.add_option("--resume", config.resume_path,
                  "continue the run saved in this checkpoint up to --epochs (same flags and data as when it was saved)")
       ->check(CLI::ExistingFile);
+  bool overwrite = false;
+  app.add_flag("--overwrite", overwrite, "let --save replace an existing checkpoint that is not the --resume one");
   app.add_option("--log-dir", log_dir, "write TensorBoard scalars (loss, test metric, lr, samples/s) into this directory");
   app.add_option("--plot", plot_path, "write an SVG of the test metric and loss against wall-clock time");
   CLI11_PARSE(app, argc, argv);
@@ -167,9 +171,45 @@ int main(int argc, char** argv) {
   try {
     config.model.hidden = run_flags.hidden;
     config.validate();
+    // Outputs: never an input file; writable before the run rather than after it; an existing checkpoint is
+    // replaced only when continuing it (--resume the same file) or with --overwrite.
+    const std::vector<std::pair<std::string, std::string>> inputs{{"--data", data_flags.data},
+                                                                  {"--resume", config.resume_path}};
+    const std::vector<std::pair<std::string, std::string>> outputs{{"--save", config.save_path},
+        {"--export-npy", data_flags.export_npy}, {"--plot", plot_path}, {"--json", run_flags.json}};
+    for (const auto& [flag, path] : outputs) {
+      if (path.empty()) continue;
+      for (const auto& [in_flag, in] : inputs)
+        if (!(flag == "--save" && in_flag == "--resume")) cli::refuse_output_onto_input(flag, path, {{in_flag, in}});
+      cli::check_writable(flag, path);
+    }
+    if (!log_dir.empty()) {  // made when training starts; its parent must exist (only the last component is made)
+      std::filesystem::path dir = std::filesystem::absolute(log_dir).lexically_normal();
+      if (!dir.has_filename()) dir = dir.parent_path();
+      FASTTAB_REQUIRE(std::filesystem::is_directory(dir) || std::filesystem::exists(dir.parent_path()),
+                      "--log-dir ", log_dir, ": the directory ", dir.parent_path().string(),
+                      " does not exist; create it first (only the last component of --log-dir is created)");
+    }
+    if (!config.save_path.empty() && std::filesystem::exists(config.save_path) &&
+        !cli::same_file(config.save_path, config.resume_path))
+      FASTTAB_REQUIRE(overwrite, "--save ", config.save_path, " already exists",
+                      config.resume_path.empty() ? "" : " and is not the --resume checkpoint",
+                      ": training would replace it after the first epoch. Continue it with --resume ",
+                      config.save_path, ", choose another name, or pass --overwrite to replace it");
     std::unique_ptr<Backend> backend = make_backend(cli::device_choice(run_flags.device));
     std::printf("fasttab train on %s (%s backend)\n", backend->device_name().c_str(), backend->kind());
     Dataset dataset = cli::build_dataset(data_flags, config, *backend, stdout);
+    // The columns the model reads, recorded in the checkpoint so that predict selects the same ones.
+    if (!data_flags.data.empty()) {
+      config.data_layout = describe_file_columns(data_flags.load);
+    } else {
+      ColumnLayout& l = config.data_layout;  // the built-in data, as --export-npy writes it: label, then features
+      l.known = l.synthetic = true;
+      l.format = "synthetic";
+      l.source_cols = dataset.train.cols + 1;
+      l.label_col = 0;
+      for (int c = 1; c <= dataset.train.cols; ++c) l.feature_cols.push_back(c);
+    }
     std::printf("train %lld rows, test %lld rows, %d features; batch %d, %d epochs, loader %s%s\n",
                 static_cast<long long>(dataset.train.rows), static_cast<long long>(dataset.test.rows), dataset.train.cols,
                 config.batch_size, config.epochs, config.loader.c_str(), config.shuffle ? ", shuffled" : "");

@@ -72,6 +72,7 @@ struct SavedModel {
   std::vector<float> parameters;  // best_parameters when early stopping kept some, else the last weights
   int epochs_done = 0;
   std::string config_json;
+  ColumnLayout layout;            // layout.known is false for checkpoints saved without one
 };
 SavedModel load_saved_model(const std::string& path);
 

@@ -19,7 +19,7 @@ enum class NanPolicy { reject, drop, zero };
 
 struct LoadOptions {
   std::string path;
-  int label_col = 0;              // 0-based column index of the label
+  int label_col = 0;              // 0-based column index of the label; -1: no label column (labels are NaN)
   std::string features = "all";   // "all" (every column but the label), or "1-21", "1-21,25", ...
   HeaderMode header = HeaderMode::detect;
   char delimiter = 0;             // 0 = detect among ',', '\t', ';'

@@ -2,19 +2,27 @@
 // training split's statistics, as during training, then the MLP's forward pass in chunks on a backend.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "fasttab/backend.hpp"
 #include "fasttab/checkpoint.hpp"
+#include "fasttab/io.hpp"
 #include "fasttab/table.hpp"
 
 namespace fasttab {
 
 // The model's raw outputs, rows x width (width = classes for multiclass, else 1), row-major:
 // binary the logit, multiclass the class scores, regression the value. Throws Error when the table's
-// feature count is not the model's.
+// feature count is not the model's, when the model and its buffers do not fit in the backend's free memory, and
+// when an output is NaN or infinite (naming the row of `source`).
 std::vector<float> predict_outputs(Backend& backend, const SavedModel& model, const Table& table,
-                                   int chunk_rows = 16384);
+                                   int chunk_rows = 16384, const std::string& source = "the table");
+
+// The columns of a data file as the loader would see them with `options` (delimiter and header detected when not
+// given): format, column count, header names, and the features and label that options' --label-col and
+// --features select (label_col -1: none). Reads only the start of the file. Throws Error naming the file.
+ColumnLayout describe_file_columns(const LoadOptions& options);
 
 // Binary: the probability 1 / (1 + exp(-logit)), in double so that large logits stay distinct.
 double probability_from_logit(float logit);

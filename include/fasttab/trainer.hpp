@@ -18,6 +18,21 @@
 
 namespace fasttab {
 
+// The columns of the data a model was trained on, recorded in its checkpoint ("layout" in "config") so that
+// predict selects the same columns of a file by default (docs/checkpoint-format.md).
+struct ColumnLayout {
+  bool known = false;                      // false: not recorded (a checkpoint saved before layouts were)
+  bool synthetic = false;                  // the built-in data: label then features, as --export-npy writes it
+  std::string format;                      // "csv", "csv.gz", "npy" or "synthetic"
+  int source_cols = 0;                     // columns of the file, the label included
+  int label_col = 0;                       // 0-based
+  std::string features = "all";            // the --features spec as given
+  std::vector<int> feature_cols;           // the resolved source columns, in the model's input order
+  std::vector<std::string> feature_names;  // their header names (empty when the file had no header)
+  char delimiter = 0;                      // CSV: the delimiter (0 for .npy and synthetic data)
+  bool header = false;                     // CSV: the first line was a header
+};
+
 struct TrainConfig {
   MlpSpec model;               // model.inputs and model.outputs are set from the data and task
   Task task = Task::binary;
@@ -36,6 +51,7 @@ struct TrainConfig {
   int patience = 0;            // epochs without validation improvement before stopping (0 = never stop early)
   std::string save_path;       // checkpoint written (atomically) at the end of every epoch; empty = none
   std::string resume_path;     // checkpoint to continue from: the run goes on from its next epoch, bit for bit
+  ColumnLayout data_layout;    // recorded in the checkpoint's config for predict (not used by training)
 
   void validate() const;       // throws Error naming the flag and its range
 };

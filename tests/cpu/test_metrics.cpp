@@ -74,3 +74,26 @@ TEST_CASE("evaluate: binary log loss and accuracy, multiclass accuracy, regressi
   // SST = sum (y - 2.75)^2 = 3.0625 + 0.5625 + 0.0625 + 5.0625 = 8.75; R^2 = 1 - 1/8.75
   CHECK(m.r2 == doctest::Approx(1 - 1 / 8.75));
 }
+
+TEST_CASE("AUC with NaN or infinite scores returns (NaN or a value) instead of hanging") {
+  const float nan = std::nanf(""), inf = INFINITY;
+  std::vector<float> s = {nan, 0.5f, nan, 0.1f}, y = {1, 0, 0, 1};
+  CHECK(std::isnan(roc_auc(s.data(), y.data(), 4)));
+  std::vector<float> all_nan(1000, nan), labels(1000);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = float(i % 2);
+  CHECK(std::isnan(roc_auc(all_nan.data(), labels.data(), 1000)));
+  // Infinities are ordered: they rank like any other score.
+  std::vector<float> s2 = {-inf, -inf, inf, inf}, y2 = {0, 0, 1, 1};
+  CHECK(roc_auc(s2.data(), y2.data(), 4) == 1.0);
+}
+
+TEST_CASE("find_nonfinite: the first NaN or infinite element, or -1") {
+  std::unique_ptr<Backend> backend = make_backend(DeviceChoice::cpu);
+  std::vector<float> v = {1.0f, -3.4e38f, 3.4e38f, 0.0f};
+  CHECK(backend->find_nonfinite(v.data(), 4) == -1);
+  CHECK(backend->find_nonfinite(v.data(), 0) == -1);
+  v[2] = std::nanf("");
+  CHECK(backend->find_nonfinite(v.data(), 4) == 2);
+  v[1] = -INFINITY;
+  CHECK(backend->find_nonfinite(v.data(), 4) == 1);
+}

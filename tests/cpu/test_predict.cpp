@@ -153,9 +153,13 @@ TEST_CASE("predict on the training file reproduces the test AUC that train repor
   std::memcpy(&first, npy.data() + header, sizeof first);
   CHECK(first == float(std::stod(lines[1])));
 
-  // A table with other feature columns is refused with the counts.
+  // Other feature columns contradict the model's layout; taken as given (--columns-from-flags) they are refused
+  // with the counts.
   CHECK(run_tool("predict", "--device cpu --model " + (dir / "m.ckpt").string() + " " + data + "--features 1-10 --out " +
                                 (dir / "q.csv").string(), &out) != 0);
+  CHECK(out.find("--features 1-10 contradicts the model") != std::string::npos);
+  CHECK(run_tool("predict", "--device cpu --model " + (dir / "m.ckpt").string() + " " + data +
+                                "--columns-from-flags --features 1-10 --out " + (dir / "q.csv").string(), &out) != 0);
   CHECK(out.find("10 feature columns; the model was trained on 21") != std::string::npos);
 }
 

@@ -125,6 +125,7 @@ TEST_CASE("tensorboard: decoder's CRC-32C matches the known vector") {
 
 TEST_CASE("tensorboard: event file records decode to the scalars written") {
   const auto dir = fresh_dir("tensorboard") / "nested" / "run";
+  std::filesystem::create_directories(dir.parent_path());  // only the last component is made by the writer
   std::string path;
   {
     fasttab::TensorBoardWriter writer(dir.string());
