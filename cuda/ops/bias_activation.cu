@@ -8,11 +8,11 @@
 // indices f = 4t .. 4t+3 of the rows x cols elements, the four that one Philox call decides, so each draw is made
 // once; consecutive threads take consecutive elements of a row (coalesced). Rows of whole float4s take the
 // vectorised kernels below instead (the hidden layers of the reference model: width 300).
-#include "cuda/bias_activation.cuh"
+#include "cuda/ops/bias_activation.cuh"
 
 #include <cstdint>
 
-#include "cuda/column_reduce.cuh"
+#include "cuda/ops/column_reduce.cuh"
 #include "cuda/cuda_check.cuh"
 #include "fasttab/philox.hpp"
 

@@ -5,7 +5,7 @@
 // sums in lane order into partials[chunk, c]. Pass 2: one warp per column adds the chunks' partials (each lane a
 // fixed subset in order, then a fixed shuffle tree). The chunking depends only on (rows, cols), so the sums are
 // the same bit for bit from run to run.
-#include "cuda/column_reduce.cuh"
+#include "cuda/ops/column_reduce.cuh"
 
 #include "cuda/cuda_check.cuh"
 

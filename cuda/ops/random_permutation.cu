@@ -4,7 +4,7 @@
 //
 // Scratch (keys in, keys out, values in, CUB temp storage) is carved from one block that only grows: a call for
 // the same or a smaller n does not allocate. The sorted values go straight to `out`.
-#include "cuda/random_permutation.cuh"
+#include "cuda/ops/random_permutation.cuh"
 
 #include <cub/device/device_radix_sort.cuh>
 

@@ -6,7 +6,7 @@
 // that consecutive threads touch consecutive words of a row and then of the next output row: loads of one
 // source row and all stores are coalesced, and a block covers many rows. Labels are copied by the thread that
 // holds word 0 of a row.
-#include "cuda/gather_rows.cuh"
+#include "cuda/ops/gather_rows.cuh"
 
 #include <cstdint>
 

@@ -2,11 +2,11 @@
 //   column_moments: (rows == 0: zeros) mean[c] = sum_r x / rows, then std[c] = sqrt(sum_r (x - mean[c])^2 / rows) (two passes, so no
 //                   cancellation), both with column_sums (deterministic, in double); one copy to the host at the end.
 //   standardize_columns: x = (x - mean[c]) * inv_std[c] in float, one thread per element over the flat rows x cols.
-#include "cuda/column_stats.cuh"
+#include "cuda/ops/column_stats.cuh"
 
 #include <cmath>
 
-#include "cuda/column_reduce.cuh"
+#include "cuda/ops/column_reduce.cuh"
 #include "cuda/cuda_check.cuh"
 
 namespace fasttab {

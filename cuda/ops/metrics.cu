@@ -12,7 +12,7 @@
 //   numerator2 = sum over groups of pos_g * (2 * neg_below_g + neg_g),   AUC = numerator2 / (2 P N),
 // NaN when P or N is 0. The group array is zeroed first so that the scan and the sum can run over all `rows`
 // slots without reading the group count back.
-#include "cuda/metrics.cuh"
+#include "cuda/ops/metrics.cuh"
 
 #include <climits>
 #include <cmath>
@@ -23,7 +23,7 @@
 #include <cub/device/device_scan.cuh>
 
 #include "cuda/cuda_check.cuh"
-#include "cuda/row_reduce.cuh"
+#include "cuda/ops/row_reduce.cuh"
 
 namespace fasttab {
 namespace {

@@ -6,7 +6,7 @@
 //                          p -= lr*m  (with momentum 0: p -= lr*g, m untouched and may be null)
 // lr/bc1 and sqrt(bc2) are computed once on the host; the float operations are the CPU backend's
 // (host/reference_math.hpp) in its order, up to the FMA contractions nvcc makes. Grid-stride over the elements.
-#include "cuda/optimizer.cuh"
+#include "cuda/ops/optimizer.cuh"
 
 #include <cmath>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // fill: dst[i] = value for i in [0, count); a grid-stride loop (cudaMemset only writes byte patterns).
-#include "cuda/fill.cuh"
+#include "cuda/ops/fill.cuh"
 
 #include <cstdint>
 
