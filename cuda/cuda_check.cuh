@@ -48,12 +48,3 @@ namespace fasttab::cuda_detail {
 
 // Right after a kernel launch: a bad launch configuration shows up here, not at the next synchronisation.
 #define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
-
-namespace fasttab {
-
-template <typename T>
-constexpr T ceil_div(T a, T b) {
-  return (a + b - 1) / b;
-}
-
-}  // namespace fasttab

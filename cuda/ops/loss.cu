@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "cuda/cuda_check.cuh"
+#include "cuda/launch.cuh"
 #include "cuda/ops/row_reduce.cuh"
 
 namespace fasttab {

@@ -22,7 +22,7 @@
 #include <cub/device/device_reduce.cuh>
 #include <cub/device/device_scan.cuh>
 
-#include "cuda/cuda_check.cuh"
+#include "cuda/launch.cuh"
 #include "cuda/ops/row_reduce.cuh"
 
 namespace fasttab {

@@ -8,7 +8,7 @@
 
 #include <cub/device/device_radix_sort.cuh>
 
-#include "cuda/cuda_check.cuh"
+#include "cuda/launch.cuh"
 #include "fasttab/philox.hpp"
 
 namespace fasttab {

@@ -13,7 +13,7 @@
 
 #include <cuda_runtime.h>
 
-#include "cuda/cuda_check.cuh"
+#include "cuda/launch.cuh"
 
 namespace fasttab {
 
