@@ -1,7 +1,7 @@
 // CudaBackend: the Backend (include/fasttab/backend.hpp) on one CUDA device. Every op is enqueued on one
 // non-blocking stream that the backend owns (cuBLAS is bound to it too), so ops run in program order without
-// host synchronisation; only copy_to_backend/copy_to_host/copy_rows_to_backend, evaluate, column_moments,
-// sum_to_host and synchronize wait. Scratch for sorts and reductions lives in workspaces that grow only, sized
+// host synchronisation; only copy_to_backend/copy_to_host/copy_rows_to_backend, evaluate, find_nonfinite,
+// column_moments and synchronize wait. Scratch for sorts and reductions lives in workspaces that grow only, sized
 // by the first calls (the reduction and bias-gradient scratch is allocated up front).
 //
 // GEMM on row-major matrices through column-major cuBLAS: a row-major X is the column-major X^T, so
@@ -20,6 +20,7 @@
 #include "cuda/launch.cuh"
 #include "cuda/device_workspace.cuh"
 #include "cuda/ops/fill.cuh"
+#include "cuda/ops/find_nonfinite.cuh"
 #include "cuda/ops/gather_rows.cuh"
 #include "cuda/ops/loss.cuh"
 #include "cuda/ops/metrics.cuh"
@@ -193,6 +194,9 @@ class CudaBackend final : public Backend {
                    const float* labels) override {
     return fasttab::evaluate(task, outputs, rows, width, ld, labels, metrics_, stream_);
   }
+  std::int64_t find_nonfinite(const float* values, std::int64_t count) override {
+    return fasttab::find_nonfinite(values, count, nonfinite_, limits_, stream_);
+  }
   void column_moments(const float* table, std::int64_t rows, int cols, int ld, double* host_mean,
                       double* host_std) override {
     fasttab::column_moments(table, rows, cols, ld, host_mean, host_std, moments_, limits_, stream_);
@@ -216,6 +220,7 @@ class CudaBackend final : public Backend {
   DeviceWorkspace moments_;
   PermutationWorkspace permutation_;
   MetricsWorkspace metrics_;
+  DeviceWorkspace nonfinite_;
 };
 
 }  // namespace

@@ -155,6 +155,12 @@ class CpuBackend final : public Backend {
     return reference::evaluate(task, outputs, rows, width, ld, labels);
   }
 
+  std::int64_t find_nonfinite(const float* values, std::int64_t count) override {
+    for (std::int64_t i = 0; i < count; ++i)
+      if (!std::isfinite(values[i])) return i;
+    return -1;
+  }
+
   void column_moments(const float* table, std::int64_t rows, int cols, int ld, double* mean,
                       double* stddev) override {
     reference::column_moments(table, rows, cols, ld, mean, stddev);

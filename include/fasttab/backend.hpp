@@ -136,6 +136,9 @@ class Backend {
   // AUC is exact: sorted scores, ties counted one half, counts in 64-bit integers.
   virtual Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, int ld,
                            const float* labels) = 0;
+  // The index of the first element of values[0, count) that is NaN or infinite, or -1 when all are finite.
+  // Waits for the device.
+  virtual std::int64_t find_nonfinite(const float* values, std::int64_t count) = 0;
   // Host mean[c] and (population) standard deviation std[c] of table[rows, cols] (leading dim ld), in double.
   virtual void column_moments(const float* table, std::int64_t rows, int cols, int ld, double* host_mean,
                               double* host_std) = 0;
