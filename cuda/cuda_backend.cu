@@ -40,7 +40,7 @@ constexpr std::size_t kInitialColumnPartials = 256 * 512;
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) : device_(device) {
+  explicit CudaBackend(int device) {
     CUDA_CHECK(cudaSetDevice(device));
     cudaDeviceProp props{};
     CUDA_CHECK(cudaGetDeviceProperties(&props, device));
@@ -210,7 +210,6 @@ class CudaBackend final : public Backend {
   // kRowReducePartials doubles of per-block partials, then 8 doubles of results (allocated in the constructor).
   double* reduce_partials() { return reduce_scratch_.ensure_as<double>(kRowReducePartials + 8, stream_); }
 
-  int device_;
   std::string name_;
   DeviceLimits limits_;  // SM count and threads per SM, for the launchers' grid sizes
   cudaStream_t stream_ = nullptr;
