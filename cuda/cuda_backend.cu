@@ -1,7 +1,7 @@
 // CudaBackend: the Backend (include/fasttab/backend.hpp) on one CUDA device. Every op is enqueued on one
 // non-blocking stream that the backend owns (cuBLAS is bound to it too), so ops run in program order without
-// host synchronisation; only copy_to_backend/copy_to_host/copy_rows_to_backend, evaluate, column_moments,
-// sum_to_host and synchronize wait. Scratch for sorts and reductions lives in workspaces that grow only, sized
+// host synchronisation; only copy_to_backend/copy_to_host/copy_rows_to_backend, evaluate, find_nonfinite,
+// column_moments and synchronize wait. Scratch for sorts and reductions lives in workspaces that grow only, sized
 // by the first calls (the reduction and bias-gradient scratch is allocated up front).
 //
 // GEMM on row-major matrices through column-major cuBLAS: a row-major X is the column-major X^T, so
@@ -14,18 +14,19 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
-#include "cuda/bias_activation.cuh"
-#include "cuda/column_reduce.cuh"
-#include "cuda/column_stats.cuh"
-#include "cuda/cuda_check.cuh"
+#include "cuda/ops/bias_activation.cuh"
+#include "cuda/ops/column_reduce.cuh"
+#include "cuda/ops/column_stats.cuh"
+#include "cuda/launch.cuh"
 #include "cuda/device_workspace.cuh"
-#include "cuda/fill.cuh"
-#include "cuda/gather_rows.cuh"
-#include "cuda/loss.cuh"
-#include "cuda/metrics.cuh"
-#include "cuda/optimizer.cuh"
-#include "cuda/random_permutation.cuh"
-#include "cuda/row_reduce.cuh"
+#include "cuda/ops/fill.cuh"
+#include "cuda/ops/find_nonfinite.cuh"
+#include "cuda/ops/gather_rows.cuh"
+#include "cuda/ops/loss.cuh"
+#include "cuda/ops/metrics.cuh"
+#include "cuda/ops/optimizer.cuh"
+#include "cuda/ops/random_permutation.cuh"
+#include "cuda/ops/row_reduce.cuh"
 #include "fasttab/backend.hpp"
 #include "fasttab/cuda_backend.hpp"
 #include "fasttab/error.hpp"
@@ -39,11 +40,12 @@ constexpr std::size_t kInitialColumnPartials = 256 * 512;
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) : device_(device) {
+  explicit CudaBackend(int device) {
     CUDA_CHECK(cudaSetDevice(device));
     cudaDeviceProp props{};
     CUDA_CHECK(cudaGetDeviceProperties(&props, device));
     name_ = props.name;
+    limits_ = device_limits(props);
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     try {
       CUBLAS_CHECK(cublasCreate(&cublas_));
@@ -127,7 +129,7 @@ class CudaBackend final : public Backend {
     if (bytes == 0) return;
     CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
   }
-  void fill(float* dst, float value, std::size_t count) override { fasttab::fill(dst, value, count, stream_); }
+  void fill(float* dst, float value, std::size_t count) override { fasttab::fill(dst, value, count, limits_, stream_); }
   void synchronize() override { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
   // ---- dense algebra ----------------------------------------------------------------------------------------
@@ -150,24 +152,24 @@ class CudaBackend final : public Backend {
   // ---- the MLP's element-wise ops -------------------------------------------------------------------------
   void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias, Activation act,
                                        float dropout_p, DropoutKey key) override {
-    fasttab::bias_activation_dropout_forward(z, rows, cols, ld, bias, act, dropout_p, key, stream_);
+    fasttab::bias_activation_dropout_forward(z, rows, cols, ld, bias, act, dropout_p, key, limits_, stream_);
   }
   void activation_dropout_backward(float* grad, const float* out, int rows, int cols, int ld, Activation act,
                                    float dropout_p, DropoutKey key) override {
-    fasttab::activation_dropout_backward(grad, out, rows, cols, ld, act, dropout_p, key, stream_);
+    fasttab::activation_dropout_backward(grad, out, rows, cols, ld, act, dropout_p, key, limits_, stream_);
   }
   void activation_dropout_backward_bias_gradient(float* grad, const float* out, int rows, int cols, int ld,
                                                  Activation act, float dropout_p, DropoutKey key,
                                                  float* bias_grad) override {
-    const std::size_t partials_count = fused_backward_partials(rows, cols);
+    const std::size_t partials_count = fused_backward_partials(rows, cols, limits_);
     double* partials = partials_count ? column_scratch_.ensure_as<double>(partials_count, stream_) : nullptr;
     if (!fasttab::activation_dropout_backward_bias_gradient(grad, out, rows, cols, ld, act, dropout_p, key, bias_grad,
-                                                            partials, stream_))
+                                                            partials, limits_, stream_))
       Backend::activation_dropout_backward_bias_gradient(grad, out, rows, cols, ld, act, dropout_p, key, bias_grad);
   }
   void bias_gradient(const float* grad, int rows, int cols, int ld, float* bias_grad) override {
-    double* partials = column_scratch_.ensure_as<double>(column_sums_partials(rows, cols), stream_);
-    fasttab::bias_gradient(grad, rows, cols, ld, bias_grad, partials, stream_);
+    double* partials = column_scratch_.ensure_as<double>(column_sums_partials(rows, cols, limits_), stream_);
+    fasttab::bias_gradient(grad, rows, cols, ld, bias_grad, partials, limits_, stream_);
   }
   void loss_forward_backward(Task task, const float* outputs, int rows, int width, int ld, const float* labels,
                              float* grad, float* loss) override {
@@ -175,13 +177,13 @@ class CudaBackend final : public Backend {
   }
   void optimizer_update(const OptimizerUpdate& update, float* params, const float* grads, float* state1,
                         float* state2, std::size_t count) override {
-    fasttab::optimizer_update(update, params, grads, state1, state2, count, stream_);
+    fasttab::optimizer_update(update, params, grads, state1, state2, count, limits_, stream_);
   }
 
   // ---- data movement --------------------------------------------------------------------------------------
   void gather_rows(const float* features, int ld, const float* labels, const std::uint32_t* indices,
                    std::int64_t count, float* out_features, float* out_labels) override {
-    fasttab::gather_rows(features, ld, labels, indices, count, out_features, out_labels, stream_);
+    fasttab::gather_rows(features, ld, labels, indices, count, out_features, out_labels, limits_, stream_);
   }
   void random_permutation(std::uint64_t seed, std::uint32_t epoch, std::uint32_t n, std::uint32_t* out) override {
     fasttab::random_permutation(seed, epoch, n, out, permutation_, stream_);
@@ -192,30 +194,24 @@ class CudaBackend final : public Backend {
                    const float* labels) override {
     return fasttab::evaluate(task, outputs, rows, width, ld, labels, metrics_, stream_);
   }
-  // TEMPORARY: replaced by the device kernel on the cuda-house branch
   std::int64_t find_nonfinite(const float* values, std::int64_t count) override {
-    if (count <= 0) return -1;
-    const std::unique_ptr<float[]> host(new float[static_cast<std::size_t>(count)]);
-    copy_to_host(host.get(), values, static_cast<std::size_t>(count) * sizeof(float));
-    for (std::int64_t i = 0; i < count; ++i)
-      if (!(host[i] - host[i] == 0.0f)) return i;  // NaN or infinite
-    return -1;
+    return fasttab::find_nonfinite(values, count, nonfinite_, limits_, stream_);
   }
   void column_moments(const float* table, std::int64_t rows, int cols, int ld, double* host_mean,
                       double* host_std) override {
-    fasttab::column_moments(table, rows, cols, ld, host_mean, host_std, moments_, stream_);
+    fasttab::column_moments(table, rows, cols, ld, host_mean, host_std, moments_, limits_, stream_);
   }
   void standardize_columns(float* table, std::int64_t rows, int cols, int ld, const float* mean,
                            const float* inv_std) override {
-    fasttab::standardize_columns(table, rows, cols, ld, mean, inv_std, stream_);
+    fasttab::standardize_columns(table, rows, cols, ld, mean, inv_std, limits_, stream_);
   }
 
  private:
   // kRowReducePartials doubles of per-block partials, then 8 doubles of results (allocated in the constructor).
   double* reduce_partials() { return reduce_scratch_.ensure_as<double>(kRowReducePartials + 8, stream_); }
 
-  int device_;
   std::string name_;
+  DeviceLimits limits_;  // SM count and threads per SM, for the launchers' grid sizes
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   DeviceWorkspace reduce_scratch_;
@@ -223,6 +219,7 @@ class CudaBackend final : public Backend {
   DeviceWorkspace moments_;
   PermutationWorkspace permutation_;
   MetricsWorkspace metrics_;
+  DeviceWorkspace nonfinite_;
 };
 
 }  // namespace

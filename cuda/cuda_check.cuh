@@ -1,11 +1,10 @@
-// Error checks for CUDA runtime, cuBLAS and cuRAND calls: each macro throws fasttab::Error naming the failing
+// Error checks for CUDA runtime and cuBLAS calls: each macro throws fasttab::Error naming the failing
 // call, the library's error name and text, and the file:line of the call, so that a failure in a kernel launch
 // deep inside a training step says where it happened.
 #pragma once
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
-#include <curand.h>
 
 #include "fasttab/error.hpp"
 
@@ -18,9 +17,6 @@ namespace fasttab::cuda_detail {
 [[noreturn]] inline void fail_cublas(cublasStatus_t status, const char* call, const char* file, int line) {
   FASTTAB_FAIL("cuBLAS error ", cublasGetStatusName(status), " (", cublasGetStatusString(status), ") in ", call,
                " at ", file, ":", line);
-}
-[[noreturn]] inline void fail_curand(curandStatus_t status, const char* call, const char* file, int line) {
-  FASTTAB_FAIL("cuRAND error ", static_cast<int>(status), " in ", call, " at ", file, ":", line);
 }
 
 }  // namespace fasttab::cuda_detail
@@ -39,21 +35,5 @@ namespace fasttab::cuda_detail {
       ::fasttab::cuda_detail::fail_cublas(fasttab_status_, #call, __FILE__, __LINE__);        \
   } while (0)
 
-#define CURAND_CHECK(call)                                                                    \
-  do {                                                                                        \
-    const curandStatus_t fasttab_status_ = (call);                                            \
-    if (fasttab_status_ != CURAND_STATUS_SUCCESS)                                             \
-      ::fasttab::cuda_detail::fail_curand(fasttab_status_, #call, __FILE__, __LINE__);        \
-  } while (0)
-
 // Right after a kernel launch: a bad launch configuration shows up here, not at the next synchronisation.
 #define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
-
-namespace fasttab {
-
-template <typename T>
-constexpr T ceil_div(T a, T b) {
-  return (a + b - 1) / b;
-}
-
-}  // namespace fasttab

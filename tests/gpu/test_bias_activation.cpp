@@ -1,8 +1,7 @@
-// The MLP's element-wise ops on the CUDA backend against the CPU backend:
+// The MLP's element-wise ops (cuda/ops/bias_activation.cu) on the CUDA backend against the CPU backend:
 //   bias_activation_dropout_forward, activation_dropout_backward: ||gpu - cpu|| / ||cpu|| <= 1e-5 (tanhf against
 //   std::tanh), the same elements dropped (identical masks), the padding columns untouched;
-//   bias_gradient: <= 1e-5, every output written, the same bits on a second run;
-//   standardize_columns: <= 1e-6.
+//   bias_gradient: <= 1e-5, every output written, the same bits on a second run.
 #include "gpu_test_support.hpp"
 
 using namespace fasttab;
@@ -122,86 +121,5 @@ TEST_CASE("cuda bias_gradient matches the CPU and is deterministic") {
     b.gpu->fill(gbg.data(), kNaN, s.cols);
     b.gpu->bias_gradient(gg.data(), s.rows, s.cols, s.ld, gbg.data());
     CHECK(same_bits(download(*b.gpu, gbg), got));
-  }
-}
-
-TEST_CASE("cuda fused backward + bias gradient matches the CPU's two passes and is deterministic") {
-  FASTTAB_REQUIRE_CUDA_DEVICE();
-  auto b = make_backends();
-  // Fused shapes (whole float4 rows, at most 256 float4s) and ones that fall back to the two passes.
-  const Shape shapes[] = {{16384, 300, 300}, {14636, 300, 300}, {37, 8, 8}, {1, 4, 4}, {513, 128, 132},
-                          {1000, 1024, 1024}, {77, 301, 304}, {50, 1028, 1028}};
-  std::uint32_t seed = 700;
-  for (const Shape& s : shapes)
-    for (float p : {0.0f, 0.5f}) {
-      ++seed;
-      INFO("rows=" << s.rows << " cols=" << s.cols << " ld=" << s.ld << " p=" << p);
-      const DropoutKey key{99 + seed, 5, 1};
-      const std::vector<float> grad = random_floats(static_cast<std::size_t>(s.rows) * s.ld, seed);
-      const std::vector<float> out = random_floats(static_cast<std::size_t>(s.rows) * s.ld, seed + 1, -1.5f, 1.5f);
-      auto cg = upload(*b.cpu, grad), co = upload(*b.cpu, out);
-      BackendBuffer<float> cbg(*b.cpu, s.cols, "bias grad");
-      b.cpu->activation_dropout_backward(cg.data(), co.data(), s.rows, s.cols, s.ld, Activation::tanh, p, key);
-      b.cpu->bias_gradient(cg.data(), s.rows, s.cols, s.ld, cbg.data());
-      const std::vector<float> want_grad = region(download(*b.cpu, cg), s.rows, s.cols, s.ld);
-      const std::vector<float> want_bias = download(*b.cpu, cbg);
-
-      std::vector<float> first_bias;
-      for (int run = 0; run < 2; ++run) {
-        auto gg = upload(*b.gpu, grad), go = upload(*b.gpu, out);
-        BackendBuffer<float> gbg(*b.gpu, s.cols, "bias grad");
-        b.gpu->fill(gbg.data(), kNaN, s.cols);
-        b.gpu->activation_dropout_backward_bias_gradient(gg.data(), go.data(), s.rows, s.cols, s.ld, Activation::tanh,
-                                                         p, key, gbg.data());
-        const std::vector<float> all = download(*b.gpu, gg);
-        const std::vector<float> got_bias = download(*b.gpu, gbg);
-        CHECK(relative_error(region(all, s.rows, s.cols, s.ld), want_grad) <= 1e-5);
-        CHECK(padding(all, s.rows, s.cols, s.ld) == padding(grad, s.rows, s.cols, s.ld));  // padding untouched
-        CHECK(count_nan(got_bias) == 0);
-        CHECK(relative_error(got_bias, want_bias) <= 1e-5);
-        if (run == 0) first_bias = got_bias;
-        else CHECK(same_bits(got_bias, first_bias));
-      }
-    }
-}
-
-TEST_CASE("cuda standardize_columns matches the CPU") {
-  FASTTAB_REQUIRE_CUDA_DEVICE();
-  auto b = make_backends();
-  const Shape shapes[] = {{37, 301, 304}, {100003, 7, 9}, {1, 1, 1}};
-  std::uint32_t seed = 400;
-  for (const Shape& s : shapes) {
-    ++seed;
-    INFO("rows=" << s.rows << " cols=" << s.cols << " ld=" << s.ld);
-    const std::vector<float> table = random_floats(static_cast<std::size_t>(s.rows) * s.ld, seed, -5.0f, 20.0f);
-    const std::vector<float> mean = random_floats(static_cast<std::size_t>(s.cols), seed + 1, 0.0f, 10.0f);
-    const std::vector<float> inv_std = random_floats(static_cast<std::size_t>(s.cols), seed + 2, 0.1f, 2.0f);
-    std::vector<std::vector<float>> results;
-    for (Backend* backend : {b.cpu.get(), b.gpu.get()}) {
-      auto t = upload(*backend, table), m = upload(*backend, mean), is = upload(*backend, inv_std);
-      backend->standardize_columns(t.data(), s.rows, s.cols, s.ld, m.data(), is.data());
-      results.push_back(download(*backend, t));
-    }
-    CHECK(relative_error(region(results[1], s.rows, s.cols, s.ld), region(results[0], s.rows, s.cols, s.ld)) <= 1e-6);
-    CHECK(same_bits(padding(results[1], s.rows, s.cols, s.ld), padding(table, s.rows, s.cols, s.ld)));
-  }
-}
-
-TEST_CASE("cuda column_moments matches the CPU") {
-  FASTTAB_REQUIRE_CUDA_DEVICE();
-  auto b = make_backends();
-  const Shape shapes[] = {{37, 301, 304}, {100003, 7, 9}, {1, 1, 1}, {5000, 24, 24}};
-  std::uint32_t seed = 500;
-  for (const Shape& s : shapes) {
-    ++seed;
-    INFO("rows=" << s.rows << " cols=" << s.cols << " ld=" << s.ld);
-    const std::vector<float> table = random_floats(static_cast<std::size_t>(s.rows) * s.ld, seed, -5.0f, 20.0f);
-    std::vector<double> mean_cpu(s.cols), std_cpu(s.cols), mean_gpu(s.cols, -1.0), std_gpu(s.cols, -1.0);
-    auto ct = upload(*b.cpu, table);
-    b.cpu->column_moments(ct.data(), s.rows, s.cols, s.ld, mean_cpu.data(), std_cpu.data());
-    auto gt = upload(*b.gpu, table);
-    b.gpu->column_moments(gt.data(), s.rows, s.cols, s.ld, mean_gpu.data(), std_gpu.data());
-    CHECK(relative_error(mean_gpu, mean_cpu) <= 1e-9);
-    CHECK(relative_error(std_gpu, std_cpu) <= 1e-9);
   }
 }

@@ -6,17 +6,17 @@
 // that consecutive threads touch consecutive words of a row and then of the next output row: loads of one
 // source row and all stores are coalesced, and a block covers many rows. Labels are copied by the thread that
 // holds word 0 of a row.
-#include "cuda/gather_rows.cuh"
+#include "cuda/ops/gather_rows.cuh"
 
 #include <cstdint>
 
-#include "cuda/cuda_check.cuh"
+#include "cuda/launch.cuh"
 
 namespace fasttab {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kMaxBlocks = 132 * 32;  // grid-stride beyond this: enough to fill every SM several times
+constexpr int kWaves = 4;  // full-occupancy waves of the device at most (grid-stride beyond)
 
 template <typename Word, typename Index>
 __global__ void __launch_bounds__(kThreads) gather_rows_kernel(const Word* __restrict__ features, int words_per_row,
@@ -36,14 +36,12 @@ __global__ void __launch_bounds__(kThreads) gather_rows_kernel(const Word* __res
   }
 }
 
-bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
-
 template <typename Word>
 void launch(const float* features, int words_per_row, const float* labels, const std::uint32_t* indices,
-            std::int64_t count, float* out_features, float* out_labels, cudaStream_t stream) {
+            std::int64_t count, float* out_features, float* out_labels, const DeviceLimits& limits,
+            cudaStream_t stream) {
   const std::int64_t total = count * words_per_row;
-  const std::int64_t wanted = ceil_div<std::int64_t>(total, kThreads);
-  const int blocks = static_cast<int>(wanted < kMaxBlocks ? wanted : kMaxBlocks);
+  const unsigned blocks = limits.grid_stride_blocks(total, kThreads, kWaves);
   // The grid-stride loop's last step must not overflow the index type either: total + stride < 2^32.
   if (total + static_cast<std::int64_t>(blocks) * kThreads < (std::int64_t{1} << 32))
     gather_rows_kernel<Word, std::uint32_t><<<blocks, kThreads, 0, stream>>>(
@@ -59,7 +57,7 @@ void launch(const float* features, int words_per_row, const float* labels, const
 }  // namespace
 
 void gather_rows(const float* features, int ld, const float* labels, const std::uint32_t* indices, std::int64_t count,
-                 float* out_features, float* out_labels, cudaStream_t stream) {
+                 float* out_features, float* out_labels, const DeviceLimits& limits, cudaStream_t stream) {
   FASTTAB_REQUIRE(ld >= 0, "gather_rows: negative leading dimension ", ld);
   FASTTAB_REQUIRE(count >= 0, "gather_rows: negative row count ", count);
   FASTTAB_REQUIRE(labels == nullptr || out_labels != nullptr, "gather_rows: labels given without out_labels");
@@ -67,13 +65,14 @@ void gather_rows(const float* features, int ld, const float* labels, const std::
   if (ld == 0) {
     if (labels == nullptr) return;
     // No features: the label copy alone, one float per row.
-    launch<float>(labels, 1, labels, indices, count, out_labels, nullptr, stream);
+    launch<float>(labels, 1, labels, indices, count, out_labels, nullptr, limits, stream);
     return;
   }
   if (ld % 4 == 0 && aligned16(features) && aligned16(out_features))
-    launch<float4>(features, ld / 4, labels, indices, count, out_features, labels ? out_labels : nullptr, stream);
+    launch<float4>(features, ld / 4, labels, indices, count, out_features, labels ? out_labels : nullptr, limits,
+                   stream);
   else
-    launch<float>(features, ld, labels, indices, count, out_features, labels ? out_labels : nullptr, stream);
+    launch<float>(features, ld, labels, indices, count, out_features, labels ? out_labels : nullptr, limits, stream);
 }
 
 }  // namespace fasttab

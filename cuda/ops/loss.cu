@@ -5,12 +5,12 @@
 //   regression (width 1): loss = (x - y)^2,  dx = 2 (x - y) / rows
 // One thread per row computes in double, writes the row's gradient and adds its loss into a deterministic row_reduce;
 // *loss = the mean over rows, rounded to float.
-#include "cuda/loss.cuh"
+#include "cuda/ops/loss.cuh"
 
 #include <cstdint>
 
-#include "cuda/cuda_check.cuh"
-#include "cuda/row_reduce.cuh"
+#include "cuda/launch.cuh"
+#include "cuda/ops/row_reduce.cuh"
 
 namespace fasttab {
 namespace {

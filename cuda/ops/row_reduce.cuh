@@ -6,14 +6,14 @@
 // `rows`, so the result is the same bit for bit from run to run (no atomics). `fn(r, acc)` adds row r's terms
 // into acc[0..K) and may write per-row outputs (the loss gradient) as a side effect.
 //
-// Header-only (templates): included by the .cu files that reduce over rows (loss, metrics, the backend's sums).
+// Header-only (templates): included by the .cu files that reduce over rows (loss, metrics).
 #pragma once
 
 #include <cstdint>
 
 #include <cuda_runtime.h>
 
-#include "cuda/cuda_check.cuh"
+#include "cuda/launch.cuh"
 
 namespace fasttab {
 

@@ -5,8 +5,10 @@
 
 #include <cuda_runtime_api.h>
 
+#include "cuda/launch.cuh"
+
 namespace fasttab {
 
-void fill(float* dst, float value, std::size_t count, cudaStream_t stream);
+void fill(float* dst, float value, std::size_t count, const DeviceLimits& limits, cudaStream_t stream);
 
 }  // namespace fasttab

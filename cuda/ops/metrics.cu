@@ -12,7 +12,7 @@
 //   numerator2 = sum over groups of pos_g * (2 * neg_below_g + neg_g),   AUC = numerator2 / (2 P N),
 // NaN when P or N is 0. The group array is zeroed first so that the scan and the sum can run over all `rows`
 // slots without reading the group count back.
-#include "cuda/metrics.cuh"
+#include "cuda/ops/metrics.cuh"
 
 #include <climits>
 #include <cmath>
@@ -22,8 +22,8 @@
 #include <cub/device/device_reduce.cuh>
 #include <cub/device/device_scan.cuh>
 
-#include "cuda/cuda_check.cuh"
-#include "cuda/row_reduce.cuh"
+#include "cuda/launch.cuh"
+#include "cuda/ops/row_reduce.cuh"
 
 namespace fasttab {
 namespace {
@@ -173,6 +173,30 @@ void auc_numerator(const float* scores, const float* labels, int n, const AucBuf
   CUDA_CHECK(cub::DeviceReduce::Sum(b.temp, bytes, b.terms, b.numerator2, n, stream));
 }
 
+// The metrics from the device sums (the first pass in sums[0..4), the second in sums[4]) and the AUC numerator.
+Metrics metrics_from_sums(Task task, const double* sums, unsigned long long numerator2, Metrics m) {
+  const double count = static_cast<double>(m.rows);
+  switch (task) {
+    case Task::binary: {
+      m.loss = sums[0] / count;
+      m.accuracy = sums[1] / count;
+      const double positives = sums[2], negatives = count - sums[2];
+      if (positives > 0 && negatives > 0) m.auc = static_cast<double>(numerator2) / (2.0 * positives * negatives);
+      break;
+    }
+    case Task::multiclass:
+      m.loss = sums[0] / count;
+      m.accuracy = sums[1] / count;
+      break;
+    case Task::regression:
+      m.loss = sums[0] / count;
+      m.rmse = std::sqrt(m.loss);
+      m.r2 = sums[4] > 0 ? 1.0 - sums[0] / sums[4] : std::numeric_limits<double>::quiet_NaN();
+      break;
+  }
+  return m;
+}
+
 }  // namespace
 
 Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, int ld, const float* labels,
@@ -239,26 +263,7 @@ Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, 
   CUDA_CHECK(cudaMemcpyAsync(sums, p.sums, sizeof sums, cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
 
-  const double count = static_cast<double>(rows);
-  switch (task) {
-    case Task::binary: {
-      m.loss = sums[0] / count;
-      m.accuracy = sums[1] / count;
-      const double positives = sums[2], negatives = count - sums[2];
-      if (positives > 0 && negatives > 0) m.auc = static_cast<double>(numerator2) / (2.0 * positives * negatives);
-      break;
-    }
-    case Task::multiclass:
-      m.loss = sums[0] / count;
-      m.accuracy = sums[1] / count;
-      break;
-    case Task::regression:
-      m.loss = sums[0] / count;
-      m.rmse = std::sqrt(m.loss);
-      m.r2 = sums[4] > 0 ? 1.0 - sums[0] / sums[4] : std::numeric_limits<double>::quiet_NaN();
-      break;
-  }
-  return m;
+  return metrics_from_sums(task, sums, numerator2, m);
 }
 
 }  // namespace fasttab

@@ -3,11 +3,11 @@
 // Pass 1: a block of 32 x 8 threads owns 32 adjacent columns (threadIdx.x: coalesced loads along a row) and one
 // chunk of rows; its 8 row lanes (threadIdx.y) add rows chunk_start + y, + 8, ... and then lane 0 adds the 8 lane
 // sums in lane order into partials[chunk, c]. Pass 2: one warp per column adds the chunks' partials (each lane a
-// fixed subset in order, then a fixed shuffle tree). The chunking depends only on (rows, cols), so the sums are
-// the same bit for bit from run to run.
-#include "cuda/column_reduce.cuh"
+// fixed subset in order, then a fixed shuffle tree). The chunking depends only on (rows, cols, SM count), so the sums are
+// the same bit for bit from run to run on one device.
+#include "cuda/ops/column_reduce.cuh"
 
-#include "cuda/cuda_check.cuh"
+#include "cuda/launch.cuh"
 
 namespace fasttab {
 namespace {
@@ -16,7 +16,10 @@ constexpr int kColumnsPerBlock = 32;
 constexpr int kRowLanes = 8;
 constexpr int kMaxChunks = 256;
 constexpr std::int64_t kMinRowsPerChunk = 64;
-constexpr int kTargetBlocks = 132 * 4;  // enough blocks to fill an H100's 132 SMs several times
+// Chunks of rows: enough blocks for about four per SM (limits.reduction_blocks(4); 132 x 4 on an H100). The sums'
+// order follows the chunking, so they are the same bits on one device, and may differ in the last bits between
+// devices with different SM counts.
+constexpr int kBlocksPerSm = 4;
 
 struct Chunking {
   int column_blocks;
@@ -24,10 +27,11 @@ struct Chunking {
   std::int64_t rows_per_chunk;
 };
 
-Chunking chunking(std::int64_t rows, int cols) {
+Chunking chunking(std::int64_t rows, int cols, const DeviceLimits& limits) {
   Chunking c{};
   c.column_blocks = ceil_div(cols, kColumnsPerBlock);
-  std::int64_t chunks = ceil_div<std::int64_t>(kTargetBlocks, c.column_blocks < 1 ? 1 : c.column_blocks);
+  const std::int64_t target_blocks = limits.reduction_blocks(kBlocksPerSm);
+  std::int64_t chunks = ceil_div<std::int64_t>(target_blocks, c.column_blocks < 1 ? 1 : c.column_blocks);
   const std::int64_t by_rows = ceil_div<std::int64_t>(rows, kMinRowsPerChunk);
   if (chunks > by_rows) chunks = by_rows;
   if (chunks > kMaxChunks) chunks = kMaxChunks;
@@ -96,17 +100,18 @@ __global__ void column_finish_kernel(const double* __restrict__ partials, int ch
 
 }  // namespace
 
-std::size_t column_sums_partials(std::int64_t rows, int cols) {
-  const Chunking c = chunking(rows, cols);
+std::size_t column_sums_partials(std::int64_t rows, int cols, const DeviceLimits& limits) {
+  const Chunking c = chunking(rows, cols, limits);
   return static_cast<std::size_t>(c.chunks) * static_cast<std::size_t>(cols < 1 ? 1 : cols);
 }
 
 void column_sums(const float* table, std::int64_t rows, int cols, int ld, const double* center, double divisor,
-                 double* partials, double* out_double, float* out_float, cudaStream_t stream) {
+                 double* partials, double* out_double, float* out_float, const DeviceLimits& limits,
+                 cudaStream_t stream) {
   FASTTAB_REQUIRE(rows >= 0 && cols >= 0, "column_sums: bad shape ", rows, " x ", cols);
   FASTTAB_REQUIRE(ld >= cols, "column_sums: leading dimension ", ld, " < columns ", cols);
   if (cols == 0) return;
-  const Chunking c = chunking(rows, cols);
+  const Chunking c = chunking(rows, cols, limits);
   const dim3 block(kColumnsPerBlock, kRowLanes);
   const dim3 grid(static_cast<unsigned>(c.column_blocks), static_cast<unsigned>(c.chunks));
   column_partials_kernel<<<grid, block, 0, stream>>>(table, rows, cols, ld, c.rows_per_chunk, center, partials);

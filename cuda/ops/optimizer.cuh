@@ -5,11 +5,12 @@
 
 #include <cuda_runtime_api.h>
 
+#include "cuda/launch.cuh"
 #include "fasttab/backend.hpp"
 
 namespace fasttab {
 
 void optimizer_update(const OptimizerUpdate& update, float* params, const float* grads, float* state1, float* state2,
-                      std::size_t count, cudaStream_t stream);
+                      std::size_t count, const DeviceLimits& limits, cudaStream_t stream);
 
 }  // namespace fasttab

@@ -6,18 +6,18 @@
 //                          p -= lr*m  (with momentum 0: p -= lr*g, m untouched and may be null)
 // lr/bc1 and sqrt(bc2) are computed once on the host; the float operations are the CPU backend's
 // (host/reference_math.hpp) in its order, up to the FMA contractions nvcc makes. Grid-stride over the elements.
-#include "cuda/optimizer.cuh"
+#include "cuda/ops/optimizer.cuh"
 
 #include <cmath>
 #include <cstdint>
 
-#include "cuda/cuda_check.cuh"
+#include "cuda/launch.cuh"
 
 namespace fasttab {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr std::int64_t kMaxBlocks = 132 * 16;
+constexpr int kWaves = 2;  // full-occupancy waves of the device at most (grid-stride beyond)
 
 template <bool decoupled>
 __global__ void __launch_bounds__(kThreads) adam_kernel(float* __restrict__ p, const float* __restrict__ grads,
@@ -62,12 +62,11 @@ __global__ void __launch_bounds__(kThreads) sgd_kernel(float* __restrict__ p, co
 }  // namespace
 
 void optimizer_update(const OptimizerUpdate& u, float* params, const float* grads, float* state1, float* state2,
-                      std::size_t count, cudaStream_t stream) {
+                      std::size_t count, const DeviceLimits& limits, cudaStream_t stream) {
   if (count == 0) return;
   FASTTAB_REQUIRE(params != nullptr && grads != nullptr, "optimizer_update: null params or grads");
   FASTTAB_REQUIRE(u.step >= 1, "optimizer_update: step ", u.step, " is not >= 1");
-  const std::int64_t wanted = ceil_div<std::int64_t>(static_cast<std::int64_t>(count), kThreads);
-  const unsigned blocks = static_cast<unsigned>(wanted > kMaxBlocks ? kMaxBlocks : wanted);
+  const unsigned blocks = limits.grid_stride_blocks(static_cast<std::int64_t>(count), kThreads, kWaves);
   switch (u.kind) {
     case OptimizerKind::adam:
     case OptimizerKind::adamw: {

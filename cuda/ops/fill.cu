@@ -1,15 +1,15 @@
 // fill: dst[i] = value for i in [0, count); a grid-stride loop (cudaMemset only writes byte patterns).
-#include "cuda/fill.cuh"
+#include "cuda/ops/fill.cuh"
 
 #include <cstdint>
 
-#include "cuda/cuda_check.cuh"
+#include "cuda/launch.cuh"
 
 namespace fasttab {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr std::int64_t kMaxBlocks = 132 * 16;
+constexpr int kWaves = 2;  // full-occupancy waves of the device at most (grid-stride beyond)
 
 __global__ void __launch_bounds__(kThreads) fill_kernel(float* __restrict__ dst, float value, std::size_t count) {
   const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
@@ -19,11 +19,10 @@ __global__ void __launch_bounds__(kThreads) fill_kernel(float* __restrict__ dst,
 
 }  // namespace
 
-void fill(float* dst, float value, std::size_t count, cudaStream_t stream) {
+void fill(float* dst, float value, std::size_t count, const DeviceLimits& limits, cudaStream_t stream) {
   if (count == 0) return;
   FASTTAB_REQUIRE(dst != nullptr, "fill: null destination");
-  const std::int64_t wanted = ceil_div<std::int64_t>(static_cast<std::int64_t>(count), kThreads);
-  const unsigned blocks = static_cast<unsigned>(wanted > kMaxBlocks ? kMaxBlocks : wanted);
+  const unsigned blocks = limits.grid_stride_blocks(static_cast<std::int64_t>(count), kThreads, kWaves);
   fill_kernel<<<blocks, kThreads, 0, stream>>>(dst, value, count);
   CUDA_CHECK_LAUNCH();
 }

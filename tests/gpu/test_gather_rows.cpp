@@ -1,7 +1,6 @@
-// gather_rows and random_permutation on the CUDA backend against the CPU backend:
-//   gather: bit-identical (memcmp) rows and labels, for the float4 path (ld % 4 == 0, aligned), the scalar path
+// gather_rows (cuda/ops/gather_rows.cu) on the CUDA backend against the CPU backend:
+//   bit-identical (memcmp) rows and labels, for the float4 path (ld % 4 == 0, aligned), the scalar path
 //   (odd ld, or a misaligned source), with NaN payloads, -0 and subnormals in the data;
-//   permutation: a permutation of 0..n-1 and equal to the CPU's (stable sort by the Philox keys), n = 1, 1000, 2^20+3.
 #include <algorithm>
 #include <cstdint>
 
@@ -63,42 +62,4 @@ TEST_CASE("cuda gather_rows is a bit-exact copy equal to the CPU's") {
                           &features[static_cast<std::size_t>(indices[i]) * c.ld + c.offset], sizeof(float) * c.ld) == 0;
     CHECK(exact);
   }
-}
-
-TEST_CASE("cuda random_permutation is the CPU's permutation") {
-  FASTTAB_REQUIRE_CUDA_DEVICE();
-  auto b = make_backends();
-  for (std::uint32_t n : {1u, 1000u, (1u << 20) + 3u}) {
-    for (std::uint32_t epoch : {0u, 7u}) {
-      INFO("n=" << n << " epoch=" << epoch);
-      const std::uint64_t seed = 0xC0FFEEull + n;
-      BackendBuffer<std::uint32_t> cpu_out(*b.cpu, n, "permutation");
-      b.cpu->random_permutation(seed, epoch, n, cpu_out.data());
-      const std::vector<std::uint32_t> want = download(*b.cpu, cpu_out);
-
-      BackendBuffer<std::uint32_t> gpu_out(*b.gpu, n, "permutation");
-      b.gpu->fill(reinterpret_cast<float*>(gpu_out.data()), kNaN, n);
-      b.gpu->random_permutation(seed, epoch, n, gpu_out.data());
-      const std::vector<std::uint32_t> got = download(*b.gpu, gpu_out);
-
-      std::vector<char> seen(n, 0);
-      bool is_permutation = true;
-      for (std::uint32_t v : got) {
-        if (v >= n || seen[v]) {
-          is_permutation = false;
-          break;
-        }
-        seen[v] = 1;
-      }
-      CHECK(is_permutation);
-      CHECK(got == want);
-    }
-  }
-  // A smaller n after a larger one reuses the workspace and is still right.
-  BackendBuffer<std::uint32_t> small(*b.gpu, 10, "permutation");
-  b.gpu->random_permutation(5, 1, 10, small.data());
-  std::vector<std::uint32_t> got = download(*b.gpu, small);
-  std::vector<std::uint32_t> want(10);
-  b.cpu->random_permutation(5, 1, 10, want.data());
-  CHECK(got == want);
 }

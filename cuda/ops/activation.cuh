@@ -1,0 +1,78 @@
+// Device pieces shared by the element-wise kernels (bias_activation.cu, backward_bias_gradient.cu): the
+// activations and their derivatives, the Philox dropout draws, and the one dispatch from the runtime
+// (Activation, dropout on/off) pair to a compile-time kernel instantiation.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "cuda/launch.cuh"
+#include "fasttab/backend.hpp"
+#include "fasttab/philox.hpp"
+
+namespace fasttab::elementwise {
+
+constexpr int kThreads = 256;
+
+template <Activation act>
+__device__ __forceinline__ float activate(float x) {
+  if constexpr (act == Activation::tanh) return tanhf(x);
+  else if constexpr (act == Activation::relu) return x > 0.0f ? x : 0.0f;
+  else return x;
+}
+
+template <Activation act>
+__device__ __forceinline__ float derivative(float a) {
+  if constexpr (act == Activation::tanh) return 1.0f - a * a;
+  else if constexpr (act == Activation::relu) return a > 0.0f ? 1.0f : 0.0f;
+  else return 1.0f;
+}
+
+// The four keep decisions of flat indices 4g .. 4g+3 (dropout_keep with index >> 2 == g).
+__device__ __forceinline__ Philox4x32 dropout_draws(const DropoutKey& key, std::uint64_t group) {
+  return philox4x32(key.seed, static_cast<std::uint32_t>(group), key.step,
+                    static_cast<std::uint32_t>(RandomStream::dropout), key.layer);
+}
+
+// One element of the backward pass: grad * act'(out), and with dropout keep ? grad * scale * act'(out * keep) : 0.
+template <Activation act, bool dropout>
+__device__ __forceinline__ float backward_one(float g, float o, std::uint32_t bits, float p, float keep, float scale) {
+  if constexpr (dropout) return uniform_from_bits(bits) >= p ? g * scale * derivative<act>(o * keep) : 0.0f;
+  else return g * derivative<act>(o);
+}
+
+template <Activation act>
+using ActivationConstant = std::integral_constant<Activation, act>;
+
+// Calls launch(ActivationConstant<act>{}, std::bool_constant<dropout>{}) for the runtime pair (act, dropout):
+// a launcher writes `kernel<decltype(a)::value, decltype(d)::value><<<...>>>` once instead of six times.
+template <typename Launch>
+void dispatch_activation_dropout(Activation act, bool dropout, Launch&& launch) {
+  switch (act) {
+    case Activation::tanh:
+      if (dropout) launch(ActivationConstant<Activation::tanh>{}, std::true_type{});
+      else launch(ActivationConstant<Activation::tanh>{}, std::false_type{});
+      return;
+    case Activation::relu:
+      if (dropout) launch(ActivationConstant<Activation::relu>{}, std::true_type{});
+      else launch(ActivationConstant<Activation::relu>{}, std::false_type{});
+      return;
+    case Activation::identity:
+      if (dropout) launch(ActivationConstant<Activation::identity>{}, std::true_type{});
+      else launch(ActivationConstant<Activation::identity>{}, std::false_type{});
+      return;
+  }
+}
+
+// Whether the float4 paths apply: whole float4 rows, aligned, and a group count that fits 32 bits.
+inline bool vec4_applies(int cols, int ld, std::uint64_t total, const void* a, const void* b) {
+  return cols % 4 == 0 && ld % 4 == 0 && aligned16(a) && (b == nullptr || aligned16(b)) && total / 4 < (1ull << 31);
+}
+
+inline void check_shape(const char* op, int rows, int cols, int ld, float p) {
+  FASTTAB_REQUIRE(rows >= 0 && cols >= 0, op, ": bad shape ", rows, " x ", cols);
+  FASTTAB_REQUIRE(ld >= cols, op, ": leading dimension ", ld, " < columns ", cols);
+  FASTTAB_REQUIRE(p >= 0.0f && p < 1.0f, op, ": dropout probability ", p, " is not in [0, 1)");
+}
+
+}  // namespace fasttab::elementwise
