@@ -28,7 +28,7 @@
 #include "cuda/ops/random_permutation.cuh"
 #include "cuda/ops/row_reduce.cuh"
 #include "fasttab/backend.hpp"
-#include "fasttab/cuda_backend.hpp"
+#include "cuda/cuda_backend.hpp"
 #include "fasttab/error.hpp"
 
 namespace fasttab {

@@ -15,7 +15,7 @@ if(FASTTAB_BUILD_FUZZ AND FASTTAB_CLANGXX)
     foreach(s ${ARG_SOURCES})
       list(APPEND _sources ${PROJECT_SOURCE_DIR}/${s})
     endforeach()
-    file(GLOB _headers ${PROJECT_SOURCE_DIR}/host/*.hpp ${PROJECT_SOURCE_DIR}/include/fasttab/*.hpp)
+    file(GLOB_RECURSE _headers ${PROJECT_SOURCE_DIR}/host/*.hpp ${PROJECT_SOURCE_DIR}/include/fasttab/*.hpp)
     set(_binary ${CMAKE_CURRENT_BINARY_DIR}/${name})
     add_custom_command(
       OUTPUT ${_binary}
@@ -52,11 +52,11 @@ if(FASTTAB_BUILD_FUZZ AND FASTTAB_CLANGXX)
   file(WRITE ${_seed_dir}/zero "r1, 2 ,\" 3 \",4\r\n0,-inf,1e40,4\r")
   file(WRITE ${_seed_dir}/cr_only "Fy,a,b,c\r1,2,3,4\r0,NA,+-1,3.5e38\r")
 
-  set(_csv_sources host/csv_loader.cpp host/csv_parser.cpp host/csv_dialect.cpp host/column_spec.cpp
-      host/gzip_reader.cpp)
+  set(_csv_sources host/io/csv_loader.cpp host/io/csv_parser.cpp host/io/csv_dialect.cpp host/io/column_spec.cpp
+      host/io/gzip_reader.cpp)
   fasttab_add_fuzz(csv_parser_fuzz 15 SOURCES ${_csv_sources} SEEDS ${_seed_dir})
   fasttab_add_fuzz(gzip_fuzz 10 SOURCES ${_csv_sources})
-  fasttab_add_fuzz(npy_fuzz 10 SOURCES host/npy_format.cpp host/column_spec.cpp host/csv_parser.cpp)
-  fasttab_add_fuzz(table_cache_fuzz 10 SOURCES host/table_cache.cpp host/temp_files.cpp)
-  fasttab_add_fuzz(checkpoint_fuzz 10 SOURCES host/checkpoint_file.cpp host/crc32c.cpp host/temp_files.cpp)
+  fasttab_add_fuzz(npy_fuzz 10 SOURCES host/io/npy_format.cpp host/io/column_spec.cpp host/io/csv_parser.cpp)
+  fasttab_add_fuzz(table_cache_fuzz 10 SOURCES host/io/table_cache.cpp host/io/temp_files.cpp)
+  fasttab_add_fuzz(checkpoint_fuzz 10 SOURCES host/checkpoint/checkpoint_file.cpp host/io/crc32c.cpp host/io/temp_files.cpp)
 endif()

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "fasttab/fasttab.hpp"
+#include "fasttab/names.hpp"
 
 using namespace fasttab;
 
@@ -42,12 +43,12 @@ int main(int argc, char** argv) {
   app.add_option("--batch-size", batch, "rows per batch")->check(CLI::Range(1, 1 << 24));
   app.add_option("--hidden", hidden, "hidden widths")->delimiter(',')->check(CLI::Range(1, 65536));
   app.add_option("--repeats", repeats, "timed repetitions (median reported)")->check(CLI::Range(1, 100000));
-  app.add_option("--device", device, "auto, cuda or cpu")->check(CLI::IsMember({"auto", "cuda", "cpu"}));
-  app.add_option("--precision", precision, "fp32 or tf32")->check(CLI::IsMember({"fp32", "tf32"}));
+  app.add_option("--device", device, name_list<DeviceChoice>())->check(CLI::IsMember(name_map<DeviceChoice>()));
+  app.add_option("--precision", precision, name_list<Precision>())->check(CLI::IsMember(name_map<Precision>()));
   CLI11_PARSE(app, argc, argv);
   try {
-    auto backend = make_backend(device == "cuda" ? DeviceChoice::cuda : device == "cpu" ? DeviceChoice::cpu : DeviceChoice::automatic);
-    backend->set_precision(precision == "tf32" ? Precision::tf32 : Precision::fp32);
+    auto backend = make_backend(parse_name<DeviceChoice>(device, "--device"));
+    backend->set_precision(parse_name<Precision>(precision, "--precision"));
     MlpSpec spec;
     spec.hidden = hidden;
     const int ld = padded_width(spec.inputs);

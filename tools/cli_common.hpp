@@ -5,7 +5,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -18,6 +20,9 @@
 #include <nlohmann/json.hpp>
 
 #include "fasttab/fasttab.hpp"
+#include "fasttab/names.hpp"
+#include "fasttab/settings.hpp"
+#include "host/loaders/loader.hpp"
 #include "tools/io_flags.hpp"
 
 namespace fasttab::cli {
@@ -33,21 +38,16 @@ struct DataFlags {
 struct RunFlags {
   std::string device = "auto";
   std::string json;
-  std::vector<int> hidden = {300, 300, 300, 300};
 };
 
 // Rows of the built-in data when the CPU backend runs it without --rows: small enough for a minute on 2 cores.
 constexpr std::int64_t kCpuDefaultRows = 80'000;
 
-// A float flag's check: finite and in [lo, hi] (lo excluded with open_low), with a short message instead of
-// CLI11's range of 300 digits, e.g. "--lr inf: must be a finite number > 0".
-inline CLI::Validator finite_in(double lo, double hi, bool open_low = false) {
-  // hi = infinity: no upper bound.
-  std::string want = std::isinf(hi) ? (open_low ? "> " : ">= ") + CLI::detail::to_string(lo)
-                     : open_low     ? "in (" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) + "]"
-                                    : "in [" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) + "]";
+// A setting's check (settings.hpp): a finite number in its range, with a short message ("--lr inf: must be a
+// finite number > 0") instead of CLI11's range of 300 digits.
+inline CLI::Validator setting_check(const Setting& setting) {
   return CLI::Validator(
-      [lo, hi, open_low, want](std::string& text) -> std::string {
+      [setting](std::string& text) -> std::string {
         double v = 0;
         std::size_t used = 0;
         try {
@@ -55,12 +55,11 @@ inline CLI::Validator finite_in(double lo, double hi, bool open_low = false) {
         } catch (const std::exception&) {
           used = 0;
         }
-        const bool number = used > 0 && used == text.size();
-        const bool ok = number && std::isfinite(v) && std::isfinite(float(v)) && (open_low ? v > lo : v >= lo) &&
-                        v <= hi;
-        return ok ? std::string() : text + ": must be a finite number " + want;
+        const std::string why = used > 0 && used == text.size() ? out_of_range(setting, v)
+                                                               : out_of_range(setting, std::nan(""));
+        return why.empty() ? std::string() : text + ": " + why;
       },
-      "FLOAT " + want);
+      "NUMBER");
 }
 
 // True when a and b name the same file: std::filesystem::equivalent where both exist (another spelling, a link),
@@ -109,57 +108,36 @@ inline void add_data_flags(CLI::App& app, DataFlags& f) {
   add_io_flags(app, f.load);
 }
 
-inline void add_model_flags(CLI::App& app, TrainConfig& c, RunFlags& r) {
-  app.add_option("--epochs", c.epochs, "epochs")->check(CLI::Range(1, 1'000'000))->capture_default_str();
-  app.add_option("--batch-size", c.batch_size, "rows per batch")->check(CLI::Range(1, 1 << 24))->capture_default_str();
-  app.add_option("--hidden", r.hidden, "hidden layer widths, comma-separated")
-      ->delimiter(',')->check(CLI::Range(1, 65536))->capture_default_str();
-  const std::map<std::string, Activation> activations{{"tanh", Activation::tanh}, {"relu", Activation::relu}};
-  app.add_option("--activation", c.model.activation, "tanh or relu")->transform(CLI::CheckedTransformer(activations));
-  app.add_option("--dropout", c.model.dropout, "dropout probability after the first hidden layer")
-      ->check(finite_in(0.0, 0.99))->capture_default_str();
-  app.add_option("--lr", c.optimizer.lr, "learning rate")->check(finite_in(0.0, INFINITY, true))->capture_default_str();
-  const std::map<std::string, OptimizerKind> optimizers{
-      {"adam", OptimizerKind::adam}, {"adamw", OptimizerKind::adamw}, {"sgd", OptimizerKind::sgd}};
-  app.add_option("--optimizer", c.optimizer.kind, "adam, adamw or sgd")->transform(CLI::CheckedTransformer(optimizers));
-  app.add_option("--momentum", c.optimizer.momentum, "SGD momentum")->check(finite_in(0.0, 0.999));
-  app.add_option("--weight-decay", c.optimizer.weight_decay, "L2 (adam, sgd) or decoupled (adamw) weight decay")
-      ->check(finite_in(0.0, 1.0));
-  app.add_option("--beta1", c.optimizer.beta1, "Adam beta1")->check(finite_in(0.0, 0.99999));
-  app.add_option("--beta2", c.optimizer.beta2, "Adam beta2")->check(finite_in(0.0, 0.99999999));
-  const std::map<std::string, LrSchedule> schedules{{"constant", LrSchedule::constant}, {"warmup", LrSchedule::warmup},
-      {"cosine", LrSchedule::cosine}, {"step", LrSchedule::step}, {"exponential", LrSchedule::exponential}};
-  app.add_option("--lr-schedule", c.schedule.kind, "constant, warmup, cosine, step or exponential")
-      ->transform(CLI::CheckedTransformer(schedules));
-  app.add_option("--warmup-steps", c.schedule.warmup_steps, "linear warm-up steps (warmup, cosine)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--lr-step-size", c.schedule.step_size, "steps between decays (step schedule)")
-      ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));
-  app.add_option("--lr-gamma", c.schedule.gamma, "decay factor: per step_size steps (step) or per step (exponential)")
-      ->check(finite_in(0.0, 1.0));
-  app.add_option("--min-lr", c.schedule.min_lr, "final learning rate of the cosine schedule")->check(finite_in(0.0, INFINITY));
-  app.add_flag("--shuffle,!--no-shuffle", c.shuffle, "shuffle the rows every epoch (default off, as in the seed)");
-  app.add_option("--eval-every", c.eval_every, "evaluate the test set every N steps (0: only at epoch ends)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--seed", c.seed, "seed of the data, the initial weights, dropout and shuffling")->capture_default_str();
-  const std::map<std::string, Precision> precisions{{"fp32", Precision::fp32}, {"tf32", Precision::tf32}};
-  app.add_option("--precision", c.precision, "GEMM arithmetic: fp32 or tf32 (tensor cores)")
-      ->transform(CLI::CheckedTransformer(precisions));
-  const std::map<std::string, Task> tasks{{"binary", Task::binary}, {"multiclass", Task::multiclass},
-                                          {"regression", Task::regression}};
-  app.add_option("--task", c.task, "binary, multiclass or regression")->transform(CLI::CheckedTransformer(tasks));
-  app.add_option("--classes", c.classes, "multiclass: number of classes (default: max label + 1)")->check(CLI::Range(2, 1 << 20));
-  app.add_flag("--standardize", c.standardize, "standardise features with the training split's mean and std");
-  app.add_option("--val-rows", c.val_rows, "validation rows taken from the end of the training rows (early stopping)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--patience", c.patience, "stop after N epochs without validation improvement")->check(CLI::NonNegativeNumber);
-  app.add_option("--device", r.device, "auto, cuda or cpu")->check(CLI::IsMember({"auto", "cuda", "cpu"}))->capture_default_str();
+// Every setting of the table in settings.hpp as a flag, with its help, its range and its names; the settings
+// whose keys are in `leave_out` are not offered (compare_loaders runs every loader, so it has no --loader).
+inline void add_setting_flags(CLI::App& app, TrainConfig& c, const std::vector<std::string>& leave_out = {}) {
+  for_each_setting(c, [&](const Setting& s, auto& value) {
+    using T = std::decay_t<decltype(value)>;
+    if (std::find(leave_out.begin(), leave_out.end(), s.key) != leave_out.end()) return;
+    if constexpr (std::is_same_v<T, bool>) {
+      app.add_flag(std::string(s.flag) + ",!--no-" + std::string(s.flag + 2), value, s.help);
+    } else if constexpr (std::is_enum_v<T>) {
+      app.add_option(s.flag, value, std::string(s.help) + ": " + name_list<T>())
+          ->transform(CLI::CheckedTransformer(name_map<T>()));
+    } else if constexpr (std::is_same_v<T, std::string>) {  // the loader, checked by the registry's message
+      std::string names;
+      for (const std::string& n : loader_names()) names += (names.empty() ? "" : ", ") + n;
+      app.add_option(s.flag, value, std::string(s.help) + ": " + names)->capture_default_str();
+    } else if constexpr (std::is_same_v<T, std::vector<int>>) {
+      app.add_option(s.flag, value, s.help)->delimiter(',')->check(setting_check(s))->capture_default_str();
+    } else {
+      app.add_option(s.flag, value, s.help)->check(setting_check(s))->capture_default_str();
+    }
+  });
+}
+
+inline void add_run_flags(CLI::App& app, RunFlags& r) {
+  app.add_option("--device", r.device, name_list<DeviceChoice>())
+      ->check(CLI::IsMember(name_map<DeviceChoice>()))->capture_default_str();
   app.add_option("--json", r.json, "write the run's figures as one JSON object to this file");
 }
 
-inline DeviceChoice device_choice(const std::string& name) {
-  return name == "cuda" ? DeviceChoice::cuda : name == "cpu" ? DeviceChoice::cpu : DeviceChoice::automatic;
-}
+inline DeviceChoice device_choice(const std::string& name) { return parse_name<DeviceChoice>(name, "--device"); }
 
 // The dataset: the file given by --data, or synthetic rows (a reduced default on the CPU backend).
 inline Dataset build_dataset(DataFlags& f, const TrainConfig& c, const Backend& backend, std::FILE* log) {

@@ -19,7 +19,7 @@
 #include <limits>
 #include <set>
 
-#include "fasttab/plot.hpp"
+#include "tools/report/plot.hpp"
 #include "tools/cli_common.hpp"
 
 namespace {
@@ -173,10 +173,9 @@ class BudgetObserver final : public TrainObserver {
 void train_with(Backend& backend, const TrainConfig& config, const Dataset& dataset, double budget_s, LoaderRun& run) {
   TrainConfig c = config;
   c.loader = run.name;
-  Dataset copy = dataset;  // train() may standardise the host table in place
   BudgetObserver observer(backend, run, c.epochs, budget_s);
   try {
-    const TrainResult r = train(backend, c, copy, &observer);
+    const TrainResult r = train(backend, c, dataset, &observer);
     run.parameters = r.parameters;
   } catch (const BudgetReached&) {
   }
@@ -256,7 +255,8 @@ int main(int argc, char** argv) {
   std::string plot_path;
   double budget_s = 60;
   cli::add_data_flags(app, data_flags);
-  cli::add_model_flags(app, config, run_flags);
+  cli::add_setting_flags(app, config, {"loader"});
+  cli::add_run_flags(app, run_flags);
   app.add_option("--loaders", names, "loaders to compare, comma-separated (default: all four)")->delimiter(',');
   app.add_option("--plot", plot_path, "write an SVG: test AUC and loss against wall-clock time, one curve per loader");
   app.add_option("--time-budget", budget_s, "seconds per loader and phase; a slower loader is timed over a prefix "
@@ -268,16 +268,9 @@ int main(int argc, char** argv) {
     std::set<std::string> seen;
     for (const auto& n : names) {
       FASTTAB_REQUIRE(seen.insert(n).second, "--loaders names ", n, " twice");
-      bool known = false;
-      for (const auto& k : loader_names()) known = known || k == n;
-      if (!known) {
-        std::string all;
-        for (const auto& k : loader_names()) all += (all.empty() ? "" : ", ") + k;
-        FASTTAB_FAIL("--loaders: unknown loader '", n, "'; the loaders are: ", all);
-      }
+      require_loader_name(n);
     }
     FASTTAB_REQUIRE(!names.empty(), "--loaders: name at least one loader");
-    config.model.hidden = run_flags.hidden;
     config.validate();
     std::unique_ptr<Backend> backend = make_backend(cli::device_choice(run_flags.device));
     std::printf("fasttab compare_loaders on %s (%s backend)\n", backend->device_name().c_str(), backend->kind());

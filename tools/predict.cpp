@@ -24,6 +24,8 @@
 #include "fasttab/io.hpp"
 #include "fasttab/metrics.hpp"
 #include "fasttab/predictor.hpp"
+#include "fasttab/names.hpp"
+#include "tools/cli_common.hpp"
 #include "tools/io_flags.hpp"
 
 namespace {
@@ -32,53 +34,6 @@ using namespace fasttab;
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// A 2-D float32 C-order .npy (1-D when width is 1), NumPy format version 1.0.
-void write_npy_matrix(const std::string& path, const std::vector<float>& values, std::int64_t rows, int width) {
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) +
-                       (width == 1 ? std::string(",") : ", " + std::to_string(width)) + "), }";
-  const std::size_t unpadded = 10 + header.size() + 1;  // magic, version, length, header, newline
-  header.append((64 - unpadded % 64) % 64, ' ');
-  header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  FASTTAB_REQUIRE(out, "--out: cannot write ", path);
-  out.write("\x93NUMPY\x01\x00", 8);
-  const std::uint16_t length = static_cast<std::uint16_t>(header.size());
-  out.put(char(length & 0xFF));
-  out.put(char(length >> 8));
-  out << header;
-  out.write(reinterpret_cast<const char*>(values.data()), std::streamsize(values.size() * sizeof(float)));
-  FASTTAB_REQUIRE(out.good(), "--out: writing ", path, " failed");
-}
-
-
-// Same file as another spelling (std::filesystem::equivalent) where both exist, else the same absolute path.
-bool same_file(const std::string& a, const std::string& b) {
-  std::error_code ec;
-  if (std::filesystem::exists(a, ec) && std::filesystem::exists(b, ec)) {
-    const bool same = std::filesystem::equivalent(a, b, ec);
-    return !ec && same;
-  }
-  return std::filesystem::absolute(a).lexically_normal() == std::filesystem::absolute(b).lexically_normal();
-}
-
-void refuse_output_onto_input(const std::string& out, const std::vector<std::pair<std::string, std::string>>& inputs) {
-  for (const auto& [flag, in] : inputs)
-    FASTTAB_REQUIRE(!same_file(out, in), "--out ", out, " is the ", flag, " file ", in,
-                    ": writing it would destroy the input; choose another name");
-}
-
-// Before any work: the directory exists and is writable, an existing file is writable (nothing is created yet).
-void check_writable(const std::string& path) {
-  const std::filesystem::path dir = std::filesystem::absolute(path).parent_path();
-  FASTTAB_REQUIRE(std::filesystem::is_directory(dir), "--out ", path, ": the directory ", dir.string(), " does not exist");
-  FASTTAB_REQUIRE(::access(dir.c_str(), W_OK) == 0, "--out ", path, ": the directory ", dir.string(), " is not writable");
-  std::error_code ec;
-  if (std::filesystem::exists(path, ec)) {
-    FASTTAB_REQUIRE(!std::filesystem::is_directory(path, ec), "--out ", path, " is a directory; give a file name");
-    FASTTAB_REQUIRE(::access(path.c_str(), W_OK) == 0, "--out ", path, " exists and is not writable");
-  }
 }
 
 std::string delimiter_name(char d) { return d == '\t' ? "tab" : std::string(1, d); }
@@ -185,7 +140,8 @@ int main(int argc, char** argv) {
   app.add_option("--data", load.path, "table to predict: .csv, .csv.gz or .npy")->required();
   app.add_option("--out", out_path, "predictions: .csv or .npy (by extension)")->required();
   app.add_flag("--probabilities", probabilities, "multiclass: also write the K class probabilities");
-  app.add_option("--device", device, "auto, cuda or cpu")->check(CLI::IsMember({"auto", "cuda", "cpu"}))->capture_default_str();
+  app.add_option("--device", device, name_list<DeviceChoice>())
+      ->check(CLI::IsMember(name_map<DeviceChoice>()))->capture_default_str();
   add_io_flags(app, load);
   // predict's --label-col also takes "none" (a file without a label column).
   app.remove_option(app.get_option("--label-col"));
@@ -199,16 +155,15 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    refuse_output_onto_input(out_path, {{"--data", load.path}, {"--model", model_path}});
-    check_writable(out_path);
+    cli::refuse_output_onto_input("--out", out_path, {{"--data", load.path}, {"--model", model_path}});
+    cli::check_writable("--out", out_path);
     FASTTAB_REQUIRE(ends_with(out_path, ".csv") || ends_with(out_path, ".npy"), "--out ", out_path,
                     ": the name must end in .csv or .npy (it picks the format)");
     const SavedModel model = load_saved_model(model_path);
     const int width = model.spec.outputs;
-    std::unique_ptr<Backend> backend = make_backend(device == "cuda" ? DeviceChoice::cuda
-                                                    : device == "cpu" ? DeviceChoice::cpu : DeviceChoice::automatic);
+    std::unique_ptr<Backend> backend = make_backend(parse_name<DeviceChoice>(device, "--device"));
     std::printf("fasttab predict on %s (%s backend): %s model, %d inputs, %d epochs trained\n",
-                backend->device_name().c_str(), backend->kind(), to_string(model.task), model.spec.inputs,
+                backend->device_name().c_str(), backend->kind(), name_of(model.task), model.spec.inputs,
                 model.epochs_done);
     const bool labelled_file = choose_columns(app, model, model_path, label_flag, columns_from_flags, load);
     LoadReport report;
@@ -255,7 +210,7 @@ int main(int argc, char** argv) {
           }
         }
       }
-      write_npy_matrix(out_path, values, table.rows, out_width);
+      write_npy_matrix(out_path, values.data(), table.rows, out_width, /*vector=*/out_width == 1);
     }
     std::printf("wrote %lld predictions to %s\n", static_cast<long long>(table.rows), out_path.c_str());
 
@@ -281,7 +236,7 @@ int main(int argc, char** argv) {
         std::printf("metrics on all %lld rows: MSE %.6f  RMSE %.6f  R^2 %.6f\n", static_cast<long long>(m.rows), m.loss,
                     m.rmse, m.r2);
     } else {
-      std::printf("the label column holds no valid %s labels: no metrics\n", to_string(model.task));
+      std::printf("the label column holds no valid %s labels: no metrics\n", name_of(model.task));
     }
   } catch (const std::exception& e) {
     std::fflush(stdout);

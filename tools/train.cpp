@@ -8,10 +8,10 @@
 #include <memory>
 
 #include "fasttab/checkpoint.hpp"
-#include "fasttab/plot.hpp"
+#include "tools/report/plot.hpp"
 #include "fasttab/predictor.hpp"
-#include "fasttab/progress.hpp"
-#include "fasttab/tensorboard.hpp"
+#include "tools/report/progress.hpp"
+#include "tools/report/tensorboard.hpp"
 #include "tools/cli_common.hpp"
 
 namespace {
@@ -108,16 +108,16 @@ nlohmann::json result_json(const TrainConfig& c, const Dataset& d, const TrainRe
   j["loader"] = r.loader;
   j["date"] = cli::today();
   j["data"] = d.source;
-  j["task"] = c.task == Task::binary ? "binary" : c.task == Task::multiclass ? "multiclass" : "regression";
+  j["task"] = name_of(c.task);
   j["train_rows"] = r.train_rows;
   j["test_rows"] = r.test_rows;
   j["val_rows"] = r.val_rows;
   j["batch_size"] = c.batch_size;
   j["steps"] = r.steps;
-  j["optimizer"] = to_string(c.optimizer.kind);
+  j["optimizer"] = name_of(c.optimizer.kind);
   j["lr"] = c.optimizer.lr;
-  j["lr_schedule"] = to_string(c.schedule.kind);
-  j["precision"] = c.precision == Precision::tf32 ? "tf32" : "fp32";
+  j["lr_schedule"] = name_of(c.schedule.kind);
+  j["precision"] = name_of(c.precision);
   j["shuffle"] = c.shuffle;
   j["seed"] = c.seed;
   j["epochs_requested"] = c.epochs;
@@ -154,9 +154,8 @@ int main(int argc, char** argv) {
   cli::RunFlags run_flags;
   TrainConfig config;
   cli::add_data_flags(app, data_flags);
-  app.add_option("--loader", config.loader, "where batches come from: gather (resident table, default), slice, "
-                 "per-sample or per-sample-device")->capture_default_str();
-  cli::add_model_flags(app, config, run_flags);
+  cli::add_setting_flags(app, config);
+  cli::add_run_flags(app, run_flags);
   std::string log_dir, plot_path;
   app.add_option("--save", config.save_path, "write a checkpoint to this file at the end of every epoch (atomically)");
   app.add_option("--resume", config.resume_path,
@@ -169,7 +168,6 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    config.model.hidden = run_flags.hidden;
     config.validate();
     // Outputs: never an input file; writable before the run rather than after it; an existing checkpoint is
     // replaced only when continuing it (--resume the same file) or with --overwrite.

@@ -8,7 +8,7 @@
 
 #include "cuda/launch.cuh"
 #include "fasttab/backend.hpp"
-#include "fasttab/philox.hpp"
+#include "host/backend/philox.hpp"
 
 namespace fasttab::elementwise {
 

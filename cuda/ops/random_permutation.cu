@@ -12,7 +12,7 @@
 #include <thrust/sort.h>
 
 #include "cuda/launch.cuh"
-#include "fasttab/philox.hpp"
+#include "host/backend/philox.hpp"
 
 namespace fasttab {
 namespace {

@@ -40,8 +40,10 @@ struct DeviceTable {
   int cols = 0, ld = 0;
 };
 
-// Uploads a host table. Checks first that it fits: the Error says how many bytes it needs and how many are free.
+// Uploads a host table, or its rows [begin, end). Checks first that it fits: the Error says how many bytes it needs
+// and how many are free.
 DeviceTable upload_table(Backend& backend, const Table& table, const char* what);
+DeviceTable upload_rows(Backend& backend, const Table& table, std::int64_t begin, std::int64_t end, const char* what);
 
 // Standardisation statistics of the training split (computed by the backend, on the device for CUDA).
 struct Standardization {
@@ -49,8 +51,8 @@ struct Standardization {
   bool enabled() const { return !mean.empty(); }
 };
 Standardization compute_standardization(Backend& backend, const DeviceTable& train);
-// The same from a host table (for loaders that keep the training table in host memory).
-Standardization compute_standardization(const Table& train);
+// The same from the first `rows` rows of a host table (for loaders that keep the training table in host memory).
+Standardization compute_standardization(const Table& train, std::int64_t rows);
 // Applies (x - mean) * inv_std in place on the backend table and, identically, on a host table.
 void apply_standardization(Backend& backend, const Standardization& s, DeviceTable& table);
 void apply_standardization(const Standardization& s, Table& table);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+#include <vector>
 
 #include "fasttab/table.hpp"
 
@@ -46,5 +47,25 @@ Table load_table(const LoadOptions& options, LoadReport* report = nullptr);
 // Writes a table as a 2-D float32 C-order .npy of shape [rows, 1 + cols]: column 0 the label, then the features
 // (the HIGGS layout, so `--data file.npy --label-col 0` reads it back).
 void write_npy(const std::string& path, const Table& table);
+
+// Writes values[rows x cols] (row-major) as a 2-D float32 C-order .npy of shape [rows, cols], or of shape [rows]
+// when `vector` is set (cols must then be 1).
+void write_npy_matrix(const std::string& path, const float* values, std::int64_t rows, std::int64_t cols,
+                      bool vector = false);
+
+// The columns of the data a model was trained on, recorded in its checkpoint ("layout" in "config") so that
+// predict selects the same columns of a file by default (docs/checkpoint-format.md).
+struct ColumnLayout {
+  bool known = false;                      // false: not recorded (a checkpoint saved before layouts were)
+  bool synthetic = false;                  // the built-in data: label then features, as --export-npy writes it
+  std::string format;                      // "csv", "csv.gz", "npy" or "synthetic"
+  int source_cols = 0;                     // columns of the file, the label included
+  int label_col = 0;                       // 0-based
+  std::string features = "all";            // the --features spec as given
+  std::vector<int> feature_cols;           // the resolved source columns, in the model's input order
+  std::vector<std::string> feature_names;  // their header names (empty when the file had no header)
+  char delimiter = 0;                      // CSV: the delimiter (0 for .npy and synthetic data)
+  bool header = false;                     // CSV: the first line was a header
+};
 
 }  // namespace fasttab

@@ -37,8 +37,6 @@ struct ScheduleConfig {
 double learning_rate_at(const OptimizerConfig& opt, const ScheduleConfig& schedule, std::int64_t step,
                         std::int64_t total_steps);
 
-const char* to_string(OptimizerKind kind);
-const char* to_string(LrSchedule kind);
 
 class Optimizer {
  public:

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "fasttab/checkpoint_file.hpp"
-#include "fasttab/crc32c.hpp"
+#include "host/checkpoint/checkpoint_file.hpp"
+#include "host/io/crc32c.hpp"
 #include "fasttab/error.hpp"
 
 namespace {

@@ -7,7 +7,7 @@
 
 #include "fasttab/error.hpp"
 #include "fasttab/io.hpp"
-#include "host/csv_loader.hpp"
+#include "host/io/csv_loader.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;

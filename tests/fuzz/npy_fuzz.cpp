@@ -7,7 +7,7 @@
 
 #include "fasttab/error.hpp"
 #include "fasttab/io.hpp"
-#include "host/npy_format.hpp"
+#include "host/io/npy_format.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;

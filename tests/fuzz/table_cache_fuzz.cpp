@@ -11,7 +11,7 @@
 #include <cstring>
 #include <string>
 
-#include "host/table_cache.hpp"
+#include "host/io/table_cache.hpp"
 
 namespace {
 std::string temp_path() {

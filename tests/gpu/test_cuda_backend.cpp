@@ -1,7 +1,7 @@
 // CudaBackend basics: identity, memory errors, copies (incl. the padded upload), fill, cuda_stream.
 #include <string>
 
-#include "fasttab/cuda_backend.hpp"
+#include "cuda/cuda_backend.hpp"
 #include "gpu_test_support.hpp"
 
 using namespace fasttab;

@@ -6,9 +6,9 @@
 #include <string>
 
 #include "fasttab/dataset.hpp"
-#include "fasttab/loader.hpp"
+#include "host/loaders/loader.hpp"
 #include "gpu_test_support.hpp"
-#include "host/reference_math.hpp"
+#include "host/backend/reference_math.hpp"
 
 using namespace fasttab;
 using namespace fasttab::gpu_test;

@@ -1,0 +1,186 @@
+// CpuBackend: the reference implementation of every Backend op, in plain loops over host memory (OpenBLAS for
+// GEMM, OpenMP across rows for the element-wise ops). Reductions run in a fixed order and accumulate in double,
+// so that two runs give identical bits and the GPU results can be compared against it.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "fasttab/backend.hpp"
+#include "fasttab/error.hpp"
+#include "host/backend/philox.hpp"
+#include "host/backend/reference_math.hpp"
+
+namespace fasttab {
+namespace {
+
+std::size_t meminfo_bytes(const char* field) {
+  std::ifstream in("/proc/meminfo");
+  std::string name;
+  std::size_t kib = 0;
+  std::string unit;
+  while (in >> name >> kib >> unit) {
+    if (name == field) return kib * 1024;
+  }
+  return 0;
+}
+
+class CpuBackend final : public Backend {
+ public:
+  // Element-wise ops run on `threads` OpenMP threads (default 1): OpenBLAS's own threads spin between GEMMs,
+  // and OpenMP threads beside them fight for the same cores (measured here: a step took 2.5x longer on 2 cores).
+  explicit CpuBackend(int threads) : threads_(threads > 0 ? threads : 1) {}
+
+  const char* kind() const override { return "cpu"; }
+  std::string device_name() const override { return "cpu"; }
+
+  void* allocate(std::size_t bytes, const char* what) override {
+    const std::size_t rounded = (bytes + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, rounded ? rounded : 64);
+    if (!p) FASTTAB_FAIL("cannot allocate ", bytes, " bytes (", what, ") in host memory: ", free_bytes(), " bytes are available");
+    return p;
+  }
+  void release(void* pointer) noexcept override { std::free(pointer); }
+  std::size_t free_bytes() const override { return meminfo_bytes("MemAvailable:"); }
+  std::size_t total_bytes() const override { return meminfo_bytes("MemTotal:"); }
+
+  void copy_to_backend(void* dst, const void* src, std::size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy_to_host(void* dst, const void* src, std::size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy_rows_to_backend(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
+                            std::size_t row_bytes, std::size_t rows) override {
+    auto* d = static_cast<char*>(dst);
+    const auto* s = static_cast<const char*>(src);
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (std::int64_t r = 0; r < static_cast<std::int64_t>(rows); ++r) {
+      std::memcpy(d + r * dst_pitch, s + r * src_pitch, row_bytes);
+      if (dst_pitch > row_bytes) std::memset(d + r * dst_pitch + row_bytes, 0, dst_pitch - row_bytes);
+    }
+  }
+  void copy_within(void* dst, const void* src, std::size_t bytes) override { std::memmove(dst, src, bytes); }
+  void fill(float* dst, float value, std::size_t count) override { std::fill(dst, dst + count, value); }
+  void synchronize() override {}
+
+  void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+            int ldb, float beta, float* c, int ldc) override {
+    if (m == 0 || n == 0) return;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
+                alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+  void set_precision(Precision) override {}  // float32 arithmetic throughout on the CPU
+
+  void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias, Activation act,
+                                       float p, DropoutKey key) override {
+    const float scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (int r = 0; r < rows; ++r) {
+      float* row = z + static_cast<std::size_t>(r) * ld;
+      for (int c = 0; c < cols; ++c) {
+        float a = reference::activate(act, row[c] + bias[c]);
+        if (p > 0) {
+          const std::uint64_t index = static_cast<std::uint64_t>(r) * cols + c;
+          a = dropout_keep(key.seed, key.step, key.layer, index, p) ? a * scale : 0.0f;
+        }
+        row[c] = a;
+      }
+    }
+  }
+
+  void activation_dropout_backward(float* grad, const float* out, int rows, int cols, int ld, Activation act,
+                                   float p, DropoutKey key) override {
+    const float scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+    const float keep = 1.0f - p;
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (int r = 0; r < rows; ++r) {
+      float* g = grad + static_cast<std::size_t>(r) * ld;
+      const float* o = out + static_cast<std::size_t>(r) * ld;
+      for (int c = 0; c < cols; ++c) {
+        if (p > 0) {
+          const std::uint64_t index = static_cast<std::uint64_t>(r) * cols + c;
+          if (!dropout_keep(key.seed, key.step, key.layer, index, p)) {
+            g[c] = 0.0f;
+            continue;
+          }
+          g[c] = g[c] * scale * reference::activation_derivative(act, o[c] * keep);
+        } else {
+          g[c] = g[c] * reference::activation_derivative(act, o[c]);
+        }
+      }
+    }
+  }
+
+  void bias_gradient(const float* grad, int rows, int cols, int ld, float* bias_grad) override {
+    std::vector<double> sums(static_cast<std::size_t>(cols), 0.0);
+    for (int r = 0; r < rows; ++r) {
+      const float* g = grad + static_cast<std::size_t>(r) * ld;
+      for (int c = 0; c < cols; ++c) sums[c] += g[c];
+    }
+    for (int c = 0; c < cols; ++c) bias_grad[c] = static_cast<float>(sums[c]);
+  }
+
+  void loss_forward_backward(Task task, const float* outputs, int rows, int width, int ld, const float* labels,
+                             float* grad, float* loss) override {
+    *loss = static_cast<float>(reference::loss_and_gradient(task, outputs, rows, width, ld, labels, grad));
+  }
+
+  void optimizer_update(const OptimizerUpdate& u, float* params, const float* grads, float* state1, float* state2,
+                        std::size_t count) override {
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i) {
+      reference::optimizer_step(u, params[i], grads[i], state1[i], state2[i]);
+    }
+  }
+
+  void gather_rows(const float* features, int ld, const float* labels, const std::uint32_t* indices,
+                   std::int64_t count, float* out_features, float* out_labels) override {
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (std::int64_t i = 0; i < count; ++i) {
+      std::memcpy(out_features + i * ld, features + static_cast<std::size_t>(indices[i]) * ld, sizeof(float) * ld);
+      out_labels[i] = labels[indices[i]];
+    }
+  }
+
+  void random_permutation(std::uint64_t seed, std::uint32_t epoch, std::uint32_t n, std::uint32_t* out) override {
+    reference::random_permutation(seed, epoch, n, out);
+  }
+
+  Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, int ld,
+                   const float* labels) override {
+    return reference::evaluate(task, outputs, rows, width, ld, labels);
+  }
+
+  std::int64_t find_nonfinite(const float* values, std::int64_t count) override {
+    for (std::int64_t i = 0; i < count; ++i)
+      if (!std::isfinite(values[i])) return i;
+    return -1;
+  }
+
+  void column_moments(const float* table, std::int64_t rows, int cols, int ld, double* mean,
+                      double* stddev) override {
+    reference::column_moments(table, rows, cols, ld, mean, stddev);
+  }
+
+  void standardize_columns(float* table, std::int64_t rows, int cols, int ld, const float* mean,
+                           const float* inv_std) override {
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      float* row = table + r * ld;
+      for (int c = 0; c < cols; ++c) row[c] = (row[c] - mean[c]) * inv_std[c];
+    }
+  }
+
+ private:
+  int threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+}  // namespace fasttab

@@ -1,0 +1,46 @@
+// load_saved_model: what predict needs from a training checkpoint.
+#include "fasttab/checkpoint.hpp"
+
+#include "fasttab/error.hpp"
+#include "fasttab/names.hpp"
+#include "host/checkpoint/config_json.hpp"
+#include "host/checkpoint/sections.hpp"
+
+namespace fasttab {
+
+using nlohmann::json;
+using namespace checkpoint;
+
+SavedModel load_saved_model(const std::string& path) {
+  const CheckpointFile file = read_checkpoint_file(path);
+  SavedModel m;
+  const json config = parse_section(file, "config");
+  try {
+    m.spec = spec_from_json(config.at("model"));
+    m.task = parse_name<Task>(config.at("task").get<std::string>(), "the checkpoint's task");
+    m.classes = config.at("classes").get<int>();
+  } catch (const json::exception& e) {
+    FASTTAB_FAIL("checkpoint ", file.display_path(), ": section \"config\" lacks a field (", e.what(), ")");
+  }
+  if (config.contains("layout")) {
+    try {
+      m.layout = layout_from_json(config.at("layout"));
+    } catch (const json::exception& e) {
+      FASTTAB_FAIL("checkpoint ", file.display_path(), ": section \"config\" has a malformed \"layout\" (", e.what(),
+                   ")");
+    }
+    FASTTAB_REQUIRE(int(m.layout.feature_cols.size()) == m.spec.inputs, "checkpoint ", file.display_path(),
+                    ": its layout lists ", m.layout.feature_cols.size(), " feature columns but the model has ",
+                    m.spec.inputs, " inputs");
+  }
+  m.config_json = file.get_string("config");
+  const json progress = parse_section(file, "progress");
+  m.epochs_done = progress.at("epochs_done").get<int>();
+  const bool best = file.find("best_parameters") && progress.at("best_epoch").get<int>() > 0;
+  m.parameters = file.get_vector<float>(best ? "best_parameters" : "parameters");
+  require_size(file, best ? "best_parameters" : "parameters", m.parameters.size(), m.spec.parameter_count());
+  m.standardization = standardization_from(file, m.spec.inputs);
+  return m;
+}
+
+}  // namespace fasttab

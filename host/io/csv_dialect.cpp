@@ -1,0 +1,192 @@
+// Dialect detection looks at the first two lines only: it must work on the first inflated chunk of a .gz file.
+#include "host/io/csv_dialect.hpp"
+
+#include <algorithm>
+
+#include <fast_float/fast_float.h>
+
+#include "fasttab/error.hpp"
+#include "host/io/csv_parser.hpp"
+
+namespace fasttab {
+namespace {
+
+// The next line of `text` from `pos`, without its "\n", "\r\n" or "\r" (old Mac files end lines with CR
+// alone); `pos` moves past the line ending.
+std::string_view next_line(std::string_view text, std::size_t& pos) {
+  const std::size_t begin = pos;
+  std::size_t end = text.find_first_of("\r\n", pos);
+  if (end == std::string_view::npos) {
+    pos = text.size();
+    end = text.size();
+  } else {
+    pos = end + 1;
+    if (text[end] == '\r' && pos < text.size() && text[pos] == '\n') ++pos;
+  }
+  return text.substr(begin, end - begin);
+}
+
+// Tokens that mean "missing value" in common CSV exports; never taken as header names.
+bool is_missing_token(const std::string& field) {
+  static const char* const tokens[] = {"", "NA", "N/A", "n/a", "na", "NaN", "nan", "NAN", "null", "NULL", "Null",
+                                       "None", "none", "?", "-", ".", "#N/A", "missing"};
+  for (const char* t : tokens) {
+    if (field == t) return true;
+  }
+  return false;
+}
+
+bool is_number(const std::string& field) {
+  if (field.empty()) return false;
+  const char* first = field.data();
+  const char* last = first + field.size();
+  if (*first == '+' && field.size() > 1 && field[1] != '-' && field[1] != '+') ++first;
+  float value = 0;
+  const auto result = fast_float::from_chars(first, last, value);
+  return result.ec == std::errc() && result.ptr == last;
+}
+
+std::size_t count_outside_quotes(std::string_view line, char c) {
+  std::size_t n = 0;
+  bool quoted = false;
+  for (char ch : line) {
+    if (ch == '"') quoted = !quoted;
+    else if (ch == c && !quoted) ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::vector<std::string> split_csv_line(std::string_view line, char delimiter) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char ch = line[i];
+    if (ch == '"') {
+      if (quoted && i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else {
+        quoted = !quoted;
+      }
+    } else if (ch == delimiter && !quoted) {
+      fields.emplace_back();
+    } else {
+      fields.back() += ch;
+    }
+  }
+  for (auto& f : fields) {
+    const auto b = f.find_first_not_of(" \t");
+    const auto e = f.find_last_not_of(" \t");
+    f = b == std::string::npos ? std::string() : f.substr(b, e - b + 1);
+  }
+  return fields;
+}
+
+CsvDialect detect_csv_dialect(const std::string& file, std::string_view head, char delimiter, HeaderMode header) {
+  CsvDialect dialect;
+  std::size_t pos = 0;
+  if (head.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;  // UTF-8 byte-order mark
+  // Skip blank lines before the first line, as the parser skips blank lines everywhere.
+  std::size_t first_begin = pos;
+  std::string_view first = next_line(head, pos);
+  std::int64_t skipped = 0;
+  while (first.empty() && pos < head.size()) {
+    ++skipped;
+    first_begin = pos;
+    first = next_line(head, pos);
+  }
+  if (first.empty()) FASTTAB_FAIL(file, ": the file has no data (it is empty or holds only blank lines)");
+  if (first.find('\0') != std::string_view::npos) {
+    FASTTAB_FAIL(file, " line ", skipped + 1, ": binary data (NUL bytes), not CSV text; give a .csv, .csv.gz or "
+                 ".npy file");
+  }
+  const std::size_t after_first = pos;
+  std::string_view second = next_line(head, pos);
+  while (second.empty() && pos < head.size()) second = next_line(head, pos);
+
+  const bool auto_delimiter = delimiter == 0;
+  if (delimiter == 0) {
+    delimiter = ',';
+    std::size_t best = 0;
+    for (char c : {',', '\t', ';'}) {
+      const std::size_t n = count_outside_quotes(first, c);
+      const bool consistent = second.empty() || count_outside_quotes(second, c) == n;
+      if (n > best && consistent) {
+        best = n;
+        delimiter = c;
+      }
+    }
+  }
+  dialect.delimiter = delimiter;
+  const std::vector<std::string> first_fields = split_csv_line(first, delimiter);
+  dialect.columns = static_cast<int>(first_fields.size());
+  if (dialect.columns == 1) {
+    if (auto_delimiter) {
+      FASTTAB_FAIL(file, " line ", skipped + 1, ": no delimiter found: the first line has no ',', tab or ';' "
+                   "outside quotes, so it is a single column; give --delimiter (',', ';', 'tab' or 'space') "
+                   "if the file uses one of them, or convert it to CSV");
+    }
+    FASTTAB_FAIL(file, " line ", skipped + 1, ": the first line has no delimiter '", delimiter == '\t' ? "tab"
+                 : delimiter == ' ' ? "space" : std::string(1, delimiter), "' outside quotes, so it is a single "
+                 "column; check --delimiter");
+  }
+
+  if (header == HeaderMode::detect) {
+    const std::vector<std::string> second_fields = split_csv_line(second, delimiter);
+    // A header has a name (text that is neither a number nor a missing-value token such as NA) in some field
+    // where the second line has a number (or a missing value). Anything else is data, with a warning when the
+    // first line holds text that could be a header: header detection must never drop a data row silently.
+    bool is_header = false;
+    std::string missing_seen, text_both;
+    bool any_missing = false;
+    for (std::size_t i = 0; i < first_fields.size(); ++i) {
+      const std::string& f = first_fields[i];
+      if (is_number(f)) continue;
+      if (is_missing_token(f)) {
+        if (!f.empty() && !any_missing) {  // an empty field alone is no sign of a header: no warning
+          missing_seen = f;
+          any_missing = true;
+        }
+        continue;
+      }
+      const bool second_numeric = second.empty() || (i < second_fields.size() && (is_number(second_fields[i]) ||
+                                                                                  is_missing_token(second_fields[i])));
+      if (second_numeric) is_header = true;
+      else if (text_both.empty() && i < second_fields.size()) text_both = detail::concat("field ", i, " ('", printable(f.substr(0, 40)), "', then '",
+                                                             printable(second_fields[i].substr(0, 40)), "')");
+    }
+    dialect.has_header = is_header;
+    if (!is_header && !text_both.empty()) {
+      dialect.warnings.push_back(detail::concat(
+          file, ": header: the first line was taken as data because no field has a name above a number; ",
+          text_both, " holds text in both of the first two lines; use --header or --no-header to decide"));
+    } else if (!is_header && any_missing) {
+      dialect.warnings.push_back(detail::concat(
+          file, ": header: the first line was taken as data because its only non-numbers are missing-value "
+          "tokens (such as '", printable(missing_seen), "'); use --header or --no-header to decide"));
+    }
+  } else {
+    dialect.has_header = header == HeaderMode::present;
+  }
+  if (dialect.has_header) {
+    dialect.names = first_fields;
+    dialect.data_offset = after_first;
+    dialect.lines_before_data = skipped + 1;
+    if (!second.empty()) dialect.bytes_per_row = static_cast<double>(second.size() + 1);
+  } else {
+    dialect.data_offset = first_begin;
+    dialect.lines_before_data = skipped;
+    dialect.bytes_per_row = static_cast<double>(first.size() + 1);
+  }
+  // A better average over the sampled head, when there is enough of it.
+  const std::size_t sample_end = std::min(head.size(), dialect.data_offset + (std::size_t{1} << 20));
+  const std::string_view sample = head.substr(dialect.data_offset, sample_end - dialect.data_offset);
+  auto newlines = std::count(sample.begin(), sample.end(), '\n');
+  if (newlines == 0) newlines = std::count(sample.begin(), sample.end(), '\r');  // CR line endings
+  if (newlines > 4) dialect.bytes_per_row = static_cast<double>(sample.size()) / static_cast<double>(newlines);
+  return dialect;
+}
+
+}  // namespace fasttab

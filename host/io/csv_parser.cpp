@@ -1,0 +1,217 @@
+// The per-line loop walks the fields once, left to right. A selected field is parsed in place by fast_float,
+// which stops at the delimiter; an unselected one is skipped with a byte scan. Only a field that does not parse
+// directly (quotes, spaces, '+', empty) takes the slow path that trims it and parses it again.
+#include "host/io/csv_parser.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <fast_float/fast_float.h>
+
+#include "fasttab/error.hpp"
+
+namespace fasttab {
+namespace {
+
+inline bool is_line_end(char c) { return c == '\n' || c == '\r'; }
+
+// The end of the field starting at p: the next delimiter or line ending outside double quotes.
+const char* field_end(const char* p, const char* end, char delimiter) {
+  bool quoted = false;
+  for (; p < end; ++p) {
+    const char c = *p;
+    if (c == '"') quoted = !quoted;
+    else if (!quoted && (c == delimiter || is_line_end(c))) break;
+  }
+  return p;
+}
+
+// The first byte in [p, end) that is the delimiter, a line ending or a quote: how an unselected field is
+// skipped, 16 bytes at a time (HIGGS fields are 24 bytes long).
+inline const char* find_field_stop(const char* p, const char* end, char delimiter) {
+#if defined(__SSE2__)
+  const __m128i d = _mm_set1_epi8(delimiter);
+  const __m128i n = _mm_set1_epi8('\n');
+  const __m128i r = _mm_set1_epi8('\r');
+  const __m128i q = _mm_set1_epi8('"');
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, d), _mm_cmpeq_epi8(v, n)),
+                                      _mm_or_si128(_mm_cmpeq_epi8(v, r), _mm_cmpeq_epi8(v, q)));
+    const int mask = _mm_movemask_epi8(hits);
+    if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
+    p += 16;
+  }
+#endif
+  while (p < end && *p != delimiter && !is_line_end(*p) && *p != '"') ++p;
+  return p;
+}
+
+enum class FieldStatus { number, empty, not_a_number };
+
+// Slow path: trims spaces and one pair of quotes, drops a leading '+', and parses the rest whole.
+FieldStatus parse_trimmed(const char* begin, const char* end, float& value) {
+  while (begin < end && (*begin == ' ' || *begin == '\t')) ++begin;
+  while (end > begin && (end[-1] == ' ' || end[-1] == '\t')) --end;
+  if (end - begin >= 2 && *begin == '"' && end[-1] == '"') {
+    ++begin;
+    --end;
+    while (begin < end && *begin == ' ') ++begin;
+    while (end > begin && end[-1] == ' ') --end;
+  }
+  if (begin == end) return FieldStatus::empty;
+  if (*begin == '+' && end - begin > 1 && begin[1] != '-' && begin[1] != '+') ++begin;  // "+-1" is no number
+  const auto result = fast_float::from_chars(begin, end, value);
+  if (result.ec != std::errc() || result.ptr != end) return FieldStatus::not_a_number;
+  return FieldStatus::number;
+}
+
+std::string quote_field(const char* begin, const char* end) {
+  constexpr std::ptrdiff_t max_shown = 40;
+  std::string text = printable(std::string_view(begin, static_cast<std::size_t>(std::min(end - begin, max_shown))));
+  if (end - begin > max_shown) text += "...";
+  return "'" + text + "'";
+}
+
+// A number too large for float32 parses as +-Inf; the text "inf"/"infinity" (any case) has an 'n', a number
+// with an exponent does not.
+bool is_overflow(const char* begin, const char* end) {
+  for (const char* p = begin; p < end; ++p) {
+    if (*p == 'n' || *p == 'N') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string printable(std::string_view text) {
+  static const char* const hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkResult& out) {
+  const char delimiter = layout.delimiter;
+  const int ncols = layout.source_cols;
+  const int nfeat = layout.feature_cols;
+  const int* slots = layout.slot_of_column.data();
+  const char* p = text.data();
+  const char* const end = p + text.size();
+
+  if (layout.bytes_per_row > 0) {
+    const double rows = static_cast<double>(text.size()) / layout.bytes_per_row;
+    const auto expected = static_cast<std::size_t>(rows * 1.05) + 16;  // 5% slack: rows vary in length
+    out.labels.reserve(expected);
+    out.features.reserve(expected * static_cast<std::size_t>(nfeat));
+  }
+  std::vector<float> row(static_cast<std::size_t>(nfeat) + 1);  // row[0] the label, row[1..] the features
+  float* const row_data = row.data();
+
+  auto fail = [&](std::string message) {
+    out.failed = true;
+    out.error = std::move(message);
+  };
+
+  while (p < end) {
+    if (is_line_end(*p)) {  // blank line
+      p += (*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 : 1;
+      ++out.lines;
+      continue;
+    }
+    bool has_nan = false;
+    int col = 0;
+    for (;;) {
+      if (col >= ncols) {
+        // More fields than the first line: count them all for the message.
+        int found = col;
+        for (const char* q = p;;) {
+          ++found;
+          q = field_end(q, end, delimiter);
+          if (q < end && *q == delimiter) {
+            ++q;
+            continue;
+          }
+          break;
+        }
+        fail(detail::concat(": expected ", ncols, " fields, found ", found));
+        return;
+      }
+      const int slot = slots[col];
+      const char* field_begin = p;
+      if (slot < 0) {
+        p = find_field_stop(p, end, delimiter);
+        if (p < end && *p == '"') p = field_end(p, end, delimiter);
+      } else {
+        float value = 0;
+        const auto result = fast_float::from_chars(p, end, value);
+        if (result.ec == std::errc() && result.ptr != p &&
+            (result.ptr == end || *result.ptr == delimiter || is_line_end(*result.ptr))) {
+          p = result.ptr;
+        } else {
+          p = field_end(p, end, delimiter);
+          const FieldStatus status = parse_trimmed(field_begin, p, value);
+          if (status == FieldStatus::not_a_number) {
+            fail(detail::concat(", column ", col, ": ", quote_field(field_begin, p), " is not a number"));
+            return;
+          }
+          if (status == FieldStatus::empty) value = std::numeric_limits<float>::quiet_NaN();
+        }
+        if (!std::isfinite(value)) {
+          if (std::isinf(value) && is_overflow(field_begin, p)) {
+            fail(detail::concat(", column ", col, ": ", quote_field(field_begin, p),
+                                " overflows float32 (largest 3.4028235e38); rescale the column (no --nan-policy "
+                                "applies to it)"));
+            return;
+          }
+          if (layout.nan_policy == NanPolicy::reject) {
+            const char* what = std::isnan(value) ? "NaN" : "Inf";
+            const bool empty = parse_trimmed(field_begin, p, value) == FieldStatus::empty;
+            fail(detail::concat(", column ", col, ": ", empty ? "empty field (a missing value)" : what,
+                                " (use --nan-policy=drop or zero)"));
+            return;
+          }
+          has_nan = true;
+          value = 0;
+        }
+        row_data[slot] = value;
+      }
+      if (p < end && *p == delimiter) {
+        ++p;
+        ++col;
+        continue;
+      }
+      break;  // end of line or of text
+    }
+    if (col + 1 != ncols) {
+      fail(detail::concat(": expected ", ncols, " fields, found ", col + 1));
+      return;
+    }
+    if (p < end) p += (*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 : 1;
+    ++out.lines;
+    if (has_nan && layout.nan_policy == NanPolicy::drop) {
+      ++out.dropped;
+      continue;
+    }
+    out.labels.push_back(row_data[0]);
+    out.features.insert(out.features.end(), row_data + 1, row_data + 1 + nfeat);
+    ++out.rows;
+  }
+}
+
+}  // namespace fasttab

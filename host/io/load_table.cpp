@@ -1,0 +1,113 @@
+// load_table: recognises the format by its first bytes, serves the table from the cache when one matches,
+// else parses the source and writes the cache for the next load.
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "fasttab/error.hpp"
+#include "fasttab/io.hpp"
+#include "host/io/csv_loader.hpp"
+#include "host/io/mapped_file.hpp"
+#include "host/io/npy_format.hpp"
+#include "host/io/table_cache.hpp"
+
+namespace fasttab {
+namespace {
+
+// Chunk sizes: large enough that per-chunk overhead vanishes, small enough for a few per thread in flight.
+constexpr std::size_t kTextChunkBytes = std::size_t{4} << 20;
+constexpr std::size_t kGzipChunkBytes = std::size_t{8} << 20;
+
+std::string sniff_format(const MappedFile& file) {
+  const char* d = file.data();
+  if (file.size() >= 2 && static_cast<unsigned char>(d[0]) == 0x1f && static_cast<unsigned char>(d[1]) == 0x8b) {
+    return "csv.gz";
+  }
+  if (file.size() >= 6 && std::memcmp(d, "\x93NUMPY", 6) == 0) return "npy";
+  if (file.size() >= 8 && std::memcmp(d, "FTCACHE", 8) == 0) {
+    FASTTAB_FAIL(file.path(), ": this is a fasttab table cache; give --data the .csv or .csv.gz it was made from");
+  }
+  return "csv";
+}
+
+// Everything in the options that changes the parsed table (threads and cache location do not).
+std::string selection_key(const LoadOptions& o) {
+  const char* header = o.header == HeaderMode::detect ? "detect" : o.header == HeaderMode::present ? "yes" : "no";
+  const char* nan = o.nan_policy == NanPolicy::reject ? "reject" : o.nan_policy == NanPolicy::drop ? "drop" : "zero";
+  return detail::concat("label=", o.label_col, ";features=", o.features, ";header=", header,
+                        ";delimiter=", static_cast<int>(o.delimiter), ";nan=", nan);
+}
+
+}  // namespace
+
+Table load_table(const LoadOptions& options, LoadReport* report) {
+  const auto start = std::chrono::steady_clock::now();
+  LoadReport local;
+  LoadReport& out = report != nullptr ? *report : local;
+  out = LoadReport{};
+  FASTTAB_REQUIRE(!options.path.empty(), "no data file given; use --data PATH (.csv, .csv.gz or .npy)");
+
+  const MappedFile file(options.path);
+  const std::string& name = options.path;
+  if (file.size() == 0) FASTTAB_FAIL(name, ": the file is empty; give a .csv, .csv.gz or .npy file with data");
+  out.source_bytes = file.size();
+  out.format = sniff_format(file);
+
+  Table table;
+  if (out.format == "npy") {
+    table = load_npy(name, std::string_view(file.data(), static_cast<std::size_t>(file.size())), options,
+                     &out.dropped_rows);
+  } else {
+    const CacheKey key{options.path, file.size(), file.mtime_ns(), selection_key(options)};
+    std::string cache_path;
+    if (options.use_cache) {
+      cache_path = cache_path_for(key, options.cache_dir);
+      if (auto cached = read_table_cache(cache_path, key)) {
+        out.format = "cache";
+        out.from_cache = true;
+        out.cache_path = cache_path;
+        out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return std::move(*cached);
+      }
+    }
+    if (out.format == "csv.gz") {
+      GzipTextSource source(name, file.data(), static_cast<std::size_t>(file.size()), kGzipChunkBytes);
+      table = load_csv(name, source, options, &out.dropped_rows, &out.warnings);
+    } else {
+      MemoryTextSource source(std::string_view(file.data(), static_cast<std::size_t>(file.size())), kTextChunkBytes);
+      table = load_csv(name, source, options, &out.dropped_rows, &out.warnings);
+    }
+    if (options.use_cache) {
+      bool cache_dir_ok = true;
+      if (!options.cache_dir.empty()) {
+        // Only the last component is made (as for --save and --log-dir): under a missing parent (a mistyped
+        // path) no cache is written, with a warning naming it; the load itself goes on.
+        const std::filesystem::path parent = [&] {
+          std::filesystem::path dir = std::filesystem::absolute(options.cache_dir).lexically_normal();
+          if (!dir.has_filename()) dir = dir.parent_path();  // a trailing '/'
+          return dir.parent_path();
+        }();
+        if (!std::filesystem::is_directory(options.cache_dir) && !std::filesystem::exists(parent)) {
+          cache_dir_ok = false;
+          std::cerr << "warning: --cache-dir " << options.cache_dir << ": the directory " << parent.string()
+                    << " does not exist, so no table cache is written; create it first (only the last component "
+                       "of --cache-dir is created)\n";
+        }
+        std::error_code ignored;  // a directory that cannot be made shows up as the write's error below
+        if (cache_dir_ok) std::filesystem::create_directory(options.cache_dir, ignored);
+      }
+      std::string why;
+      if (cache_dir_ok && write_table_cache(cache_path, key, table, &why)) {
+        out.cache_path = cache_path;
+      } else if (cache_dir_ok) {
+        std::cerr << "warning: " << name << ": could not write the table cache (" << why
+                  << "); loading works without it, or set --cache-dir to a writable directory\n";
+      }
+    }
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return table;
+}
+
+}  // namespace fasttab

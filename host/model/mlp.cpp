@@ -1,0 +1,143 @@
+#include <algorithm>
+#include <cmath>
+
+#include "fasttab/error.hpp"
+#include "fasttab/model.hpp"
+#include "host/backend/philox.hpp"
+
+namespace fasttab {
+
+std::size_t MlpSpec::weight_offset(int layer) const {
+  std::size_t offset = 0;
+  for (int l = 0; l < layer; ++l) offset += std::size_t(out_width(l)) * in_width(l) + out_width(l);
+  return offset;
+}
+
+int MlpSpec::max_width() const {
+  int width = outputs;
+  for (int h : hidden) width = std::max(width, h);
+  return std::max(width, inputs);
+}
+
+void MlpSpec::validate() const {
+  FASTTAB_REQUIRE(inputs >= 1, "the model needs at least one input feature (got ", inputs, ")");
+  for (std::size_t i = 0; i < hidden.size(); ++i)
+    FASTTAB_REQUIRE(hidden[i] >= 1 && hidden[i] <= 65536, "--hidden: width ", hidden[i], " of hidden layer ", i + 1,
+                    " is not in [1, 65536]");
+  FASTTAB_REQUIRE(outputs >= 1, "the model needs at least one output (got ", outputs, ")");
+  FASTTAB_REQUIRE(dropout >= 0.0f && dropout < 1.0f, "--dropout ", dropout, " is not in [0, 1)");
+}
+
+std::vector<float> initial_parameters(const MlpSpec& spec, std::uint64_t seed) {
+  std::vector<float> params(spec.parameter_count());
+  // Element i of the flat vector takes word i % 4 of Philox counter block i / 4: a pure function of (seed, i).
+  for (std::size_t i = 0; i < params.size(); i += 4) {
+    const Philox4x32 r = philox4x32(seed, static_cast<std::uint32_t>(i >> 2), static_cast<std::uint32_t>(i >> 34),
+                                    static_cast<std::uint32_t>(RandomStream::init), 0u);
+    for (std::size_t j = 0; j < 4 && i + j < params.size(); ++j) params[i + j] = uniform_from_bits(r.v[j]);
+  }
+  for (int l = 0; l < spec.layers(); ++l) {
+    const float bound = 1.0f / std::sqrt(static_cast<float>(spec.in_width(l)));
+    const std::size_t begin = spec.weight_offset(l), end = spec.weight_offset(l + 1);
+    for (std::size_t i = begin; i < end; ++i) params[i] = (2.0f * params[i] - 1.0f) * bound;
+  }
+  return params;
+}
+
+Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows)
+    : backend_(backend), spec_(spec), max_rows_(max_rows) {
+  spec_.validate();
+  FASTTAB_REQUIRE(max_rows >= 1, "batch size ", max_rows, " is not >= 1");
+  {
+    // All of it checked before any allocation (the trainer checks the whole run first; this covers every user).
+    double activations = 0;
+    for (int l = 0; l < spec_.layers(); ++l) activations += spec_.out_width(l);
+    const double needed = sizeof(float) * (2.0 * double(spec_.parameter_count()) +
+                                           double(max_rows) * (activations + 2.0 * spec_.max_width()));
+    const double free = double(backend.free_bytes());
+    FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
+                    backend.kind(), " memory but only ", std::int64_t(free), " are available; use smaller --hidden "
+                    "or --batch-size");
+  }
+  parameters_ = BackendBuffer<float>(backend, spec_.parameter_count(), "model parameters");
+  gradients_ = BackendBuffer<float>(backend, spec_.parameter_count(), "model gradients");
+  for (int l = 0; l < spec_.layers(); ++l)
+    activations_.emplace_back(backend, std::size_t(max_rows) * spec_.out_width(l), "layer activations");
+  grad_a_ = BackendBuffer<float>(backend, std::size_t(max_rows) * spec_.max_width(), "activation gradients");
+  grad_b_ = BackendBuffer<float>(backend, std::size_t(max_rows) * spec_.max_width(), "activation gradients");
+}
+
+void Mlp::set_parameters(const std::vector<float>& host_parameters) {
+  FASTTAB_REQUIRE(host_parameters.size() == parameters_.size(), "parameter vector has ", host_parameters.size(),
+                  " values; the model has ", parameters_.size());
+  backend_.copy_to_backend(parameters_.data(), host_parameters.data(), parameters_.bytes());
+}
+
+std::vector<float> Mlp::get_parameters() const {
+  std::vector<float> host(parameters_.size());
+  backend_.copy_to_host(host.data(), parameters_.data(), parameters_.bytes());
+  return host;
+}
+
+const float* Mlp::forward(const float* x, int ld_x, int rows, bool training, DropoutKey key, float* outputs) {
+  FASTTAB_REQUIRE(rows >= 1 && rows <= max_rows_, "forward pass of ", rows, " rows; the model holds at most ",
+                  max_rows_);
+  const float* input = x;
+  int ld_in = ld_x;
+  const int last = spec_.layers() - 1;
+  for (int l = 0; l <= last; ++l) {
+    const int in = spec_.in_width(l), out = spec_.out_width(l);
+    float* z = (l == last && outputs) ? outputs : activations_[l].data();
+    const float* w = parameters_.data() + spec_.weight_offset(l);
+    const float* b = parameters_.data() + spec_.bias_offset(l);
+    // z[rows, out] = input[rows, in] W^T
+    backend_.gemm(false, true, rows, out, in, 1.0f, input, ld_in, w, in, 0.0f, z, out);
+    DropoutKey layer_key = key;
+    layer_key.layer = static_cast<std::uint32_t>(l);
+    const float p = training ? spec_.dropout_after(l) : 0.0f;
+    backend_.bias_activation_dropout_forward(z, rows, out, out, b, l == last ? Activation::identity : spec_.activation,
+                                             p, layer_key);
+    input = z;
+    ld_in = out;
+  }
+  return input;
+}
+
+void Mlp::forward_rows(const float* x, int ld_x, std::int64_t rows, float* outputs) {
+  for (std::int64_t first = 0; first < rows; first += max_rows_) {
+    const int chunk = static_cast<int>(std::min<std::int64_t>(max_rows_, rows - first));
+    forward(x + first * ld_x, ld_x, chunk, false, DropoutKey{}, outputs + first * spec_.outputs);
+  }
+}
+
+void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key) {
+  float* grad = grad_outputs;  // dL/dz of layer l on entry to iteration l
+  float* spare[2] = {grad_a_.data(), grad_b_.data()};
+  int next_spare = 0;
+  bool bias_grad_done = false;  // layer l's bias gradient came out of the pass that formed grad
+  for (int l = spec_.layers() - 1; l >= 0; --l) {
+    const int in = spec_.in_width(l), out = spec_.out_width(l);
+    const float* input = l == 0 ? x : activations_[l - 1].data();
+    const int ld_in = l == 0 ? ld_x : in;
+    float* dw = gradients_.data() + spec_.weight_offset(l);
+    // dW[out, in] = grad[rows, out]^T input[rows, in];  db = column sums of grad
+    backend_.gemm(true, false, out, in, rows, 1.0f, grad, out, input, ld_in, 0.0f, dw, in);
+    if (!bias_grad_done) backend_.bias_gradient(grad, rows, out, out, gradients_.data() + spec_.bias_offset(l));
+    if (l == 0) break;
+    // d(input)[rows, in] = grad[rows, out] W[out, in], then through layer l-1's activation and dropout, which
+    // also sums layer l-1's bias gradient.
+    float* grad_in = spare[next_spare];
+    next_spare ^= 1;
+    const float* w = parameters_.data() + spec_.weight_offset(l);
+    backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, w, in, 0.0f, grad_in, in);
+    DropoutKey layer_key = key;
+    layer_key.layer = static_cast<std::uint32_t>(l - 1);
+    backend_.activation_dropout_backward_bias_gradient(grad_in, activations_[l - 1].data(), rows, in, in,
+                                                       spec_.activation, spec_.dropout_after(l - 1), layer_key,
+                                                       gradients_.data() + spec_.bias_offset(l - 1));
+    bias_grad_done = true;
+    grad = grad_in;
+  }
+}
+
+}  // namespace fasttab

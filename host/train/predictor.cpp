@@ -1,0 +1,114 @@
+#include "fasttab/predictor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+#include "fasttab/dataset.hpp"
+#include "fasttab/error.hpp"
+#include "fasttab/model.hpp"
+#include "host/io/column_spec.hpp"
+#include "host/io/csv_dialect.hpp"
+#include "host/io/csv_loader.hpp"
+#include "host/io/mapped_file.hpp"
+#include "host/io/npy_format.hpp"
+
+namespace fasttab {
+
+std::vector<float> predict_outputs(Backend& backend, const SavedModel& model, const Table& table, int chunk_rows,
+                                   const std::string& source) {
+  FASTTAB_REQUIRE(table.cols == model.spec.inputs, "the data has ", table.cols, " feature columns; the model was trained on ",
+                  model.spec.inputs, ". Select the same columns as in training (--label-col, --features)");
+  FASTTAB_REQUIRE(chunk_rows >= 1, "chunk of ", chunk_rows, " rows is not >= 1");
+  const int width = model.spec.outputs;
+  std::vector<float> host(std::size_t(table.rows) * width);
+  if (table.rows == 0) return host;
+  {
+    // The whole allocation, checked before any of it: the table, the model for one chunk, the outputs.
+    const MlpSpec& spec = model.spec;
+    double activations = 0;
+    for (int l = 0; l < spec.layers(); ++l) activations += spec.out_width(l);
+    const double chunk = double(std::min<std::int64_t>(chunk_rows, table.rows));
+    const double needed = 4.0 * (double(table.rows) * (table.cols + 1) + 2.0 * double(spec.parameter_count()) +
+                                 chunk * (activations + 2.0 * spec.max_width()) + double(host.size()));
+    const double free = double(backend.free_bytes());
+    FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
+                    backend.kind(), " memory but only ", std::int64_t(free), " are available; predict a smaller "
+                    "table at a time");
+  }
+  DeviceTable device = upload_table(backend, table, "prediction table");
+  if (model.standardization.enabled()) apply_standardization(backend, model.standardization, device);
+  const int chunk = static_cast<int>(std::min<std::int64_t>(chunk_rows, table.rows));
+  Mlp mlp(backend, model.spec, chunk);
+  mlp.set_parameters(model.parameters);
+  BackendBuffer<float> outputs(backend, host.size(), "prediction outputs");
+  mlp.forward_rows(device.features.data(), device.ld, table.rows, outputs.data());
+  const std::int64_t bad = backend.find_nonfinite(outputs.data(), std::int64_t(host.size()));
+  backend.copy_to_host(host.data(), outputs.data(), outputs.bytes());
+  FASTTAB_REQUIRE(bad < 0, "row ", bad / width + 1, " of ", source, ": the model's output is ",
+                  bad < 0 ? 0.0f : host[std::size_t(bad)], "; no predictions were written. Its features are too large "
+                  "for the model (check the row for extreme values; a model trained with --standardize is more robust)");
+  return host;
+}
+
+ColumnLayout describe_file_columns(const LoadOptions& options) {
+  const MappedFile file(options.path);
+  const std::string& name = options.path;
+  FASTTAB_REQUIRE(file.size() > 0, name, ": the file is empty");
+  const char* d = file.data();
+  const std::size_t size = static_cast<std::size_t>(file.size());
+  ColumnLayout l;
+  l.known = true;
+  std::vector<std::string> names;
+  if (size >= 2 && static_cast<unsigned char>(d[0]) == 0x1f && static_cast<unsigned char>(d[1]) == 0x8b) {
+    l.format = "csv.gz";
+  } else if (size >= 6 && std::memcmp(d, "\x93NUMPY", 6) == 0) {
+    l.format = "npy";
+  } else {
+    FASTTAB_REQUIRE(!(size >= 8 && std::memcmp(d, "FTCACHE", 8) == 0), name,
+                    ": this is a fasttab table cache; give the .csv or .csv.gz it was made from");
+    l.format = "csv";
+  }
+  if (l.format == "npy") {
+    const NpyHeader header = parse_npy_header(name, std::string_view(d, size));
+    l.source_cols = static_cast<int>(header.cols);
+  } else {
+    constexpr std::size_t kHeadBytes = std::size_t{4} << 20;
+    std::unique_ptr<TextChunkSource> source;
+    if (l.format == "csv.gz") source = std::make_unique<GzipTextSource>(name, d, size, kHeadBytes);
+    else source = std::make_unique<MemoryTextSource>(std::string_view(d, size), kHeadBytes);
+    TextChunk head;
+    FASTTAB_REQUIRE(source->next(head), name, ": the file is empty");
+    const CsvDialect dialect = detect_csv_dialect(name, head.text, options.delimiter, options.header);
+    l.source_cols = dialect.columns;
+    l.delimiter = dialect.delimiter;
+    l.header = dialect.has_header;
+    names = dialect.names;
+  }
+  const ColumnSelection selection = select_columns(name, l.source_cols, options.label_col, options.features);
+  l.label_col = selection.label_col;
+  l.features = options.features;
+  l.feature_cols = selection.features;
+  if (l.header)
+    for (int c : l.feature_cols) l.feature_names.push_back(names[std::size_t(c)]);
+  return l;
+}
+
+double probability_from_logit(float logit) { return 1.0 / (1.0 + std::exp(-double(logit))); }
+
+std::vector<double> softmax_row(const float* scores, int classes) {
+  const double top = *std::max_element(scores, scores + classes);
+  std::vector<double> p(classes);
+  double sum = 0;
+  for (int k = 0; k < classes; ++k) sum += p[k] = std::exp(double(scores[k]) - top);
+  for (double& v : p) v /= sum;
+  return p;
+}
+
+int argmax_row(const float* scores, int classes) {
+  return static_cast<int>(std::max_element(scores, scores + classes) - scores);
+}
+
+}  // namespace fasttab

@@ -1,0 +1,98 @@
+// A run's config checked before anything is allocated: every setting in its range (the table in settings.hpp),
+// the labels for the task, room for one batch, and the memory the run will take.
+#include <cstdio>
+#include <filesystem>
+#include <type_traits>
+
+#include "fasttab/error.hpp"
+#include "fasttab/names.hpp"
+#include "fasttab/settings.hpp"
+#include "host/loaders/loader.hpp"
+#include "host/train/training_run.hpp"
+
+namespace fasttab {
+namespace {
+
+// Bytes of backend memory the run allocates: the resident tables, the model (parameters, gradients, activations),
+// the optimiser state, the batch buffers and the evaluation outputs. Checked against the free memory before any
+// allocation, so that an oversized --hidden or --batch-size is refused with a message instead of thrashing.
+double bytes_needed(const TrainConfig& c, const Dataset& d, std::int64_t train_rows) {
+  const double f = sizeof(float);
+  const double params = double(c.model.parameter_count());
+  const int width = c.model.outputs;
+  double activations = 0;
+  for (int l = 0; l < c.model.layers(); ++l) activations += c.model.out_width(l);
+  const double cols = d.train.cols + 1;  // features and the label
+  double bytes = 0;
+  if (loader_needs_device_table(c.loader)) bytes += double(train_rows) * cols * f;
+  bytes += double(d.test.rows + c.val_rows) * cols * f;
+  const double optimizer_state = 2;  // two state vectors for every optimiser (zeros where unused)
+  bytes += params * f * (2 + optimizer_state + (c.val_rows > 0 ? 1 : 0));                    // + best weights
+  bytes += double(c.batch_size) * f * (activations + 2.0 * c.model.max_width() + width);     // passes, gradients
+  bytes += double(c.batch_size) * f * 2 * (cols + 1);                                        // batch buffers
+  bytes += double(d.test.rows + c.val_rows) * width * f;                                     // evaluation outputs
+  bytes += double(train_rows) * 4;                                                           // permutation, losses
+  return bytes;
+}
+
+// Binary task: a split holding one class has no AUC. Said once, before training.
+void warn_single_class(Task task, const float* labels, std::int64_t rows, const char* what, const std::string& where) {
+  if (task != Task::binary || rows == 0) return;
+  for (std::int64_t r = 1; r < rows; ++r)
+    if (labels[r] != labels[0]) return;
+  std::fprintf(stderr, "warning: the %s (%s) holds only class %g: its AUC is undefined (nan); shuffle the file "
+               "or choose other rows (--test-rows, --val-rows)\n", what, where.c_str(), double(labels[0]));
+}
+
+}  // namespace
+
+void TrainConfig::validate() const {
+  for_each_setting(*this, [](const Setting& s, const auto& value) {
+    using T = std::decay_t<decltype(value)>;
+    if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+      const std::string why = out_of_range(s, double(value));
+      FASTTAB_REQUIRE(why.empty(), s.flag, " ", value, ": ", why);
+    }
+  });
+  FASTTAB_REQUIRE(patience == 0 || val_rows > 0, "--patience needs a validation split: set --val-rows");
+  FASTTAB_REQUIRE(task != Task::multiclass || classes == 0 || classes >= 2, "--classes ", classes, " must be >= 2");
+  require_loader_name(loader);
+  if (!save_path.empty()) {
+    // Refused before training rather than at the end of the first epoch.
+    const std::filesystem::path dir = std::filesystem::absolute(save_path).parent_path();
+    FASTTAB_REQUIRE(std::filesystem::is_directory(dir), "--save ", save_path, ": the directory ", dir.string(),
+                    " does not exist");
+  }
+  model.validate();
+}
+
+TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Dataset& data) {
+  config.validate();
+  TrainConfig c = config;
+  const int classes = validate_labels(c.task, c.classes, data.train, data.source + " (training rows)");
+  validate_labels(c.task, classes, data.test, data.source + " (test rows)");
+  c.model.inputs = data.train.cols;
+  c.model.outputs = c.task == Task::multiclass ? classes : 1;
+  c.model.validate();
+
+  // Early stopping's validation rows come from the end of the training rows.
+  FASTTAB_REQUIRE(c.val_rows == 0 || c.val_rows + c.batch_size <= data.train.rows, "--val-rows ", c.val_rows,
+                  " leaves fewer than one batch (", c.batch_size, ") of the ", data.train.rows, " training rows");
+  const std::int64_t train_rows = data.train.rows - c.val_rows;
+  FASTTAB_REQUIRE(train_rows >= c.batch_size, "the training set has ", train_rows, " rows, fewer than one batch of ",
+                  c.batch_size, "; lower --batch-size or ",
+                  data.synthetic ? "use more --rows" : "use a larger table or a smaller --test-rows/--val-rows");
+
+  warn_single_class(c.task, data.test.labels.data(), data.test.rows, "test set",
+                    "its last " + std::to_string(data.test.rows) + " rows");
+  warn_single_class(c.task, data.train.labels.data() + train_rows, c.val_rows, "validation set",
+                    "the last " + std::to_string(c.val_rows) + " training rows");
+  const double needed = bytes_needed(c, data, train_rows);
+  const double free = double(backend.free_bytes());
+  FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
+                  backend.kind(), " memory but only ", std::int64_t(free), " are available; use smaller --hidden "
+                  "or --batch-size");
+  return c;
+}
+
+}  // namespace fasttab

@@ -1,0 +1,164 @@
+#include "host/train/training_run.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "fasttab/error.hpp"
+
+namespace fasttab {
+namespace {
+
+std::int64_t batches_per_epoch(std::int64_t rows, int batch_size) { return (rows + batch_size - 1) / batch_size; }
+
+}  // namespace
+
+TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Dataset& data)
+    : backend_(backend), config_(config), source_(data.source), train_rows_(data.train.rows - config.val_rows),
+      mlp_(backend, config.model, config.batch_size),
+      optimizer_(backend, config.optimizer, config.schedule, config.model.parameter_count(),
+                 batches_per_epoch(train_rows_, config.batch_size) * config.epochs) {
+  backend.set_precision(config.precision);
+  upload_and_standardize(data);
+  LoaderSource source;
+  source.backend = &backend;
+  source.host_table = host_train_;
+  source.device_table = train_.rows > 0 ? &train_ : nullptr;
+  source.rows = train_rows_;
+  source.batch_size = config.batch_size;
+  source.shuffle = config.shuffle;
+  source.seed = config.seed;
+  loader_ = make_loader(config.loader, source);
+
+  mlp_.set_parameters(initial_parameters(config.model, config.seed));
+  const int width = config.model.outputs;
+  grad_outputs_ = BackendBuffer<float>(backend, std::size_t(config.batch_size) * width, "output gradients");
+  batch_losses_ = BackendBuffer<float>(backend, std::size_t(loader_->batches_per_epoch()), "batch losses");
+  test_outputs_ = BackendBuffer<float>(backend, std::size_t(test_.rows) * width, "test outputs");
+  if (validation_.rows > 0) {
+    validation_outputs_ = BackendBuffer<float>(backend, std::size_t(validation_.rows) * width, "validation outputs");
+    best_parameters_ = BackendBuffer<float>(backend, config.model.parameter_count(), "best parameters");
+  }
+}
+
+// The tables go to backend memory once. Host-side loaders (per-sample, slice) read the host table instead of a
+// resident one; with --standardize they get a standardised copy of the training rows, since `data` is not ours.
+void TrainingRun::upload_and_standardize(const Dataset& data) {
+  if (loader_needs_device_table(config_.loader))
+    train_ = upload_rows(backend_, data.train, 0, train_rows_, "training table");
+  test_ = upload_table(backend_, data.test, "test table");
+  if (config_.val_rows > 0) validation_ = upload_rows(backend_, data.train, train_rows_, data.train.rows, "validation table");
+  host_train_ = &data.train;
+  if (!config_.standardize) return;
+  // The statistics of the training rows: on the backend from the resident table, else from the host table.
+  standardization_ = train_.rows > 0 ? compute_standardization(backend_, train_)
+                                     : compute_standardization(data.train, train_rows_);
+  if (train_.rows > 0) apply_standardization(backend_, standardization_, train_);
+  if (loader_needs_host_table(config_.loader)) {
+    standardized_host_train_ = slice_rows(data.train, 0, train_rows_);
+    apply_standardization(standardization_, standardized_host_train_);
+    host_train_ = &standardized_host_train_;
+  }
+  apply_standardization(backend_, standardization_, test_);
+  if (validation_.rows > 0) apply_standardization(backend_, standardization_, validation_);
+}
+
+// The training step: forward, loss, backward, update. Enqueues only.
+void TrainingRun::training_step(const Batch& batch, std::int64_t step, float* loss_slot) {
+  const DropoutKey key{config_.seed, static_cast<std::uint32_t>(step), 0};
+  const int width = config_.model.outputs;
+  const float* outputs = mlp_.forward(batch.features, batch.ld, batch.rows, /*training=*/true, key);
+  backend_.loss_forward_backward(config_.task, outputs, batch.rows, width, width, batch.labels, grad_outputs_.data(),
+                                 loss_slot);
+  mlp_.backward(batch.features, batch.ld, batch.rows, grad_outputs_.data(), key);
+  optimizer_.step(mlp_.parameters(), mlp_.gradients());
+}
+
+// Forward passes over a resident table in batch-sized chunks into one outputs buffer, then the backend's metrics.
+// Stops with the row when an output is NaN or infinite: the metrics of such outputs mean nothing.
+Metrics TrainingRun::evaluate(const DeviceTable& table, BackendBuffer<float>& outputs, const char* what,
+                              std::int64_t step) {
+  mlp_.forward_rows(table.features.data(), table.ld, table.rows, outputs.data());
+  const int width = config_.model.outputs;
+  const std::int64_t bad = backend_.find_nonfinite(outputs.data(), table.rows * width);
+  if (bad >= 0) {
+    float value = 0;
+    backend_.copy_to_host(&value, outputs.data() + bad, sizeof value);
+    FASTTAB_FAIL("the model's output for ", what, " row ", bad / width + 1, " is ", value, " after step ", step,
+                 step == 0 ? " (the initial weights)" : "", "; training stopped. The features are too large for the "
+                 "model: use --standardize, a lower --lr, or check the data for extreme values");
+  }
+  return backend_.evaluate(config_.task, outputs.data(), table.rows, width, width, table.labels.data());
+}
+
+double TrainingRun::mean_batch_loss(std::int64_t begin, std::int64_t end, std::int64_t first_step, int epoch) const {
+  if (end <= begin) return std::nan("");
+  std::vector<float> host(static_cast<std::size_t>(end - begin));
+  backend_.copy_to_host(host.data(), batch_losses_.data() + begin, host.size() * sizeof(float));
+  double sum = 0;
+  for (std::size_t i = 0; i < host.size(); ++i) {
+    if (!std::isfinite(host[i]))
+      FASTTAB_FAIL("the training loss became ", host[i], " at step ", first_step + begin + std::int64_t(i) + 1,
+                   " (epoch ", epoch, ", batch ", begin + std::int64_t(i) + 1,
+                   "); training stopped. Try a lower --lr, --standardize, or check the data for extreme values");
+    sum += host[i];
+  }
+  return sum / double(host.size());
+}
+
+void TrainingRun::warm_up(std::int64_t step) {
+  evaluate_test(step);
+  const int rows = static_cast<int>(std::min<std::int64_t>(config_.batch_size, test_.rows));
+  const int width = config_.model.outputs;
+  const DropoutKey key{config_.seed, 0, 0};
+  const float* outputs = mlp_.forward(test_.features.data(), test_.ld, rows, /*training=*/true, key);
+  backend_.loss_forward_backward(config_.task, outputs, rows, width, width, test_.labels.data(), grad_outputs_.data(),
+                                 batch_losses_.data());
+  mlp_.backward(test_.features.data(), test_.ld, rows, grad_outputs_.data(), key);
+  backend_.synchronize();
+}
+
+void TrainingRun::keep_best_parameters() {
+  backend_.copy_within(best_parameters_.data(), mlp_.parameters(), best_parameters_.bytes());
+}
+void TrainingRun::restore_best_parameters() {
+  backend_.copy_within(mlp_.parameters(), best_parameters_.data(), best_parameters_.bytes());
+}
+
+void TrainingRun::save_state(TrainingState& s) {
+  s.parameters = mlp_.get_parameters();
+  s.optimizer_state1.resize(optimizer_.state1().size());
+  s.optimizer_state2.resize(optimizer_.state2().size());
+  backend_.copy_to_host(s.optimizer_state1.data(), optimizer_.state1().data(), optimizer_.state1().bytes());
+  backend_.copy_to_host(s.optimizer_state2.data(), optimizer_.state2().data(), optimizer_.state2().bytes());
+  s.best_parameters.resize(best_parameters_.size());
+  if (best_parameters_.size() > 0)
+    backend_.copy_to_host(s.best_parameters.data(), best_parameters_.data(), best_parameters_.bytes());
+  s.standardization = standardization_;
+}
+
+void TrainingRun::load_state(const TrainingState& s) {
+  FASTTAB_REQUIRE(s.standardization.mean == standardization_.mean && s.standardization.inv_std == standardization_.inv_std,
+                  "checkpoint ", config_.resume_path, " does not match this run: the standardisation statistics of "
+                  "the training rows differ, so the data is not the data the checkpoint was trained on");
+  mlp_.set_parameters(s.parameters);
+  backend_.copy_to_backend(optimizer_.state1().data(), s.optimizer_state1.data(), optimizer_.state1().bytes());
+  backend_.copy_to_backend(optimizer_.state2().data(), s.optimizer_state2.data(), optimizer_.state2().bytes());
+  optimizer_.set_steps_done(s.progress.steps_done);
+  if (best_parameters_.size() > 0) {
+    FASTTAB_REQUIRE(s.best_parameters.size() == best_parameters_.size(),
+                    "the checkpoint holds no best weights for early stopping");
+    backend_.copy_to_backend(best_parameters_.data(), s.best_parameters.data(), best_parameters_.bytes());
+  }
+}
+
+DataShape TrainingRun::data_shape() const {
+  DataShape shape;
+  shape.source = source_;
+  shape.train_rows = train_rows_;
+  shape.test_rows = test_.rows;
+  shape.val_rows = validation_.rows;
+  shape.cols = config_.model.inputs;
+  return shape;
+}
+
+}  // namespace fasttab

@@ -1,0 +1,87 @@
+// What one training run holds in backend memory, and the two operations an epoch is made of:
+//   training_step(batch)  forward (dropout masks from (seed, step)), loss and its gradient, backward, one optimiser
+//                         update; enqueued only: no allocation, no synchronisation, no host copy;
+//   evaluate(table)       the forward pass over a whole resident table in batch-sized chunks, then the metrics
+//                         (one wait for the device).
+// The epoch driver (trainer.cpp) calls them; a CUDA graph, a communicator or the Python binding wrap the same step.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fasttab/dataset.hpp"
+#include "fasttab/model.hpp"
+#include "fasttab/optimizer.hpp"
+#include "fasttab/trainer.hpp"
+#include "host/checkpoint/training_checkpoint.hpp"
+#include "host/loaders/loader.hpp"
+
+namespace fasttab {
+
+// The config a run trains with: `config` checked (ranges, labels for the task, room for one batch, memory) with
+// model.inputs, model.outputs and classes taken from the data. Warns on stderr about a test or validation split
+// of a single class. Throws Error naming the setting and what to change.
+TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Dataset& data);
+
+class TrainingRun {
+ public:
+  // Uploads the tables once (the training rows, the test rows and early stopping's validation rows, which are the
+  // last val_rows training rows), standardises them when asked, builds the loader, the model at its initial
+  // weights and the optimiser. `data` is only read; `config` is resolved (resolve_config).
+  TrainingRun(Backend& backend, const TrainConfig& config, const Dataset& data);
+
+  void training_step(const Batch& batch, std::int64_t step, float* loss_slot);
+
+  Metrics evaluate_test(std::int64_t step) { return evaluate(test_, test_outputs_, "test", step); }
+  Metrics evaluate_validation(std::int64_t step) { return evaluate(validation_, validation_outputs_, "validation", step); }
+  bool has_validation() const { return validation_.rows > 0; }
+
+  // Mean of the batch losses [begin, end) of the epoch that started at step first_step; throws at a non-finite
+  // one, naming its step. Reads the device (a figure the user asked for).
+  double mean_batch_loss(std::int64_t begin, std::int64_t end, std::int64_t first_step, int epoch) const;
+  float* batch_loss_slot(std::int64_t batch) { return batch_losses_.data() + batch; }
+
+  // Untimed: one evaluation and one forward and backward pass without an update, so that one-time costs (scratch
+  // sizing, cuBLAS's first calls per shape) stay out of the first epoch's time. Changes nothing the run depends on.
+  void warm_up(std::int64_t step);
+
+  // Waits for the work enqueued so far (an epoch's time is measured to its end).
+  void wait() { backend_.synchronize(); }
+
+  // Early stopping: copy the weights aside, or put the copy back.
+  void keep_best_parameters();
+  void restore_best_parameters();
+
+  // Checkpoints: the run's tensors and standardisation to and from a TrainingState (host copies, at epoch ends).
+  void save_state(TrainingState& state);
+  void load_state(const TrainingState& state);
+  DataShape data_shape() const;
+
+  Loader& loader() { return *loader_; }
+  const Standardization& standardization() const { return standardization_; }
+  std::int64_t train_rows() const { return train_rows_; }
+  std::int64_t test_rows() const { return test_.rows; }
+  std::int64_t validation_rows() const { return validation_.rows; }
+  double current_lr() const { return optimizer_.current_lr(); }
+  std::vector<float> parameters() const { return mlp_.get_parameters(); }
+
+ private:
+  Metrics evaluate(const DeviceTable& table, BackendBuffer<float>& outputs, const char* what, std::int64_t step);
+  void upload_and_standardize(const Dataset& data);
+
+  Backend& backend_;
+  TrainConfig config_;
+  std::string source_;
+  std::int64_t train_rows_;
+  DeviceTable train_, test_, validation_;
+  Table standardized_host_train_;  // a host loader's training rows, standardised (only with --standardize)
+  const Table* host_train_ = nullptr;
+  Standardization standardization_;
+  std::unique_ptr<Loader> loader_;
+  Mlp mlp_;
+  Optimizer optimizer_;
+  BackendBuffer<float> grad_outputs_, batch_losses_, test_outputs_, validation_outputs_, best_parameters_;
+};
+
+}  // namespace fasttab

@@ -1,0 +1,56 @@
+// A training run's settings (TrainConfig; settings.hpp names, bounds and explains each one) and the records it
+// keeps of its epochs and evaluations. Shared by the trainer and its checkpoints.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fasttab/backend.hpp"
+#include "fasttab/io.hpp"
+#include "fasttab/model.hpp"
+#include "fasttab/optimizer.hpp"
+
+namespace fasttab {
+
+struct TrainConfig {
+  MlpSpec model;               // model.inputs and model.outputs are set from the data and task
+  Task task = Task::binary;
+  int classes = 0;             // multiclass: number of classes (0 = from the labels)
+  int epochs = 10;
+  int batch_size = 16384;
+  bool shuffle = false;
+  int eval_every = 100;        // steps between test evaluations (0 = only at epoch ends)
+  std::uint64_t seed = 1;
+  Precision precision = Precision::fp32;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  std::string loader = "gather";
+  bool standardize = false;
+  std::int64_t val_rows = 0;   // early stopping: validation rows taken from the end of the training rows
+  int patience = 0;            // epochs without validation improvement before stopping (0 = never stop early)
+  std::string save_path;       // checkpoint written (atomically) at the end of every epoch; empty = none
+  std::string resume_path;     // checkpoint to continue from: the run goes on from its next epoch, bit for bit
+  ColumnLayout data_layout;    // recorded in the checkpoint's config for predict (not used by training)
+
+  void validate() const;       // throws Error naming the flag and its range
+};
+
+struct EpochRecord {
+  int epoch = 0;               // from 1
+  double seconds = 0;          // wall-clock, evaluations included (as the seed timed it)
+  double samples_per_s = 0;
+  double train_loss = 0;       // mean of the epoch's batch losses
+  Metrics test;
+  Metrics validation;          // when val_rows > 0
+  double lr = 0;               // at the end of the epoch
+};
+
+struct EvalPoint {
+  std::int64_t step = 0;
+  double seconds = 0;          // since training started
+  double train_loss = 0;       // mean batch loss since the previous evaluation
+  Metrics test;
+};
+
+}  // namespace fasttab
