@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fasttab builds and tests with. Idempotent: apt runs only when one is missing.
-# The CUDA Toolkit (nvcc 13, cuBLAS, cuRAND, CCCL) is expected under /usr/local/cuda.
+# The CUDA Toolkit (nvcc 13, cuBLAS, CCCL) is expected under /usr/local/cuda.
 set -euo pipefail
 packages=(cmake g++ make pkg-config libcli11-dev nlohmann-json3-dev doctest-dev libfast-float-dev libisal-dev
           zlib1g-dev libopenblas-dev libgfortran-12-dev clang libclang-rt-14-dev python3)
@@ -16,6 +16,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 if ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
-  echo "setup: nvcc not found: fasttab needs the CUDA Toolkit 13 (nvcc, cuBLAS, cuRAND, CCCL) under /usr/local/cuda" >&2
+  echo "setup: nvcc not found: fasttab needs the CUDA Toolkit 13 (nvcc, cuBLAS, CCCL) under /usr/local/cuda" >&2
   exit 1
 fi
