@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reads a fasttab TensorBoard event file with TensorBoard's own loader and prints its scalars.
 
-A peer check of fasttab's hand-written event files (host/tensorboard.cpp): if TensorBoard's EventAccumulator
+A peer check of fasttab's hand-written event files (tools/report/tensorboard.cpp): if TensorBoard's EventAccumulator
 loads every scalar with the tag, step and value fasttab wrote, `tensorboard --logdir` will show them.
 
 Usage: read_tfevents.py PATH [PATH ...]     (an event file, or a log directory holding event files)
