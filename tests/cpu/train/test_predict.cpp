@@ -26,39 +26,21 @@
 #include "fasttab/synthetic.hpp"
 #include "fasttab/trainer.hpp"
 #include "test_support.hpp"
+#include "cpu/train/tool_runner.hpp"
 
 using namespace fasttab;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A directory of this process, removed when the test executable exits.
-fs::path temp_dir() {
-  struct TempDir {
-    fs::path path = fs::temp_directory_path() / ("fasttab_predict_" + std::to_string(::getpid()));
-    TempDir() { fs::create_directories(path); }
-    ~TempDir() {
-      std::error_code ignored;
-      fs::remove_all(path, ignored);
-    }
-  };
-  static TempDir dir;
-  return dir.path;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+fs::path temp_dir() { return test::process_temp_dir("fasttab_predict_"); }
 
 // Runs a built tool with arguments; returns its exit status, its output (stdout and stderr) in *output.
 int run_tool(const std::string& tool, const std::string& args, std::string* output) {
-  const fs::path log = temp_dir() / "tool.log";
-  const std::string command = std::string(FASTTAB_BINARY_DIR) + "/" + tool + " " + args + " > " + log.string() + " 2>&1";
-  const int rc = std::system(command.c_str());
-  *output = read_text(log);
-  return rc;
+  return test::run_tool_in(temp_dir(), tool, args, output);
 }
+
+using test::read_text;
 
 bool tools_built() {
   return fs::exists(std::string(FASTTAB_BINARY_DIR) + "/train") && fs::exists(std::string(FASTTAB_BINARY_DIR) + "/predict");

@@ -24,43 +24,20 @@
 #include "fasttab/model.hpp"
 #include "host/io/table_cache.hpp"
 #include "test_support.hpp"
+#include "cpu/train/tool_runner.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temp_dir() {
-  struct TempDir {
-    fs::path path = fs::temp_directory_path() / ("fasttab_robust_" + std::to_string(::getpid()));
-    TempDir() { fs::create_directories(path); }
-    ~TempDir() {
-      std::error_code ignored;
-      fs::remove_all(path, ignored);
-    }
-  };
-  static TempDir dir;
-  return dir.path;
-}
+fs::path temp_dir() { return fasttab::test::process_temp_dir("fasttab_robust_"); }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using fasttab::test::read_text;
+using fasttab::test::write_text;
 
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
-
-// Runs a built tool in temp_dir() under a time limit (a hang fails the test with exit 124); returns the exit
-// status and the output (stdout and stderr).
+// Runs a built tool in temp_dir() under a time limit (a hang fails the test with exit 124).
 int run(const std::string& tool, const std::string& args, std::string* output) {
-  const fs::path log = temp_dir() / "tool.log";
-  const std::string command = "cd " + temp_dir().string() + " && timeout 120 " + std::string(FASTTAB_BINARY_DIR) + "/" +
-                              tool + " " + args + " > " + log.string() + " 2>&1";
-  const int rc = std::system(command.c_str());
-  *output = read_text(log);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+  return fasttab::test::run_tool_in(temp_dir(), tool, args, output);
 }
 
 // n rows of 1 + cols columns, label first (alternating 0/1 unless sorted), small features.
