@@ -322,7 +322,8 @@ class MLPClassifier(ClassifierMixin, _FastTabMLP):
         return self._model.probabilities(X)
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

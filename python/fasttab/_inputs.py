@@ -56,8 +56,6 @@ def reject_non_numeric(what, X):
                 "trains on numeric columns only (encode strings and categories as numbers first)")
     elif isinstance(X, np.ndarray) and X.dtype.kind in "USV":
         raise TypeError(f"{what} holds {X.dtype} values (strings or bytes); fasttab takes numbers only")
-    elif isinstance(X, np.ndarray) and X.dtype.kind == "c":
-        raise TypeError(f"{what} holds complex numbers ({X.dtype}); fasttab takes real numbers only")
 
 
 def convert_error(what, error):
