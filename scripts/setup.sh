@@ -29,12 +29,17 @@ if [ "${FASTTAB_SKIP_PYTHON:-0}" != 1 ]; then
   venv="$root/.venv"
   python_packages=(nanobind scikit-build-core numpy scikit-learn pandas pytest joblib)
   python_modules=(nanobind scikit_build_core numpy sklearn pandas pytest joblib)
-  if ! dpkg -s python3-venv >/dev/null 2>&1; then
+  # python3-venv makes the environment; python3-dev has the headers the extension module compiles against.
+  missing=()
+  for p in python3-venv python3-dev; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo=sudo
-    echo "setup: installing python3-venv"
+    echo "setup: installing ${missing[*]}"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
   if [ ! -x "$venv/bin/python" ]; then
     echo "setup: creating the Python virtual environment $venv"
