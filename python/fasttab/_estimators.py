@@ -271,14 +271,14 @@ class _FastTabMLP(BaseEstimator):
                 os.remove(tmp)
 
     def __getstate__(self):
-        state = dict(self.__dict__)
+        state = dict(super().__getstate__())
         state.pop("_model", None)  # the C++ model is rebuilt from the checkpoint bytes
         return state
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
-        if "_checkpoint" in state:
-            self._model = _model_from_bytes(state["_checkpoint"], state.get("device", "auto"))
+        super().__setstate__(state)
+        if "_checkpoint" in self.__dict__:
+            self._model = _model_from_bytes(self._checkpoint, self.__dict__.get("device", "auto"))
 
 
 def _model_from_bytes(checkpoint, device):
@@ -380,13 +380,16 @@ def load(path, device="auto"):
             est.feature_names_in_ = np.array(meta["feature_names_in"], dtype=object)
     else:
         cls = MLPRegressor if model.task == "regression" else MLPClassifier
-        opt, sched = config.get("optimizer", {}), config.get("schedule", {})
+        opt, sched, data = config.get("optimizer", {}), config.get("schedule", {}), config.get("data", {})
+        val_rows, train_rows = data.get("val_rows", 0), data.get("train_rows", 0)  # train_rows: without val_rows
+        fraction = val_rows / (train_rows + val_rows) if val_rows > 0 and train_rows > 0 else 0.0
         est = cls(hidden=tuple(model.hidden), activation=config["model"]["activation"],
                   dropout=config["model"]["dropout"], batch_size=config["batch_size"], epochs=config["epochs"],
                   lr=opt.get("lr", 1e-3), optimizer=opt.get("kind", "adam"), lr_schedule=sched.get("kind", "constant"),
                   precision=config.get("precision", "fp32"), device=device, shuffle=config.get("shuffle", False),
                   seed=config.get("seed", 1), standardize=config.get("standardize", False),
-                  patience=config.get("patience", 0), eval_every=config.get("eval_every", 100))
+                  validation_fraction=fraction, patience=config.get("patience", 0) if fraction > 0 else 0,
+                  eval_every=config.get("eval_every", 100))
         est.history_ = []
         est.stopped_early_ = False
         est.best_epoch_ = 0

@@ -3,8 +3,10 @@
 // released, a TrainObserver that takes the GIL back briefly per batch (signals: Ctrl-C) and per epoch (the
 // Python side's figures, verbose lines and callback), and predictions from a SavedModel loaded from the CLI's
 // checkpoint file.
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <exception>
 #include <memory>
 #include <string>
@@ -113,7 +115,12 @@ class PythonObserver final : public fasttab::TrainObserver {
  public:
   explicit PythonObserver(nb::object on_epoch) : on_epoch_(std::move(on_epoch)) {}
 
+  // Signal handlers run at most every 10 ms (and at every epoch end): a step shorter than that does not wait for
+  // the GIL each time, which another busy Python thread may hold for up to its switch interval.
   void on_batch(int, std::int64_t, std::int64_t, double, double) override {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_check_ < std::chrono::milliseconds(10)) return;
+    last_check_ = now;
     nb::gil_scoped_acquire gil;
     if (PyErr_CheckSignals() != 0) throw PythonErrorPending{};  // KeyboardInterrupt (or a handler's exception)
   }
@@ -146,6 +153,7 @@ class PythonObserver final : public fasttab::TrainObserver {
 
  private:
   nb::object on_epoch_;
+  std::chrono::steady_clock::time_point last_check_{};
 };
 
 // train(X, y, X_test, y_test, options, on_epoch) -> dict of the run's figures. The checkpoint goes to
@@ -153,13 +161,11 @@ class PythonObserver final : public fasttab::TrainObserver {
 nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, const Vector& y_test,
                      const nb::dict& options, nb::object on_epoch, const std::string& device) {
   fasttab::TrainConfig config = make_config(options);
+  FASTTAB_REQUIRE(x.shape(1) == x_test.shape(1), "the evaluation set has ", x_test.shape(1), " features but X has ",
+                  x.shape(1));
+  const fasttab::DeviceChoice choice = device_choice(device);
   fasttab::Dataset dataset;
   dataset.source = "python";
-  dataset.train = make_table(x, y);
-  dataset.test = make_table(x_test, y_test);
-  FASTTAB_REQUIRE(dataset.train.cols == dataset.test.cols, "the evaluation set has ", dataset.test.cols,
-                  " features but X has ", dataset.train.cols);
-  const fasttab::DeviceChoice choice = device_choice(device);
 
   PythonObserver observer(std::move(on_epoch));
   fasttab::TrainResult result;
@@ -168,6 +174,10 @@ nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, con
   {
     nb::gil_scoped_release release;
     try {
+      // The one copy of the caller's arrays: into the engine's host tables (the arrays stay referenced by the
+      // caller for the whole call, so their memory is valid without the GIL).
+      dataset.train = make_table(x, y);
+      dataset.test = make_table(x_test, y_test);
       std::unique_ptr<fasttab::Backend> backend = fasttab::make_backend(choice);
       result = fasttab::train(*backend, config, dataset, &observer);
     } catch (const StopRequested&) {
@@ -217,6 +227,7 @@ class Model {
     nb::capsule owner(out, [](void* p) noexcept { delete static_cast<std::vector<float>*>(p); });
     {
       nb::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);  // one prediction at a time on the model's backend
       t.features.assign(x.data(), x.data() + x.size());
       t.labels.assign(std::size_t(t.rows), 0.0f);
       if (t.rows > 0) {
@@ -262,6 +273,7 @@ class Model {
   fasttab::SavedModel model_;
   fasttab::DeviceChoice device_;
   std::unique_ptr<fasttab::Backend> backend_;
+  std::mutex mutex_;
 };
 
 // Extra sections in a checkpoint file: the Python side stores the estimator's labels, feature names and history

@@ -86,3 +86,13 @@ def test_cli_binary_model_gets_labels_0_and_1(tmp_path):
     assert isinstance(est, fasttab.MLPClassifier)
     assert est.classes_.tolist() == [0, 1]
     assert est.score(X, y) > 0.6
+
+
+def test_cli_model_with_early_stopping_loads_with_its_validation_split(tmp_path):
+    X, y = make_binary()
+    write_table_npy(tmp_path / "t.npy", X.astype(np.float32), y)
+    run_tool("train", "--data", tmp_path / "t.npy", "--label-col", "0", "--test-rows", TEST_ROWS, "--val-rows", 320,
+             "--patience", 2, "--save", tmp_path / "cli.ckpt", *CLI_FLAGS)
+    est = fasttab.load(tmp_path / "cli.ckpt", device="cpu")
+    assert est.patience == 2 and est.validation_fraction == pytest.approx(320 / (2000 - TEST_ROWS))
+    est.set_params(epochs=2).fit(X, y)  # the loaded parameters are valid for a new fit
