@@ -259,13 +259,13 @@ class _FastTabMLP(BaseEstimator):
         "python": the labels, feature names, parameters and history, which fasttab.load() restores."""
         check_is_fitted(self)
         text = self._python_section()
+        data = _core.checkpoint_with_section(self._checkpoint, "python", text)
         path = os.fspath(path)
-        tmp = f"{path}.fasttab-tmp"
-        with open(tmp, "wb") as f:
-            f.write(self._checkpoint)
+        tmp = f"{path}.fasttab-tmp-{os.getpid()}"
         try:
-            _core.checkpoint_put_string(tmp, "python", text)
-            os.replace(tmp, path)
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)  # a failed save leaves any earlier file at path as it was
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
@@ -361,7 +361,7 @@ def load(path, device="auto"):
     model = _core.Model(path, device)
     with open(path, "rb") as f:
         checkpoint = f.read()
-    text = _core.checkpoint_get_string(path, "python")
+    text = _core.checkpoint_section(checkpoint, "python")
     config = json.loads(model.config_json)
     if text is not None:
         meta = json.loads(text)

@@ -17,7 +17,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
-#include "fasttab/checkpoint.hpp"
+#include "fasttab/checkpoint.hpp"  // load_saved_model, SavedModel
 #include "fasttab/fasttab.hpp"
 #include "fasttab/predictor.hpp"
 
@@ -170,6 +170,7 @@ nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, con
   PythonObserver observer(std::move(on_epoch));
   fasttab::TrainResult result;
   bool stopped_by_callback = false;
+  std::string backend_kind;
   std::exception_ptr failure;
   {
     nb::gil_scoped_release release;
@@ -179,6 +180,7 @@ nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, con
       dataset.train = make_table(x, y);
       dataset.test = make_table(x_test, y_test);
       std::unique_ptr<fasttab::Backend> backend = fasttab::make_backend(choice);
+      backend_kind = backend->kind();
       result = fasttab::train(*backend, config, dataset, &observer);
     } catch (const StopRequested&) {
       stopped_by_callback = true;
@@ -195,8 +197,8 @@ nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, con
   }
   nb::dict r;
   r["stopped_by_callback"] = stopped_by_callback;
+  r["backend"] = backend_kind;
   if (!stopped_by_callback) {
-    r["backend"] = result.backend;
     r["device"] = result.device;
     r["train_rows"] = result.train_rows;
     r["val_rows"] = result.val_rows;
@@ -207,6 +209,15 @@ nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, con
     r["final_test"] = metrics_dict(result.final_test);
   }
   return r;
+}
+
+const char* task_name(fasttab::Task task) {
+  switch (task) {
+    case fasttab::Task::binary: return "binary";
+    case fasttab::Task::multiclass: return "multiclass";
+    case fasttab::Task::regression: return "regression";
+  }
+  return "binary";
 }
 
 // A model loaded from a checkpoint file, with the backend it predicts on (made on first use).
@@ -261,7 +272,7 @@ class Model {
     return nb::ndarray<nb::numpy, double, nb::ndim<2>>(out->data(), {rows, std::size_t(k)}, owner);
   }
 
-  std::string task() const { return fasttab::to_string(model_.task); }
+  std::string task() const { return task_name(model_.task); }
   int classes() const { return model_.classes; }
   int inputs() const { return model_.spec.inputs; }
   int outputs_width() const { return model_.spec.outputs; }
@@ -276,19 +287,110 @@ class Model {
   std::mutex mutex_;
 };
 
-// Extra sections in a checkpoint file: the Python side stores the estimator's labels, feature names and history
-// as a "python" section, which the engine's readers (load_saved_model, --resume) ignore.
-void checkpoint_put_string(const std::string& path, const std::string& name, const std::string& text) {
-  fasttab::CheckpointFile file = fasttab::read_checkpoint_file(path);
-  file.put_string(name, text);
-  fasttab::write_checkpoint_file(path, file);
+// The "python" section of a checkpoint file: the estimator's labels, feature names, parameters and history (JSON),
+// which the engine's readers (load_saved_model, --resume) ignore, as they ignore any section they do not know.
+// The public API reads whole models only (load_saved_model), so the binding reads and appends this section itself,
+// by the container layout of docs/checkpoint-format.md (version 1): magic, u32 version, u32 section count, the
+// sections (u32 name length, name, u64 byte length, bytes), then u64 length and the CRC-32C of all that precedes.
+constexpr char kMagic[8] = {'F', 'T', 'C', 'K', 'P', 'T', '\0', '\0'};
+
+std::uint32_t crc32c(const std::uint8_t* data, std::size_t n) {
+  static const std::vector<std::uint32_t> table = [] {
+    std::vector<std::uint32_t> t(256);
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (std::size_t i = 0; i < n; ++i) c = table[(c ^ data[i]) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
 }
 
-nb::object checkpoint_get_string(const std::string& path, const std::string& name) {
-  const fasttab::CheckpointFile file = fasttab::read_checkpoint_file(path);
-  if (!file.find(name)) return nb::none();
-  return nb::cast(file.get_string(name));
+template <class T>
+T read_le(const std::string& b, std::size_t at) {
+  T v = 0;
+  for (std::size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(static_cast<std::uint8_t>(b[at + i])) << (8 * i);
+  return v;
 }
+
+template <class T>
+void append_le(std::string& b, T v) {
+  for (std::size_t i = 0; i < sizeof(T); ++i) b.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+
+struct Sections {
+  std::vector<std::pair<std::string, std::string>> items;
+};
+
+Sections parse_checkpoint(const std::string& bytes, const std::string& what) {
+  FASTTAB_REQUIRE(bytes.size() >= 28 && std::memcmp(bytes.data(), kMagic, 8) == 0, "checkpoint ", what,
+                  " is not a fasttab checkpoint");
+  const std::uint64_t length = read_le<std::uint64_t>(bytes, bytes.size() - 12);
+  const std::uint32_t crc = read_le<std::uint32_t>(bytes, bytes.size() - 4);
+  FASTTAB_REQUIRE(length == bytes.size() - 12 &&
+                      crc == crc32c(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size() - 12),
+                  "checkpoint ", what, " is corrupted: checksum or length mismatch");
+  const std::uint32_t version = read_le<std::uint32_t>(bytes, 8);
+  FASTTAB_REQUIRE(version == 1, "checkpoint ", what, " was written by format version ", version,
+                  "; the Python binding reads and writes its \"python\" section in version 1");
+  const std::uint32_t count = read_le<std::uint32_t>(bytes, 12);
+  Sections s;
+  std::size_t at = 16;
+  const std::size_t end = bytes.size() - 12;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    FASTTAB_REQUIRE(at + 4 <= end, "checkpoint ", what, " is corrupted: a bad section size");
+    const std::uint32_t n = read_le<std::uint32_t>(bytes, at);
+    at += 4;
+    FASTTAB_REQUIRE(at + n + 8 <= end, "checkpoint ", what, " is corrupted: a bad section size");
+    std::string name = bytes.substr(at, n);
+    at += n;
+    const std::uint64_t m = read_le<std::uint64_t>(bytes, at);
+    at += 8;
+    FASTTAB_REQUIRE(m <= end - at, "checkpoint ", what, " is corrupted: a bad section size");
+    s.items.emplace_back(std::move(name), bytes.substr(at, m));
+    at += m;
+  }
+  FASTTAB_REQUIRE(at == end, "checkpoint ", what, " is corrupted: a bad section size");
+  return s;
+}
+
+// The checkpoint's bytes with section `name` set to `text` (replaced in place, or appended).
+nb::bytes checkpoint_with_section(nb::bytes checkpoint, const std::string& name, const std::string& text) {
+  const std::string bytes(checkpoint.c_str(), checkpoint.size());
+  Sections s = parse_checkpoint(bytes, "(in memory)");
+  bool replaced = false;
+  for (auto& item : s.items)
+    if (item.first == name) {
+      item.second = text;
+      replaced = true;
+    }
+  if (!replaced) s.items.emplace_back(name, text);
+  std::string out(kMagic, 8);
+  append_le<std::uint32_t>(out, 1);
+  append_le<std::uint32_t>(out, static_cast<std::uint32_t>(s.items.size()));
+  for (const auto& [n, v] : s.items) {
+    append_le<std::uint32_t>(out, static_cast<std::uint32_t>(n.size()));
+    out += n;
+    append_le<std::uint64_t>(out, v.size());
+    out += v;
+  }
+  const std::uint32_t crc = crc32c(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
+  append_le<std::uint64_t>(out, out.size());
+  append_le<std::uint32_t>(out, crc);
+  return nb::bytes(out.data(), out.size());
+}
+
+// Section `name` of a checkpoint's bytes as text, or None.
+nb::object checkpoint_section(nb::bytes checkpoint, const std::string& name) {
+  const std::string bytes(checkpoint.c_str(), checkpoint.size());
+  for (const auto& item : parse_checkpoint(bytes, "(in memory)").items)
+    if (item.first == name) return nb::cast(item.second);
+  return nb::none();
+}
+
 
 }  // namespace
 
@@ -298,8 +400,10 @@ NB_MODULE(_core, m) {
   m.def("train", &train_model, "X"_a, "y"_a, "X_test"_a, "y_test"_a, "options"_a, "on_epoch"_a.none(), "device"_a,
         "Trains on (X, y), evaluating on (X_test, y_test); the checkpoint goes to options['save_path'].");
   m.def("cuda_device_count", &fasttab::cuda_device_count, "Number of usable CUDA devices (0 without a driver or GPU).");
-  m.def("checkpoint_put_string", &checkpoint_put_string, "path"_a, "name"_a, "text"_a);
-  m.def("checkpoint_get_string", &checkpoint_get_string, "path"_a, "name"_a);
+  m.def("checkpoint_with_section", &checkpoint_with_section, "checkpoint"_a, "name"_a, "text"_a,
+        "The checkpoint's bytes with one section set (replaced or appended), checksummed again.");
+  m.def("checkpoint_section", &checkpoint_section, "checkpoint"_a, "name"_a,
+        "One section of a checkpoint's bytes as text, or None.");
   nb::class_<Model>(m, "Model")
       .def(nb::init<const std::string&, const std::string&>(), "path"_a, "device"_a = "auto")
       .def("outputs", &Model::outputs, "X"_a)

@@ -91,3 +91,25 @@ def test_pipeline():
     pipe = make_pipeline(StandardScaler(), fasttab.MLPClassifier(**{**SMALL, "standardize": False}))
     pipe.fit(X[:1600], y[:1600])
     assert pipe.score(X[1600:], y[1600:]) > 0.7
+
+
+def test_saved_file_is_checksummed(fitted, tmp_path):
+    # save() appends its section and writes the container's CRC-32C again: the engine verifies it on load, and
+    # a damaged file is reported as damaged.
+    est, X = fitted
+    est.save(tmp_path / "m.ckpt")
+    data = bytearray((tmp_path / "m.ckpt").read_bytes())
+    assert b"python" in data
+    data[100] ^= 0xFF
+    (tmp_path / "bad.ckpt").write_bytes(bytes(data))
+    with pytest.raises(fasttab.EngineError, match="corrupted"):
+        fasttab.load(tmp_path / "bad.ckpt")
+
+
+def test_save_twice_replaces_the_section(fitted, tmp_path):
+    est, X = fitted
+    est.save(tmp_path / "a.ckpt")
+    back = fasttab.load(tmp_path / "a.ckpt", device="cpu")
+    back.save(tmp_path / "b.ckpt")
+    assert (tmp_path / "b.ckpt").read_bytes().count(b"\x06\x00\x00\x00python") == 1
+    same_predictions(est, fasttab.load(tmp_path / "b.ckpt", device="cpu"), X)
