@@ -1,0 +1,407 @@
+"""fasttab.MLPClassifier and fasttab.MLPRegressor: scikit-learn estimators over fasttab's C++ engine.
+
+fit() checks and converts the inputs once (float32, C order), then trains in C++ with the GIL released
+(fasttab._core.train over the public API's fasttab::train). The trained model is kept as the bytes of the
+CLI's checkpoint file (the trainer writes it at every epoch end), so that save() writes a file build/predict
+reads, fasttab.load() reads one build/train wrote, and pickling carries the same bytes.
+"""
+
+import json
+import math
+import numbers
+import os
+import sys
+import tempfile
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
+
+from . import _core
+from ._inputs import convert_error, reject_device_arrays, reject_non_numeric
+
+_METRICS = ("loss", "auc", "accuracy", "rmse", "r2")
+_FORMAT = 1  # version of the "python" checkpoint section
+
+
+def _check_params(est):
+    """ValueError/TypeError for an out-of-range hyper-parameter, naming it and its range (as the CLI does)."""
+    hidden = est.hidden
+    if isinstance(hidden, numbers.Integral):
+        hidden = (int(hidden),)
+    try:
+        hidden = tuple(int(h) for h in hidden)
+    except (TypeError, ValueError):
+        raise TypeError(f"hidden={est.hidden!r} must be a tuple of layer widths, e.g. (300, 300)") from None
+    if not hidden or any(h < 1 or h > 65536 for h in hidden):
+        raise ValueError(f"hidden={est.hidden!r}: every layer width must be in [1, 65536], and there must be one")
+    choices = {
+        "activation": ("tanh", "relu"),
+        "optimizer": ("adam", "adamw", "sgd"),
+        "lr_schedule": ("constant", "warmup", "cosine", "step", "exponential"),
+        "precision": ("fp32", "tf32"),
+        "device": ("auto", "cuda", "cpu"),
+    }
+    for name, allowed in choices.items():
+        if getattr(est, name) not in allowed:
+            raise ValueError(f"{name}={getattr(est, name)!r} is not one of {', '.join(map(repr, allowed))}")
+
+    def number(name, low, high, integral=False, low_open=False):
+        value = getattr(est, name)
+        kind = numbers.Integral if integral else numbers.Real
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise TypeError(f"{name}={value!r} must be {'an integer' if integral else 'a number'}")
+        if not (low < value if low_open else low <= value) or value > high or (not integral and math.isnan(value)):
+            raise ValueError(f"{name}={value!r} is not in {'(' if low_open else '['}{low}, {high}]")
+
+    number("dropout", 0.0, 0.99)
+    number("batch_size", 1, 1 << 24, integral=True)
+    number("epochs", 1, 1_000_000, integral=True)
+    number("lr", 0.0, math.inf, low_open=True)
+    number("seed", 0, 2**64 - 1, integral=True)
+    number("validation_fraction", 0.0, 0.99)
+    number("patience", 0, 1_000_000, integral=True)
+    number("eval_every", 0, 2**31 - 1, integral=True)
+    if est.patience > 0 and est.validation_fraction <= 0:
+        raise ValueError(f"patience={est.patience} needs a validation split: set validation_fraction > 0")
+    if est.callback is not None and not callable(est.callback):
+        raise TypeError(f"callback={est.callback!r} is not callable")
+    return hidden
+
+
+def _flat_figures(record, with_test, with_validation):
+    """One epoch's figures as a flat dict: epoch, seconds, samples_per_s, train_loss, lr, test_*, val_*."""
+    out = {k: record[k] for k in ("epoch", "seconds", "samples_per_s", "train_loss", "lr")}
+    for prefix, key, present in (("test", "test", with_test), ("val", "validation", with_validation)):
+        if present and key in record:
+            for m in _METRICS:
+                v = record[key][m]
+                if v is not None and not (isinstance(v, float) and math.isnan(v)):
+                    out[f"{prefix}_{m}"] = v
+    return out
+
+
+class _FastTabMLP(BaseEstimator):
+    """The parameters, fit, save and pickling shared by MLPClassifier and MLPRegressor."""
+
+    _headline = ("auc", "AUC")  # the metric the epoch lines print (per task, as the CLI does)
+
+    def __init__(self, hidden=(300, 300, 300, 300), activation="tanh", dropout=0.5, batch_size=16384, epochs=10,
+                 lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
+                 seed=1, standardize=False, validation_fraction=0.0, patience=0, eval_every=100, verbose=False,
+                 callback=None):
+        self.hidden = hidden
+        self.activation = activation
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.lr = lr
+        self.optimizer = optimizer
+        self.lr_schedule = lr_schedule
+        self.precision = precision
+        self.device = device
+        self.shuffle = shuffle
+        self.seed = seed
+        self.standardize = standardize
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.eval_every = eval_every
+        self.verbose = verbose
+        self.callback = callback
+
+    # ---- inputs ----------------------------------------------------------------------------------------------
+    def _validate_X(self, X, reset, what="X"):
+        reject_device_arrays(what, X)
+        reject_non_numeric(what, X)
+        try:
+            return validate_data(self, X, reset=reset, dtype=np.float32, order="C", accept_sparse=False)
+        except ValueError as e:
+            converted = convert_error(what, e)
+            if converted is not None:
+                raise converted from e
+            raise
+
+    def _validate_Xy(self, X, y):
+        reject_device_arrays("X", X)
+        reject_device_arrays("y", y)
+        reject_non_numeric("X", X)
+        try:
+            return validate_data(self, X, y, reset=True, dtype=np.float32, order="C", accept_sparse=False,
+                                 y_numeric=self._y_numeric)
+        except ValueError as e:
+            converted = convert_error("X", e)
+            if converted is not None:
+                raise converted from e
+            raise
+
+    def _eval_arrays(self, eval_set, encode):
+        if isinstance(eval_set, list):
+            if len(eval_set) != 1:
+                raise ValueError(f"eval_set is a list of {len(eval_set)} pairs; fasttab evaluates one (X, y) pair")
+            eval_set = eval_set[0]
+        if not isinstance(eval_set, tuple) or len(eval_set) != 2:
+            raise TypeError("eval_set must be a pair (X_eval, y_eval) (or a list holding one pair)")
+        X_eval, y_eval = eval_set
+        reject_device_arrays("eval_set's X", X_eval)
+        reject_device_arrays("eval_set's y", y_eval)
+        X_eval = self._validate_X(X_eval, reset=False, what="eval_set's X")
+        y_eval = column_or_1d(check_array(y_eval, ensure_2d=False, dtype=None, ensure_all_finite=True,
+                                          input_name="eval_set's y"), warn=True)
+        if y_eval.shape[0] != X_eval.shape[0]:
+            raise ValueError(f"eval_set's X has {X_eval.shape[0]} rows but its y has {y_eval.shape[0]}")
+        return X_eval, encode(y_eval, "eval_set's y")
+
+    # ---- training --------------------------------------------------------------------------------------------
+    def fit(self, X, y, eval_set=None):
+        """Trains on (X, y); eval_set=(X_eval, y_eval) is the test set the CLI evaluates (every eval_every steps
+        and at each epoch end; its figures go to history_). Returns self. On any exception, Ctrl-C included, the
+        estimator is left as it was before the call."""
+        before = dict(self.__dict__)
+        try:
+            return self._fit(X, y, eval_set)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _fit(self, X, y, eval_set):
+        hidden = _check_params(self)
+        X, y = self._validate_Xy(X, y)
+        y_train, task, classes = self._encode_fit_targets(y)
+        n = X.shape[0]
+        val_rows = 0
+        if self.validation_fraction > 0:
+            val_rows = max(1, int(round(self.validation_fraction * n)))
+            if val_rows >= n:
+                raise ValueError(f"validation_fraction={self.validation_fraction} of {n} rows leaves no training rows")
+        if eval_set is not None:
+            X_test, y_test = self._eval_arrays(eval_set, self._encode_eval_targets)
+            eval_every = int(self.eval_every)
+        else:
+            # The engine evaluates a test set; without eval_set it gets the first row and only at epoch ends, and
+            # its figures are left out of history_.
+            X_test, y_test = X[:1], y_train[:1]
+            eval_every = 0
+        with_test = eval_set is not None
+        # As scikit-learn's MLP does: a batch never exceeds the training rows (the CLI refuses instead).
+        batch_size = int(min(self.batch_size, n - val_rows))
+        history = []
+        name, label = self._headline
+
+        def on_epoch(record):
+            figures = _flat_figures(record, with_test, val_rows > 0)
+            history.append(figures)
+            if self.verbose:
+                line = (f"epoch {figures['epoch']:3d}  {figures['seconds']:8.3f} s  {figures['samples_per_s']:12.0f} "
+                        f"samples/s  train loss {figures['train_loss']:.5f}")
+                if with_test:
+                    line += f"  test loss {figures['test_loss']:.5f}  test {label} {figures.get('test_' + name, math.nan):.5f}"
+                if "val_loss" in figures:
+                    line += f"  val loss {figures['val_loss']:.5f}"
+                print(line, flush=True)
+            if self.callback is not None:
+                return self.callback(dict(figures)) is not False
+            return True
+
+        with tempfile.TemporaryDirectory(prefix="fasttab-") as tmp:
+            path = os.path.join(tmp, "model.ckpt")
+            options = dict(task=task, classes=classes if task == "multiclass" else 0, hidden=list(hidden),
+                           activation=self.activation, dropout=float(self.dropout), batch_size=batch_size,
+                           epochs=int(self.epochs), lr=float(self.lr), optimizer=self.optimizer,
+                           lr_schedule=self.lr_schedule, precision=self.precision, shuffle=bool(self.shuffle),
+                           seed=int(self.seed), standardize=bool(self.standardize), val_rows=val_rows,
+                           patience=int(self.patience), eval_every=eval_every, save_path=path)
+            result = _core.train(X, np.ascontiguousarray(y_train, dtype=np.float32), X_test,
+                                 np.ascontiguousarray(y_test, dtype=np.float32), options, on_epoch, self.device)
+            if not os.path.exists(path):  # stopped by the callback before the first epoch ended
+                raise RuntimeError("fasttab: training ended before the first epoch; there is no model")
+            model = _core.Model(path, self.device)
+            with open(path, "rb") as f:
+                checkpoint = f.read()
+        self._model = model
+        self._checkpoint = checkpoint
+        self.history_ = history
+        self.stopped_early_ = bool(result.get("stopped_early", False))
+        self.stopped_by_callback_ = bool(result["stopped_by_callback"])
+        self.best_epoch_ = int(result.get("best_epoch", 0))
+        self.backend_ = result.get("backend")
+        return self
+
+    # ---- prediction ------------------------------------------------------------------------------------------
+    def _outputs(self, X):
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return X
+
+    # ---- persistence -----------------------------------------------------------------------------------------
+    def _python_section(self):
+        meta = {"format": _FORMAT, "estimator": type(self).__name__, "params": {}, "history": self.history_,
+                "n_features_in": int(self.n_features_in_), "stopped_early": self.stopped_early_,
+                "best_epoch": self.best_epoch_}
+        for k, v in self.get_params(deep=False).items():
+            if k == "callback":
+                continue
+            meta["params"][k] = list(v) if isinstance(v, tuple) else v
+        if hasattr(self, "feature_names_in_"):
+            meta["feature_names_in"] = [str(c) for c in self.feature_names_in_]
+        if hasattr(self, "classes_"):
+            meta["classes"] = self.classes_.tolist()
+            meta["classes_dtype"] = self.classes_.dtype.str if self.classes_.dtype != object else "object"
+        try:
+            return json.dumps(meta, allow_nan=True)
+        except TypeError as e:
+            raise TypeError(f"fasttab: save() stores the labels and parameters as JSON and cannot store this one "
+                            f"({e}); pickle or joblib keeps any labels") from e
+
+    def save(self, path):
+        """Writes the model as the CLI's checkpoint file (build/predict --model reads it) with one more section,
+        "python": the labels, feature names, parameters and history, which fasttab.load() restores."""
+        check_is_fitted(self)
+        text = self._python_section()
+        data = _core.checkpoint_with_section(self._checkpoint, "python", text)
+        path = os.fspath(path)
+        tmp = f"{path}.fasttab-tmp-{os.getpid()}"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)  # a failed save leaves any earlier file at path as it was
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_model", None)  # the C++ model is rebuilt from the checkpoint bytes
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_checkpoint" in self.__dict__:
+            self._model = _model_from_bytes(self._checkpoint, self.__dict__.get("device", "auto"))
+
+
+def _model_from_bytes(checkpoint, device):
+    with tempfile.TemporaryDirectory(prefix="fasttab-") as tmp:
+        path = os.path.join(tmp, "model.ckpt")
+        with open(path, "wb") as f:
+            f.write(checkpoint)
+        return _core.Model(path, device)
+
+
+class MLPClassifier(ClassifierMixin, _FastTabMLP):
+    """A multilayer perceptron classifier trained by fasttab's engine: binary (two classes, a logit and log
+    loss) or multiclass (more than two, softmax cross-entropy). Labels may be of any type (strings too);
+    classes_ holds them sorted, and predict maps back to them. Parameters: the CLI's flags and defaults
+    (docs/python.md)."""
+
+    _y_numeric = False
+
+    def _encode_fit_targets(self, y):
+        check_classification_targets(y)
+        classes, encoded = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(f"MLPClassifier needs samples of at least 2 classes in the data, but the data contains "
+                             f"only one class: {classes[0]!r}")
+        self.classes_ = classes
+        task = "binary" if len(classes) == 2 else "multiclass"
+        self._headline = ("auc", "AUC") if task == "binary" else ("accuracy", "accuracy")
+        return encoded.astype(np.float32), task, len(classes)
+
+    def _encode_eval_targets(self, y, what):
+        index = np.searchsorted(self.classes_, y)
+        index = np.clip(index, 0, len(self.classes_) - 1)
+        unseen = self.classes_[index] != y
+        if np.any(unseen):
+            raise ValueError(f"{what} holds labels not in y: {np.unique(np.asarray(y)[unseen])[:10].tolist()}")
+        return index.astype(np.float32)
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), columns in the order of classes_."""
+        X = self._outputs(X)
+        return self._model.probabilities(X)
+
+    def predict(self, X):
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _FastTabMLP):
+    """A multilayer perceptron regressor (mean squared error) trained by fasttab's engine. Parameters: the CLI's
+    flags and defaults (docs/python.md)."""
+
+    _y_numeric = True
+    _headline = ("r2", "R^2")
+
+    def _encode_fit_targets(self, y):
+        return np.asarray(y, dtype=np.float32), "regression", 0
+
+    def _encode_eval_targets(self, y, what):
+        try:
+            return np.asarray(y, dtype=np.float32)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{what} must hold numbers ({e})") from e
+
+    def predict(self, X):
+        X = self._outputs(X)
+        return self._model.outputs(X)[:, 0].astype(np.float64)
+
+
+def load(path, device="auto"):
+    """Reads a model saved by save() or by build/train --save: an MLPClassifier or MLPRegressor ready to predict.
+
+    A checkpoint from the CLI has no labels: a binary model gets classes_ [0, 1] and a multiclass one
+    0..K-1 (the CLI's labels); its parameters come from the checkpoint's configuration."""
+    path = os.fspath(path)
+    model = _core.Model(path, device)
+    with open(path, "rb") as f:
+        checkpoint = f.read()
+    text = _core.checkpoint_section(checkpoint, "python")
+    config = json.loads(model.config_json)
+    if text is not None:
+        meta = json.loads(text)
+        cls = MLPClassifier if meta["estimator"] == "MLPClassifier" else MLPRegressor
+        params = dict(meta["params"])
+        params["hidden"] = tuple(params["hidden"])
+        params["device"] = device
+        est = cls(**params)
+        est.history_ = meta["history"]
+        est.stopped_early_ = meta["stopped_early"]
+        est.best_epoch_ = meta["best_epoch"]
+        if "classes" in meta:
+            dtype = meta["classes_dtype"]
+            est.classes_ = np.array(meta["classes"], dtype=object if dtype == "object" else np.dtype(dtype))
+        if "feature_names_in" in meta:
+            est.feature_names_in_ = np.array(meta["feature_names_in"], dtype=object)
+    else:
+        cls = MLPRegressor if model.task == "regression" else MLPClassifier
+        opt, sched, data = config.get("optimizer", {}), config.get("schedule", {}), config.get("data", {})
+        val_rows, train_rows = data.get("val_rows", 0), data.get("train_rows", 0)  # train_rows: without val_rows
+        fraction = val_rows / (train_rows + val_rows) if val_rows > 0 and train_rows > 0 else 0.0
+        est = cls(hidden=tuple(model.hidden), activation=config["model"]["activation"],
+                  dropout=config["model"]["dropout"], batch_size=config["batch_size"], epochs=config["epochs"],
+                  lr=opt.get("lr", 1e-3), optimizer=opt.get("kind", "adam"), lr_schedule=sched.get("kind", "constant"),
+                  precision=config.get("precision", "fp32"), device=device, shuffle=config.get("shuffle", False),
+                  seed=config.get("seed", 1), standardize=config.get("standardize", False),
+                  validation_fraction=fraction, patience=config.get("patience", 0) if fraction > 0 else 0,
+                  eval_every=config.get("eval_every", 100))
+        est.history_ = []
+        est.stopped_early_ = False
+        est.best_epoch_ = 0
+        if model.task == "binary":
+            est.classes_ = np.array([0, 1])
+        elif model.task == "multiclass":
+            est.classes_ = np.arange(model.width)
+    est.n_features_in_ = model.inputs
+    est.stopped_by_callback_ = False
+    est.backend_ = None
+    est._model = model
+    est._checkpoint = checkpoint
+    if isinstance(est, MLPClassifier):
+        est._headline = ("auc", "AUC") if len(est.classes_) == 2 else ("accuracy", "accuracy")
+    return est

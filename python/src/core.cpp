@@ -1,0 +1,418 @@
+// fasttab._core: the engine behind the Python package, bound with nanobind. Only the public API
+// (include/fasttab/) is used: a Table built from a float32 C-order NumPy array, fasttab::train with the GIL
+// released, a TrainObserver that takes the GIL back briefly per batch (signals: Ctrl-C) and per epoch (the
+// Python side's figures, verbose lines and callback), and predictions from a SavedModel loaded from the CLI's
+// checkpoint file.
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include "fasttab/checkpoint.hpp"  // load_saved_model, SavedModel
+#include "fasttab/fasttab.hpp"
+#include "fasttab/predictor.hpp"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace {
+
+using fasttab::Error;
+
+// Host arrays the binding reads: float32, C order, on the CPU (the Python side converts once before).
+using Matrix = nb::ndarray<const float, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+using Vector = nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+
+// Thrown from the observer when a Python error is set (KeyboardInterrupt from a signal handler, an exception
+// from the callback): it unwinds train() and is turned back into that Python error once the GIL is held again.
+struct PythonErrorPending {};
+// Thrown from on_epoch when the callback returned False: training ends after that epoch (whose checkpoint the
+// trainer has already written, before calling on_epoch).
+struct StopRequested {};
+
+fasttab::Table make_table(const Matrix& x, const Vector& y) {
+  FASTTAB_REQUIRE(x.shape(0) == y.shape(0), "X has ", x.shape(0), " rows but y has ", y.shape(0));
+  fasttab::Table t;
+  t.rows = static_cast<std::int64_t>(x.shape(0));
+  t.cols = static_cast<int>(x.shape(1));
+  t.features.assign(x.data(), x.data() + x.size());
+  t.labels.assign(y.data(), y.data() + y.size());
+  return t;
+}
+
+fasttab::DeviceChoice device_choice(const std::string& name) {
+  if (name == "cpu") return fasttab::DeviceChoice::cpu;
+  if (name == "cuda") return fasttab::DeviceChoice::cuda;
+  if (name == "auto") return fasttab::DeviceChoice::automatic;
+  FASTTAB_FAIL("device '", name, "' is not one of 'auto', 'cuda', 'cpu'");
+}
+
+template <class T>
+T get(const nb::dict& d, const char* key) {
+  if (!d.contains(key)) FASTTAB_FAIL("internal: training option '", key, "' missing");
+  return nb::cast<T>(d[key]);
+}
+
+fasttab::TrainConfig make_config(const nb::dict& o) {
+  using namespace fasttab;
+  TrainConfig c;
+  const std::string task = get<std::string>(o, "task");
+  c.task = task == "binary" ? Task::binary : task == "multiclass" ? Task::multiclass : Task::regression;
+  c.classes = get<int>(o, "classes");
+  c.model.hidden = get<std::vector<int>>(o, "hidden");
+  const std::string act = get<std::string>(o, "activation");
+  FASTTAB_REQUIRE(act == "tanh" || act == "relu", "activation '", act, "' is not 'tanh' or 'relu'");
+  c.model.activation = act == "tanh" ? Activation::tanh : Activation::relu;
+  c.model.dropout = get<float>(o, "dropout");
+  c.batch_size = get<int>(o, "batch_size");
+  c.epochs = get<int>(o, "epochs");
+  c.optimizer.lr = get<float>(o, "lr");
+  const std::string opt = get<std::string>(o, "optimizer");
+  FASTTAB_REQUIRE(opt == "adam" || opt == "adamw" || opt == "sgd", "optimizer '", opt, "' is not 'adam', 'adamw' or 'sgd'");
+  c.optimizer.kind = opt == "adam" ? OptimizerKind::adam : opt == "adamw" ? OptimizerKind::adamw : OptimizerKind::sgd;
+  const std::string sched = get<std::string>(o, "lr_schedule");
+  if (sched == "constant") c.schedule.kind = LrSchedule::constant;
+  else if (sched == "warmup") c.schedule.kind = LrSchedule::warmup;
+  else if (sched == "cosine") c.schedule.kind = LrSchedule::cosine;
+  else if (sched == "step") c.schedule.kind = LrSchedule::step;
+  else if (sched == "exponential") c.schedule.kind = LrSchedule::exponential;
+  else FASTTAB_FAIL("lr_schedule '", sched, "' is not 'constant', 'warmup', 'cosine', 'step' or 'exponential'");
+  const std::string prec = get<std::string>(o, "precision");
+  FASTTAB_REQUIRE(prec == "fp32" || prec == "tf32", "precision '", prec, "' is not 'fp32' or 'tf32'");
+  c.precision = prec == "fp32" ? Precision::fp32 : Precision::tf32;
+  c.shuffle = get<bool>(o, "shuffle");
+  c.seed = get<std::uint64_t>(o, "seed");
+  c.standardize = get<bool>(o, "standardize");
+  c.val_rows = get<std::int64_t>(o, "val_rows");
+  c.patience = get<int>(o, "patience");
+  c.eval_every = get<int>(o, "eval_every");
+  c.save_path = get<std::string>(o, "save_path");
+  return c;
+}
+
+nb::dict metrics_dict(const fasttab::Metrics& m) {
+  nb::dict d;
+  d["loss"] = m.loss;
+  d["auc"] = m.auc;
+  d["accuracy"] = m.accuracy;
+  d["rmse"] = m.rmse;
+  d["r2"] = m.r2;
+  d["rows"] = m.rows;
+  return d;
+}
+
+// Runs on the training thread (the caller's), which holds no GIL while train() runs.
+class PythonObserver final : public fasttab::TrainObserver {
+ public:
+  explicit PythonObserver(nb::object on_epoch) : on_epoch_(std::move(on_epoch)) {}
+
+  // Signal handlers run at most every 10 ms (and at every epoch end): a step shorter than that does not wait for
+  // the GIL each time, which another busy Python thread may hold for up to its switch interval.
+  void on_batch(int, std::int64_t, std::int64_t, double, double) override {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_check_ < std::chrono::milliseconds(10)) return;
+    last_check_ = now;
+    nb::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw PythonErrorPending{};  // KeyboardInterrupt (or a handler's exception)
+  }
+
+  void on_epoch(const fasttab::EpochRecord& e) override {
+    nb::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw PythonErrorPending{};
+    if (on_epoch_.is_none()) return;
+    bool keep_going = true;
+    try {
+      nb::dict d;
+      d["epoch"] = e.epoch;
+      d["seconds"] = e.seconds;
+      d["samples_per_s"] = e.samples_per_s;
+      d["train_loss"] = e.train_loss;
+      d["lr"] = e.lr;
+      d["test"] = metrics_dict(e.test);
+      if (e.validation.rows > 0) d["validation"] = metrics_dict(e.validation);
+      nb::object r = on_epoch_(d);
+      keep_going = r.is_none() || nb::cast<bool>(r);
+    } catch (nb::python_error& err) {
+      err.restore();
+      throw PythonErrorPending{};
+    } catch (const nb::cast_error&) {
+      PyErr_SetString(PyExc_TypeError, "fasttab: the epoch callback must return None, True or False");
+      throw PythonErrorPending{};
+    }
+    if (!keep_going) throw StopRequested{};
+  }
+
+ private:
+  nb::object on_epoch_;
+  std::chrono::steady_clock::time_point last_check_{};
+};
+
+// train(X, y, X_test, y_test, options, on_epoch) -> dict of the run's figures. The checkpoint goes to
+// options["save_path"] at every epoch end (the Python side keeps its bytes).
+nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, const Vector& y_test,
+                     const nb::dict& options, nb::object on_epoch, const std::string& device) {
+  fasttab::TrainConfig config = make_config(options);
+  FASTTAB_REQUIRE(x.shape(1) == x_test.shape(1), "the evaluation set has ", x_test.shape(1), " features but X has ",
+                  x.shape(1));
+  const fasttab::DeviceChoice choice = device_choice(device);
+  fasttab::Dataset dataset;
+  dataset.source = "python";
+
+  PythonObserver observer(std::move(on_epoch));
+  fasttab::TrainResult result;
+  bool stopped_by_callback = false;
+  std::string backend_kind;
+  std::exception_ptr failure;
+  {
+    nb::gil_scoped_release release;
+    try {
+      // The one copy of the caller's arrays: into the engine's host tables (the arrays stay referenced by the
+      // caller for the whole call, so their memory is valid without the GIL).
+      dataset.train = make_table(x, y);
+      dataset.test = make_table(x_test, y_test);
+      std::unique_ptr<fasttab::Backend> backend = fasttab::make_backend(choice);
+      backend_kind = backend->kind();
+      result = fasttab::train(*backend, config, dataset, &observer);
+    } catch (const StopRequested&) {
+      stopped_by_callback = true;
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const PythonErrorPending&) {
+      throw nb::python_error();
+    }
+  }
+  nb::dict r;
+  r["stopped_by_callback"] = stopped_by_callback;
+  r["backend"] = backend_kind;
+  if (!stopped_by_callback) {
+    r["device"] = result.device;
+    r["train_rows"] = result.train_rows;
+    r["val_rows"] = result.val_rows;
+    r["steps"] = result.steps;
+    r["s_per_epoch"] = result.s_per_epoch;
+    r["stopped_early"] = result.stopped_early;
+    r["best_epoch"] = result.best_epoch;
+    r["final_test"] = metrics_dict(result.final_test);
+  }
+  return r;
+}
+
+const char* task_name(fasttab::Task task) {
+  switch (task) {
+    case fasttab::Task::binary: return "binary";
+    case fasttab::Task::multiclass: return "multiclass";
+    case fasttab::Task::regression: return "regression";
+  }
+  return "binary";
+}
+
+// A model loaded from a checkpoint file, with the backend it predicts on (made on first use).
+class Model {
+ public:
+  Model(const std::string& path, const std::string& device)
+      : model_(fasttab::load_saved_model(path)), device_(device_choice(device)) {}
+
+  // The model's raw outputs: rows x width float32 (logit, class scores or value).
+  nb::ndarray<nb::numpy, float, nb::ndim<2>> outputs(const Matrix& x) {
+    FASTTAB_REQUIRE(static_cast<int>(x.shape(1)) == model_.spec.inputs, "X has ", x.shape(1),
+                    " features, but the model expects ", model_.spec.inputs);
+    fasttab::Table t;
+    t.rows = static_cast<std::int64_t>(x.shape(0));
+    t.cols = static_cast<int>(x.shape(1));
+    const int width = model_.spec.outputs;
+    auto* out = new std::vector<float>();
+    nb::capsule owner(out, [](void* p) noexcept { delete static_cast<std::vector<float>*>(p); });
+    {
+      nb::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);  // one prediction at a time on the model's backend
+      t.features.assign(x.data(), x.data() + x.size());
+      t.labels.assign(std::size_t(t.rows), 0.0f);
+      if (t.rows > 0) {
+        if (!backend_) backend_ = fasttab::make_backend(device_);
+        *out = fasttab::predict_outputs(*backend_, model_, t);
+      }
+    }
+    return nb::ndarray<nb::numpy, float, nb::ndim<2>>(out->data(), {std::size_t(t.rows), std::size_t(width)}, owner);
+  }
+
+  // Binary: P(class 1) per row; multiclass: the softmax rows (both in double, as build/predict computes them).
+  nb::ndarray<nb::numpy, double, nb::ndim<2>> probabilities(const Matrix& x) {
+    FASTTAB_REQUIRE(model_.task != fasttab::Task::regression, "a regression model has no probabilities");
+    nb::ndarray<nb::numpy, float, nb::ndim<2>> o = outputs(x);
+    const std::size_t rows = o.shape(0);
+    const int width = model_.spec.outputs;
+    const int k = model_.task == fasttab::Task::binary ? 2 : width;
+    auto* out = new std::vector<double>(rows * std::size_t(k));
+    nb::capsule owner(out, [](void* p) noexcept { delete static_cast<std::vector<double>*>(p); });
+    const float* v = o.data();
+    for (std::size_t r = 0; r < rows; ++r) {
+      double* p = out->data() + r * k;
+      if (model_.task == fasttab::Task::binary) {
+        p[1] = fasttab::probability_from_logit(v[r]);
+        p[0] = 1.0 - p[1];
+      } else {
+        const std::vector<double> s = fasttab::softmax_row(v + r * width, width);
+        std::memcpy(p, s.data(), sizeof(double) * k);
+      }
+    }
+    return nb::ndarray<nb::numpy, double, nb::ndim<2>>(out->data(), {rows, std::size_t(k)}, owner);
+  }
+
+  std::string task() const { return task_name(model_.task); }
+  int classes() const { return model_.classes; }
+  int inputs() const { return model_.spec.inputs; }
+  int outputs_width() const { return model_.spec.outputs; }
+  std::vector<int> hidden() const { return model_.spec.hidden; }
+  int epochs_done() const { return model_.epochs_done; }
+  std::string config_json() const { return model_.config_json; }
+
+ private:
+  fasttab::SavedModel model_;
+  fasttab::DeviceChoice device_;
+  std::unique_ptr<fasttab::Backend> backend_;
+  std::mutex mutex_;
+};
+
+// The "python" section of a checkpoint file: the estimator's labels, feature names, parameters and history (JSON),
+// which the engine's readers (load_saved_model, --resume) ignore, as they ignore any section they do not know.
+// The public API reads whole models only (load_saved_model), so the binding reads and appends this section itself,
+// by the container layout of docs/checkpoint-format.md (version 1): magic, u32 version, u32 section count, the
+// sections (u32 name length, name, u64 byte length, bytes), then u64 length and the CRC-32C of all that precedes.
+constexpr char kMagic[8] = {'F', 'T', 'C', 'K', 'P', 'T', '\0', '\0'};
+
+std::uint32_t crc32c(const std::uint8_t* data, std::size_t n) {
+  static const std::vector<std::uint32_t> table = [] {
+    std::vector<std::uint32_t> t(256);
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (std::size_t i = 0; i < n; ++i) c = table[(c ^ data[i]) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+template <class T>
+T read_le(const std::string& b, std::size_t at) {
+  T v = 0;
+  for (std::size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(static_cast<std::uint8_t>(b[at + i])) << (8 * i);
+  return v;
+}
+
+template <class T>
+void append_le(std::string& b, T v) {
+  for (std::size_t i = 0; i < sizeof(T); ++i) b.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+
+struct Sections {
+  std::vector<std::pair<std::string, std::string>> items;
+};
+
+Sections parse_checkpoint(const std::string& bytes, const std::string& what) {
+  FASTTAB_REQUIRE(bytes.size() >= 28 && std::memcmp(bytes.data(), kMagic, 8) == 0, "checkpoint ", what,
+                  " is not a fasttab checkpoint");
+  const std::uint64_t length = read_le<std::uint64_t>(bytes, bytes.size() - 12);
+  const std::uint32_t crc = read_le<std::uint32_t>(bytes, bytes.size() - 4);
+  FASTTAB_REQUIRE(length == bytes.size() - 12 &&
+                      crc == crc32c(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size() - 12),
+                  "checkpoint ", what, " is corrupted: checksum or length mismatch");
+  const std::uint32_t version = read_le<std::uint32_t>(bytes, 8);
+  FASTTAB_REQUIRE(version == 1, "checkpoint ", what, " was written by format version ", version,
+                  "; the Python binding reads and writes its \"python\" section in version 1");
+  const std::uint32_t count = read_le<std::uint32_t>(bytes, 12);
+  Sections s;
+  std::size_t at = 16;
+  const std::size_t end = bytes.size() - 12;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    FASTTAB_REQUIRE(at + 4 <= end, "checkpoint ", what, " is corrupted: a bad section size");
+    const std::uint32_t n = read_le<std::uint32_t>(bytes, at);
+    at += 4;
+    FASTTAB_REQUIRE(at + n + 8 <= end, "checkpoint ", what, " is corrupted: a bad section size");
+    std::string name = bytes.substr(at, n);
+    at += n;
+    const std::uint64_t m = read_le<std::uint64_t>(bytes, at);
+    at += 8;
+    FASTTAB_REQUIRE(m <= end - at, "checkpoint ", what, " is corrupted: a bad section size");
+    s.items.emplace_back(std::move(name), bytes.substr(at, m));
+    at += m;
+  }
+  FASTTAB_REQUIRE(at == end, "checkpoint ", what, " is corrupted: a bad section size");
+  return s;
+}
+
+// The checkpoint's bytes with section `name` set to `text` (replaced in place, or appended).
+nb::bytes checkpoint_with_section(nb::bytes checkpoint, const std::string& name, const std::string& text) {
+  const std::string bytes(checkpoint.c_str(), checkpoint.size());
+  Sections s = parse_checkpoint(bytes, "(in memory)");
+  bool replaced = false;
+  for (auto& item : s.items)
+    if (item.first == name) {
+      item.second = text;
+      replaced = true;
+    }
+  if (!replaced) s.items.emplace_back(name, text);
+  std::string out(kMagic, 8);
+  append_le<std::uint32_t>(out, 1);
+  append_le<std::uint32_t>(out, static_cast<std::uint32_t>(s.items.size()));
+  for (const auto& [n, v] : s.items) {
+    append_le<std::uint32_t>(out, static_cast<std::uint32_t>(n.size()));
+    out += n;
+    append_le<std::uint64_t>(out, v.size());
+    out += v;
+  }
+  const std::uint32_t crc = crc32c(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
+  append_le<std::uint64_t>(out, out.size());
+  append_le<std::uint32_t>(out, crc);
+  return nb::bytes(out.data(), out.size());
+}
+
+// Section `name` of a checkpoint's bytes as text, or None.
+nb::object checkpoint_section(nb::bytes checkpoint, const std::string& name) {
+  const std::string bytes(checkpoint.c_str(), checkpoint.size());
+  for (const auto& item : parse_checkpoint(bytes, "(in memory)").items)
+    if (item.first == name) return nb::cast(item.second);
+  return nb::none();
+}
+
+
+}  // namespace
+
+NB_MODULE(_core, m) {
+  m.doc() = "fasttab's engine (libfasttab.a), bound with nanobind; use the estimators in the fasttab package";
+  nb::exception<fasttab::Error>(m, "EngineError", PyExc_RuntimeError);
+  m.def("train", &train_model, "X"_a, "y"_a, "X_test"_a, "y_test"_a, "options"_a, "on_epoch"_a.none(), "device"_a,
+        "Trains on (X, y), evaluating on (X_test, y_test); the checkpoint goes to options['save_path'].");
+  m.def("cuda_device_count", &fasttab::cuda_device_count, "Number of usable CUDA devices (0 without a driver or GPU).");
+  m.def("checkpoint_with_section", &checkpoint_with_section, "checkpoint"_a, "name"_a, "text"_a,
+        "The checkpoint's bytes with one section set (replaced or appended), checksummed again.");
+  m.def("checkpoint_section", &checkpoint_section, "checkpoint"_a, "name"_a,
+        "One section of a checkpoint's bytes as text, or None.");
+  nb::class_<Model>(m, "Model")
+      .def(nb::init<const std::string&, const std::string&>(), "path"_a, "device"_a = "auto")
+      .def("outputs", &Model::outputs, "X"_a)
+      .def("probabilities", &Model::probabilities, "X"_a)
+      .def_prop_ro("task", &Model::task)
+      .def_prop_ro("classes", &Model::classes)
+      .def_prop_ro("inputs", &Model::inputs)
+      .def_prop_ro("width", &Model::outputs_width)
+      .def_prop_ro("hidden", &Model::hidden)
+      .def_prop_ro("epochs_done", &Model::epochs_done)
+      .def_prop_ro("config_json", &Model::config_json);
+}

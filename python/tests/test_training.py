@@ -1,0 +1,108 @@
+"""Training behaviour: history_, verbose lines, the callback (figures in, False stops), early stopping, the GIL
+released during fit, and Ctrl-C (SIGINT) stopping fit promptly and leaving the estimator as it was."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fasttab
+from conftest import SMALL, make_binary, make_regression
+
+X, Y = make_binary(rows=3000)
+
+
+def test_history_and_verbose(capsys):
+    est = fasttab.MLPClassifier(**{**SMALL, "verbose": True}).fit(X[:2500], Y[:2500], eval_set=(X[2500:], Y[2500:]))
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("epoch   1 ") and "samples/s  train loss" in lines[0]
+    assert "test AUC" in lines[0]
+    assert [h["epoch"] for h in est.history_] == [1, 2, 3]
+    assert {"seconds", "samples_per_s", "train_loss", "lr", "test_loss", "test_auc", "test_accuracy"} <= set(est.history_[0])
+    assert est.history_[-1]["test_auc"] > 0.7
+
+
+def test_history_without_eval_set_has_no_test_figures():
+    est = fasttab.MLPRegressor(**SMALL).fit(*make_regression())
+    assert all(not k.startswith("test_") for k in est.history_[0])
+
+
+def test_callback_sees_figures_and_stops_training():
+    seen = []
+
+    def callback(figures):
+        seen.append(figures)
+        return figures["epoch"] < 2
+
+    est = fasttab.MLPClassifier(**{**SMALL, "epochs": 10, "callback": callback}).fit(X, Y)
+    assert [f["epoch"] for f in seen] == [1, 2]
+    assert len(est.history_) == 2 and est.stopped_by_callback_ and est.backend_ == "cpu"
+    assert est._model.epochs_done == 2  # the model of epoch 2, as saved by the trainer
+    assert est.score(X, Y) > 0.6
+
+
+def test_callback_exception_propagates_and_leaves_the_estimator_unfitted():
+    def callback(figures):
+        raise ZeroDivisionError("from the callback")
+
+    est = fasttab.MLPClassifier(**{**SMALL, "callback": callback})
+    with pytest.raises(ZeroDivisionError, match="from the callback"):
+        est.fit(X, Y)
+    assert not hasattr(est, "classes_") and not hasattr(est, "history_")
+
+
+def test_early_stopping():
+    est = fasttab.MLPClassifier(**{**SMALL, "epochs": 200, "validation_fraction": 0.2, "patience": 2, "lr": 0.01})
+    est.fit(X, Y)
+    assert est.stopped_early_ and len(est.history_) < 200
+    assert 1 <= est.best_epoch_ <= len(est.history_) - 2
+    assert "val_loss" in est.history_[0]
+
+
+def test_fit_releases_the_gil():
+    ticks = []
+    stop = threading.Event()
+
+    def ticker():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    t = threading.Thread(target=ticker)
+    est = fasttab.MLPClassifier(**{**SMALL, "epochs": 8, "batch_size": 256, "hidden": (128, 128)})
+    t.start()
+    start = time.perf_counter()
+    est.fit(X, Y)
+    end = time.perf_counter()
+    stop.set()
+    t.join()
+    during = [x for x in ticks if start < x < end]
+    # The other thread ran throughout fit (it would be starved if fit held the GIL).
+    assert len(during) > 0.3 * (end - start) / 0.0011, (len(during), end - start)
+
+
+def test_sigint_stops_fit_and_leaves_the_estimator_as_before():
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        est = fasttab.MLPClassifier(**{**SMALL, "epochs": 2}).fit(X, Y)
+        before = est.predict_proba(X)
+        history = list(est.history_)
+        est.set_params(epochs=100_000, hidden=(256, 256), batch_size=32)
+        timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        start = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            est.fit(X, Y)
+        stopped_after = time.perf_counter() - start
+        timer.join()
+        assert stopped_after < 3.0, f"fit took {stopped_after:.2f} s to stop after SIGINT at 0.5 s"
+        # The fitted state of the first fit is intact and usable.
+        assert np.array_equal(est.predict_proba(X), before) and est.history_ == history
+        # And a new fit works.
+        est.set_params(epochs=1, hidden=(16,), batch_size=64)
+        assert est.fit(X, Y).score(X, Y) > 0.5
+    finally:
+        signal.signal(signal.SIGINT, old)
