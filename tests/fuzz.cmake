@@ -52,8 +52,8 @@ if(FASTTAB_BUILD_FUZZ AND FASTTAB_CLANGXX)
   file(WRITE ${_seed_dir}/zero "r1, 2 ,\" 3 \",4\r\n0,-inf,1e40,4\r")
   file(WRITE ${_seed_dir}/cr_only "Fy,a,b,c\r1,2,3,4\r0,NA,+-1,3.5e38\r")
 
-  set(_csv_sources host/io/csv_loader.cpp host/io/csv_parser.cpp host/io/csv_dialect.cpp host/io/column_spec.cpp
-      host/io/gzip_reader.cpp)
+  set(_csv_sources host/io/csv_loader.cpp host/io/text_sources.cpp host/io/csv_parser.cpp host/io/csv_dialect.cpp
+      host/io/column_spec.cpp host/io/gzip_reader.cpp)
   fasttab_add_fuzz(csv_parser_fuzz 15 SOURCES ${_csv_sources} SEEDS ${_seed_dir})
   fasttab_add_fuzz(gzip_fuzz 10 SOURCES ${_csv_sources})
   fasttab_add_fuzz(npy_fuzz 10 SOURCES host/io/npy_format.cpp host/io/column_spec.cpp host/io/csv_parser.cpp)

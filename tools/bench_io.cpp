@@ -149,6 +149,82 @@ void time_pandas(const std::string& path, bool header) {
   if (std::system(command.c_str()) != 0) std::cout << "pandas.read_csv: failed on " << path << "\n";
 }
 
+// "bench_io: N hardware threads (CPU model), date": the line every run starts with.
+void print_machine_line(unsigned cores) {
+  char date[64];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  std::string cpu_model = "unknown CPU";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu_model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  std::cout << "bench_io: " << cores << " hardware threads (" << cpu_model << "), " << date << "\n";
+}
+
+// --file: the load without the cache, then the reload from a cache written for it (and removed after).
+void time_own_file(fasttab::LoadOptions options, const std::string& file, bool pandas) {
+  fasttab::LoadReport report;
+  double cpu = 0;
+  const auto bytes = static_cast<std::int64_t>(fs::file_size(file));
+  if (options.cache_dir.empty()) options.cache_dir = fs::temp_directory_path().string();
+  auto table = timed_load(options, file, false, report, &cpu);
+  print_line("load " + fs::path(file).filename().string() + " (" + report.format + ")", table, report, bytes, cpu,
+             "file");
+  table = timed_load(options, file, true, report, &cpu);
+  table = timed_load(options, file, true, report, &cpu);
+  print_line("reload from the cache", table, report, bytes, cpu, "file");
+  fs::remove(report.cache_path);
+  if (pandas) time_pandas(file, !table.feature_names.empty());
+}
+
+// The HIGGS-shaped .csv and .csv.gz of `rows` rows in `dir`, written unless both are there; returns their stem.
+std::string ensure_generated_files(const std::string& dir, std::int64_t rows, unsigned cores) {
+  fs::create_directories(dir);
+  const std::string stem = dir + "/higgs_" + std::to_string(rows);
+  if (!fs::exists(stem + ".csv") || !fs::exists(stem + ".csv.gz")) {
+    generate(stem + ".csv", stem + ".csv.gz", rows, static_cast<int>(cores));
+  } else {
+    std::cout << "reusing " << stem + ".csv" << " and " << stem + ".csv.gz" << "\n";
+  }
+  return stem;
+}
+
+// The generated files: .csv, .csv.gz, the first load that writes the cache, the reload from it.
+void time_generated_files(fasttab::LoadOptions options, const std::string& dir, const std::string& stem,
+                          bool pandas) {
+  const std::string csv_path = stem + ".csv";
+  const std::string gz_path = stem + ".csv.gz";
+  const auto text_bytes = static_cast<std::int64_t>(fs::file_size(csv_path));
+  std::printf("files: %.2f GB of text, %.2f GB gzipped\n", static_cast<double>(text_bytes) / 1e9,
+              static_cast<double>(fs::file_size(gz_path)) / 1e9);
+  options.cache_dir = dir + "/cache";  // emptied first, so that the first cached load writes it
+  fs::remove_all(options.cache_dir);
+  fs::create_directories(options.cache_dir);
+
+  fasttab::LoadReport report;
+  double cpu = 0;
+  auto table = timed_load(options, csv_path, false, report, &cpu);
+  print_line("parse .csv", table, report, text_bytes, cpu);
+  table = timed_load(options, gz_path, false, report, &cpu);
+  print_line("parse .csv.gz", table, report, text_bytes, cpu);
+  table = fasttab::Table{};
+  table = timed_load(options, csv_path, true, report, &cpu);
+  print_line("parse .csv + write the cache", table, report, text_bytes, cpu);
+  table = fasttab::Table{};
+  table = timed_load(options, csv_path, true, report, &cpu);
+  print_line("reload from the cache", table, report, text_bytes, cpu);
+  std::printf("cache: %s (%.2f GB)\n", report.cache_path.c_str(),
+              static_cast<double>(fs::file_size(report.cache_path)) / 1e9);
+  if (pandas) {
+    time_pandas(csv_path, false);
+    time_pandas(gz_path, false);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -166,74 +242,19 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    char date[64];
-    const std::time_t now = std::time(nullptr);
-    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-    std::string cpu_model = "unknown CPU";
-    std::ifstream cpuinfo("/proc/cpuinfo");
-    for (std::string line; std::getline(cpuinfo, line);) {
-      if (line.rfind("model name", 0) == 0) {
-        cpu_model = line.substr(line.find(':') + 2);
-        break;
-      }
-    }
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    std::cout << "bench_io: " << cores << " hardware threads (" << cpu_model << "), " << date << "\n";
-
-    fasttab::LoadReport report;
-    double cpu = 0;
-
+    print_machine_line(cores);
     if (!file.empty()) {
-      const auto bytes = static_cast<std::int64_t>(fs::file_size(file));
-      if (options.cache_dir.empty()) options.cache_dir = fs::temp_directory_path().string();
-      auto table = timed_load(options, file, false, report, &cpu);
-      print_line("load " + fs::path(file).filename().string() + " (" + report.format + ")", table, report, bytes, cpu,
-                 "file");
-      table = timed_load(options, file, true, report, &cpu);
-      table = timed_load(options, file, true, report, &cpu);
-      print_line("reload from the cache", table, report, bytes, cpu, "file");
-      fs::remove(report.cache_path);
-      if (pandas) time_pandas(file, !table.feature_names.empty());
+      time_own_file(options, file, pandas);
       return 0;
     }
-
     options.label_col = 0;  // the seed's columns
     options.features = "1-21";
     options.header = fasttab::HeaderMode::detect;
     options.delimiter = 0;
     if (dir.empty()) dir = (fs::temp_directory_path() / "fasttab_bench_io").string();
-    fs::create_directories(dir);
-    const std::string stem = dir + "/higgs_" + std::to_string(rows);
-    const std::string csv_path = stem + ".csv";
-    const std::string gz_path = stem + ".csv.gz";
-    if (!fs::exists(csv_path) || !fs::exists(gz_path)) {
-      generate(csv_path, gz_path, rows, static_cast<int>(cores));
-    } else {
-      std::cout << "reusing " << csv_path << " and " << gz_path << "\n";
-    }
-    const auto text_bytes = static_cast<std::int64_t>(fs::file_size(csv_path));
-    std::printf("files: %.2f GB of text, %.2f GB gzipped\n", static_cast<double>(text_bytes) / 1e9,
-                static_cast<double>(fs::file_size(gz_path)) / 1e9);
-    options.cache_dir = dir + "/cache";  // emptied first, so that the first cached load writes it
-    fs::remove_all(options.cache_dir);
-    fs::create_directories(options.cache_dir);
-
-    auto table = timed_load(options, csv_path, false, report, &cpu);
-    print_line("parse .csv", table, report, text_bytes, cpu);
-    table = timed_load(options, gz_path, false, report, &cpu);
-    print_line("parse .csv.gz", table, report, text_bytes, cpu);
-    table = fasttab::Table{};
-    table = timed_load(options, csv_path, true, report, &cpu);
-    print_line("parse .csv + write the cache", table, report, text_bytes, cpu);
-    table = fasttab::Table{};
-    table = timed_load(options, csv_path, true, report, &cpu);
-    print_line("reload from the cache", table, report, text_bytes, cpu);
-    std::printf("cache: %s (%.2f GB)\n", report.cache_path.c_str(),
-                static_cast<double>(fs::file_size(report.cache_path)) / 1e9);
-    if (pandas) {
-      time_pandas(csv_path, false);
-      time_pandas(gz_path, false);
-    }
+    const std::string stem = ensure_generated_files(dir, rows, cores);
+    time_generated_files(options, dir, stem, pandas);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -244,39 +244,202 @@ nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::js
 double final_train_loss(const LoaderRun& r) { return r.epochs.empty() ? kNaN : r.epochs.back().train_loss; }
 double final_test_auc(const LoaderRun& r) { return r.epochs.empty() ? kNaN : r.epochs.back().test.auc; }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"fasttab compare_loaders: the same training with each loader, timed, and checked for identical batches"};
-  cli::DataFlags data_flags;
-  cli::RunFlags run_flags;
+// Every flag of build/compare_loaders.
+struct CompareFlags {
+  cli::DataFlags data;
+  cli::RunFlags run;
   TrainConfig config;
   std::vector<std::string> names = loader_names();
   std::string plot_path;
   double budget_s = 60;
-  cli::add_data_flags(app, data_flags);
-  cli::add_setting_flags(app, config, {"loader"});
-  cli::add_run_flags(app, run_flags);
-  app.add_option("--loaders", names, "loaders to compare, comma-separated (default: all four)")->delimiter(',');
-  app.add_option("--plot", plot_path, "write an SVG: test AUC and loss against wall-clock time, one curve per loader");
-  app.add_option("--time-budget", budget_s, "seconds per loader and phase; a slower loader is timed over a prefix "
-                                            "of the epoch and scaled up (0: no limit)")
+};
+
+void add_compare_flags(CLI::App& app, CompareFlags& f) {
+  cli::add_data_flags(app, f.data);
+  cli::add_setting_flags(app, f.config, {"loader"});
+  cli::add_run_flags(app, f.run);
+  app.add_option("--loaders", f.names, "loaders to compare, comma-separated (default: all four)")->delimiter(',');
+  app.add_option("--plot", f.plot_path, "write an SVG: test AUC and loss against wall-clock time, one curve per loader");
+  app.add_option("--time-budget", f.budget_s, "seconds per loader and phase; a slower loader is timed over a prefix "
+                                              "of the epoch and scaled up (0: no limit)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+}
+
+void check_loader_names(const std::vector<std::string>& names) {
+  std::set<std::string> seen;
+  for (const auto& n : names) {
+    FASTTAB_REQUIRE(seen.insert(n).second, "--loaders names ", n, " twice");
+    require_loader_name(n);
+  }
+  FASTTAB_REQUIRE(!names.empty(), "--loaders: name at least one loader");
+}
+
+// One loader's three phases, with progress on one line: the loader alone, its batch checksums, the training.
+LoaderRun run_loader(Backend& backend, const std::string& name, const Table& train_rows, const Dataset& dataset,
+                     const TrainConfig& config, double budget_s) {
+  const int checked_epochs = std::min(config.epochs, 2);  // two epochs: the permutation changes between them
+  const int ld = padded_width(train_rows.cols);
+  LoaderRun run;
+  run.name = name;
+  std::printf("%s: loader alone...", name.c_str());
+  std::fflush(stdout);
+  with_loader(backend, name, train_rows, config, [&](Loader& loader) {
+    run.loader_only = time_loader(backend, loader, config.epochs, budget_s);
+    std::printf(" %.4f s/epoch; batch checksums...", run.loader_only.s_per_epoch);
+    std::fflush(stdout);
+    run.checksums = batch_checksums(backend, loader, checked_epochs, ld, budget_s);
+  });
+  std::printf(" %zu batches; training...", run.checksums.size());
+  std::fflush(stdout);
+  train_with(backend, config, dataset, budget_s, run);
+  std::printf(" %.3f s/epoch%s\n", run.training.s_per_epoch, run.training.extrapolated ? " (extrapolated)" : "");
+  std::fflush(stdout);
+  return run;
+}
+
+const LoaderRun* find_run(const std::vector<LoaderRun>& runs, const std::string& name) {
+  const LoaderRun* found = nullptr;
+  for (const auto& r : runs)
+    if (r.name == name) found = &r;
+  return found;
+}
+
+// Whether the loaders agreed, and over how much.
+struct Verdict {
+  std::size_t checked_batches = 0;
+  std::size_t checked_evals = 0;
+  bool same_checksums = false;
+  bool same_losses = false;
+  bool identical = false;
+};
+
+Verdict compare_runs(const std::vector<LoaderRun>& runs) {
+  Verdict v;
+  v.same_checksums = identical_checksums(runs, v.checked_batches);
+  v.same_losses = identical_losses(runs);
+  v.identical = v.same_checksums && v.same_losses;
+  v.checked_evals = runs.front().evals.size();
+  for (const auto& r : runs) v.checked_evals = std::min(v.checked_evals, r.evals.size());
+  return v;
+}
+
+// The table of loaders, the seed's two lines and the verdict.
+void print_comparison(const std::vector<LoaderRun>& runs, std::int64_t rows, int epochs_requested,
+                      std::int64_t batches, double budget_s, const Verdict& v) {
+  std::printf("\n%-18s %11s %13s %15s %9s %7s %11s %9s\n", "loader", "s/epoch", "samples/s", "loader s/epoch",
+              "speedup", "epochs", "train loss", "test AUC");
+  bool any_extrapolated = false;
+  for (const auto& r : runs) {
+    const std::string mark = r.training.extrapolated ? "*" : " ";
+    const std::string loader_mark = r.loader_only.extrapolated ? "*" : " ";
+    any_extrapolated = any_extrapolated || r.training.extrapolated || r.loader_only.extrapolated;
+    const std::string epochs = std::to_string(r.epochs.size()) + "/" + std::to_string(epochs_requested);
+    std::printf("%-18s %10s%s %13s %14s%s %9s %7s %11s %9s\n", r.name.c_str(),
+                format_value(r.training.s_per_epoch, "%.4f").c_str(), mark.c_str(),
+                format_value(double(rows) / r.training.s_per_epoch, "%.0f").c_str(),
+                format_value(r.loader_only.s_per_epoch, "%.5f").c_str(), loader_mark.c_str(),
+                format_value(r.speedup, "%.1fx").c_str(), epochs.c_str(),
+                format_value(final_train_loss(r), "%.5f").c_str(), format_value(final_test_auc(r), "%.5f").c_str());
+  }
+  if (any_extrapolated)
+    std::printf("* timed over a prefix of the first epoch (of %lld batches) and scaled to a whole epoch "
+                "(--time-budget %g s)\n", static_cast<long long>(batches), budget_s);
+  if (const LoaderRun* per_sample = find_run(runs, "per-sample"))
+    std::printf("Standard dataloader: %.2f s/epoch.\n", per_sample->training.s_per_epoch);
+  if (const LoaderRun* gather = find_run(runs, "gather"))
+    std::printf("Custom dataloader: %.2f s/epoch.\n", gather->training.s_per_epoch);
+  std::printf("identical batches: %s (checksums of %zu batches %s; training losses at %zu evaluations %s)\n",
+              v.identical ? "yes" : "NO", v.checked_batches, v.same_checksums ? "equal" : "DIFFER", v.checked_evals,
+              v.same_losses ? "equal" : "DIFFER");
+}
+
+// --plot: test AUC and loss against wall-clock time, one curve per loader.
+void write_loader_plot(const std::string& path, const std::vector<LoaderRun>& runs, const std::string& title) {
+  std::vector<PlotCurve> curves;
+  for (const auto& r : runs) {
+    PlotCurve c;
+    c.label = r.name;
+    for (const auto& p : r.evals) {
+      c.seconds.push_back(p.seconds);
+      c.metric.push_back(p.test.auc);
+      c.loss.push_back(p.test.loss);
+    }
+    curves.push_back(std::move(c));
+  }
+  write_svg_plot(path, title, "test AUC", curves);
+}
+
+nlohmann::json loader_json(const LoaderRun& r, std::int64_t rows, std::int64_t batches) {
+  nlohmann::json l;
+  l["name"] = r.name;
+  l["s_per_epoch"] = number_or_null(r.training.s_per_epoch);
+  l["loader_s_per_epoch"] = number_or_null(r.loader_only.s_per_epoch);
+  l["samples_per_s"] = number_or_null(double(rows) / r.training.s_per_epoch);
+  l["speedup"] = number_or_null(r.speedup);
+  l["train_loss"] = number_or_null(final_train_loss(r));
+  l["test_auc"] = number_or_null(final_test_auc(r));
+  l["extrapolated"] = r.training.extrapolated;
+  l["loader_extrapolated"] = r.loader_only.extrapolated;
+  l["epochs_run"] = r.epochs.size();
+  l["batches_timed"] = r.training.extrapolated ? r.training.batches : std::int64_t(r.epochs.size()) * batches;
+  l["loader_batches_timed"] = r.loader_only.batches;
+  l["checked_batches"] = r.checksums.size();
+  nlohmann::json evals = nlohmann::json::array();
+  for (const auto& p : r.evals)
+    evals.push_back({{"step", p.step}, {"seconds", p.seconds}, {"train_loss", number_or_null(p.train_loss)},
+                     {"test", cli::metrics_json(p.test)}});
+  l["evals"] = evals;
+  return l;
+}
+
+void write_compare_json(const CompareFlags& f, const Backend& backend, const Dataset& dataset,
+                        const Table& train_rows, std::int64_t batches, const std::vector<LoaderRun>& runs,
+                        const Verdict& v) {
+  const TrainConfig& config = f.config;
+  nlohmann::json j;
+  j["device"] = backend.device_name();
+  j["backend"] = backend.kind();
+  j["date"] = cli::today();
+  j["data"] = dataset.source;
+  j["train_rows"] = train_rows.rows;
+  j["test_rows"] = dataset.test.rows;
+  j["batch_size"] = config.batch_size;
+  j["batches_per_epoch"] = batches;
+  j["epochs"] = config.epochs;
+  j["shuffle"] = config.shuffle;
+  j["seed"] = config.seed;
+  j["time_budget_s"] = f.budget_s;
+  j["identical_batches"] = v.identical;
+  j["identical_checksums"] = v.same_checksums;
+  j["identical_losses"] = v.same_losses;
+  j["checked_batches"] = v.checked_batches;
+  j["checked_evals"] = v.checked_evals;
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& r : runs) list.push_back(loader_json(r, train_rows.rows, batches));
+  j["loaders"] = list;
+  std::ofstream out(f.run.json);
+  FASTTAB_REQUIRE(out, "--json: cannot write ", f.run.json);
+  out << j.dump(1) << "\n";
+  FASTTAB_REQUIRE(out.good(), "--json: writing ", f.run.json, " failed");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fasttab compare_loaders: the same training with each loader, timed, and checked for identical batches"};
+  CompareFlags flags;
+  add_compare_flags(app, flags);
   CLI11_PARSE(app, argc, argv);
 
+  TrainConfig& config = flags.config;
+  const double budget_s = flags.budget_s;
   try {
-    std::set<std::string> seen;
-    for (const auto& n : names) {
-      FASTTAB_REQUIRE(seen.insert(n).second, "--loaders names ", n, " twice");
-      require_loader_name(n);
-    }
-    FASTTAB_REQUIRE(!names.empty(), "--loaders: name at least one loader");
+    check_loader_names(flags.names);
     config.validate();
-    std::unique_ptr<Backend> backend = make_backend(cli::device_choice(run_flags.device));
+    std::unique_ptr<Backend> backend = make_backend(cli::device_choice(flags.run.device));
     std::printf("fasttab compare_loaders on %s (%s backend)\n", backend->device_name().c_str(), backend->kind());
-    const Dataset dataset = cli::build_dataset(data_flags, config, *backend, stdout);
+    const Dataset dataset = cli::build_dataset(flags.data, config, *backend, stdout);
     const Table train_rows = training_rows(dataset, config);
-    const int ld = padded_width(train_rows.cols);
     std::printf("train %lld rows, test %lld rows, %d features; batch %d, %d epochs%s; time budget %s\n",
                 static_cast<long long>(train_rows.rows), static_cast<long long>(dataset.test.rows), train_rows.cols,
                 config.batch_size, config.epochs, config.shuffle ? ", shuffled" : "",
@@ -284,131 +447,17 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
 
     std::vector<LoaderRun> runs;
-    const int checked_epochs = std::min(config.epochs, 2);  // two epochs: the permutation changes between them
-    for (const auto& name : names) {
-      LoaderRun run;
-      run.name = name;
-      std::printf("%s: loader alone...", name.c_str());
-      std::fflush(stdout);
-      with_loader(*backend, name, train_rows, config, [&](Loader& loader) {
-        run.loader_only = time_loader(*backend, loader, config.epochs, budget_s);
-        std::printf(" %.4f s/epoch; batch checksums...", run.loader_only.s_per_epoch);
-        std::fflush(stdout);
-        run.checksums = batch_checksums(*backend, loader, checked_epochs, ld, budget_s);
-      });
-      std::printf(" %zu batches; training...", run.checksums.size());
-      std::fflush(stdout);
-      train_with(*backend, config, dataset, budget_s, run);
-      std::printf(" %.3f s/epoch%s\n", run.training.s_per_epoch, run.training.extrapolated ? " (extrapolated)" : "");
-      std::fflush(stdout);
-      runs.push_back(std::move(run));
-    }
+    for (const auto& name : flags.names) runs.push_back(run_loader(*backend, name, train_rows, dataset, config, budget_s));
+    if (const LoaderRun* per_sample = find_run(runs, "per-sample"))
+      for (auto& r : runs) r.speedup = per_sample->training.s_per_epoch / r.training.s_per_epoch;
 
-    const LoaderRun* per_sample = nullptr;
-    const LoaderRun* gather = nullptr;
-    for (const auto& r : runs) {
-      if (r.name == "per-sample") per_sample = &r;
-      if (r.name == "gather") gather = &r;
-    }
-    for (auto& r : runs)
-      if (per_sample) r.speedup = per_sample->training.s_per_epoch / r.training.s_per_epoch;
-
-    std::size_t checked_batches = 0;
-    const bool same_checksums = identical_checksums(runs, checked_batches);
-    const bool same_losses = identical_losses(runs);
-    const bool identical = same_checksums && same_losses;
-
+    const Verdict verdict = compare_runs(runs);
     const std::int64_t batches = (train_rows.rows + config.batch_size - 1) / config.batch_size;
-    std::printf("\n%-18s %11s %13s %15s %9s %7s %11s %9s\n", "loader", "s/epoch", "samples/s", "loader s/epoch",
-                "speedup", "epochs", "train loss", "test AUC");
-    bool any_extrapolated = false;
-    for (const auto& r : runs) {
-      const std::string mark = r.training.extrapolated ? "*" : " ";
-      const std::string loader_mark = r.loader_only.extrapolated ? "*" : " ";
-      any_extrapolated = any_extrapolated || r.training.extrapolated || r.loader_only.extrapolated;
-      const std::string epochs = std::to_string(r.epochs.size()) + "/" + std::to_string(config.epochs);
-      std::printf("%-18s %10s%s %13s %14s%s %9s %7s %11s %9s\n", r.name.c_str(),
-                  format_value(r.training.s_per_epoch, "%.4f").c_str(), mark.c_str(),
-                  format_value(double(train_rows.rows) / r.training.s_per_epoch, "%.0f").c_str(),
-                  format_value(r.loader_only.s_per_epoch, "%.5f").c_str(), loader_mark.c_str(),
-                  format_value(r.speedup, "%.1fx").c_str(), epochs.c_str(),
-                  format_value(final_train_loss(r), "%.5f").c_str(), format_value(final_test_auc(r), "%.5f").c_str());
-    }
-    if (any_extrapolated)
-      std::printf("* timed over a prefix of the first epoch (of %lld batches) and scaled to a whole epoch "
-                  "(--time-budget %g s)\n", static_cast<long long>(batches), budget_s);
-    if (per_sample) std::printf("Standard dataloader: %.2f s/epoch.\n", per_sample->training.s_per_epoch);
-    if (gather) std::printf("Custom dataloader: %.2f s/epoch.\n", gather->training.s_per_epoch);
-    std::size_t checked_evals = runs.front().evals.size();
-    for (const auto& r : runs) checked_evals = std::min(checked_evals, r.evals.size());
-    std::printf("identical batches: %s (checksums of %zu batches %s; training losses at %zu evaluations %s)\n",
-                identical ? "yes" : "NO", checked_batches, same_checksums ? "equal" : "DIFFER", checked_evals,
-                same_losses ? "equal" : "DIFFER");
-
-    if (!plot_path.empty()) {
-      std::vector<PlotCurve> curves;
-      for (const auto& r : runs) {
-        PlotCurve c;
-        c.label = r.name;
-        for (const auto& p : r.evals) {
-          c.seconds.push_back(p.seconds);
-          c.metric.push_back(p.test.auc);
-          c.loss.push_back(p.test.loss);
-        }
-        curves.push_back(std::move(c));
-      }
-      write_svg_plot(plot_path, "fasttab loaders: " + dataset.source + " on " + backend->device_name(), "test AUC",
-                     curves);
-    }
-    if (!run_flags.json.empty()) {
-      nlohmann::json j;
-      j["device"] = backend->device_name();
-      j["backend"] = backend->kind();
-      j["date"] = cli::today();
-      j["data"] = dataset.source;
-      j["train_rows"] = train_rows.rows;
-      j["test_rows"] = dataset.test.rows;
-      j["batch_size"] = config.batch_size;
-      j["batches_per_epoch"] = batches;
-      j["epochs"] = config.epochs;
-      j["shuffle"] = config.shuffle;
-      j["seed"] = config.seed;
-      j["time_budget_s"] = budget_s;
-      j["identical_batches"] = identical;
-      j["identical_checksums"] = same_checksums;
-      j["identical_losses"] = same_losses;
-      j["checked_batches"] = checked_batches;
-      j["checked_evals"] = checked_evals;
-      nlohmann::json list = nlohmann::json::array();
-      for (const auto& r : runs) {
-        nlohmann::json l;
-        l["name"] = r.name;
-        l["s_per_epoch"] = number_or_null(r.training.s_per_epoch);
-        l["loader_s_per_epoch"] = number_or_null(r.loader_only.s_per_epoch);
-        l["samples_per_s"] = number_or_null(double(train_rows.rows) / r.training.s_per_epoch);
-        l["speedup"] = number_or_null(r.speedup);
-        l["train_loss"] = number_or_null(final_train_loss(r));
-        l["test_auc"] = number_or_null(final_test_auc(r));
-        l["extrapolated"] = r.training.extrapolated;
-        l["loader_extrapolated"] = r.loader_only.extrapolated;
-        l["epochs_run"] = r.epochs.size();
-        l["batches_timed"] = r.training.extrapolated ? r.training.batches : std::int64_t(r.epochs.size()) * batches;
-        l["loader_batches_timed"] = r.loader_only.batches;
-        l["checked_batches"] = r.checksums.size();
-        nlohmann::json evals = nlohmann::json::array();
-        for (const auto& p : r.evals)
-          evals.push_back({{"step", p.step}, {"seconds", p.seconds}, {"train_loss", number_or_null(p.train_loss)},
-                           {"test", cli::metrics_json(p.test)}});
-        l["evals"] = evals;
-        list.push_back(l);
-      }
-      j["loaders"] = list;
-      std::ofstream out(run_flags.json);
-      FASTTAB_REQUIRE(out, "--json: cannot write ", run_flags.json);
-      out << j.dump(1) << "\n";
-      FASTTAB_REQUIRE(out.good(), "--json: writing ", run_flags.json, " failed");
-    }
-    if (!identical) {
+    print_comparison(runs, train_rows.rows, config.epochs, batches, budget_s, verdict);
+    if (!flags.plot_path.empty())
+      write_loader_plot(flags.plot_path, runs, "fasttab loaders: " + dataset.source + " on " + backend->device_name());
+    if (!flags.run.json.empty()) write_compare_json(flags, *backend, dataset, train_rows, batches, runs, verdict);
+    if (!verdict.identical) {
       std::fprintf(stderr, "error: the loaders did not yield identical batches\n");
       return 1;
     }

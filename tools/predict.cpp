@@ -38,37 +38,32 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 std::string delimiter_name(char d) { return d == '\t' ? "tab" : std::string(1, d); }
 
-// The columns to read: the model's layout (the training file's label and feature columns) unless the checkpoint
-// predates layouts; flags that contradict the layout are refused. Returns false when the file has no label column
-// (given by --label-col none, or found from its column count: one fewer than the training file's).
-bool choose_columns(const CLI::App& app, const SavedModel& model, const std::string& model_path,
-                    const std::string& label_flag, bool columns_from_flags, LoadOptions& load) {
-  const bool label_given = !label_flag.empty();
-  const bool no_label = label_flag == "none";
+// The column of --label-col (not "none", not empty).
+int parse_label_col(const std::string& label_flag) {
   int label_col = 0;
-  if (label_given && !no_label) {
-    std::size_t used = 0;
-    try {
-      label_col = std::stoi(label_flag, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    FASTTAB_REQUIRE(used == label_flag.size() && used > 0 && label_col >= 0, "--label-col ", label_flag,
-                    ": give a 0-based column index or 'none'");
+  std::size_t used = 0;
+  try {
+    label_col = std::stoi(label_flag, &used);
+  } catch (const std::exception&) {
+    used = 0;
   }
-  const ColumnLayout& l = model.layout;
-  if (!l.known || columns_from_flags) {
-    if (!l.known)
-      std::printf("note: %s records no column layout (it was saved by an older version): the column flags apply as "
-                  "given (--label-col %s, --features %s)\n", model_path.c_str(),
-                  no_label ? "none" : std::to_string(label_col).c_str(), load.features.c_str());
-    load.label_col = no_label ? -1 : label_col;
-    return !no_label;
-  }
-  const std::string trained = l.synthetic ? std::string("the built-in synthetic data (label in column 0, as "
-                                                        "--export-npy writes it)")
-                                          : "a file of " + std::to_string(l.source_cols) + " columns, label in column " +
-                                                std::to_string(l.label_col) + ", --features " + l.features;
+  FASTTAB_REQUIRE(used == label_flag.size() && used > 0 && label_col >= 0, "--label-col ", label_flag,
+                  ": give a 0-based column index or 'none'");
+  return label_col;
+}
+
+// What the model was trained on, for messages.
+std::string describe_training_columns(const ColumnLayout& l) {
+  return l.synthetic ? std::string("the built-in synthetic data (label in column 0, as --export-npy writes it)")
+                     : "a file of " + std::to_string(l.source_cols) + " columns, label in column " +
+                           std::to_string(l.label_col) + ", --features " + l.features;
+}
+
+// Refuses column flags that contradict the model's layout `l`; takes its delimiter and (when it had none) the
+// absence of a header.
+void apply_layout_to_flags(const CLI::App& app, const ColumnLayout& l, const std::string& model_path,
+                           const std::string& trained, bool label_given, bool no_label, int label_col,
+                           LoadOptions& load) {
   if (label_given && !no_label)
     FASTTAB_REQUIRE(label_col == l.label_col, "--label-col ", label_col, " contradicts the model ", model_path,
                     ": it was trained on ", trained, ". Leave out --label-col (the model's layout is used), give "
@@ -88,7 +83,12 @@ bool choose_columns(const CLI::App& app, const SavedModel& model, const std::str
   if (app.count("--delimiter") == 0 && csv) load.delimiter = l.delimiter;
   // A header is detected (a file of predictions may come without one); none is expected when training had none.
   if (csv && !l.header && load.header == HeaderMode::detect) load.header = HeaderMode::absent;
+}
 
+// Picks the model's columns in the file by its column count: the training file's (with the label) or one fewer
+// (without it). Returns whether the file has the label column.
+bool select_layout_columns(const ColumnLayout& l, const std::string& model_path, const std::string& trained,
+                           bool label_given, bool no_label, int label_col, LoadOptions& load) {
   LoadOptions probe = load;
   probe.label_col = -1;
   probe.features = "all";
@@ -118,6 +118,28 @@ bool choose_columns(const CLI::App& app, const SavedModel& model, const std::str
   return false;
 }
 
+// The columns to read: the model's layout (the training file's label and feature columns) unless the checkpoint
+// predates layouts; flags that contradict the layout are refused. Returns false when the file has no label column
+// (given by --label-col none, or found from its column count: one fewer than the training file's).
+bool choose_columns(const CLI::App& app, const SavedModel& model, const std::string& model_path,
+                    const std::string& label_flag, bool columns_from_flags, LoadOptions& load) {
+  const bool label_given = !label_flag.empty();
+  const bool no_label = label_flag == "none";
+  const int label_col = label_given && !no_label ? parse_label_col(label_flag) : 0;
+  const ColumnLayout& l = model.layout;
+  if (!l.known || columns_from_flags) {
+    if (!l.known)
+      std::printf("note: %s records no column layout (it was saved by an older version): the column flags apply as "
+                  "given (--label-col %s, --features %s)\n", model_path.c_str(),
+                  no_label ? "none" : std::to_string(label_col).c_str(), load.features.c_str());
+    load.label_col = no_label ? -1 : label_col;
+    return !no_label;
+  }
+  const std::string trained = describe_training_columns(l);
+  apply_layout_to_flags(app, l, model_path, trained, label_given, no_label, label_col, load);
+  return select_layout_columns(l, model_path, trained, label_given, no_label, label_col, load);
+}
+
 // A header must name the model's features, column by column.
 void check_feature_names(const SavedModel& model, const Table& table, const std::string& file) {
   const std::vector<std::string>& want = model.layout.feature_names;
@@ -129,31 +151,116 @@ void check_feature_names(const SavedModel& model, const Table& table, const std:
                     "column optional)");
 }
 
+// Every flag of build/predict.
+struct PredictFlags {
+  std::string model_path, out_path, device = "auto";
+  bool probabilities = false;
+  LoadOptions load;
+  std::string label_flag;
+  bool columns_from_flags = false;
+};
+
+void add_predict_flags(CLI::App& app, PredictFlags& f) {
+  app.add_option("--model", f.model_path, "checkpoint written by train --save")->required()->check(CLI::ExistingFile);
+  app.add_option("--data", f.load.path, "table to predict: .csv, .csv.gz or .npy")->required();
+  app.add_option("--out", f.out_path, "predictions: .csv or .npy (by extension)")->required();
+  app.add_flag("--probabilities", f.probabilities, "multiclass: also write the K class probabilities");
+  app.add_option("--device", f.device, name_list<DeviceChoice>())
+      ->check(CLI::IsMember(name_map<DeviceChoice>()))->capture_default_str();
+  add_io_flags(app, f.load);
+  // predict's --label-col also takes "none" (a file without a label column).
+  app.remove_option(app.get_option("--label-col"));
+  app.add_option("--label-col", f.label_flag,
+                 "0-based column of the label, or 'none' (default: the model's layout; with an older model, 0)");
+  app.add_flag("--columns-from-flags", f.columns_from_flags,
+               "the file's columns are arranged unlike the training file's: take --label-col (default 0) and "
+               "--features as given instead of the model's layout (the feature count is still checked)");
+}
+
+// One line per input row: the prediction, then (with_probs) the K class probabilities.
+void write_predictions_csv(const std::string& out_path, Task task, const std::vector<float>& outputs,
+                           std::int64_t rows, int width, bool with_probs) {
+  std::FILE* f = std::fopen(out_path.c_str(), "w");
+  FASTTAB_REQUIRE(f, "--out: cannot write ", out_path);
+  std::fputs(task == Task::binary ? "probability" : task == Task::multiclass ? "class" : "value", f);
+  if (with_probs)
+    for (int k = 0; k < width; ++k) std::fprintf(f, ",p%d", k);
+  std::fputc('\n', f);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* o = outputs.data() + r * width;
+    if (task == Task::binary) std::fprintf(f, "%.17g\n", probability_from_logit(o[0]));
+    else if (task == Task::regression) std::fprintf(f, "%.9g\n", double(o[0]));
+    else {
+      std::fprintf(f, "%d", argmax_row(o, width));
+      if (with_probs)
+        for (double p : softmax_row(o, width)) std::fprintf(f, ",%.9g", p);
+      std::fputc('\n', f);
+    }
+  }
+  const bool ok = std::ferror(f) == 0;
+  FASTTAB_REQUIRE(std::fclose(f) == 0 && ok, "--out: writing ", out_path, " failed");
+}
+
+// float32 of shape [rows] or, with the probabilities, [rows, 1 + K].
+void write_predictions_npy(const std::string& out_path, Task task, const std::vector<float>& outputs,
+                           std::int64_t rows, int width, bool with_probs) {
+  const int out_width = with_probs ? 1 + width : 1;
+  std::vector<float> values(std::size_t(rows) * out_width);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* o = outputs.data() + r * width;
+    float* v = values.data() + r * out_width;
+    if (task == Task::binary) v[0] = float(probability_from_logit(o[0]));
+    else if (task == Task::regression) v[0] = o[0];
+    else {
+      v[0] = float(argmax_row(o, width));
+      if (with_probs) {
+        const std::vector<double> p = softmax_row(o, width);
+        for (int k = 0; k < width; ++k) v[1 + k] = float(p[k]);
+      }
+    }
+  }
+  write_npy_matrix(out_path, values.data(), rows, out_width, /*vector=*/out_width == 1);
+}
+
+// Metrics when the label column holds valid labels for the task.
+void print_metrics(const SavedModel& model, const Table& table, const std::vector<float>& outputs, int width,
+                   bool labelled_file, const std::string& data_path) {
+  if (!labelled_file) {
+    std::printf("%s has no label column: predictions only, no metrics\n", data_path.c_str());
+    return;
+  }
+  bool labelled = true;
+  try {
+    validate_labels(model.task, model.task == Task::multiclass ? width : 0, table, data_path);
+  } catch (const Error&) {
+    labelled = false;
+  }
+  if (!labelled || table.rows == 0) {
+    std::printf("the label column holds no valid %s labels: no metrics\n", name_of(model.task));
+    return;
+  }
+  const Metrics m = evaluate_on_host(model.task, outputs.data(), table.rows, width, width, table.labels.data());
+  if (model.task == Task::binary)
+    std::printf("metrics on all %lld rows: loss %.6f  AUC %.6f  accuracy %.6f\n", static_cast<long long>(m.rows),
+                m.loss, m.auc, m.accuracy);
+  else if (model.task == Task::multiclass)
+    std::printf("metrics on all %lld rows: loss %.6f  accuracy %.6f\n", static_cast<long long>(m.rows), m.loss, m.accuracy);
+  else
+    std::printf("metrics on all %lld rows: MSE %.6f  RMSE %.6f  R^2 %.6f\n", static_cast<long long>(m.rows), m.loss,
+                m.rmse, m.r2);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"fasttab predict: apply a model saved by `train --save` to a table"};
-  std::string model_path, out_path, device = "auto";
-  bool probabilities = false;
-  LoadOptions load;
-  app.add_option("--model", model_path, "checkpoint written by train --save")->required()->check(CLI::ExistingFile);
-  app.add_option("--data", load.path, "table to predict: .csv, .csv.gz or .npy")->required();
-  app.add_option("--out", out_path, "predictions: .csv or .npy (by extension)")->required();
-  app.add_flag("--probabilities", probabilities, "multiclass: also write the K class probabilities");
-  app.add_option("--device", device, name_list<DeviceChoice>())
-      ->check(CLI::IsMember(name_map<DeviceChoice>()))->capture_default_str();
-  add_io_flags(app, load);
-  // predict's --label-col also takes "none" (a file without a label column).
-  app.remove_option(app.get_option("--label-col"));
-  std::string label_flag;
-  app.add_option("--label-col", label_flag,
-                 "0-based column of the label, or 'none' (default: the model's layout; with an older model, 0)");
-  bool columns_from_flags = false;
-  app.add_flag("--columns-from-flags", columns_from_flags,
-               "the file's columns are arranged unlike the training file's: take --label-col (default 0) and "
-               "--features as given instead of the model's layout (the feature count is still checked)");
+  PredictFlags flags;
+  add_predict_flags(app, flags);
   CLI11_PARSE(app, argc, argv);
 
+  const std::string& model_path = flags.model_path;
+  const std::string& out_path = flags.out_path;
+  LoadOptions& load = flags.load;
   try {
     cli::refuse_output_onto_input("--out", out_path, {{"--data", load.path}, {"--model", model_path}});
     cli::check_writable("--out", out_path);
@@ -161,83 +268,23 @@ int main(int argc, char** argv) {
                     ": the name must end in .csv or .npy (it picks the format)");
     const SavedModel model = load_saved_model(model_path);
     const int width = model.spec.outputs;
-    std::unique_ptr<Backend> backend = make_backend(parse_name<DeviceChoice>(device, "--device"));
+    std::unique_ptr<Backend> backend = make_backend(parse_name<DeviceChoice>(flags.device, "--device"));
     std::printf("fasttab predict on %s (%s backend): %s model, %d inputs, %d epochs trained\n",
                 backend->device_name().c_str(), backend->kind(), name_of(model.task), model.spec.inputs,
                 model.epochs_done);
-    const bool labelled_file = choose_columns(app, model, model_path, label_flag, columns_from_flags, load);
+    const bool labelled_file =
+        choose_columns(app, model, model_path, flags.label_flag, flags.columns_from_flags, load);
     LoadReport report;
     const Table table = load_table(load, &report);
     check_feature_names(model, table, load.path);
     std::printf("data: %s: %lld rows x %d features\n", load.path.c_str(), static_cast<long long>(table.rows), table.cols);
     const std::vector<float> outputs = predict_outputs(*backend, model, table, 16384, load.path);
 
-    // One output row per input row: the prediction, then (multiclass with --probabilities) K probabilities.
-    const bool with_probs = model.task == Task::multiclass && probabilities;
-    const int out_width = with_probs ? 1 + width : 1;
-    if (ends_with(out_path, ".csv")) {
-      std::FILE* f = std::fopen(out_path.c_str(), "w");
-      FASTTAB_REQUIRE(f, "--out: cannot write ", out_path);
-      std::fputs(model.task == Task::binary ? "probability" : model.task == Task::multiclass ? "class" : "value", f);
-      if (with_probs)
-        for (int k = 0; k < width; ++k) std::fprintf(f, ",p%d", k);
-      std::fputc('\n', f);
-      for (std::int64_t r = 0; r < table.rows; ++r) {
-        const float* o = outputs.data() + r * width;
-        if (model.task == Task::binary) std::fprintf(f, "%.17g\n", probability_from_logit(o[0]));
-        else if (model.task == Task::regression) std::fprintf(f, "%.9g\n", double(o[0]));
-        else {
-          std::fprintf(f, "%d", argmax_row(o, width));
-          if (with_probs)
-            for (double p : softmax_row(o, width)) std::fprintf(f, ",%.9g", p);
-          std::fputc('\n', f);
-        }
-      }
-      const bool ok = std::ferror(f) == 0;
-      FASTTAB_REQUIRE(std::fclose(f) == 0 && ok, "--out: writing ", out_path, " failed");
-    } else {
-      std::vector<float> values(std::size_t(table.rows) * out_width);
-      for (std::int64_t r = 0; r < table.rows; ++r) {
-        const float* o = outputs.data() + r * width;
-        float* v = values.data() + r * out_width;
-        if (model.task == Task::binary) v[0] = float(probability_from_logit(o[0]));
-        else if (model.task == Task::regression) v[0] = o[0];
-        else {
-          v[0] = float(argmax_row(o, width));
-          if (with_probs) {
-            const std::vector<double> p = softmax_row(o, width);
-            for (int k = 0; k < width; ++k) v[1 + k] = float(p[k]);
-          }
-        }
-      }
-      write_npy_matrix(out_path, values.data(), table.rows, out_width, /*vector=*/out_width == 1);
-    }
+    const bool with_probs = model.task == Task::multiclass && flags.probabilities;
+    if (ends_with(out_path, ".csv")) write_predictions_csv(out_path, model.task, outputs, table.rows, width, with_probs);
+    else write_predictions_npy(out_path, model.task, outputs, table.rows, width, with_probs);
     std::printf("wrote %lld predictions to %s\n", static_cast<long long>(table.rows), out_path.c_str());
-
-    // Metrics when the label column holds valid labels for the task.
-    if (!labelled_file) {
-      std::printf("%s has no label column: predictions only, no metrics\n", load.path.c_str());
-      return 0;
-    }
-    bool labelled = true;
-    try {
-      validate_labels(model.task, model.task == Task::multiclass ? width : 0, table, load.path);
-    } catch (const Error&) {
-      labelled = false;
-    }
-    if (labelled && table.rows > 0) {
-      const Metrics m = evaluate_on_host(model.task, outputs.data(), table.rows, width, width, table.labels.data());
-      if (model.task == Task::binary)
-        std::printf("metrics on all %lld rows: loss %.6f  AUC %.6f  accuracy %.6f\n", static_cast<long long>(m.rows),
-                    m.loss, m.auc, m.accuracy);
-      else if (model.task == Task::multiclass)
-        std::printf("metrics on all %lld rows: loss %.6f  accuracy %.6f\n", static_cast<long long>(m.rows), m.loss, m.accuracy);
-      else
-        std::printf("metrics on all %lld rows: MSE %.6f  RMSE %.6f  R^2 %.6f\n", static_cast<long long>(m.rows), m.loss,
-                    m.rmse, m.r2);
-    } else {
-      std::printf("the label column holds no valid %s labels: no metrics\n", name_of(model.task));
-    }
+    print_metrics(model, table, outputs, width, labelled_file, load.path);
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -146,94 +146,121 @@ nlohmann::json result_json(const TrainConfig& c, const Dataset& d, const TrainRe
   return j;
 }
 
+// Every flag of build/train.
+struct TrainFlags {
+  cli::DataFlags data;
+  cli::RunFlags run;
+  TrainConfig config;
+  std::string log_dir, plot_path;
+  bool overwrite = false;
+};
+
+void add_train_flags(CLI::App& app, TrainFlags& f) {
+  cli::add_data_flags(app, f.data);
+  cli::add_setting_flags(app, f.config);
+  cli::add_run_flags(app, f.run);
+  app.add_option("--save", f.config.save_path, "write a checkpoint to this file at the end of every epoch (atomically)");
+  app.add_option("--resume", f.config.resume_path,
+                 "continue the run saved in this checkpoint up to --epochs (same flags and data as when it was saved)")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--overwrite", f.overwrite, "let --save replace an existing checkpoint that is not the --resume one");
+  app.add_option("--log-dir", f.log_dir, "write TensorBoard scalars (loss, test metric, lr, samples/s) into this directory");
+  app.add_option("--plot", f.plot_path, "write an SVG of the test metric and loss against wall-clock time");
+}
+
+// Outputs: never an input file; writable before the run rather than after it; an existing checkpoint is
+// replaced only when continuing it (--resume the same file) or with --overwrite.
+void check_outputs(const TrainFlags& f) {
+  const TrainConfig& config = f.config;
+  const std::vector<std::pair<std::string, std::string>> inputs{{"--data", f.data.data},
+                                                                {"--resume", config.resume_path}};
+  const std::vector<std::pair<std::string, std::string>> outputs{{"--save", config.save_path},
+      {"--export-npy", f.data.export_npy}, {"--plot", f.plot_path}, {"--json", f.run.json}};
+  for (const auto& [flag, path] : outputs) {
+    if (path.empty()) continue;
+    for (const auto& [in_flag, in] : inputs)
+      if (!(flag == "--save" && in_flag == "--resume")) cli::refuse_output_onto_input(flag, path, {{in_flag, in}});
+    cli::check_writable(flag, path);
+  }
+  if (!f.log_dir.empty()) {  // made when training starts; its parent must exist (only the last component is made)
+    std::filesystem::path dir = std::filesystem::absolute(f.log_dir).lexically_normal();
+    if (!dir.has_filename()) dir = dir.parent_path();
+    FASTTAB_REQUIRE(std::filesystem::is_directory(dir) || std::filesystem::exists(dir.parent_path()),
+                    "--log-dir ", f.log_dir, ": the directory ", dir.parent_path().string(),
+                    " does not exist; create it first (only the last component of --log-dir is created)");
+  }
+  if (!config.save_path.empty() && std::filesystem::exists(config.save_path) &&
+      !cli::same_file(config.save_path, config.resume_path))
+    FASTTAB_REQUIRE(f.overwrite, "--save ", config.save_path, " already exists",
+                    config.resume_path.empty() ? "" : " and is not the --resume checkpoint",
+                    ": training would replace it after the first epoch. Continue it with --resume ",
+                    config.save_path, ", choose another name, or pass --overwrite to replace it");
+}
+
+// The columns the model reads, recorded in the checkpoint so that predict selects the same ones.
+void record_data_layout(const cli::DataFlags& data_flags, const Dataset& dataset, TrainConfig& config) {
+  if (!data_flags.data.empty()) {
+    config.data_layout = describe_file_columns(data_flags.load);
+    return;
+  }
+  ColumnLayout& l = config.data_layout;  // the built-in data, as --export-npy writes it: label, then features
+  l.known = l.synthetic = true;
+  l.format = "synthetic";
+  l.source_cols = dataset.train.cols + 1;
+  l.label_col = 0;
+  for (int c = 1; c <= dataset.train.cols; ++c) l.feature_cols.push_back(c);
+}
+
+void print_summary(const TrainConfig& config, const Dataset& dataset, const TrainResult& result) {
+  std::printf("summary: %.3f s/epoch over %zu epochs on %s; test loss %.5f, test %s %.5f", result.s_per_epoch,
+              result.epochs.size(), result.device.c_str(), result.final_test.loss, metric_name(config.task),
+              headline(config.task, result.final_test));
+  if (dataset.synthetic && std::isfinite(dataset.bayes_auc))
+    std::printf(" (Bayes-optimal test AUC %.5f)", dataset.bayes_auc);
+  if (result.stopped_early) std::printf("; stopped early, kept epoch %d", result.best_epoch);
+  std::printf("\n");
+}
+
+// The checkpoint's name, then --plot and --json.
+void write_outputs(const TrainFlags& f, const Dataset& dataset, const TrainResult& result) {
+  if (!f.config.save_path.empty()) std::printf("checkpoint: %s\n", f.config.save_path.c_str());
+  if (!f.plot_path.empty()) {
+    write_plot(f.plot_path, f.config, dataset, result);
+    std::printf("plot: %s\n", f.plot_path.c_str());
+  }
+  if (!f.run.json.empty()) {
+    std::ofstream out(f.run.json);
+    FASTTAB_REQUIRE(out, "--json: cannot write ", f.run.json);
+    out << result_json(f.config, dataset, result).dump(1) << "\n";
+    FASTTAB_REQUIRE(out.good(), "--json: writing ", f.run.json, " failed");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"fasttab train: an MLP on a tabular dataset, on the GPU"};
-  cli::DataFlags data_flags;
-  cli::RunFlags run_flags;
-  TrainConfig config;
-  cli::add_data_flags(app, data_flags);
-  cli::add_setting_flags(app, config);
-  cli::add_run_flags(app, run_flags);
-  std::string log_dir, plot_path;
-  app.add_option("--save", config.save_path, "write a checkpoint to this file at the end of every epoch (atomically)");
-  app.add_option("--resume", config.resume_path,
-                 "continue the run saved in this checkpoint up to --epochs (same flags and data as when it was saved)")
-      ->check(CLI::ExistingFile);
-  bool overwrite = false;
-  app.add_flag("--overwrite", overwrite, "let --save replace an existing checkpoint that is not the --resume one");
-  app.add_option("--log-dir", log_dir, "write TensorBoard scalars (loss, test metric, lr, samples/s) into this directory");
-  app.add_option("--plot", plot_path, "write an SVG of the test metric and loss against wall-clock time");
+  TrainFlags flags;
+  add_train_flags(app, flags);
   CLI11_PARSE(app, argc, argv);
 
+  TrainConfig& config = flags.config;
   try {
     config.validate();
-    // Outputs: never an input file; writable before the run rather than after it; an existing checkpoint is
-    // replaced only when continuing it (--resume the same file) or with --overwrite.
-    const std::vector<std::pair<std::string, std::string>> inputs{{"--data", data_flags.data},
-                                                                  {"--resume", config.resume_path}};
-    const std::vector<std::pair<std::string, std::string>> outputs{{"--save", config.save_path},
-        {"--export-npy", data_flags.export_npy}, {"--plot", plot_path}, {"--json", run_flags.json}};
-    for (const auto& [flag, path] : outputs) {
-      if (path.empty()) continue;
-      for (const auto& [in_flag, in] : inputs)
-        if (!(flag == "--save" && in_flag == "--resume")) cli::refuse_output_onto_input(flag, path, {{in_flag, in}});
-      cli::check_writable(flag, path);
-    }
-    if (!log_dir.empty()) {  // made when training starts; its parent must exist (only the last component is made)
-      std::filesystem::path dir = std::filesystem::absolute(log_dir).lexically_normal();
-      if (!dir.has_filename()) dir = dir.parent_path();
-      FASTTAB_REQUIRE(std::filesystem::is_directory(dir) || std::filesystem::exists(dir.parent_path()),
-                      "--log-dir ", log_dir, ": the directory ", dir.parent_path().string(),
-                      " does not exist; create it first (only the last component of --log-dir is created)");
-    }
-    if (!config.save_path.empty() && std::filesystem::exists(config.save_path) &&
-        !cli::same_file(config.save_path, config.resume_path))
-      FASTTAB_REQUIRE(overwrite, "--save ", config.save_path, " already exists",
-                      config.resume_path.empty() ? "" : " and is not the --resume checkpoint",
-                      ": training would replace it after the first epoch. Continue it with --resume ",
-                      config.save_path, ", choose another name, or pass --overwrite to replace it");
-    std::unique_ptr<Backend> backend = make_backend(cli::device_choice(run_flags.device));
+    check_outputs(flags);
+    std::unique_ptr<Backend> backend = make_backend(cli::device_choice(flags.run.device));
     std::printf("fasttab train on %s (%s backend)\n", backend->device_name().c_str(), backend->kind());
-    Dataset dataset = cli::build_dataset(data_flags, config, *backend, stdout);
-    // The columns the model reads, recorded in the checkpoint so that predict selects the same ones.
-    if (!data_flags.data.empty()) {
-      config.data_layout = describe_file_columns(data_flags.load);
-    } else {
-      ColumnLayout& l = config.data_layout;  // the built-in data, as --export-npy writes it: label, then features
-      l.known = l.synthetic = true;
-      l.format = "synthetic";
-      l.source_cols = dataset.train.cols + 1;
-      l.label_col = 0;
-      for (int c = 1; c <= dataset.train.cols; ++c) l.feature_cols.push_back(c);
-    }
+    Dataset dataset = cli::build_dataset(flags.data, config, *backend, stdout);
+    record_data_layout(flags.data, dataset, config);
     std::printf("train %lld rows, test %lld rows, %d features; batch %d, %d epochs, loader %s%s\n",
                 static_cast<long long>(dataset.train.rows), static_cast<long long>(dataset.test.rows), dataset.train.cols,
                 config.batch_size, config.epochs, config.loader.c_str(), config.shuffle ? ", shuffled" : "");
     std::fflush(stdout);
     if (!config.resume_path.empty()) std::printf("resuming %s\n", config.resume_path.c_str());
-    ConsoleObserver observer(config, dataset.train.rows - config.val_rows, log_dir);
+    ConsoleObserver observer(config, dataset.train.rows - config.val_rows, flags.log_dir);
     const TrainResult result = train(*backend, config, dataset, &observer);
-
-    std::printf("summary: %.3f s/epoch over %zu epochs on %s; test loss %.5f, test %s %.5f", result.s_per_epoch,
-                result.epochs.size(), result.device.c_str(), result.final_test.loss, metric_name(config.task),
-                headline(config.task, result.final_test));
-    if (dataset.synthetic && std::isfinite(dataset.bayes_auc))
-      std::printf(" (Bayes-optimal test AUC %.5f)", dataset.bayes_auc);
-    if (result.stopped_early) std::printf("; stopped early, kept epoch %d", result.best_epoch);
-    std::printf("\n");
-    if (!config.save_path.empty()) std::printf("checkpoint: %s\n", config.save_path.c_str());
-    if (!plot_path.empty()) {
-      write_plot(plot_path, config, dataset, result);
-      std::printf("plot: %s\n", plot_path.c_str());
-    }
-    if (!run_flags.json.empty()) {
-      std::ofstream out(run_flags.json);
-      FASTTAB_REQUIRE(out, "--json: cannot write ", run_flags.json);
-      out << result_json(config, dataset, result).dump(1) << "\n";
-      FASTTAB_REQUIRE(out.good(), "--json: writing ", run_flags.json, " failed");
-    }
+    print_summary(config, dataset, result);
+    write_outputs(flags, dataset, result);
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "error: %s\n", e.what());

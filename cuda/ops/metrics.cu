@@ -197,59 +197,52 @@ Metrics metrics_from_sums(Task task, const double* sums, unsigned long long nume
   return m;
 }
 
-}  // namespace
+// The scratch of one evaluation, carved from the workspace block.
+struct EvaluatePieces {
+  double* partials;
+  double* sums;  // [0..4): the first pass, [4]: the second (regression)
+  float* scores;
+  AucBuffers auc;
+};
 
-Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, int ld, const float* labels,
-                 MetricsWorkspace& workspace, cudaStream_t stream) {
-  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-  Metrics m;
-  m.loss = m.auc = m.accuracy = m.rmse = m.r2 = nan;
-  m.rows = rows;
+// Takes the pieces from `c`; run on a measuring carver (nullptr) first, then on the real block, to take the
+// same pieces. `auc_rows` and `temp_bytes` are 0 but for binary tasks.
+EvaluatePieces carve_evaluate_pieces(WorkspaceCarver& c, std::size_t auc_rows, std::size_t temp_bytes) {
+  EvaluatePieces p{};
+  p.partials = c.take<double>(kRowReducePartials);
+  p.sums = c.take<double>(8);
+  p.scores = c.take<float>(auc_rows);
+  p.auc.sorted_scores = c.take<float>(auc_rows);
+  p.auc.sorted_labels = c.take<float>(auc_rows);
+  p.auc.counts = c.take<PosNeg>(auc_rows);
+  p.auc.unique_scores = c.take<float>(auc_rows);
+  p.auc.groups = c.take<PosNeg>(auc_rows);
+  p.auc.terms = c.take<unsigned long long>(auc_rows);
+  p.auc.group_count = c.take<long long>(1);
+  p.auc.numerator2 = c.take<unsigned long long>(1);
+  p.auc.temp = c.take<char>(temp_bytes);
+  p.auc.temp_bytes = temp_bytes;
+  return p;
+}
+
+void check_evaluate_args(Task task, std::int64_t rows, int width, int ld) {
   FASTTAB_REQUIRE(rows >= 0, "evaluate: negative row count ", rows);
   FASTTAB_REQUIRE(width >= 1 && ld >= width, "evaluate: width ", width, " with leading dimension ", ld);
   FASTTAB_REQUIRE(task == Task::multiclass || width == 1, "evaluate: binary and regression need width 1, got ", width);
   FASTTAB_REQUIRE(rows <= INT_MAX, "evaluate: ", rows, " rows is more than the ", INT_MAX, " that one evaluation takes");
-  if (rows == 0) return m;
+}
+
+// Launches the task's reductions into p.sums (and, for binary tasks, the AUC numerator into
+// *numerator2, copied asynchronously); the caller synchronises `stream`.
+void launch_metric_reductions(Task task, const float* outputs, std::int64_t rows, int width, int ld,
+                              const float* labels, const EvaluatePieces& p, unsigned long long* numerator2,
+                              cudaStream_t stream) {
   const int n = static_cast<int>(rows);
-
-  // Carve the scratch: first measure, then take the same pieces from the real block.
-  const std::size_t temp_bytes = task == Task::binary ? auc_temp_bytes(n, stream) : 0;
-  const std::size_t auc_rows = task == Task::binary ? static_cast<std::size_t>(n) : 0;
-  struct Pieces {
-    double* partials;
-    double* sums;  // [0..4): the first pass, [4]: the second (regression)
-    float* scores;
-    AucBuffers auc;
-  };
-  auto carve = [&](WorkspaceCarver& c) {
-    Pieces p{};
-    p.partials = c.take<double>(kRowReducePartials);
-    p.sums = c.take<double>(8);
-    p.scores = c.take<float>(auc_rows);
-    p.auc.sorted_scores = c.take<float>(auc_rows);
-    p.auc.sorted_labels = c.take<float>(auc_rows);
-    p.auc.counts = c.take<PosNeg>(auc_rows);
-    p.auc.unique_scores = c.take<float>(auc_rows);
-    p.auc.groups = c.take<PosNeg>(auc_rows);
-    p.auc.terms = c.take<unsigned long long>(auc_rows);
-    p.auc.group_count = c.take<long long>(1);
-    p.auc.numerator2 = c.take<unsigned long long>(1);
-    p.auc.temp = c.take<char>(temp_bytes);
-    p.auc.temp_bytes = temp_bytes;
-    return p;
-  };
-  WorkspaceCarver measure(nullptr);
-  carve(measure);
-  WorkspaceCarver real(workspace.block.ensure(measure.bytes(), stream));
-  const Pieces p = carve(real);
-
-  double sums[8] = {};
-  unsigned long long numerator2 = 0;
   switch (task) {
     case Task::binary:
       row_reduce<3>(rows, BinaryStats{outputs, labels, ld, p.scores}, p.partials, 1.0, p.sums, nullptr, stream);
       auc_numerator(p.scores, labels, n, p.auc, stream);
-      CUDA_CHECK(cudaMemcpyAsync(&numerator2, p.auc.numerator2, sizeof numerator2, cudaMemcpyDeviceToHost, stream));
+      CUDA_CHECK(cudaMemcpyAsync(numerator2, p.auc.numerator2, sizeof *numerator2, cudaMemcpyDeviceToHost, stream));
       break;
     case Task::multiclass:
       row_reduce<2>(rows, MulticlassStats{outputs, labels, ld, width}, p.partials, 1.0, p.sums, nullptr, stream);
@@ -260,6 +253,31 @@ Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, 
                     p.sums + 4, nullptr, stream);
       break;
   }
+}
+
+}  // namespace
+
+Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, int ld, const float* labels,
+                 MetricsWorkspace& workspace, cudaStream_t stream) {
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  Metrics m;
+  m.loss = m.auc = m.accuracy = m.rmse = m.r2 = nan;
+  m.rows = rows;
+  check_evaluate_args(task, rows, width, ld);
+  if (rows == 0) return m;
+  const int n = static_cast<int>(rows);
+
+  // Carve the scratch: first measure, then take the same pieces from the real block.
+  const std::size_t temp_bytes = task == Task::binary ? auc_temp_bytes(n, stream) : 0;
+  const std::size_t auc_rows = task == Task::binary ? static_cast<std::size_t>(n) : 0;
+  WorkspaceCarver measure(nullptr);
+  carve_evaluate_pieces(measure, auc_rows, temp_bytes);
+  WorkspaceCarver real(workspace.block.ensure(measure.bytes(), stream));
+  const EvaluatePieces p = carve_evaluate_pieces(real, auc_rows, temp_bytes);
+
+  double sums[8] = {};
+  unsigned long long numerator2 = 0;
+  launch_metric_reductions(task, outputs, rows, width, ld, labels, p, &numerator2, stream);
   CUDA_CHECK(cudaMemcpyAsync(sums, p.sums, sizeof sums, cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
 

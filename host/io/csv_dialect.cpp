@@ -84,108 +84,143 @@ std::vector<std::string> split_csv_line(std::string_view line, char delimiter) {
   return fields;
 }
 
-CsvDialect detect_csv_dialect(const std::string& file, std::string_view head, char delimiter, HeaderMode header) {
-  CsvDialect dialect;
+namespace {
+
+// The first two non-blank lines of the head, after a UTF-8 byte-order mark.
+struct HeadLines {
+  std::string_view first, second;
+  std::size_t first_begin = 0;  // offset of the first line in the head
+  std::size_t after_first = 0;  // offset just past its line end
+  std::int64_t skipped = 0;     // blank lines before it
+};
+
+HeadLines find_head_lines(const std::string& file, std::string_view head) {
+  HeadLines lines;
   std::size_t pos = 0;
   if (head.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;  // UTF-8 byte-order mark
   // Skip blank lines before the first line, as the parser skips blank lines everywhere.
-  std::size_t first_begin = pos;
-  std::string_view first = next_line(head, pos);
-  std::int64_t skipped = 0;
-  while (first.empty() && pos < head.size()) {
-    ++skipped;
-    first_begin = pos;
-    first = next_line(head, pos);
+  lines.first_begin = pos;
+  lines.first = next_line(head, pos);
+  while (lines.first.empty() && pos < head.size()) {
+    ++lines.skipped;
+    lines.first_begin = pos;
+    lines.first = next_line(head, pos);
   }
-  if (first.empty()) FASTTAB_FAIL(file, ": the file has no data (it is empty or holds only blank lines)");
-  if (first.find('\0') != std::string_view::npos) {
-    FASTTAB_FAIL(file, " line ", skipped + 1, ": binary data (NUL bytes), not CSV text; give a .csv, .csv.gz or "
-                 ".npy file");
+  if (lines.first.empty()) FASTTAB_FAIL(file, ": the file has no data (it is empty or holds only blank lines)");
+  if (lines.first.find('\0') != std::string_view::npos) {
+    FASTTAB_FAIL(file, " line ", lines.skipped + 1, ": binary data (NUL bytes), not CSV text; give a .csv, "
+                 ".csv.gz or .npy file");
   }
-  const std::size_t after_first = pos;
-  std::string_view second = next_line(head, pos);
-  while (second.empty() && pos < head.size()) second = next_line(head, pos);
+  lines.after_first = pos;
+  lines.second = next_line(head, pos);
+  while (lines.second.empty() && pos < head.size()) lines.second = next_line(head, pos);
+  return lines;
+}
 
-  const bool auto_delimiter = delimiter == 0;
-  if (delimiter == 0) {
-    delimiter = ',';
-    std::size_t best = 0;
-    for (char c : {',', '\t', ';'}) {
-      const std::size_t n = count_outside_quotes(first, c);
-      const bool consistent = second.empty() || count_outside_quotes(second, c) == n;
-      if (n > best && consistent) {
-        best = n;
-        delimiter = c;
+// The one of ',', tab and ';' found most often outside quotes in the first line, and as often in the second;
+// ',' when none is.
+char detect_delimiter(std::string_view first, std::string_view second) {
+  char delimiter = ',';
+  std::size_t best = 0;
+  for (char c : {',', '\t', ';'}) {
+    const std::size_t n = count_outside_quotes(first, c);
+    const bool consistent = second.empty() || count_outside_quotes(second, c) == n;
+    if (n > best && consistent) {
+      best = n;
+      delimiter = c;
+    }
+  }
+  return delimiter;
+}
+
+[[noreturn]] void fail_single_column(const std::string& file, std::int64_t line, char delimiter,
+                                     bool auto_delimiter) {
+  if (auto_delimiter) {
+    FASTTAB_FAIL(file, " line ", line, ": no delimiter found: the first line has no ',', tab or ';' "
+                 "outside quotes, so it is a single column; give --delimiter (',', ';', 'tab' or 'space') "
+                 "if the file uses one of them, or convert it to CSV");
+  }
+  FASTTAB_FAIL(file, " line ", line, ": the first line has no delimiter '", delimiter == '\t' ? "tab"
+               : delimiter == ' ' ? "space" : std::string(1, delimiter), "' outside quotes, so it is a single "
+               "column; check --delimiter");
+}
+
+// Sets dialect.has_header for HeaderMode::detect. A header has a name (text that is neither a number nor a
+// missing-value token such as NA) in some field where the second line has a number (or a missing value).
+// Anything else is data, with a warning when the first line holds text that could be a header: header
+// detection must never drop a data row silently.
+void detect_header(const std::string& file, const std::vector<std::string>& first_fields, std::string_view second,
+                   CsvDialect& dialect) {
+  const std::vector<std::string> second_fields = split_csv_line(second, dialect.delimiter);
+  bool is_header = false;
+  std::string missing_seen, text_both;
+  bool any_missing = false;
+  for (std::size_t i = 0; i < first_fields.size(); ++i) {
+    const std::string& f = first_fields[i];
+    if (is_number(f)) continue;
+    if (is_missing_token(f)) {
+      if (!f.empty() && !any_missing) {  // an empty field alone is no sign of a header: no warning
+        missing_seen = f;
+        any_missing = true;
       }
+      continue;
     }
+    const bool second_numeric = second.empty() || (i < second_fields.size() && (is_number(second_fields[i]) ||
+                                                                                is_missing_token(second_fields[i])));
+    if (second_numeric) is_header = true;
+    else if (text_both.empty() && i < second_fields.size()) text_both = detail::concat("field ", i, " ('", printable(f.substr(0, 40)), "', then '",
+                                                           printable(second_fields[i].substr(0, 40)), "')");
   }
-  dialect.delimiter = delimiter;
-  const std::vector<std::string> first_fields = split_csv_line(first, delimiter);
+  dialect.has_header = is_header;
+  if (!is_header && !text_both.empty()) {
+    dialect.warnings.push_back(detail::concat(
+        file, ": header: the first line was taken as data because no field has a name above a number; ",
+        text_both, " holds text in both of the first two lines; use --header or --no-header to decide"));
+  } else if (!is_header && any_missing) {
+    dialect.warnings.push_back(detail::concat(
+        file, ": header: the first line was taken as data because its only non-numbers are missing-value "
+        "tokens (such as '", printable(missing_seen), "'); use --header or --no-header to decide"));
+  }
+}
+
+// The average bytes per data row over the sampled head (up to 1 MiB), when it holds more than 4 lines;
+// `estimate` (one row's length) otherwise.
+double average_bytes_per_row(std::string_view head, std::size_t data_offset, double estimate) {
+  const std::size_t sample_end = std::min(head.size(), data_offset + (std::size_t{1} << 20));
+  const std::string_view sample = head.substr(data_offset, sample_end - data_offset);
+  auto newlines = std::count(sample.begin(), sample.end(), '\n');
+  if (newlines == 0) newlines = std::count(sample.begin(), sample.end(), '\r');  // CR line endings
+  if (newlines > 4) return static_cast<double>(sample.size()) / static_cast<double>(newlines);
+  return estimate;
+}
+
+}  // namespace
+
+CsvDialect detect_csv_dialect(const std::string& file, std::string_view head, char delimiter, HeaderMode header) {
+  CsvDialect dialect;
+  const HeadLines lines = find_head_lines(file, head);
+  const bool auto_delimiter = delimiter == 0;
+  dialect.delimiter = auto_delimiter ? detect_delimiter(lines.first, lines.second) : delimiter;
+  const std::vector<std::string> first_fields = split_csv_line(lines.first, dialect.delimiter);
   dialect.columns = static_cast<int>(first_fields.size());
-  if (dialect.columns == 1) {
-    if (auto_delimiter) {
-      FASTTAB_FAIL(file, " line ", skipped + 1, ": no delimiter found: the first line has no ',', tab or ';' "
-                   "outside quotes, so it is a single column; give --delimiter (',', ';', 'tab' or 'space') "
-                   "if the file uses one of them, or convert it to CSV");
-    }
-    FASTTAB_FAIL(file, " line ", skipped + 1, ": the first line has no delimiter '", delimiter == '\t' ? "tab"
-                 : delimiter == ' ' ? "space" : std::string(1, delimiter), "' outside quotes, so it is a single "
-                 "column; check --delimiter");
-  }
+  if (dialect.columns == 1) fail_single_column(file, lines.skipped + 1, dialect.delimiter, auto_delimiter);
 
   if (header == HeaderMode::detect) {
-    const std::vector<std::string> second_fields = split_csv_line(second, delimiter);
-    // A header has a name (text that is neither a number nor a missing-value token such as NA) in some field
-    // where the second line has a number (or a missing value). Anything else is data, with a warning when the
-    // first line holds text that could be a header: header detection must never drop a data row silently.
-    bool is_header = false;
-    std::string missing_seen, text_both;
-    bool any_missing = false;
-    for (std::size_t i = 0; i < first_fields.size(); ++i) {
-      const std::string& f = first_fields[i];
-      if (is_number(f)) continue;
-      if (is_missing_token(f)) {
-        if (!f.empty() && !any_missing) {  // an empty field alone is no sign of a header: no warning
-          missing_seen = f;
-          any_missing = true;
-        }
-        continue;
-      }
-      const bool second_numeric = second.empty() || (i < second_fields.size() && (is_number(second_fields[i]) ||
-                                                                                  is_missing_token(second_fields[i])));
-      if (second_numeric) is_header = true;
-      else if (text_both.empty() && i < second_fields.size()) text_both = detail::concat("field ", i, " ('", printable(f.substr(0, 40)), "', then '",
-                                                             printable(second_fields[i].substr(0, 40)), "')");
-    }
-    dialect.has_header = is_header;
-    if (!is_header && !text_both.empty()) {
-      dialect.warnings.push_back(detail::concat(
-          file, ": header: the first line was taken as data because no field has a name above a number; ",
-          text_both, " holds text in both of the first two lines; use --header or --no-header to decide"));
-    } else if (!is_header && any_missing) {
-      dialect.warnings.push_back(detail::concat(
-          file, ": header: the first line was taken as data because its only non-numbers are missing-value "
-          "tokens (such as '", printable(missing_seen), "'); use --header or --no-header to decide"));
-    }
+    detect_header(file, first_fields, lines.second, dialect);
   } else {
     dialect.has_header = header == HeaderMode::present;
   }
   if (dialect.has_header) {
     dialect.names = first_fields;
-    dialect.data_offset = after_first;
-    dialect.lines_before_data = skipped + 1;
-    if (!second.empty()) dialect.bytes_per_row = static_cast<double>(second.size() + 1);
+    dialect.data_offset = lines.after_first;
+    dialect.lines_before_data = lines.skipped + 1;
+    if (!lines.second.empty()) dialect.bytes_per_row = static_cast<double>(lines.second.size() + 1);
   } else {
-    dialect.data_offset = first_begin;
-    dialect.lines_before_data = skipped;
-    dialect.bytes_per_row = static_cast<double>(first.size() + 1);
+    dialect.data_offset = lines.first_begin;
+    dialect.lines_before_data = lines.skipped;
+    dialect.bytes_per_row = static_cast<double>(lines.first.size() + 1);
   }
-  // A better average over the sampled head, when there is enough of it.
-  const std::size_t sample_end = std::min(head.size(), dialect.data_offset + (std::size_t{1} << 20));
-  const std::string_view sample = head.substr(dialect.data_offset, sample_end - dialect.data_offset);
-  auto newlines = std::count(sample.begin(), sample.end(), '\n');
-  if (newlines == 0) newlines = std::count(sample.begin(), sample.end(), '\r');  // CR line endings
-  if (newlines > 4) dialect.bytes_per_row = static_cast<double>(sample.size()) / static_cast<double>(newlines);
+  dialect.bytes_per_row = average_bytes_per_row(head, dialect.data_offset, dialect.bytes_per_row);
   return dialect;
 }
 

@@ -106,6 +106,72 @@ std::string printable(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// The error paths of parse_csv_chunk, out of line and cold so that the loop over every byte stays small.
+
+[[gnu::cold, gnu::noinline]] void fail_field_count(CsvChunkResult& out, int ncols, int found) {
+  out.failed = true;
+  out.error = detail::concat(": expected ", ncols, " fields, found ", found);
+}
+
+// More fields than the first line: count them all (from the extra one at p) for the message.
+[[gnu::cold, gnu::noinline]] void fail_too_many_fields(CsvChunkResult& out, const char* p, const char* end,
+                                                       char delimiter, int col, int ncols) {
+  int found = col;
+  for (const char* q = p;;) {
+    ++found;
+    q = field_end(q, end, delimiter);
+    if (q < end && *q == delimiter) {
+      ++q;
+      continue;
+    }
+    break;
+  }
+  fail_field_count(out, ncols, found);
+}
+
+[[gnu::cold, gnu::noinline]] void fail_not_a_number(CsvChunkResult& out, int col, const char* begin,
+                                                    const char* end) {
+  out.failed = true;
+  out.error = detail::concat(", column ", col, ": ", quote_field(begin, end), " is not a number");
+}
+
+[[gnu::cold, gnu::noinline]] void fail_overflow(CsvChunkResult& out, int col, const char* begin, const char* end) {
+  out.failed = true;
+  out.error = detail::concat(", column ", col, ": ", quote_field(begin, end),
+                             " overflows float32 (largest 3.4028235e38); rescale the column (no --nan-policy "
+                             "applies to it)");
+}
+
+// A NaN, Inf or empty field under NanPolicy::reject.
+[[gnu::cold, gnu::noinline]] void fail_missing_value(CsvChunkResult& out, int col, const char* begin,
+                                                     const char* end, float value) {
+  const char* what = std::isnan(value) ? "NaN" : "Inf";
+  const bool empty = parse_trimmed(begin, end, value) == FieldStatus::empty;
+  out.failed = true;
+  out.error = detail::concat(", column ", col, ": ", empty ? "empty field (a missing value)" : what,
+                             " (use --nan-policy=drop or zero)");
+}
+
+// Room for the rows expected in `text_bytes` (from the sampled bytes per row), so the vectors grow once.
+void reserve_rows(std::size_t text_bytes, const CsvLayout& layout, CsvChunkResult& out) {
+  if (layout.bytes_per_row <= 0) return;
+  const double rows = static_cast<double>(text_bytes) / layout.bytes_per_row;
+  const auto expected = static_cast<std::size_t>(rows * 1.05) + 16;  // 5% slack: rows vary in length
+  out.labels.reserve(expected);
+  out.features.reserve(expected * static_cast<std::size_t>(layout.feature_cols));
+}
+
+// Past the line end at p ("\n", "\r\n" or a lone "\r").
+inline const char* skip_line_end(const char* p, const char* end) {
+  return p + ((*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 : 1);
+}
+
+}  // namespace
+
+// One function on purpose: this is the hot loop over every byte of the file, and splitting the per-field work
+// into calls costs the inlining that keeps it fast. Only the error paths are out of line (above).
 void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkResult& out) {
   const char delimiter = layout.delimiter;
   const int ncols = layout.source_cols;
@@ -114,44 +180,20 @@ void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkRes
   const char* p = text.data();
   const char* const end = p + text.size();
 
-  if (layout.bytes_per_row > 0) {
-    const double rows = static_cast<double>(text.size()) / layout.bytes_per_row;
-    const auto expected = static_cast<std::size_t>(rows * 1.05) + 16;  // 5% slack: rows vary in length
-    out.labels.reserve(expected);
-    out.features.reserve(expected * static_cast<std::size_t>(nfeat));
-  }
+  reserve_rows(text.size(), layout, out);
   std::vector<float> row(static_cast<std::size_t>(nfeat) + 1);  // row[0] the label, row[1..] the features
   float* const row_data = row.data();
 
-  auto fail = [&](std::string message) {
-    out.failed = true;
-    out.error = std::move(message);
-  };
-
   while (p < end) {
     if (is_line_end(*p)) {  // blank line
-      p += (*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 : 1;
+      p = skip_line_end(p, end);
       ++out.lines;
       continue;
     }
     bool has_nan = false;
     int col = 0;
     for (;;) {
-      if (col >= ncols) {
-        // More fields than the first line: count them all for the message.
-        int found = col;
-        for (const char* q = p;;) {
-          ++found;
-          q = field_end(q, end, delimiter);
-          if (q < end && *q == delimiter) {
-            ++q;
-            continue;
-          }
-          break;
-        }
-        fail(detail::concat(": expected ", ncols, " fields, found ", found));
-        return;
-      }
+      if (col >= ncols) return fail_too_many_fields(out, p, end, delimiter, col, ncols);
       const int slot = slots[col];
       const char* field_begin = p;
       if (slot < 0) {
@@ -166,26 +208,12 @@ void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkRes
         } else {
           p = field_end(p, end, delimiter);
           const FieldStatus status = parse_trimmed(field_begin, p, value);
-          if (status == FieldStatus::not_a_number) {
-            fail(detail::concat(", column ", col, ": ", quote_field(field_begin, p), " is not a number"));
-            return;
-          }
+          if (status == FieldStatus::not_a_number) return fail_not_a_number(out, col, field_begin, p);
           if (status == FieldStatus::empty) value = std::numeric_limits<float>::quiet_NaN();
         }
         if (!std::isfinite(value)) {
-          if (std::isinf(value) && is_overflow(field_begin, p)) {
-            fail(detail::concat(", column ", col, ": ", quote_field(field_begin, p),
-                                " overflows float32 (largest 3.4028235e38); rescale the column (no --nan-policy "
-                                "applies to it)"));
-            return;
-          }
-          if (layout.nan_policy == NanPolicy::reject) {
-            const char* what = std::isnan(value) ? "NaN" : "Inf";
-            const bool empty = parse_trimmed(field_begin, p, value) == FieldStatus::empty;
-            fail(detail::concat(", column ", col, ": ", empty ? "empty field (a missing value)" : what,
-                                " (use --nan-policy=drop or zero)"));
-            return;
-          }
+          if (std::isinf(value) && is_overflow(field_begin, p)) return fail_overflow(out, col, field_begin, p);
+          if (layout.nan_policy == NanPolicy::reject) return fail_missing_value(out, col, field_begin, p, value);
           has_nan = true;
           value = 0;
         }
@@ -198,11 +226,8 @@ void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkRes
       }
       break;  // end of line or of text
     }
-    if (col + 1 != ncols) {
-      fail(detail::concat(": expected ", ncols, " fields, found ", col + 1));
-      return;
-    }
-    if (p < end) p += (*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 : 1;
+    if (col + 1 != ncols) return fail_field_count(out, ncols, col + 1);
+    if (p < end) p = skip_line_end(p, end);
     ++out.lines;
     if (has_nan && layout.nan_policy == NanPolicy::drop) {
       ++out.dropped;

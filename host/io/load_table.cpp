@@ -39,6 +39,53 @@ std::string selection_key(const LoadOptions& o) {
                         ";delimiter=", static_cast<int>(o.delimiter), ";nan=", nan);
 }
 
+// Makes --cache-dir when only its last component is missing (as for --save and --log-dir); false, with a
+// warning naming the missing parent (a mistyped path), when no cache can be written there. The load goes on.
+bool prepare_cache_dir(const std::string& cache_dir) {
+  if (cache_dir.empty()) return true;
+  const std::filesystem::path parent = [&] {
+    std::filesystem::path dir = std::filesystem::absolute(cache_dir).lexically_normal();
+    if (!dir.has_filename()) dir = dir.parent_path();  // a trailing '/'
+    return dir.parent_path();
+  }();
+  if (!std::filesystem::is_directory(cache_dir) && !std::filesystem::exists(parent)) {
+    std::cerr << "warning: --cache-dir " << cache_dir << ": the directory " << parent.string()
+              << " does not exist, so no table cache is written; create it first (only the last component "
+                 "of --cache-dir is created)\n";
+    return false;
+  }
+  std::error_code ignored;  // a directory that cannot be made shows up as the write's error below
+  std::filesystem::create_directory(cache_dir, ignored);
+  return true;
+}
+
+// Writes the parsed table's cache for the next load; a failure is a warning only.
+void write_cache_or_warn(const std::string& name, const std::string& cache_path, const CacheKey& key,
+                         const Table& table, const LoadOptions& options, LoadReport& out) {
+  if (!prepare_cache_dir(options.cache_dir)) return;
+  std::string why;
+  if (write_table_cache(cache_path, key, table, &why)) {
+    out.cache_path = cache_path;
+  } else {
+    std::cerr << "warning: " << name << ": could not write the table cache (" << why
+              << "); loading works without it, or set --cache-dir to a writable directory\n";
+  }
+}
+
+Table parse_csv_file(const std::string& name, const MappedFile& file, const LoadOptions& options,
+                     LoadReport& out) {
+  if (out.format == "csv.gz") {
+    GzipTextSource source(name, file.data(), static_cast<std::size_t>(file.size()), kGzipChunkBytes);
+    return load_csv(name, source, options, &out.dropped_rows, &out.warnings);
+  }
+  MemoryTextSource source(std::string_view(file.data(), static_cast<std::size_t>(file.size())), kTextChunkBytes);
+  return load_csv(name, source, options, &out.dropped_rows, &out.warnings);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace
 
 Table load_table(const LoadOptions& options, LoadReport* report) {
@@ -67,46 +114,14 @@ Table load_table(const LoadOptions& options, LoadReport* report) {
         out.format = "cache";
         out.from_cache = true;
         out.cache_path = cache_path;
-        out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        out.seconds = seconds_since(start);
         return std::move(*cached);
       }
     }
-    if (out.format == "csv.gz") {
-      GzipTextSource source(name, file.data(), static_cast<std::size_t>(file.size()), kGzipChunkBytes);
-      table = load_csv(name, source, options, &out.dropped_rows, &out.warnings);
-    } else {
-      MemoryTextSource source(std::string_view(file.data(), static_cast<std::size_t>(file.size())), kTextChunkBytes);
-      table = load_csv(name, source, options, &out.dropped_rows, &out.warnings);
-    }
-    if (options.use_cache) {
-      bool cache_dir_ok = true;
-      if (!options.cache_dir.empty()) {
-        // Only the last component is made (as for --save and --log-dir): under a missing parent (a mistyped
-        // path) no cache is written, with a warning naming it; the load itself goes on.
-        const std::filesystem::path parent = [&] {
-          std::filesystem::path dir = std::filesystem::absolute(options.cache_dir).lexically_normal();
-          if (!dir.has_filename()) dir = dir.parent_path();  // a trailing '/'
-          return dir.parent_path();
-        }();
-        if (!std::filesystem::is_directory(options.cache_dir) && !std::filesystem::exists(parent)) {
-          cache_dir_ok = false;
-          std::cerr << "warning: --cache-dir " << options.cache_dir << ": the directory " << parent.string()
-                    << " does not exist, so no table cache is written; create it first (only the last component "
-                       "of --cache-dir is created)\n";
-        }
-        std::error_code ignored;  // a directory that cannot be made shows up as the write's error below
-        if (cache_dir_ok) std::filesystem::create_directory(options.cache_dir, ignored);
-      }
-      std::string why;
-      if (cache_dir_ok && write_table_cache(cache_path, key, table, &why)) {
-        out.cache_path = cache_path;
-      } else if (cache_dir_ok) {
-        std::cerr << "warning: " << name << ": could not write the table cache (" << why
-                  << "); loading works without it, or set --cache-dir to a writable directory\n";
-      }
-    }
+    table = parse_csv_file(name, file, options, out);
+    if (options.use_cache) write_cache_or_warn(name, cache_path, key, table, options, out);
   }
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.seconds = seconds_since(start);
   return table;
 }
 

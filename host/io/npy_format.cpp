@@ -30,9 +30,8 @@ std::string_view dict_value(const std::string& file, std::string_view dict, cons
   return dict.substr(pos);
 }
 
-}  // namespace
-
-NpyHeader parse_npy_header(const std::string& file, std::string_view data) {
+// The header dict after the magic, version and header length; *data_offset is where the array starts.
+std::string_view npy_header_dict(const std::string& file, std::string_view data, std::size_t* data_offset) {
   if (data.size() < 10 || data.substr(0, 6) != "\x93NUMPY") FASTTAB_FAIL(file, ": not a .npy file");
   const auto major = static_cast<unsigned char>(data[6]);
   std::size_t header_len = 0;
@@ -49,22 +48,21 @@ NpyHeader parse_npy_header(const std::string& file, std::string_view data) {
     FASTTAB_FAIL(file, ": unsupported .npy format version ", int(major), " (write it with numpy.save)");
   }
   if (data.size() < prefix + header_len) FASTTAB_FAIL(file, ": truncated .npy header");
-  const std::string_view dict = data.substr(prefix, header_len);
+  *data_offset = prefix + header_len;
+  return data.substr(prefix, header_len);
+}
 
-  NpyHeader header;
-  header.data_offset = prefix + header_len;
+// True for '<f8', false for '<f4'; any other dtype is refused.
+bool npy_is_float64(const std::string& file, std::string_view dict) {
   const std::string_view descr = dict_value(file, dict, "descr").substr(0, 40);
-  if (descr.substr(0, 5) == "'<f4'") {
-    header.float64 = false;
-  } else if (descr.substr(0, 5) == "'<f8'") {
-    header.float64 = true;
-  } else {
-    FASTTAB_FAIL(file, ": .npy dtype ", printable(descr.substr(0, descr.find(','))),
-                 " is not supported; save the array as float32 or float64 (arr.astype('float32'))");
-  }
-  if (dict_value(file, dict, "fortran_order").substr(0, 5) != "False") {
-    FASTTAB_FAIL(file, ": .npy array is in Fortran order; save it in C order (numpy.ascontiguousarray)");
-  }
+  if (descr.substr(0, 5) == "'<f4'") return false;
+  if (descr.substr(0, 5) == "'<f8'") return true;
+  FASTTAB_FAIL(file, ": .npy dtype ", printable(descr.substr(0, descr.find(','))),
+               " is not supported; save the array as float32 or float64 (arr.astype('float32'))");
+}
+
+// The 'shape' tuple, which must have 2 dimensions, into header.rows and header.cols.
+void parse_npy_shape(const std::string& file, std::string_view dict, NpyHeader& header) {
   const std::string_view shape = dict_value(file, dict, "shape");
   const std::size_t close = shape.find(')');
   if (shape.empty() || shape[0] != '(' || close == std::string_view::npos) {
@@ -94,20 +92,36 @@ NpyHeader parse_npy_header(const std::string& file, std::string_view data) {
   }
   header.rows = dims[0];
   header.cols = dims[1];
+}
+
+// Sizes from the file are checked against the file size without overflow: rows * cols * item can wrap.
+void check_npy_data_size(const std::string& file, const NpyHeader& header, std::size_t file_bytes) {
   const std::size_t item = header.float64 ? 8 : 4;
-  // Sizes from the file are checked against the file size without overflow: rows * cols * item can wrap.
   std::uint64_t values = 0, bytes = 0, need = 0;
   if (__builtin_mul_overflow(static_cast<std::uint64_t>(header.rows), static_cast<std::uint64_t>(header.cols),
                              &values) ||
       __builtin_mul_overflow(values, static_cast<std::uint64_t>(item), &bytes) ||
       __builtin_add_overflow(bytes, static_cast<std::uint64_t>(header.data_offset), &need)) {
     FASTTAB_FAIL(file, ": .npy header is damaged: the shape (", header.rows, ", ", header.cols,
-                 ") is far larger than any file (", data.size(), " bytes here)");
+                 ") is far larger than any file (", file_bytes, " bytes here)");
   }
-  if (data.size() < need) {
+  if (file_bytes < need) {
     FASTTAB_FAIL(file, ": truncated .npy file: the shape (", header.rows, ", ", header.cols, ") needs ", need,
-                 " bytes, the file has ", data.size());
+                 " bytes, the file has ", file_bytes);
   }
+}
+
+}  // namespace
+
+NpyHeader parse_npy_header(const std::string& file, std::string_view data) {
+  NpyHeader header;
+  const std::string_view dict = npy_header_dict(file, data, &header.data_offset);
+  header.float64 = npy_is_float64(file, dict);
+  if (dict_value(file, dict, "fortran_order").substr(0, 5) != "False") {
+    FASTTAB_FAIL(file, ": .npy array is in Fortran order; save it in C order (numpy.ascontiguousarray)");
+  }
+  parse_npy_shape(file, dict, header);
+  check_npy_data_size(file, header, data.size());
   return header;
 }
 

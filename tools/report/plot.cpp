@@ -183,102 +183,143 @@ void separate_labels(std::vector<double>& y, const std::vector<double>& x0, cons
   }
 }
 
-// One panel at horizontal offset x0: frame, grid, ticks, axis titles, one polyline and a direct label per curve.
-void draw_panel(std::ostringstream& svg, double x0, const std::string& panel_title, const std::string& y_name,
-                const Axis& time, const std::vector<PlotCurve>& curves, bool loss_panel) {
-  std::vector<std::vector<Point>> points;
+// Where a panel's plot area lies, and its two axes: px and py map a time and a value to SVG coordinates.
+struct PanelGeometry {
+  double x0, left, right, top, bottom;
+  const Axis& time;
+  Axis value;
+  double px(double t) const { return left + time.fraction(t) * kPlotW; }
+  double py(double v) const { return bottom - value.fraction(v) * kPlotH; }
+};
+
+// The value axis over every curve's points, with 4% headroom on each side so that no curve runs along the
+// frame and its label stays inside the panel; 0 to 1 (and *empty) when there are no points.
+Axis value_axis(const std::vector<std::vector<Point>>& points, bool* empty) {
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (const PlotCurve& c : curves) {
-    points.push_back(finite_points(c.seconds, loss_panel ? c.loss : c.metric, time.log));
-    for (const Point& p : points.back()) {
+  for (const auto& curve : points) {
+    for (const Point& p : curve) {
       lo = std::min(lo, p.v);
       hi = std::max(hi, p.v);
     }
   }
-  const bool empty = !(lo <= hi);
-  // 4% headroom on each side, so that no curve runs along the frame and its label stays inside the panel.
+  *empty = !(lo <= hi);
   const double pad = (hi - lo) * 0.04;
-  const Axis value = empty ? linear_axis(0, 1) : linear_axis(lo - pad, hi + pad);
+  return *empty ? linear_axis(0, 1) : linear_axis(lo - pad, hi + pad);
+}
 
-  const double left = x0 + kLeft, right = left + kPlotW, top = kTop, bottom = kTop + kPlotH;
-  auto px = [&](double t) { return left + time.fraction(t) * kPlotW; };
-  auto py = [&](double v) { return bottom - value.fraction(v) * kPlotH; };
+// Grid and ticks. Gridlines light, so the curves carry the ink.
+void draw_grid(std::ostringstream& svg, const PanelGeometry& g) {
+  for (double t : g.time.ticks) {
+    const double x = g.px(t);
+    svg << "<line x1=\"" << num(x) << "\" y1=\"" << num(g.top) << "\" x2=\"" << num(x) << "\" y2=\"" << num(g.bottom)
+        << "\" stroke=\"#e5e5e5\"/>\n";
+    svg << "<line x1=\"" << num(x) << "\" y1=\"" << num(g.bottom) << "\" x2=\"" << num(x) << "\" y2=\""
+        << num(g.bottom + 5) << "\" stroke=\"#333\"/>\n";
+    svg << "<text x=\"" << num(x) << "\" y=\"" << num(g.bottom + 19) << "\" text-anchor=\"middle\" font-size=\""
+        << kTickFont << "\">" << tick_label(g.time, t) << "</text>\n";
+  }
+  for (double v : g.value.ticks) {
+    const double y = g.py(v);
+    svg << "<line x1=\"" << num(g.left) << "\" y1=\"" << num(y) << "\" x2=\"" << num(g.right) << "\" y2=\"" << num(y)
+        << "\" stroke=\"#e5e5e5\"/>\n";
+    svg << "<line x1=\"" << num(g.left - 5) << "\" y1=\"" << num(y) << "\" x2=\"" << num(g.left) << "\" y2=\""
+        << num(y) << "\" stroke=\"#333\"/>\n";
+    svg << "<text x=\"" << num(g.left - 8) << "\" y=\"" << num(y + 4) << "\" text-anchor=\"end\" font-size=\""
+        << kTickFont << "\">" << tick_label(g.value, v) << "</text>\n";
+  }
+}
 
-  svg << "<g class=\"panel\">\n";
-  svg << "<text x=\"" << num(left + kPlotW / 2) << "\" y=\"" << num(top - 14)
-      << "\" text-anchor=\"middle\" font-size=\"" << kAxisFont + 1 << "\" font-weight=\"bold\">"
-      << escape_xml(panel_title) << "</text>\n";
-  // Grid and ticks. Gridlines light, so the curves carry the ink.
-  for (double t : time.ticks) {
-    const double x = px(t);
-    svg << "<line x1=\"" << num(x) << "\" y1=\"" << num(top) << "\" x2=\"" << num(x) << "\" y2=\"" << num(bottom)
-        << "\" stroke=\"#e5e5e5\"/>\n";
-    svg << "<line x1=\"" << num(x) << "\" y1=\"" << num(bottom) << "\" x2=\"" << num(x) << "\" y2=\""
-        << num(bottom + 5) << "\" stroke=\"#333\"/>\n";
-    svg << "<text x=\"" << num(x) << "\" y=\"" << num(bottom + 19) << "\" text-anchor=\"middle\" font-size=\""
-        << kTickFont << "\">" << tick_label(time, t) << "</text>\n";
-  }
-  for (double v : value.ticks) {
-    const double y = py(v);
-    svg << "<line x1=\"" << num(left) << "\" y1=\"" << num(y) << "\" x2=\"" << num(right) << "\" y2=\"" << num(y)
-        << "\" stroke=\"#e5e5e5\"/>\n";
-    svg << "<line x1=\"" << num(left - 5) << "\" y1=\"" << num(y) << "\" x2=\"" << num(left) << "\" y2=\"" << num(y)
-        << "\" stroke=\"#333\"/>\n";
-    svg << "<text x=\"" << num(left - 8) << "\" y=\"" << num(y + 4) << "\" text-anchor=\"end\" font-size=\""
-        << kTickFont << "\">" << tick_label(value, v) << "</text>\n";
-  }
-  svg << "<rect x=\"" << num(left) << "\" y=\"" << num(top) << "\" width=\"" << num(kPlotW) << "\" height=\""
+// The frame, the axis titles, and "no data" on an empty panel.
+void draw_frame(std::ostringstream& svg, const PanelGeometry& g, const std::string& y_name, bool empty) {
+  svg << "<rect x=\"" << num(g.left) << "\" y=\"" << num(g.top) << "\" width=\"" << num(kPlotW) << "\" height=\""
       << num(kPlotH) << "\" fill=\"none\" stroke=\"#333\"/>\n";
-  svg << "<text x=\"" << num(left + kPlotW / 2) << "\" y=\"" << num(bottom + 44)
+  svg << "<text x=\"" << num(g.left + kPlotW / 2) << "\" y=\"" << num(g.bottom + 44)
       << "\" text-anchor=\"middle\" font-size=\"" << kAxisFont << "\">time since start of training (s"
-      << (time.log ? ", log scale" : "") << ")</text>\n";
-  const double mid_y = top + kPlotH / 2;
-  svg << "<text x=\"" << num(x0 + 18) << "\" y=\"" << num(mid_y) << "\" text-anchor=\"middle\" font-size=\""
-      << kAxisFont << "\" transform=\"rotate(-90 " << num(x0 + 18) << " " << num(mid_y) << ")\">" << escape_xml(y_name)
-      << "</text>\n";
+      << (g.time.log ? ", log scale" : "") << ")</text>\n";
+  const double mid_y = g.top + kPlotH / 2;
+  svg << "<text x=\"" << num(g.x0 + 18) << "\" y=\"" << num(mid_y) << "\" text-anchor=\"middle\" font-size=\""
+      << kAxisFont << "\" transform=\"rotate(-90 " << num(g.x0 + 18) << " " << num(mid_y) << ")\">"
+      << escape_xml(y_name) << "</text>\n";
   if (empty) {
-    svg << "<text x=\"" << num(left + kPlotW / 2) << "\" y=\"" << num(mid_y) << "\" text-anchor=\"middle\" font-size=\""
-        << kAxisFont << "\" fill=\"#888\">no data</text>\n";
+    svg << "<text x=\"" << num(g.left + kPlotW / 2) << "\" y=\"" << num(mid_y)
+        << "\" text-anchor=\"middle\" font-size=\"" << kAxisFont << "\" fill=\"#888\">no data</text>\n";
   }
+}
 
-  // Curves, clipped to the plot area (a point exactly on the frame stays visible; nothing spills outside).
+const char* curve_colour(std::size_t c) { return kColours[c % (sizeof kColours / sizeof kColours[0])]; }
+
+// Where each drawn curve ends and where its label goes.
+struct CurveLabels {
+  std::vector<double> y, x0, x1, end_x, end_y;
+  std::vector<std::size_t> curve;
+};
+
+// Curves, clipped to the plot area (a point exactly on the frame stays visible; nothing spills outside), each
+// with a dot at its end; returns where their labels start.
+CurveLabels draw_curves(std::ostringstream& svg, const PanelGeometry& g, const std::vector<PlotCurve>& curves,
+                        const std::vector<std::vector<Point>>& points, bool loss_panel) {
   const std::string clip = loss_panel ? "clip-loss" : "clip-metric";
-  svg << "<clipPath id=\"" << clip << "\"><rect x=\"" << num(left - 4) << "\" y=\"" << num(top - 4) << "\" width=\""
-      << num(kPlotW + 8) << "\" height=\"" << num(kPlotH + 8) << "\"/></clipPath>\n";
-  std::vector<double> label_y, label_x0, label_x1, end_x, end_y;
-  std::vector<std::size_t> labelled;
+  svg << "<clipPath id=\"" << clip << "\"><rect x=\"" << num(g.left - 4) << "\" y=\"" << num(g.top - 4)
+      << "\" width=\"" << num(kPlotW + 8) << "\" height=\"" << num(kPlotH + 8) << "\"/></clipPath>\n";
+  CurveLabels labels;
   for (std::size_t c = 0; c < curves.size(); ++c) {
     if (points[c].empty()) continue;
-    const char* colour = kColours[c % (sizeof kColours / sizeof kColours[0])];
+    const char* colour = curve_colour(c);
     svg << "<polyline class=\"curve\" data-label=\"" << escape_xml(curves[c].label) << "\" clip-path=\"url(#" << clip
         << ")\" fill=\"none\" stroke=\"" << colour
         << "\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\" points=\"";
     for (std::size_t i = 0; i < points[c].size(); ++i)
-      svg << (i ? " " : "") << num(px(points[c][i].t)) << "," << num(py(points[c][i].v));
+      svg << (i ? " " : "") << num(g.px(points[c][i].t)) << "," << num(g.py(points[c][i].v));
     svg << "\"/>\n";
     const Point& last = points[c].back();
-    svg << "<circle cx=\"" << num(px(last.t)) << "\" cy=\"" << num(py(last.v)) << "\" r=\"3\" fill=\"" << colour
+    svg << "<circle cx=\"" << num(g.px(last.t)) << "\" cy=\"" << num(g.py(last.v)) << "\" r=\"3\" fill=\"" << colour
         << "\"/>\n";
-    labelled.push_back(c);
-    end_x.push_back(px(last.t));
-    end_y.push_back(py(last.v));
-    label_y.push_back(py(last.v) + 4);  // baseline so the text's middle sits at the point
-    label_x0.push_back(px(last.t) + 7);
-    label_x1.push_back(px(last.t) + 7 + kCharW * static_cast<double>(curves[c].label.size()));
+    labels.curve.push_back(c);
+    labels.end_x.push_back(g.px(last.t));
+    labels.end_y.push_back(g.py(last.v));
+    labels.y.push_back(g.py(last.v) + 4);  // baseline so the text's middle sits at the point
+    labels.x0.push_back(g.px(last.t) + 7);
+    labels.x1.push_back(g.px(last.t) + 7 + kCharW * static_cast<double>(curves[c].label.size()));
   }
-  separate_labels(label_y, label_x0, label_x1, top + 10, bottom - 3);
-  for (std::size_t k = 0; k < labelled.size(); ++k) {
-    const char* colour = kColours[labelled[k] % (sizeof kColours / sizeof kColours[0])];
-    if (std::abs(label_y[k] - 4 - end_y[k]) > 6) {  // nudged: a thin leader line back to the curve's end
-      svg << "<line x1=\"" << num(end_x[k] + 3) << "\" y1=\"" << num(end_y[k]) << "\" x2=\"" << num(label_x0[k] - 1)
-          << "\" y2=\"" << num(label_y[k] - 4) << "\" stroke=\"" << colour << "\" stroke-width=\"1\"/>\n";
+  return labels;
+}
+
+// A direct label per curve, moved apart where they would overlap.
+void draw_labels(std::ostringstream& svg, const PanelGeometry& g, const std::vector<PlotCurve>& curves,
+                 CurveLabels& labels) {
+  separate_labels(labels.y, labels.x0, labels.x1, g.top + 10, g.bottom - 3);
+  for (std::size_t k = 0; k < labels.curve.size(); ++k) {
+    const char* colour = curve_colour(labels.curve[k]);
+    if (std::abs(labels.y[k] - 4 - labels.end_y[k]) > 6) {  // nudged: a thin leader line back to the curve's end
+      svg << "<line x1=\"" << num(labels.end_x[k] + 3) << "\" y1=\"" << num(labels.end_y[k]) << "\" x2=\""
+          << num(labels.x0[k] - 1) << "\" y2=\"" << num(labels.y[k] - 4) << "\" stroke=\"" << colour
+          << "\" stroke-width=\"1\"/>\n";
     }
     // A white halo keeps a label readable where it crosses another curve or a gridline.
-    svg << "<text class=\"label\" x=\"" << num(label_x0[k]) << "\" y=\"" << num(label_y[k]) << "\" font-size=\""
+    svg << "<text class=\"label\" x=\"" << num(labels.x0[k]) << "\" y=\"" << num(labels.y[k]) << "\" font-size=\""
         << kLabelFont << "\" font-weight=\"bold\" fill=\"" << colour
-        << "\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\">" << escape_xml(curves[labelled[k]].label)
-        << "</text>\n";
+        << "\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\">"
+        << escape_xml(curves[labels.curve[k]].label) << "</text>\n";
   }
+}
+
+// One panel at horizontal offset x0: frame, grid, ticks, axis titles, one polyline and a direct label per curve.
+void draw_panel(std::ostringstream& svg, double x0, const std::string& panel_title, const std::string& y_name,
+                const Axis& time, const std::vector<PlotCurve>& curves, bool loss_panel) {
+  std::vector<std::vector<Point>> points;
+  for (const PlotCurve& c : curves) points.push_back(finite_points(c.seconds, loss_panel ? c.loss : c.metric, time.log));
+  bool empty = false;
+  const double left = x0 + kLeft;
+  const PanelGeometry g{x0, left, left + kPlotW, kTop, kTop + kPlotH, time, value_axis(points, &empty)};
+
+  svg << "<g class=\"panel\">\n";
+  svg << "<text x=\"" << num(left + kPlotW / 2) << "\" y=\"" << num(g.top - 14)
+      << "\" text-anchor=\"middle\" font-size=\"" << kAxisFont + 1 << "\" font-weight=\"bold\">"
+      << escape_xml(panel_title) << "</text>\n";
+  draw_grid(svg, g);
+  draw_frame(svg, g, y_name, empty);
+  CurveLabels labels = draw_curves(svg, g, curves, points, loss_panel);
+  draw_labels(svg, g, curves, labels);
   svg << "</g>\n";
 }
 
