@@ -4,6 +4,8 @@
 set -euo pipefail
 packages=(cmake g++ make pkg-config libcli11-dev nlohmann-json3-dev doctest-dev libfast-float-dev libisal-dev
           zlib1g-dev libopenblas-dev libgfortran-12-dev clang libclang-rt-14-dev python3)
+# python3-venv makes the Python package's environment (below); python3-dev has the headers its module compiles against.
+[ "${FASTTAB_SKIP_PYTHON:-0}" = 1 ] || packages+=(python3-venv python3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -29,18 +31,6 @@ if [ "${FASTTAB_SKIP_PYTHON:-0}" != 1 ]; then
   venv="$root/.venv"
   python_packages=(nanobind scikit-build-core numpy scikit-learn pandas pytest joblib)
   python_modules=(nanobind scikit_build_core numpy sklearn pandas pytest joblib)
-  # python3-venv makes the environment; python3-dev has the headers the extension module compiles against.
-  missing=()
-  for p in python3-venv python3-dev; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    sudo=""
-    [ "$(id -u)" -ne 0 ] && sudo=sudo
-    echo "setup: installing ${missing[*]}"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
   if [ ! -x "$venv/bin/python" ]; then
     echo "setup: creating the Python virtual environment $venv"
     python3 -m venv "$venv"
