@@ -152,8 +152,14 @@ CheckpointFile read_checkpoint_file(const std::string& path) {
   if (!in) fail_io("open checkpoint", path, errno);
   const std::vector<std::uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   FASTTAB_REQUIRE(!in.bad(), "cannot read checkpoint ", path);
+  return parse_checkpoint_bytes(data, path);
+}
+
+std::vector<std::uint8_t> checkpoint_bytes(const CheckpointFile& file) { return serialise(file); }
+
+CheckpointFile parse_checkpoint_bytes(const std::vector<std::uint8_t>& data, const std::string& path) {
   const std::size_t size = data.size();
-  const std::string where = "checkpoint " + path;
+  const std::string where = "checkpoint " + (path.empty() ? std::string("(in memory)") : path);
 
   // Magic first: a file that is something else entirely deserves a different message from a damaged one.
   FASTTAB_REQUIRE(size > 0, where, " is not a fasttab checkpoint (it is empty)");

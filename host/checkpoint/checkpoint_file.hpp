@@ -70,4 +70,9 @@ void write_checkpoint_file(const std::string& path, const CheckpointFile& file);
 //   "checkpoint run.ckpt was written by format version 7; this build reads version 1 ..."
 CheckpointFile read_checkpoint_file(const std::string& path);
 
+// The same for a checkpoint held in memory (`path` names it in errors; empty: "(in memory)"), and the bytes that
+// write_checkpoint_file writes.
+CheckpointFile parse_checkpoint_bytes(const std::vector<std::uint8_t>& bytes, const std::string& path);
+std::vector<std::uint8_t> checkpoint_bytes(const CheckpointFile& file);
+
 }  // namespace fasttab

@@ -43,4 +43,23 @@ SavedModel load_saved_model(const std::string& path) {
   return m;
 }
 
+namespace {
+CheckpointFile parse_in_memory(const std::string& checkpoint) {
+  return parse_checkpoint_bytes(std::vector<std::uint8_t>(checkpoint.begin(), checkpoint.end()), "");
+}
+}  // namespace
+
+std::optional<std::string> checkpoint_section(const std::string& checkpoint, const std::string& name) {
+  const CheckpointFile file = parse_in_memory(checkpoint);
+  if (!file.find(name)) return std::nullopt;
+  return file.get_string(name);
+}
+
+std::string checkpoint_with_section(const std::string& checkpoint, const std::string& name, const std::string& text) {
+  CheckpointFile file = parse_in_memory(checkpoint);
+  file.put_string(name, text);
+  const std::vector<std::uint8_t> bytes = checkpoint_bytes(file);
+  return std::string(bytes.begin(), bytes.end());
+}
+
 }  // namespace fasttab

@@ -2,6 +2,7 @@
 // needs. The checkpoint format: docs/checkpoint-format.md.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,5 +26,12 @@ struct SavedModel {
 
 // Reads and checks a checkpoint (its checksum, its sections and their sizes); throws Error naming the file.
 SavedModel load_saved_model(const std::string& path);
+
+// A checkpoint held in memory (its file's bytes): one section as text (std::nullopt when there is none), or the
+// bytes with one section set (replaced, or appended) and checksummed again. Throws Error for bytes that are not an
+// intact checkpoint. Readers ignore sections they do not know, so a program may keep its own there (the Python
+// package keeps its estimator's labels and history in a "python" section).
+std::optional<std::string> checkpoint_section(const std::string& checkpoint, const std::string& name);
+std::string checkpoint_with_section(const std::string& checkpoint, const std::string& name, const std::string& text);
 
 }  // namespace fasttab

@@ -25,6 +25,20 @@ _METRICS = ("loss", "auc", "accuracy", "rmse", "r2")
 _FORMAT = 1  # version of the "python" checkpoint section
 
 
+# The engine's settings table (include/fasttab/settings.hpp): each parameter's range and choices come from it, so
+# that the CLI's flags, the engine's checks and these agree. validation_fraction is this package's own.
+_SETTINGS = {s["name"]: s for s in _core.settings()}
+
+
+def _check_number(name, value, low, high, integral, low_open):
+    kind = numbers.Integral if integral else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{name}={value!r} must be {'an integer' if integral else 'a number'}")
+    if not (low < value if low_open else low <= value) or value > high or (not integral and math.isnan(value)):
+        show = lambda v: int(v) if integral and math.isfinite(v) else v  # noqa: E731
+        raise ValueError(f"{name}={value!r} is not in {'(' if low_open else '['}{show(low)}, {show(high)}]")
+
+
 def _check_params(est):
     """ValueError/TypeError for an out-of-range hyper-parameter, naming it and its range (as the CLI does)."""
     hidden = est.hidden
@@ -34,35 +48,18 @@ def _check_params(est):
         hidden = tuple(int(h) for h in hidden)
     except (TypeError, ValueError):
         raise TypeError(f"hidden={est.hidden!r} must be a tuple of layer widths, e.g. (300, 300)") from None
-    if not hidden or any(h < 1 or h > 65536 for h in hidden):
-        raise ValueError(f"hidden={est.hidden!r}: every layer width must be in [1, 65536], and there must be one")
-    choices = {
-        "activation": ("tanh", "relu"),
-        "optimizer": ("adam", "adamw", "sgd"),
-        "lr_schedule": ("constant", "warmup", "cosine", "step", "exponential"),
-        "precision": ("fp32", "tf32"),
-        "device": ("auto", "cuda", "cpu"),
-    }
-    for name, allowed in choices.items():
+    widths = _SETTINGS["hidden"]
+    if not hidden or any(h < widths["min"] or h > widths["max"] for h in hidden):
+        raise ValueError(f"hidden={est.hidden!r}: every layer width must be in [{int(widths['min'])}, "
+                         f"{int(widths['max'])}], and there must be one")
+    for name in ("activation", "optimizer", "lr_schedule", "precision", "device"):
+        allowed = _SETTINGS[name]["choices"]
         if getattr(est, name) not in allowed:
             raise ValueError(f"{name}={getattr(est, name)!r} is not one of {', '.join(map(repr, allowed))}")
-
-    def number(name, low, high, integral=False, low_open=False):
-        value = getattr(est, name)
-        kind = numbers.Integral if integral else numbers.Real
-        if isinstance(value, bool) or not isinstance(value, kind):
-            raise TypeError(f"{name}={value!r} must be {'an integer' if integral else 'a number'}")
-        if not (low < value if low_open else low <= value) or value > high or (not integral and math.isnan(value)):
-            raise ValueError(f"{name}={value!r} is not in {'(' if low_open else '['}{low}, {high}]")
-
-    number("dropout", 0.0, 0.99)
-    number("batch_size", 1, 1 << 24, integral=True)
-    number("epochs", 1, 1_000_000, integral=True)
-    number("lr", 0.0, math.inf, low_open=True)
-    number("seed", 0, 2**64 - 1, integral=True)
-    number("validation_fraction", 0.0, 0.99)
-    number("patience", 0, 1_000_000, integral=True)
-    number("eval_every", 0, 2**31 - 1, integral=True)
+    for name in ("dropout", "batch_size", "epochs", "lr", "seed", "patience", "eval_every"):
+        s = _SETTINGS[name]
+        _check_number(name, getattr(est, name), s["min"], s["max"], s["kind"] == "int", s["min_open"])
+    _check_number("validation_fraction", est.validation_fraction, 0.0, 0.99, False, False)
     if est.patience > 0 and est.validation_fraction <= 0:
         raise ValueError(f"patience={est.patience} needs a validation split: set validation_fraction > 0")
     if est.callback is not None and not callable(est.callback):

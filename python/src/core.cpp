@@ -17,6 +17,9 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <optional>
+#include <type_traits>
+
 #include "fasttab/checkpoint.hpp"  // load_saved_model, SavedModel
 #include "fasttab/fasttab.hpp"
 #include "fasttab/predictor.hpp"
@@ -50,10 +53,15 @@ fasttab::Table make_table(const Matrix& x, const Vector& y) {
 }
 
 fasttab::DeviceChoice device_choice(const std::string& name) {
-  if (name == "cpu") return fasttab::DeviceChoice::cpu;
-  if (name == "cuda") return fasttab::DeviceChoice::cuda;
-  if (name == "auto") return fasttab::DeviceChoice::automatic;
-  FASTTAB_FAIL("device '", name, "' is not one of 'auto', 'cuda', 'cpu'");
+  return fasttab::parse_name<fasttab::DeviceChoice>(name, "device");
+}
+
+// A setting's Python parameter: its flag without the dashes, '-' as '_' ("--batch-size" -> "batch_size").
+std::string parameter_name(const fasttab::Setting& s) {
+  std::string name = std::string(s.flag).substr(2);
+  for (char& ch : name)
+    if (ch == '-') ch = '_';
+  return name;
 }
 
 template <class T>
@@ -62,41 +70,59 @@ T get(const nb::dict& d, const char* key) {
   return nb::cast<T>(d[key]);
 }
 
+// The config from the estimator's parameters, by the settings table (settings.hpp): a setting the dict does not
+// name keeps the engine's default (the CLI's); enums are parsed by their names (names.hpp).
 fasttab::TrainConfig make_config(const nb::dict& o) {
-  using namespace fasttab;
-  TrainConfig c;
-  const std::string task = get<std::string>(o, "task");
-  c.task = task == "binary" ? Task::binary : task == "multiclass" ? Task::multiclass : Task::regression;
-  c.classes = get<int>(o, "classes");
-  c.model.hidden = get<std::vector<int>>(o, "hidden");
-  const std::string act = get<std::string>(o, "activation");
-  FASTTAB_REQUIRE(act == "tanh" || act == "relu", "activation '", act, "' is not 'tanh' or 'relu'");
-  c.model.activation = act == "tanh" ? Activation::tanh : Activation::relu;
-  c.model.dropout = get<float>(o, "dropout");
-  c.batch_size = get<int>(o, "batch_size");
-  c.epochs = get<int>(o, "epochs");
-  c.optimizer.lr = get<float>(o, "lr");
-  const std::string opt = get<std::string>(o, "optimizer");
-  FASTTAB_REQUIRE(opt == "adam" || opt == "adamw" || opt == "sgd", "optimizer '", opt, "' is not 'adam', 'adamw' or 'sgd'");
-  c.optimizer.kind = opt == "adam" ? OptimizerKind::adam : opt == "adamw" ? OptimizerKind::adamw : OptimizerKind::sgd;
-  const std::string sched = get<std::string>(o, "lr_schedule");
-  if (sched == "constant") c.schedule.kind = LrSchedule::constant;
-  else if (sched == "warmup") c.schedule.kind = LrSchedule::warmup;
-  else if (sched == "cosine") c.schedule.kind = LrSchedule::cosine;
-  else if (sched == "step") c.schedule.kind = LrSchedule::step;
-  else if (sched == "exponential") c.schedule.kind = LrSchedule::exponential;
-  else FASTTAB_FAIL("lr_schedule '", sched, "' is not 'constant', 'warmup', 'cosine', 'step' or 'exponential'");
-  const std::string prec = get<std::string>(o, "precision");
-  FASTTAB_REQUIRE(prec == "fp32" || prec == "tf32", "precision '", prec, "' is not 'fp32' or 'tf32'");
-  c.precision = prec == "fp32" ? Precision::fp32 : Precision::tf32;
-  c.shuffle = get<bool>(o, "shuffle");
-  c.seed = get<std::uint64_t>(o, "seed");
-  c.standardize = get<bool>(o, "standardize");
-  c.val_rows = get<std::int64_t>(o, "val_rows");
-  c.patience = get<int>(o, "patience");
-  c.eval_every = get<int>(o, "eval_every");
+  fasttab::TrainConfig c;
+  fasttab::for_each_setting(c, [&](const fasttab::Setting& s, auto& field) {
+    using T = std::decay_t<decltype(field)>;
+    const std::string name = parameter_name(s);
+    if (!o.contains(name.c_str())) return;
+    if constexpr (std::is_enum_v<T>) field = fasttab::parse_name<T>(nb::cast<std::string>(o[name.c_str()]), name.c_str());
+    else field = nb::cast<T>(o[name.c_str()]);
+  });
   c.save_path = get<std::string>(o, "save_path");
   return c;
+}
+
+// The settings table for the Python side's parameter checks: name, flag, help, range, and an enum's names.
+nb::list settings_table() {
+  nb::list out;
+  fasttab::TrainConfig c;
+  fasttab::for_each_setting(c, [&](const fasttab::Setting& s, const auto& field) {
+    using T = std::decay_t<decltype(field)>;
+    nb::dict d;
+    d["name"] = parameter_name(s);
+    d["key"] = s.key;
+    d["flag"] = s.flag;
+    d["help"] = s.help;
+    d["min"] = s.min;
+    d["max"] = s.max;
+    d["min_open"] = s.min_open;
+    nb::list names;
+    if constexpr (std::is_enum_v<T>) {
+      for (const auto& e : fasttab::EnumNames<T>::table) names.append(e.name);
+      d["kind"] = "choice";
+    } else if constexpr (std::is_same_v<T, bool>) {
+      d["kind"] = "bool";
+    } else if constexpr (std::is_integral_v<T>) {
+      d["kind"] = "int";
+    } else if constexpr (std::is_floating_point_v<T>) {
+      d["kind"] = "float";
+    } else {
+      d["kind"] = std::is_same_v<T, std::string> ? "string" : "list";
+    }
+    d["choices"] = names;
+    out.append(d);
+  });
+  nb::dict device;
+  device["name"] = "device";
+  device["kind"] = "choice";
+  nb::list names;
+  for (const auto& e : fasttab::EnumNames<fasttab::DeviceChoice>::table) names.append(e.name);
+  device["choices"] = names;
+  out.append(device);
+  return out;
 }
 
 nb::dict metrics_dict(const fasttab::Metrics& m) {
@@ -211,15 +237,6 @@ nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, con
   return r;
 }
 
-const char* task_name(fasttab::Task task) {
-  switch (task) {
-    case fasttab::Task::binary: return "binary";
-    case fasttab::Task::multiclass: return "multiclass";
-    case fasttab::Task::regression: return "regression";
-  }
-  return "binary";
-}
-
 // A model loaded from a checkpoint file, with the backend it predicts on (made on first use).
 class Model {
  public:
@@ -272,7 +289,7 @@ class Model {
     return nb::ndarray<nb::numpy, double, nb::ndim<2>>(out->data(), {rows, std::size_t(k)}, owner);
   }
 
-  std::string task() const { return task_name(model_.task); }
+  std::string task() const { return fasttab::name_of(model_.task); }
   int classes() const { return model_.classes; }
   int inputs() const { return model_.spec.inputs; }
   int outputs_width() const { return model_.spec.outputs; }
@@ -287,110 +304,19 @@ class Model {
   std::mutex mutex_;
 };
 
-// The "python" section of a checkpoint file: the estimator's labels, feature names, parameters and history (JSON),
+// The "python" section of a checkpoint: the estimator's labels, feature names, parameters and history (JSON),
 // which the engine's readers (load_saved_model, --resume) ignore, as they ignore any section they do not know.
-// The public API reads whole models only (load_saved_model), so the binding reads and appends this section itself,
-// by the container layout of docs/checkpoint-format.md (version 1): magic, u32 version, u32 section count, the
-// sections (u32 name length, name, u64 byte length, bytes), then u64 length and the CRC-32C of all that precedes.
-constexpr char kMagic[8] = {'F', 'T', 'C', 'K', 'P', 'T', '\0', '\0'};
-
-std::uint32_t crc32c(const std::uint8_t* data, std::size_t n) {
-  static const std::vector<std::uint32_t> table = [] {
-    std::vector<std::uint32_t> t(256);
-    for (std::uint32_t i = 0; i < 256; ++i) {
-      std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  std::uint32_t c = 0xFFFFFFFFu;
-  for (std::size_t i = 0; i < n; ++i) c = table[(c ^ data[i]) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
-
-template <class T>
-T read_le(const std::string& b, std::size_t at) {
-  T v = 0;
-  for (std::size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(static_cast<std::uint8_t>(b[at + i])) << (8 * i);
-  return v;
-}
-
-template <class T>
-void append_le(std::string& b, T v) {
-  for (std::size_t i = 0; i < sizeof(T); ++i) b.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-
-struct Sections {
-  std::vector<std::pair<std::string, std::string>> items;
-};
-
-Sections parse_checkpoint(const std::string& bytes, const std::string& what) {
-  FASTTAB_REQUIRE(bytes.size() >= 28 && std::memcmp(bytes.data(), kMagic, 8) == 0, "checkpoint ", what,
-                  " is not a fasttab checkpoint");
-  const std::uint64_t length = read_le<std::uint64_t>(bytes, bytes.size() - 12);
-  const std::uint32_t crc = read_le<std::uint32_t>(bytes, bytes.size() - 4);
-  FASTTAB_REQUIRE(length == bytes.size() - 12 &&
-                      crc == crc32c(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size() - 12),
-                  "checkpoint ", what, " is corrupted: checksum or length mismatch");
-  const std::uint32_t version = read_le<std::uint32_t>(bytes, 8);
-  FASTTAB_REQUIRE(version == 1, "checkpoint ", what, " was written by format version ", version,
-                  "; the Python binding reads and writes its \"python\" section in version 1");
-  const std::uint32_t count = read_le<std::uint32_t>(bytes, 12);
-  Sections s;
-  std::size_t at = 16;
-  const std::size_t end = bytes.size() - 12;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    FASTTAB_REQUIRE(at + 4 <= end, "checkpoint ", what, " is corrupted: a bad section size");
-    const std::uint32_t n = read_le<std::uint32_t>(bytes, at);
-    at += 4;
-    FASTTAB_REQUIRE(at + n + 8 <= end, "checkpoint ", what, " is corrupted: a bad section size");
-    std::string name = bytes.substr(at, n);
-    at += n;
-    const std::uint64_t m = read_le<std::uint64_t>(bytes, at);
-    at += 8;
-    FASTTAB_REQUIRE(m <= end - at, "checkpoint ", what, " is corrupted: a bad section size");
-    s.items.emplace_back(std::move(name), bytes.substr(at, m));
-    at += m;
-  }
-  FASTTAB_REQUIRE(at == end, "checkpoint ", what, " is corrupted: a bad section size");
-  return s;
-}
-
-// The checkpoint's bytes with section `name` set to `text` (replaced in place, or appended).
 nb::bytes checkpoint_with_section(nb::bytes checkpoint, const std::string& name, const std::string& text) {
-  const std::string bytes(checkpoint.c_str(), checkpoint.size());
-  Sections s = parse_checkpoint(bytes, "(in memory)");
-  bool replaced = false;
-  for (auto& item : s.items)
-    if (item.first == name) {
-      item.second = text;
-      replaced = true;
-    }
-  if (!replaced) s.items.emplace_back(name, text);
-  std::string out(kMagic, 8);
-  append_le<std::uint32_t>(out, 1);
-  append_le<std::uint32_t>(out, static_cast<std::uint32_t>(s.items.size()));
-  for (const auto& [n, v] : s.items) {
-    append_le<std::uint32_t>(out, static_cast<std::uint32_t>(n.size()));
-    out += n;
-    append_le<std::uint64_t>(out, v.size());
-    out += v;
-  }
-  const std::uint32_t crc = crc32c(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
-  append_le<std::uint64_t>(out, out.size());
-  append_le<std::uint32_t>(out, crc);
+  const std::string out =
+      fasttab::checkpoint_with_section(std::string(checkpoint.c_str(), checkpoint.size()), name, text);
   return nb::bytes(out.data(), out.size());
 }
 
-// Section `name` of a checkpoint's bytes as text, or None.
 nb::object checkpoint_section(nb::bytes checkpoint, const std::string& name) {
-  const std::string bytes(checkpoint.c_str(), checkpoint.size());
-  for (const auto& item : parse_checkpoint(bytes, "(in memory)").items)
-    if (item.first == name) return nb::cast(item.second);
-  return nb::none();
+  const std::optional<std::string> text =
+      fasttab::checkpoint_section(std::string(checkpoint.c_str(), checkpoint.size()), name);
+  return text ? nb::cast(*text) : nb::none();
 }
-
 
 }  // namespace
 
@@ -399,6 +325,7 @@ NB_MODULE(_core, m) {
   nb::exception<fasttab::Error>(m, "EngineError", PyExc_RuntimeError);
   m.def("train", &train_model, "X"_a, "y"_a, "X_test"_a, "y_test"_a, "options"_a, "on_epoch"_a.none(), "device"_a,
         "Trains on (X, y), evaluating on (X_test, y_test); the checkpoint goes to options['save_path'].");
+  m.def("settings", &settings_table, "The engine's settings table: name, flag, help, range, kind, choices.");
   m.def("cuda_device_count", &fasttab::cuda_device_count, "Number of usable CUDA devices (0 without a driver or GPU).");
   m.def("checkpoint_with_section", &checkpoint_with_section, "checkpoint"_a, "name"_a, "text"_a,
         "The checkpoint's bytes with one section set (replaced or appended), checksummed again.");
