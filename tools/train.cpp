@@ -8,6 +8,8 @@
 #include <memory>
 
 #include "fasttab/checkpoint.hpp"
+#include "fasttab/communicator.hpp"
+#include "host/io/crc32c.hpp"
 #include "tools/report/plot.hpp"
 #include "fasttab/predictor.hpp"
 #include "tools/report/progress.hpp"
@@ -167,6 +169,7 @@ int main(int argc, char** argv) {
   app.add_option("--plot", plot_path, "write an SVG of the test metric and loss against wall-clock time");
   CLI11_PARSE(app, argc, argv);
 
+  std::unique_ptr<Communicator> comm;  // ranks under mpirun (docs/scaling.md); one rank otherwise
   try {
     config.validate();
     // Outputs: never an input file; writable before the run rather than after it; an existing checkpoint is
@@ -195,6 +198,12 @@ int main(int argc, char** argv) {
                       ": training would replace it after the first epoch. Continue it with --resume ",
                       config.save_path, ", choose another name, or pass --overwrite to replace it");
     std::unique_ptr<Backend> backend = make_backend(cli::device_choice(run_flags.device));
+    comm = make_communicator(*backend);
+    if (comm->rank() != 0) {  // rank 0 prints and writes every file; the others only train
+      FASTTAB_REQUIRE(std::freopen("/dev/null", "w", stdout), "rank ", comm->rank(), ": cannot silence stdout");
+      log_dir.clear(), plot_path.clear(), run_flags.json.clear(), data_flags.export_npy.clear();
+    }
+    if (comm->size() > 1) std::printf("data-parallel: %d ranks (%s)\n", comm->size(), comm->kind());
     std::printf("fasttab train on %s (%s backend)\n", backend->device_name().c_str(), backend->kind());
     Dataset dataset = cli::build_dataset(data_flags, config, *backend, stdout);
     // The columns the model reads, recorded in the checkpoint so that predict selects the same ones.
@@ -214,7 +223,10 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     if (!config.resume_path.empty()) std::printf("resuming %s\n", config.resume_path.c_str());
     ConsoleObserver observer(config, dataset.train.rows - config.val_rows, log_dir);
-    const TrainResult result = train(*backend, config, dataset, &observer);
+    const TrainResult result = train(*backend, config, dataset, &observer, comm.get());
+    if (comm->size() > 1)  // every rank: their parameters must be the same bits (tests/mpi compares these lines)
+      std::fprintf(stderr, "rank %d: parameters crc32c %08x\n", comm->rank(),
+                   crc32c(result.parameters.data(), result.parameters.size() * sizeof(float)));
 
     std::printf("summary: %.3f s/epoch over %zu epochs on %s; test loss %.5f, test %s %.5f", result.s_per_epoch,
                 result.epochs.size(), result.device.c_str(), result.final_test.loss, metric_name(config.task),
@@ -236,6 +248,10 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     std::fflush(stdout);
+    if (comm && comm->size() > 1) {  // the other ranks may wait in a collective: end the whole job
+      std::fprintf(stderr, "rank %d: error: %s\n", comm->rank(), e.what());
+      comm->abort(1);
+    }
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
