@@ -65,9 +65,11 @@ void TrainingRun::upload_and_standardize(const Dataset& data) {
 }
 
 // Rank r's rows: every row belongs to exactly one rank, for any row count (a batch size that N does not divide,
-// the short last batch); a rank may get none.
+// the short last batch); a rank may get none. Each slice starts on a multiple of 4 rows, so that its first dropout
+// index, first_row * width, is a multiple of 4 for every layer width (the CUDA kernels draw four at a time).
 RowSlice rank_slice(std::int64_t rows, int rank, int ranks) {
-  return {rows * rank / ranks, rows * (rank + 1) / ranks};
+  const auto start = [&](int r) { return r >= ranks ? rows : rows * r / ranks / 4 * 4; };
+  return {start(rank), start(rank + 1)};
 }
 
 // The training step: forward, loss, backward, update. Enqueues only (the gradients' all-reduce aside).

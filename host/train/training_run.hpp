@@ -29,7 +29,8 @@ TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Da
 struct RowSlice {
   std::int64_t begin = 0, end = 0;
 };
-// Rank `rank`'s rows of `rows` rows split across `ranks`: [rows*rank/ranks, rows*(rank+1)/ranks).
+// Rank `rank`'s rows of `rows` rows split across `ranks`: from rows*rank/ranks rounded down to a multiple of 4 to
+// the next rank's start (the last rank: to `rows`).
 RowSlice rank_slice(std::int64_t rows, int rank, int ranks);
 
 class TrainingRun {

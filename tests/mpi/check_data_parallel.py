@@ -6,6 +6,9 @@
       single-process run's within a relative 1e-5 (not bit for bit: each rank sums its slice of the batch and the
       ranks' sums are added, a different order of the float sums than one process's; the evaluation's forward
       passes run on other chunk shapes); the ranks' final parameters have the same CRC-32C (bit-identical).
+  check_data_parallel.py resume TRAIN NP WORKDIR  NP ranks train 2 epochs and save (rank 0 writes the checkpoint),
+      then NP ranks resume to epoch 3: its figures equal the uninterrupted NP-rank run's bit for bit; NP+1 ranks
+      resume the same checkpoint: within the relative 1e-5 (replicated mode resumes with any N).
   check_data_parallel.py fail TRAIN NP WORKDIR    rank 1 is given a missing --data file: the job exits non-zero
       within 120 s and prints "rank 1: error: ..." naming the file, while rank 0 waits in a collective.
 
@@ -72,6 +75,45 @@ def check_equal(train, np_, workdir):
         sys.exit("\n".join(failures) + "\n" + output)
 
 
+def with_epochs(epochs, extra):
+    args = list(ARGS)
+    args[args.index("--epochs") + 1] = str(epochs)
+    return args + extra
+
+
+def run_ok(np_, command, what):
+    run = mpirun(np_, command, timeout=300)
+    if run.returncode != 0:
+        sys.exit(f"{what} failed:\n{run.stdout}{run.stderr}")
+    return run
+
+
+def check_resume(train, np_, workdir):
+    for f in ("run.ckpt", "run_n1.ckpt"):
+        if os.path.exists(f):
+            os.remove(f)
+    run_ok(np_, [train] + with_epochs(3, ["--json", "full.json"]), "the uninterrupted run")
+    run_ok(np_, [train] + with_epochs(2, ["--save", "run.ckpt"]), "the first 2 epochs")
+    shutil.copyfile("run.ckpt", "run_n1.ckpt")
+    run_ok(np_, [train] + with_epochs(3, ["--resume", "run.ckpt", "--save", "run.ckpt", "--json", "resumed.json"]),
+           "the resumed run")
+    run_ok(np_ + 1, [train] + with_epochs(3, ["--resume", "run_n1.ckpt", "--json", "resumed_n1.json"]),
+           f"the run resumed on {np_ + 1} ranks")
+    full = json.load(open("full.json"))["epochs"][2]
+    same_n = json.load(open("resumed.json"))["epochs"][2]
+    other_n = json.load(open("resumed_n1.json"))["epochs"][2]
+    failures = []
+    for key in ("train_loss", "test_loss", "test_auc"):
+        if full[key] != same_n[key]:
+            failures.append(f"epoch 3 {key} resumed on {np_} ranks: {same_n[key]!r}, uninterrupted: {full[key]!r}")
+        if not close(full[key], other_n[key]):
+            failures.append(f"epoch 3 {key} resumed on {np_ + 1} ranks: {other_n[key]!r}, uninterrupted: {full[key]!r}")
+    print(f"epoch 3 train loss: uninterrupted {full['train_loss']!r}, resumed on {np_} ranks {same_n['train_loss']!r}, "
+          f"on {np_ + 1} ranks {other_n['train_loss']!r}")
+    if failures:
+        sys.exit("\n".join(failures))
+
+
 def check_fail(train, np_, workdir):
     script = ('if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exec "$0" --device cpu --data no-such-file.csv; '
               'else exec "$0" "$@"; fi')
@@ -94,7 +136,7 @@ def main():
         sys.exit(77)
     os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)
-    {"equal": check_equal, "fail": check_fail}[mode](train, np_, workdir)
+    {"equal": check_equal, "resume": check_resume, "fail": check_fail}[mode](train, np_, workdir)
 
 
 if __name__ == "__main__":

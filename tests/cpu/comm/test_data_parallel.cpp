@@ -19,12 +19,14 @@ TEST_CASE("rank slices cover every row of a batch exactly once, in order") {
       for (int r = 0; r < ranks; ++r) {
         const RowSlice s = rank_slice(rows, r, ranks);
         CHECK(s.begin == next);
+        CHECK(s.begin % 4 == 0);
         CHECK(s.end >= s.begin);
         next = s.end;
       }
       CHECK(next == rows);
     }
   CHECK(rank_slice(16384, 1, 2).begin == 8192);
+  CHECK(rank_slice(500, 1, 2).begin == 248);
 }
 
 TEST_CASE("a slice of the batch with first_row draws the global batch's dropout masks, forward and backward") {
