@@ -130,6 +130,9 @@ class CudaBackend final : public Backend {
     CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
   }
   void fill(float* dst, float value, std::size_t count) override { fasttab::fill(dst, value, count, limits_, stream_); }
+  void scale(float* values, float factor, std::size_t count) override {
+    fasttab::scale(values, factor, count, limits_, stream_);
+  }
   void synchronize() override { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
   // ---- dense algebra ----------------------------------------------------------------------------------------

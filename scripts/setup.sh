@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fasttab builds and tests with. Idempotent: apt runs only when one is missing.
-# The CUDA Toolkit (nvcc 13, cuBLAS, CCCL) is expected under /usr/local/cuda.
+# OpenMPI launches and connects the ranks of data-parallel training (docs/scaling.md).
+# The CUDA Toolkit (nvcc 13, cuBLAS, CCCL, NCCL) is expected under /usr/local/cuda.
 set -euo pipefail
 packages=(cmake g++ make pkg-config libcli11-dev nlohmann-json3-dev doctest-dev libfast-float-dev libisal-dev
-          zlib1g-dev libopenblas-dev libgfortran-12-dev clang libclang-rt-14-dev python3)
+          zlib1g-dev libopenblas-dev libgfortran-12-dev clang libclang-rt-14-dev python3
+          openmpi-bin libopenmpi-dev)
 # python3-venv makes the Python package's environment (below); python3-dev has the headers its module compiles against.
 [ "${FASTTAB_SKIP_PYTHON:-0}" = 1 ] || packages+=(python3-venv python3-dev)
 missing=()

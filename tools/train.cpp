@@ -8,6 +8,8 @@
 #include <memory>
 
 #include "fasttab/checkpoint.hpp"
+#include "fasttab/communicator.hpp"
+#include "host/io/crc32c.hpp"
 #include "tools/report/plot.hpp"
 #include "fasttab/predictor.hpp"
 #include "tools/report/progress.hpp"
@@ -236,6 +238,13 @@ void write_outputs(const TrainFlags& f, const Dataset& dataset, const TrainResul
   }
 }
 
+// Under mpirun (docs/scaling.md) rank 0 prints and writes every file; the other ranks only train.
+void silence_other_ranks(const Communicator& comm, TrainFlags& f) {
+  if (comm.rank() == 0) return;
+  FASTTAB_REQUIRE(std::freopen("/dev/null", "w", stdout), "rank ", comm.rank(), ": cannot silence stdout");
+  f.log_dir.clear(), f.plot_path.clear(), f.run.json.clear(), f.data.export_npy.clear();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -245,10 +254,14 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   TrainConfig& config = flags.config;
+  std::unique_ptr<Communicator> comm;  // ranks under mpirun (docs/scaling.md); one rank otherwise
   try {
     config.validate();
     check_outputs(flags);
     std::unique_ptr<Backend> backend = make_backend(cli::device_choice(flags.run.device));
+    comm = make_communicator(*backend);
+    silence_other_ranks(*comm, flags);
+    if (comm->size() > 1) std::printf("data-parallel: %d ranks (%s)\n", comm->size(), comm->kind());
     std::printf("fasttab train on %s (%s backend)\n", backend->device_name().c_str(), backend->kind());
     Dataset dataset = cli::build_dataset(flags.data, config, *backend, stdout);
     record_data_layout(flags.data, dataset, config);
@@ -258,11 +271,18 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     if (!config.resume_path.empty()) std::printf("resuming %s\n", config.resume_path.c_str());
     ConsoleObserver observer(config, dataset.train.rows - config.val_rows, flags.log_dir);
-    const TrainResult result = train(*backend, config, dataset, &observer);
+    const TrainResult result = train(*backend, config, dataset, &observer, comm.get());
+    if (comm->size() > 1)  // every rank: their parameters must be the same bits (tests/mpi compares these lines)
+      std::fprintf(stderr, "rank %d: parameters crc32c %08x\n", comm->rank(),
+                   crc32c(result.parameters.data(), result.parameters.size() * sizeof(float)));
     print_summary(config, dataset, result);
     write_outputs(flags, dataset, result);
   } catch (const std::exception& e) {
     std::fflush(stdout);
+    if (comm && comm->size() > 1) {  // the other ranks may wait in a collective: end the whole job
+      std::fprintf(stderr, "rank %d: error: %s\n", comm->rank(), e.what());
+      comm->abort(1);
+    }
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }

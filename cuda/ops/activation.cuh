@@ -28,9 +28,12 @@ __device__ __forceinline__ float derivative(float a) {
   else return 1.0f;
 }
 
-// The four keep decisions of flat indices 4g .. 4g+3 (dropout_keep with index >> 2 == g).
-__device__ __forceinline__ Philox4x32 dropout_draws(const DropoutKey& key, std::uint64_t group) {
-  return philox4x32(key.seed, static_cast<std::uint32_t>(group), key.step,
+// The four keep decisions of flat indices 4g .. 4g+3 of the op's rows x cols elements, which are flat indices
+// first_row * cols + 4g .. of the global batch (dropout_keep with index >> 2 == that / 4; first_row * cols is a
+// multiple of 4: check_dropout_offset).
+__device__ __forceinline__ Philox4x32 dropout_draws(const DropoutKey& key, std::uint64_t group, int cols) {
+  const std::uint64_t global_group = group + key.first_row * static_cast<std::uint64_t>(cols) / 4;
+  return philox4x32(key.seed, static_cast<std::uint32_t>(global_group), key.step,
                     static_cast<std::uint32_t>(RandomStream::dropout), key.layer);
 }
 
@@ -67,6 +70,13 @@ void dispatch_activation_dropout(Activation act, bool dropout, Launch&& launch) 
 // Whether the float4 paths apply: whole float4 rows, aligned, and a group count that fits 32 bits.
 inline bool vec4_applies(int cols, int ld, std::uint64_t total, const void* a, const void* b) {
   return cols % 4 == 0 && ld % 4 == 0 && aligned16(a) && (b == nullptr || aligned16(b)) && total / 4 < (1ull << 31);
+}
+
+// One thread draws for four consecutive flat indices, so a rank's slice must start on a group of four.
+inline void check_dropout_offset(const char* op, const DropoutKey& key, int cols, float p) {
+  FASTTAB_REQUIRE(p == 0.0f || (key.first_row * static_cast<std::uint64_t>(cols)) % 4 == 0, op, ": the slice of the ",
+                  "batch starts at row ", key.first_row, " of a layer ", cols, " wide; dropout on the GPU needs "
+                  "first_row * width to be a multiple of 4 (choose --batch-size / ranks a multiple of 4)");
 }
 
 inline void check_shape(const char* op, int rows, int cols, int ld, float p) {

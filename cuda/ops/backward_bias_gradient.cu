@@ -42,7 +42,7 @@ __global__ void __launch_bounds__(kThreads) backward_bias_vec4_kernel(float* __r
       float4 v = reinterpret_cast<float4*>(grad)[at];
       const float4 o = reinterpret_cast<const float4*>(out)[at];
       Philox4x32 d{};
-      if constexpr (dropout) d = dropout_draws(key, static_cast<unsigned>(r) * groups_per_row + c4);
+      if constexpr (dropout) d = dropout_draws(key, static_cast<unsigned>(r) * groups_per_row + c4, groups_per_row * 4);
       v.x = backward_one<act, dropout>(v.x, o.x, d.v[0], p, keep, scale);
       v.y = backward_one<act, dropout>(v.y, o.y, d.v[1], p, keep, scale);
       v.z = backward_one<act, dropout>(v.z, o.z, d.v[2], p, keep, scale);
@@ -106,6 +106,7 @@ bool activation_dropout_backward_bias_gradient(float* grad, const float* out, in
                                                Activation act, float dropout_p, DropoutKey key, float* bias_grad,
                                                double* partials, const DeviceLimits& limits, cudaStream_t stream) {
   check_shape("activation_dropout_backward_bias_gradient", rows, cols, ld, dropout_p);
+  check_dropout_offset("activation_dropout_backward_bias_gradient", key, cols, dropout_p);
   const std::uint64_t total = static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols);
   if (total == 0 || partials == nullptr || !fused_applies(rows, cols, ld, grad, out)) return false;
   const FusedBackwardGrid grid = fused_backward_grid(rows, cols, limits);

@@ -36,7 +36,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ z
     std::uint64_t r = f0 / static_cast<std::uint64_t>(cols);
     int c = static_cast<int>(f0 - r * static_cast<std::uint64_t>(cols));
     Philox4x32 draws{};
-    if constexpr (dropout) draws = dropout_draws(key, g);
+    if constexpr (dropout) draws = dropout_draws(key, g, cols);
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       if (f0 + j < total) {
@@ -66,7 +66,7 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(float* __restrict__ 
     std::uint64_t r = f0 / static_cast<std::uint64_t>(cols);
     int c = static_cast<int>(f0 - r * static_cast<std::uint64_t>(cols));
     Philox4x32 draws{};
-    if constexpr (dropout) draws = dropout_draws(key, g);
+    if constexpr (dropout) draws = dropout_draws(key, g, cols);
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       if (f0 + j < total) {
@@ -109,7 +109,7 @@ __global__ void __launch_bounds__(kThreads) forward_vec4_kernel(float* __restric
     v.z = activate<act>(v.z + b.z);
     v.w = activate<act>(v.w + b.w);
     if constexpr (dropout) {
-      const Philox4x32 d = dropout_draws(key, g);
+      const Philox4x32 d = dropout_draws(key, g, groups_per_row * 4);
       v.x = uniform_from_bits(d.v[0]) >= p ? v.x * scale : 0.0f;
       v.y = uniform_from_bits(d.v[1]) >= p ? v.y * scale : 0.0f;
       v.z = uniform_from_bits(d.v[2]) >= p ? v.z * scale : 0.0f;
@@ -131,7 +131,7 @@ __global__ void __launch_bounds__(kThreads) backward_vec4_kernel(float* __restri
     float4 v = reinterpret_cast<float4*>(grad)[at];
     const float4 o = reinterpret_cast<const float4*>(out)[at];
     Philox4x32 d{};
-    if constexpr (dropout) d = dropout_draws(key, g);
+    if constexpr (dropout) d = dropout_draws(key, g, groups_per_row * 4);
     v.x = backward_one<act, dropout>(v.x, o.x, d.v[0], p, keep, scale);
     v.y = backward_one<act, dropout>(v.y, o.y, d.v[1], p, keep, scale);
     v.z = backward_one<act, dropout>(v.z, o.z, d.v[2], p, keep, scale);
@@ -150,6 +150,7 @@ unsigned grid_for(std::uint64_t total, const DeviceLimits& limits) {
 void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias, Activation act,
                                      float dropout_p, DropoutKey key, const DeviceLimits& limits, cudaStream_t stream) {
   check_shape("bias_activation_dropout_forward", rows, cols, ld, dropout_p);
+  check_dropout_offset("bias_activation_dropout_forward", key, cols, dropout_p);
   const std::uint64_t total = static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols);
   if (total == 0) return;
   const unsigned blocks = grid_for(total, limits);
@@ -172,6 +173,7 @@ void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const
 void activation_dropout_backward(float* grad, const float* out, int rows, int cols, int ld, Activation act,
                                  float dropout_p, DropoutKey key, const DeviceLimits& limits, cudaStream_t stream) {
   check_shape("activation_dropout_backward", rows, cols, ld, dropout_p);
+  check_dropout_offset("activation_dropout_backward", key, cols, dropout_p);
   const std::uint64_t total = static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols);
   if (total == 0) return;
   const unsigned blocks = grid_for(total, limits);

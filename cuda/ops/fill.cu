@@ -1,4 +1,5 @@
 // fill: dst[i] = value for i in [0, count); a grid-stride loop (cudaMemset only writes byte patterns).
+// scale: values[i] *= factor, the same loop.
 #include "cuda/ops/fill.cuh"
 
 #include <cstdint>
@@ -17,6 +18,12 @@ __global__ void __launch_bounds__(kThreads) fill_kernel(float* __restrict__ dst,
     dst[i] = value;
 }
 
+__global__ void __launch_bounds__(kThreads) scale_kernel(float* __restrict__ values, float factor, std::size_t count) {
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride)
+    values[i] *= factor;
+}
+
 }  // namespace
 
 void fill(float* dst, float value, std::size_t count, const DeviceLimits& limits, cudaStream_t stream) {
@@ -24,6 +31,14 @@ void fill(float* dst, float value, std::size_t count, const DeviceLimits& limits
   FASTTAB_REQUIRE(dst != nullptr, "fill: null destination");
   const unsigned blocks = limits.grid_stride_blocks(static_cast<std::int64_t>(count), kThreads, kWaves);
   fill_kernel<<<blocks, kThreads, 0, stream>>>(dst, value, count);
+  CUDA_CHECK_LAUNCH();
+}
+
+void scale(float* values, float factor, std::size_t count, const DeviceLimits& limits, cudaStream_t stream) {
+  if (count == 0) return;
+  FASTTAB_REQUIRE(values != nullptr, "scale: null buffer");
+  const unsigned blocks = limits.grid_stride_blocks(static_cast<std::int64_t>(count), kThreads, kWaves);
+  scale_kernel<<<blocks, kThreads, 0, stream>>>(values, factor, count);
   CUDA_CHECK_LAUNCH();
 }
 

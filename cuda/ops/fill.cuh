@@ -10,5 +10,7 @@
 namespace fasttab {
 
 void fill(float* dst, float value, std::size_t count, const DeviceLimits& limits, cudaStream_t stream);
+// values[i] *= factor for i in [0, count).
+void scale(float* values, float factor, std::size_t count, const DeviceLimits& limits, cudaStream_t stream);
 
 }  // namespace fasttab

@@ -1,9 +1,16 @@
 #include <cstdio>
 
 #include "fasttab/backend.hpp"
+#include "fasttab/communicator.hpp"
 #include "fasttab/error.hpp"
 
 namespace fasttab {
+namespace {
+
+// Under mpirun each local rank takes its own GPU (ranks beyond the GPU count share them round-robin).
+int local_device() { return launcher_local_rank() % cuda_device_count(); }
+
+}  // namespace
 
 std::unique_ptr<Backend> make_backend(DeviceChoice choice) {
   switch (choice) {
@@ -11,9 +18,9 @@ std::unique_ptr<Backend> make_backend(DeviceChoice choice) {
     case DeviceChoice::cuda:
       if (cuda_device_count() == 0)
         FASTTAB_FAIL("--device cuda: no CUDA device is visible (no driver or no GPU); use --device cpu or auto");
-      return make_cuda_backend(0);
+      return make_cuda_backend(local_device());
     case DeviceChoice::automatic:
-      if (cuda_device_count() > 0) return make_cuda_backend(0);
+      if (cuda_device_count() > 0) return make_cuda_backend(local_device());
       return make_cpu_backend();
   }
   return make_cpu_backend();

@@ -65,6 +65,9 @@ class CpuBackend final : public Backend {
   }
   void copy_within(void* dst, const void* src, std::size_t bytes) override { std::memmove(dst, src, bytes); }
   void fill(float* dst, float value, std::size_t count) override { std::fill(dst, dst + count, value); }
+  void scale(float* values, float factor, std::size_t count) override {
+    for (std::size_t i = 0; i < count; ++i) values[i] *= factor;
+  }
   void synchronize() override {}
 
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
@@ -84,7 +87,7 @@ class CpuBackend final : public Backend {
       for (int c = 0; c < cols; ++c) {
         float a = reference::activate(act, row[c] + bias[c]);
         if (p > 0) {
-          const std::uint64_t index = static_cast<std::uint64_t>(r) * cols + c;
+          const std::uint64_t index = (key.first_row + static_cast<std::uint64_t>(r)) * cols + c;
           a = dropout_keep(key.seed, key.step, key.layer, index, p) ? a * scale : 0.0f;
         }
         row[c] = a;
@@ -102,7 +105,7 @@ class CpuBackend final : public Backend {
       const float* o = out + static_cast<std::size_t>(r) * ld;
       for (int c = 0; c < cols; ++c) {
         if (p > 0) {
-          const std::uint64_t index = static_cast<std::uint64_t>(r) * cols + c;
+          const std::uint64_t index = (key.first_row + static_cast<std::uint64_t>(r)) * cols + c;
           if (!dropout_keep(key.seed, key.step, key.layer, index, p)) {
             g[c] = 0.0f;
             continue;

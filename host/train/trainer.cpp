@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "fasttab/communicator.hpp"
 #include "fasttab/error.hpp"
 #include "host/checkpoint/training_checkpoint.hpp"
 #include "host/train/training_run.hpp"
@@ -19,8 +20,8 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 class EpochDriver {
  public:
-  EpochDriver(TrainingRun& run, const TrainConfig& config, TrainObserver* observer)
-      : run_(run), c_(config), observer_(observer) {}
+  EpochDriver(TrainingRun& run, const TrainConfig& config, TrainObserver* observer, bool writes_files)
+      : run_(run), c_(config), observer_(observer), writes_files_(writes_files) {}
 
   // Continues the run saved at config.resume_path: its weights, optimiser state, counters and history.
   void resume() {
@@ -45,7 +46,7 @@ class EpochDriver {
       record.samples_per_s = double(run_.train_rows()) / record.seconds;
       progress_.epochs.push_back(record);
       progress_.epochs_done = epoch;
-      if (!c_.save_path.empty()) checkpoint_step();
+      if (!c_.save_path.empty() && writes_files_) checkpoint_step();  // rank 0 only
       if (observer_) observer_->on_epoch(record);
     }
   }
@@ -62,6 +63,7 @@ class EpochDriver {
   TrainingRun& run_;
   const TrainConfig& c_;
   TrainObserver* observer_;
+  bool writes_files_;
   RunProgress progress_;
   double last_train_loss_ = std::nan("");
   Clock::time_point start_;
@@ -158,10 +160,14 @@ TrainResult EpochDriver::finish() {
 
 }  // namespace
 
-TrainResult train(Backend& backend, const TrainConfig& config, const Dataset& data, TrainObserver* observer) {
+TrainResult train(Backend& backend, const TrainConfig& config, const Dataset& data, TrainObserver* observer,
+                  Communicator* communicator) {
   const TrainConfig c = resolve_config(backend, config, data);
-  TrainingRun run(backend, c, data);
-  EpochDriver driver(run, c, observer);
+  std::unique_ptr<Communicator> single;
+  if (!communicator) single = make_single_communicator();
+  Communicator& comm = communicator ? *communicator : *single;
+  TrainingRun run(backend, c, data, comm);
+  EpochDriver driver(run, c, observer, comm.rank() == 0);
   if (!c.resume_path.empty()) driver.resume();
   driver.warm_up();
   driver.run_epochs();

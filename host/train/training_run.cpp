@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "fasttab/error.hpp"
 
@@ -12,8 +13,9 @@ std::int64_t batches_per_epoch(std::int64_t rows, int batch_size) { return (rows
 
 }  // namespace
 
-TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Dataset& data)
-    : backend_(backend), config_(config), source_(data.source), train_rows_(data.train.rows - config.val_rows),
+TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Dataset& data, Communicator& comm)
+    : backend_(backend), comm_(comm), data_parallel_(std::strcmp(comm.kind(), "single") != 0), config_(config),
+      source_(data.source), train_rows_(data.train.rows - config.val_rows),
       mlp_(backend, config.model, config.batch_size),
       optimizer_(backend, config.optimizer, config.schedule, config.model.parameter_count(),
                  batches_per_epoch(train_rows_, config.batch_size) * config.epochs) {
@@ -62,23 +64,68 @@ void TrainingRun::upload_and_standardize(const Dataset& data) {
   if (validation_.rows > 0) apply_standardization(backend_, standardization_, validation_);
 }
 
-// The training step: forward, loss, backward, update. Enqueues only.
+// Rank r's rows: every row belongs to exactly one rank, for any row count (a batch size that N does not divide,
+// the short last batch); a rank may get none. Each slice starts on a multiple of 4 rows, so that its first dropout
+// index, first_row * width, is a multiple of 4 for every layer width (the CUDA kernels draw four at a time).
+RowSlice rank_slice(std::int64_t rows, int rank, int ranks) {
+  const auto start = [&](int r) { return r >= ranks ? rows : rows * r / ranks / 4 * 4; };
+  return {start(rank), start(rank + 1)};
+}
+
+// The training step: forward, loss, backward, update. Enqueues only (the gradients' all-reduce aside).
+// Without a communicator (the single-rank one): the whole batch, as always. N ranks (and one rank of MPI or NCCL,
+// whose slice is the whole batch and whose all-reduce is a copy: the same bits): this rank's slice, its dropout masks those of the same rows of
+// the global batch (first_row), its mean-loss gradient scaled by rows/batch so that the sum across ranks is the
+// gradient of the whole batch's mean loss.
 void TrainingRun::training_step(const Batch& batch, std::int64_t step, float* loss_slot) {
-  const DropoutKey key{config_.seed, static_cast<std::uint32_t>(step), 0};
+  DropoutKey key{config_.seed, static_cast<std::uint32_t>(step), 0};
   const int width = config_.model.outputs;
-  const float* outputs = mlp_.forward(batch.features, batch.ld, batch.rows, /*training=*/true, key);
-  backend_.loss_forward_backward(config_.task, outputs, batch.rows, width, width, batch.labels, grad_outputs_.data(),
-                                 loss_slot);
-  mlp_.backward(batch.features, batch.ld, batch.rows, grad_outputs_.data(), key);
+  if (!data_parallel_) {
+    const float* outputs = mlp_.forward(batch.features, batch.ld, batch.rows, /*training=*/true, key);
+    backend_.loss_forward_backward(config_.task, outputs, batch.rows, width, width, batch.labels,
+                                   grad_outputs_.data(), loss_slot);
+    mlp_.backward(batch.features, batch.ld, batch.rows, grad_outputs_.data(), key);
+    optimizer_.step(mlp_.parameters(), mlp_.gradients());
+    return;
+  }
+  const RowSlice slice = rank_slice(batch.rows, comm_.rank(), comm_.size());
+  const int rows = static_cast<int>(slice.end - slice.begin);
+  const std::size_t count = config_.model.parameter_count();
+  if (rows > 0) {
+    key.first_row = static_cast<std::uint64_t>(slice.begin);
+    const float* features = batch.features + slice.begin * batch.ld;
+    const float* outputs = mlp_.forward(features, batch.ld, rows, /*training=*/true, key);
+    backend_.loss_forward_backward(config_.task, outputs, rows, width, width, batch.labels + slice.begin,
+                                   grad_outputs_.data(), loss_slot);
+    mlp_.backward(features, batch.ld, rows, grad_outputs_.data(), key);
+    const float share = float(rows) / float(batch.rows);
+    backend_.scale(loss_slot, share, 1);
+    backend_.scale(mlp_.gradients(), share, count);
+  } else {  // a short last batch with fewer rows than ranks
+    backend_.fill(loss_slot, 0.0f, 1);
+    backend_.fill(mlp_.gradients(), 0.0f, count);
+  }
+  comm_.all_reduce_sum(mlp_.gradients(), count);
   optimizer_.step(mlp_.parameters(), mlp_.gradients());
 }
 
 // Forward passes over a resident table in batch-sized chunks into one outputs buffer, then the backend's metrics.
 // Stops with the row when an output is NaN or infinite: the metrics of such outputs mean nothing.
+// N ranks: each computes the outputs of its slice of the rows into a zeroed buffer, and the sum across ranks (each
+// element the sum of one rank's value and zeros: exact) gives every rank all the outputs, the same bits everywhere;
+// the metrics are then those of a single process on the same scores.
 Metrics TrainingRun::evaluate(const DeviceTable& table, BackendBuffer<float>& outputs, const char* what,
                               std::int64_t step) {
-  mlp_.forward_rows(table.features.data(), table.ld, table.rows, outputs.data());
   const int width = config_.model.outputs;
+  if (!data_parallel_) {
+    mlp_.forward_rows(table.features.data(), table.ld, table.rows, outputs.data());
+  } else {
+    const RowSlice slice = rank_slice(table.rows, comm_.rank(), comm_.size());
+    backend_.fill(outputs.data(), 0.0f, std::size_t(table.rows) * width);
+    mlp_.forward_rows(table.features.data() + slice.begin * table.ld, table.ld, slice.end - slice.begin,
+                      outputs.data() + slice.begin * width);
+    comm_.all_reduce_sum(outputs.data(), std::size_t(table.rows) * width);
+  }
   const std::int64_t bad = backend_.find_nonfinite(outputs.data(), table.rows * width);
   if (bad >= 0) {
     float value = 0;
@@ -90,8 +137,18 @@ Metrics TrainingRun::evaluate(const DeviceTable& table, BackendBuffer<float>& ou
   return backend_.evaluate(config_.task, outputs.data(), table.rows, width, width, table.labels.data());
 }
 
-double TrainingRun::mean_batch_loss(std::int64_t begin, std::int64_t end, std::int64_t first_step, int epoch) const {
+double TrainingRun::mean_batch_loss(std::int64_t begin, std::int64_t end, std::int64_t first_step, int epoch) {
   if (end <= begin) return std::nan("");
+  if (data_parallel_) {
+    // Each slot holds this rank's share of its batch's mean loss: the sum over ranks is the batch's mean. Each
+    // slot is summed once (the evaluations read consecutive ranges, the epoch's end all of them again).
+    if (epoch != losses_epoch_) losses_epoch_ = epoch, losses_reduced_end_ = 0;
+    if (end > losses_reduced_end_) {
+      const std::int64_t from = std::max(begin, losses_reduced_end_);
+      comm_.all_reduce_sum(batch_losses_.data() + from, std::size_t(end - from));
+      losses_reduced_end_ = end;
+    }
+  }
   std::vector<float> host(static_cast<std::size_t>(end - begin));
   backend_.copy_to_host(host.data(), batch_losses_.data() + begin, host.size() * sizeof(float));
   double sum = 0;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "fasttab/communicator.hpp"
 #include "fasttab/dataset.hpp"
 #include "fasttab/model.hpp"
 #include "fasttab/optimizer.hpp"
@@ -24,13 +25,26 @@ namespace fasttab {
 // of a single class. Throws Error naming the setting and what to change.
 TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Dataset& data);
 
+// Rows [begin, end) of a table or batch.
+struct RowSlice {
+  std::int64_t begin = 0, end = 0;
+};
+// Rank `rank`'s rows of `rows` rows split across `ranks`: from rows*rank/ranks rounded down to a multiple of 4 to
+// the next rank's start (the last rank: to `rows`).
+RowSlice rank_slice(std::int64_t rows, int rank, int ranks);
+
 class TrainingRun {
  public:
   // Uploads the tables once (the training rows, the test rows and early stopping's validation rows, which are the
   // last val_rows training rows), standardises them when asked, builds the loader, the model at its initial
   // weights and the optimiser. `data` is only read; `config` is resolved (resolve_config).
-  TrainingRun(Backend& backend, const TrainConfig& config, const Dataset& data);
+  // `comm`: the ranks of a data-parallel run (one rank: the single-process run, bit for bit).
+  TrainingRun(Backend& backend, const TrainConfig& config, const Dataset& data, Communicator& comm);
 
+  // `batch` is the global batch (every rank's loader yields the same one); this rank trains on its slice, the
+  // gradients are summed across ranks (each rank's scaled by its share of the rows, so the sum is the gradient
+  // of the mean over the whole batch), then every rank makes the same update. *loss_slot gets this rank's share
+  // of the batch's mean loss; mean_batch_loss sums the shares across ranks.
   void training_step(const Batch& batch, std::int64_t step, float* loss_slot);
 
   Metrics evaluate_test(std::int64_t step) { return evaluate(test_, test_outputs_, "test", step); }
@@ -38,8 +52,9 @@ class TrainingRun {
   bool has_validation() const { return validation_.rows > 0; }
 
   // Mean of the batch losses [begin, end) of the epoch that started at step first_step; throws at a non-finite
-  // one, naming its step. Reads the device (a figure the user asked for).
-  double mean_batch_loss(std::int64_t begin, std::int64_t end, std::int64_t first_step, int epoch) const;
+  // one, naming its step. Reads the device (a figure the user asked for). Collective: every rank calls it with
+  // the same ranges.
+  double mean_batch_loss(std::int64_t begin, std::int64_t end, std::int64_t first_step, int epoch);
   float* batch_loss_slot(std::int64_t batch) { return batch_losses_.data() + batch; }
 
   // Untimed: one evaluation and one forward and backward pass without an update, so that one-time costs (scratch
@@ -71,6 +86,8 @@ class TrainingRun {
   void upload_and_standardize(const Dataset& data);
 
   Backend& backend_;
+  Communicator& comm_;
+  bool data_parallel_;  // a real communicator (MPI, NCCL), even of one rank: slices, all-reduces
   TrainConfig config_;
   std::string source_;
   std::int64_t train_rows_;
@@ -81,6 +98,8 @@ class TrainingRun {
   std::unique_ptr<Loader> loader_;
   Mlp mlp_;
   Optimizer optimizer_;
+  std::int64_t losses_reduced_end_ = 0;  // batch losses [0, this) of losses_epoch_ are summed across ranks
+  int losses_epoch_ = 0;
   BackendBuffer<float> grad_outputs_, batch_losses_, test_outputs_, validation_outputs_, best_parameters_;
 };
 

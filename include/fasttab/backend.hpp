@@ -25,11 +25,14 @@ enum class Precision { fp32, tf32 };
 enum class OptimizerKind { adam, adamw, sgd };
 
 // Which dropout mask: element (row, column) of layer `layer` at training step `step` is kept iff
-// dropout_keep(seed, step, layer, row * width + column, p) (philox.hpp). The backward pass recomputes it.
+// dropout_keep(seed, step, layer, (first_row + row) * width + column, p) (philox.hpp). The backward pass
+// recomputes it. first_row is where the rows an op sees start in the global batch: 0 for one process; a
+// data-parallel rank's slice of the batch starts there, so that it draws the single-process run's masks.
 struct DropoutKey {
   std::uint64_t seed = 0;
   std::uint32_t step = 0;
   std::uint32_t layer = 0;
+  std::uint64_t first_row = 0;
 };
 
 // One optimiser step over a flat parameter vector, the hyper-parameters resolved on the host for this step.
@@ -80,6 +83,8 @@ class Backend {
   // Asynchronous copy inside backend memory.
   virtual void copy_within(void* dst, const void* src, std::size_t bytes) = 0;
   virtual void fill(float* dst, float value, std::size_t count) = 0;
+  // In place: values[i] *= factor for i in [0, count) (a data-parallel rank's share of a batch mean).
+  virtual void scale(float* values, float factor, std::size_t count) = 0;
   virtual void synchronize() = 0;
 
   // ---- dense algebra ------------------------------------------------------------------------------------
@@ -91,7 +96,7 @@ class Backend {
 
   // ---- the MLP's element-wise ops ----------------------------------------------------------------------
   // In place over z[rows, cols] (leading dim ld):  a = act(z + bias[col]);  with p > 0 (training only):
-  // a = keep ? a / (1 - p) : 0, keep from DropoutKey (index = row * cols + col).
+  // a = keep ? a / (1 - p) : 0, keep from DropoutKey (index = (key.first_row + row) * cols + col).
   virtual void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias,
                                                Activation act, float dropout_p, DropoutKey key) = 0;
   // In place over grad[rows, cols]: grad = dL/d(output of the forward op above) on entry and dL/dz on exit.

@@ -15,6 +15,8 @@
 
 namespace fasttab {
 
+class Communicator;
+
 struct TrainResult {
   std::string backend, device, loader;
   std::int64_t train_rows = 0, test_rows = 0, val_rows = 0;
@@ -43,6 +45,13 @@ struct TrainObserver {
 // With config.resume_path the run continues a checkpoint (checkpoint.hpp) after checking that it was saved with
 // the same settings and data; the result then holds the saved epochs and evaluations too. With save_path a
 // checkpoint is written at the end of every epoch, before observer->on_epoch.
-TrainResult train(Backend& backend, const TrainConfig& config, const Dataset& dataset, TrainObserver* observer = nullptr);
+// With a communicator of N > 1 ranks (communicator.hpp) the run is data-parallel and replicated: every rank holds
+// the whole table and calls train() with the same config and data; rank r trains on about rows [r*b/N, (r+1)*b/N)
+// of each global batch of b rows (rank_slice: starts rounded down to multiples of 4), the gradients are summed
+// across ranks, and every rank steps the same update (the one a single process makes on the whole batch, up to the
+// order of the float sums). Evaluations are split across the ranks and gathered; only rank 0 writes the
+// checkpoint. Null: one process.
+TrainResult train(Backend& backend, const TrainConfig& config, const Dataset& dataset, TrainObserver* observer = nullptr,
+                  Communicator* communicator = nullptr);
 
 }  // namespace fasttab

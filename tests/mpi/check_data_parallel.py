@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Data-parallel training over MPI on the CPU backend, checked against the single-process run.
+
+  check_data_parallel.py equal TRAIN NP WORKDIR   N ranks (mpirun -np NP) train the same model as one process:
+      every epoch's train loss, test loss, test AUC and validation loss, and every evaluation's figures, equal the
+      single-process run's within a relative 1e-5 (not bit for bit: each rank sums its slice of the batch and the
+      ranks' sums are added, a different order of the float sums than one process's; the evaluation's forward
+      passes run on other chunk shapes); the ranks' final parameters have the same CRC-32C (bit-identical).
+  check_data_parallel.py resume TRAIN NP WORKDIR  NP ranks train 2 epochs and save (rank 0 writes the checkpoint),
+      then NP ranks resume to epoch 3: its figures equal the uninterrupted NP-rank run's bit for bit; NP+1 ranks
+      resume the same checkpoint: within the relative 1e-5 (replicated mode resumes with any N).
+  check_data_parallel.py fail TRAIN NP WORKDIR    rank 1 is given a missing --data file: the job exits non-zero
+      within 120 s and prints "rank 1: error: ..." naming the file, while rank 0 waits in a collective.
+
+Exits 77 (reported as skipped) when mpirun is not installed.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+TOLERANCE = 1e-5
+ARGS = ["--device", "cpu", "--rows", "7000", "--test-rows", "600", "--val-rows", "500", "--epochs", "3",
+        "--batch-size", "500", "--hidden", "32,32", "--dropout", "0.2", "--shuffle", "--eval-every", "4"]
+
+
+def mpirun(np_, command, timeout):
+    launcher = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(np_)]
+    return subprocess.run(launcher + command, capture_output=True, text=True, timeout=timeout)
+
+
+def close(a, b):
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= TOLERANCE * max(abs(a), abs(b), 1e-12)
+
+
+def check_equal(train, np_, workdir):
+    single = subprocess.run([train] + ARGS + ["--json", "single.json"], capture_output=True, text=True, timeout=300)
+    if single.returncode != 0:
+        sys.exit(f"the single-process run failed:\n{single.stdout}{single.stderr}")
+    parallel = mpirun(np_, [train] + ARGS + ["--json", f"ranks{np_}.json"], timeout=300)
+    output = parallel.stdout + parallel.stderr
+    if parallel.returncode != 0:
+        sys.exit(f"the {np_}-rank run failed:\n{output}")
+    a = json.load(open("single.json"))
+    b = json.load(open(f"ranks{np_}.json"))
+    failures = []
+    if len(a["epochs"]) != len(b["epochs"]) or len(a["evals"]) != len(b["evals"]):
+        failures.append("different numbers of epochs or evaluations")
+    for ea, eb in zip(a["epochs"], b["epochs"]):
+        for key in ("train_loss", "test_loss", "test_auc"):
+            if not close(ea[key], eb[key]):
+                failures.append(f"epoch {ea['epoch']} {key}: {ea[key]!r} (1 process) vs {eb[key]!r} ({np_} ranks)")
+        if not close(ea["validation"]["loss"], eb["validation"]["loss"]):
+            failures.append(f"epoch {ea['epoch']} validation loss differs")
+    for pa, pb in zip(a["evals"], b["evals"]):
+        if pa["step"] != pb["step"] or not close(pa["train_loss"], pb["train_loss"]) or \
+                not close(pa["test"]["loss"], pb["test"]["loss"]):
+            failures.append(f"evaluation at step {pa['step']}: {pa} vs {pb}")
+    crcs = dict(re.findall(r"rank (\d+): parameters crc32c ([0-9a-f]{8})", output))
+    if sorted(crcs) != [str(r) for r in range(np_)]:
+        failures.append(f"expected a parameters line from each of the {np_} ranks, got {crcs}")
+    elif len(set(crcs.values())) != 1:
+        failures.append(f"the ranks' parameters differ: {crcs}")
+    if "summary:" not in parallel.stdout or parallel.stdout.count("summary:") != 1:
+        failures.append("expected exactly one summary line (rank 0 prints, the others do not)")
+    for e in b["epochs"]:
+        print(f"epoch {e['epoch']}: train loss {e['train_loss']:.7f}, test loss {e['test_loss']:.7f}, "
+              f"test AUC {e['test_auc']:.7f} ({np_} ranks)")
+    print(f"parameters crc32c on every rank: {sorted(set(crcs.values()))}")
+    if failures:
+        sys.exit("\n".join(failures) + "\n" + output)
+
+
+def with_epochs(epochs, extra):
+    args = list(ARGS)
+    args[args.index("--epochs") + 1] = str(epochs)
+    return args + extra
+
+
+def run_ok(np_, command, what):
+    run = mpirun(np_, command, timeout=300)
+    if run.returncode != 0:
+        sys.exit(f"{what} failed:\n{run.stdout}{run.stderr}")
+    return run
+
+
+def check_resume(train, np_, workdir):
+    for f in ("run.ckpt", "run_n1.ckpt"):
+        if os.path.exists(f):
+            os.remove(f)
+    run_ok(np_, [train] + with_epochs(3, ["--json", "full.json"]), "the uninterrupted run")
+    run_ok(np_, [train] + with_epochs(2, ["--save", "run.ckpt"]), "the first 2 epochs")
+    shutil.copyfile("run.ckpt", "run_n1.ckpt")
+    run_ok(np_, [train] + with_epochs(3, ["--resume", "run.ckpt", "--save", "run.ckpt", "--json", "resumed.json"]),
+           "the resumed run")
+    run_ok(np_ + 1, [train] + with_epochs(3, ["--resume", "run_n1.ckpt", "--json", "resumed_n1.json"]),
+           f"the run resumed on {np_ + 1} ranks")
+    full = json.load(open("full.json"))["epochs"][2]
+    same_n = json.load(open("resumed.json"))["epochs"][2]
+    other_n = json.load(open("resumed_n1.json"))["epochs"][2]
+    failures = []
+    for key in ("train_loss", "test_loss", "test_auc"):
+        if full[key] != same_n[key]:
+            failures.append(f"epoch 3 {key} resumed on {np_} ranks: {same_n[key]!r}, uninterrupted: {full[key]!r}")
+        if not close(full[key], other_n[key]):
+            failures.append(f"epoch 3 {key} resumed on {np_ + 1} ranks: {other_n[key]!r}, uninterrupted: {full[key]!r}")
+    print(f"epoch 3 train loss: uninterrupted {full['train_loss']!r}, resumed on {np_} ranks {same_n['train_loss']!r}, "
+          f"on {np_ + 1} ranks {other_n['train_loss']!r}")
+    if failures:
+        sys.exit("\n".join(failures))
+
+
+def check_fail(train, np_, workdir):
+    script = ('if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exec "$0" --device cpu --data no-such-file.csv; '
+              'else exec "$0" "$@"; fi')
+    try:
+        run = mpirun(np_, ["sh", "-c", script, train] + ARGS, timeout=120)
+    except subprocess.TimeoutExpired:
+        sys.exit("the job with a failing rank did not end within 120 s")
+    output = run.stdout + run.stderr
+    if run.returncode == 0:
+        sys.exit("the job with a failing rank exited 0:\n" + output)
+    if not re.search(r"rank 1: error: .*no-such-file\.csv", output):
+        sys.exit("the failing rank's message is missing:\n" + output)
+    print(f"exit {run.returncode}; " + re.search(r"rank 1: error: [^\n]*", output).group(0))
+
+
+def main():
+    mode, train, np_, workdir = sys.argv[1], os.path.abspath(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    if shutil.which("mpirun") is None:
+        print("FASTTAB_TEST_SKIPPED: mpirun is not installed (scripts/setup.sh installs openmpi-bin)")
+        sys.exit(77)
+    os.makedirs(workdir, exist_ok=True)
+    os.chdir(workdir)
+    {"equal": check_equal, "resume": check_resume, "fail": check_fail}[mode](train, np_, workdir)
+
+
+if __name__ == "__main__":
+    main()
