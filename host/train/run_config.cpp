@@ -66,7 +66,7 @@ void TrainConfig::validate() const {
   model.validate();
 }
 
-TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Dataset& data) {
+TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Dataset& data, int ranks) {
   config.validate();
   TrainConfig c = config;
   const int classes = validate_labels(c.task, c.classes, data.train, data.source + " (training rows)");
@@ -87,7 +87,8 @@ TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Da
                     "its last " + std::to_string(data.test.rows) + " rows");
   warn_single_class(c.task, data.train.labels.data() + train_rows, c.val_rows, "validation set",
                     "the last " + std::to_string(c.val_rows) + " training rows");
-  const double needed = bytes_needed(c, data, train_rows);
+  // --shard under mpirun: each rank's card holds its 1/N of the training rows.
+  const double needed = bytes_needed(c, data, c.shard && ranks > 1 ? train_rows / ranks : train_rows);
   const double free = double(backend.free_bytes());
   FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
                   backend.kind(), " memory but only ", std::int64_t(free), " are available; use smaller --hidden "

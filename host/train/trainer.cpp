@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "fasttab/communicator.hpp"
 #include "fasttab/error.hpp"
@@ -162,10 +163,10 @@ TrainResult EpochDriver::finish() {
 
 TrainResult train(Backend& backend, const TrainConfig& config, const Dataset& data, TrainObserver* observer,
                   Communicator* communicator) {
-  const TrainConfig c = resolve_config(backend, config, data);
   std::unique_ptr<Communicator> single;
   if (!communicator) single = make_single_communicator();
   Communicator& comm = communicator ? *communicator : *single;
+  const TrainConfig c = resolve_config(backend, config, data, comm.size());
   TrainingRun run(backend, c, data, comm);
   EpochDriver driver(run, c, observer, comm.rank() == 0);
   if (!c.resume_path.empty()) driver.resume();

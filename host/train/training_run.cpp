@@ -11,14 +11,30 @@ namespace {
 
 std::int64_t batches_per_epoch(std::int64_t rows, int batch_size) { return (rows + batch_size - 1) / batch_size; }
 
+bool is_sharded(const TrainConfig& c, const Communicator& comm) { return c.shard && comm.size() > 1; }
+
+// Sharded: every rank trains on floor(n/N) rows (the same count everywhere, so the same number of steps; up to
+// N-1 rows unused) in batches of batch_size/N rows.
+std::int64_t rank_train_rows(const TrainConfig& c, const Dataset& data, const Communicator& comm) {
+  const std::int64_t rows = data.train.rows - c.val_rows;
+  return is_sharded(c, comm) ? rows / comm.size() : rows;
+}
+int rank_batch_size(const TrainConfig& c, const Communicator& comm) {
+  if (!is_sharded(c, comm)) return c.batch_size;
+  FASTTAB_REQUIRE(c.batch_size % comm.size() == 0, "--shard: --batch-size ", c.batch_size, " is not divisible by the ",
+                  comm.size(), " ranks; each rank takes batch-size/ranks rows of its shard per step");
+  return c.batch_size / comm.size();
+}
+
 }  // namespace
 
 TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Dataset& data, Communicator& comm)
     : backend_(backend), comm_(comm), data_parallel_(std::strcmp(comm.kind(), "single") != 0), config_(config),
-      source_(data.source), train_rows_(data.train.rows - config.val_rows),
+      source_(data.source), sharded_(is_sharded(config, comm)), batch_rows_(rank_batch_size(config, comm)),
+      train_rows_(rank_train_rows(config, data, comm)), shard_begin_(sharded_ ? comm.rank() * train_rows_ : 0),
       mlp_(backend, config.model, config.batch_size),
       optimizer_(backend, config.optimizer, config.schedule, config.model.parameter_count(),
-                 batches_per_epoch(train_rows_, config.batch_size) * config.epochs) {
+                 batches_per_epoch(train_rows_, batch_rows_) * config.epochs) {
   backend.set_precision(config.precision);
   upload_and_standardize(data);
   LoaderSource source;
@@ -26,9 +42,9 @@ TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Data
   source.host_table = host_train_;
   source.device_table = train_.rows > 0 ? &train_ : nullptr;
   source.rows = train_rows_;
-  source.batch_size = config.batch_size;
+  source.batch_size = batch_rows_;
   source.shuffle = config.shuffle;
-  source.seed = config.seed;
+  source.seed = sharded_ ? config.seed + std::uint64_t(comm.rank()) : config.seed;  // sharded: its own order
   loader_ = make_loader(config.loader, source);
 
   mlp_.set_parameters(initial_parameters(config.model, config.seed));
@@ -46,17 +62,24 @@ TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Data
 // resident one; with --standardize they get a standardised copy of the training rows, since `data` is not ours.
 void TrainingRun::upload_and_standardize(const Dataset& data) {
   if (loader_needs_device_table(config_.loader))
-    train_ = upload_rows(backend_, data.train, 0, train_rows_, "training table");
+    train_ = upload_rows(backend_, data.train, shard_begin_, shard_begin_ + train_rows_, "training table");
   test_ = upload_table(backend_, data.test, "test table");
-  if (config_.val_rows > 0) validation_ = upload_rows(backend_, data.train, train_rows_, data.train.rows, "validation table");
+  const std::int64_t all_train_rows = data.train.rows - config_.val_rows;
+  if (config_.val_rows > 0) validation_ = upload_rows(backend_, data.train, all_train_rows, data.train.rows, "validation table");
   host_train_ = &data.train;
+  if (sharded_ && loader_needs_host_table(config_.loader)) {
+    standardized_host_train_ = slice_rows(data.train, shard_begin_, shard_begin_ + train_rows_);
+    host_train_ = &standardized_host_train_;
+  }
   if (!config_.standardize) return;
-  // The statistics of the training rows: on the backend from the resident table, else from the host table.
-  standardization_ = train_.rows > 0 ? compute_standardization(backend_, train_)
-                                     : compute_standardization(data.train, train_rows_);
+  // The statistics of the training rows: on the backend from the resident table, else from the host table; sharded,
+  // of all the training rows on the host, the same on every rank.
+  standardization_ = sharded_ ? compute_standardization(data.train, all_train_rows)
+                     : train_.rows > 0 ? compute_standardization(backend_, train_)
+                                       : compute_standardization(data.train, train_rows_);
   if (train_.rows > 0) apply_standardization(backend_, standardization_, train_);
   if (loader_needs_host_table(config_.loader)) {
-    standardized_host_train_ = slice_rows(data.train, 0, train_rows_);
+    if (!sharded_) standardized_host_train_ = slice_rows(data.train, 0, train_rows_);
     apply_standardization(standardization_, standardized_host_train_);
     host_train_ = &standardized_host_train_;
   }
@@ -88,9 +111,22 @@ void TrainingRun::training_step(const Batch& batch, std::int64_t step, float* lo
     optimizer_.step(mlp_.parameters(), mlp_.gradients());
     return;
   }
+  const std::size_t count = config_.model.parameter_count();
+  if (sharded_) {  // the batch is this rank's own; all ranks' batches have the same number of rows
+    key.first_row = static_cast<std::uint64_t>(comm_.rank()) * ((batch_rows_ + 3) / 4 * 4);  // masks of their own
+    const float* outputs = mlp_.forward(batch.features, batch.ld, batch.rows, /*training=*/true, key);
+    backend_.loss_forward_backward(config_.task, outputs, batch.rows, width, width, batch.labels,
+                                   grad_outputs_.data(), loss_slot);
+    mlp_.backward(batch.features, batch.ld, batch.rows, grad_outputs_.data(), key);
+    const float share = 1.0f / float(comm_.size());
+    backend_.scale(loss_slot, share, 1);
+    backend_.scale(mlp_.gradients(), share, count);
+    comm_.all_reduce_sum(mlp_.gradients(), count);
+    optimizer_.step(mlp_.parameters(), mlp_.gradients());
+    return;
+  }
   const RowSlice slice = rank_slice(batch.rows, comm_.rank(), comm_.size());
   const int rows = static_cast<int>(slice.end - slice.begin);
-  const std::size_t count = config_.model.parameter_count();
   if (rows > 0) {
     key.first_row = static_cast<std::uint64_t>(slice.begin);
     const float* features = batch.features + slice.begin * batch.ld;

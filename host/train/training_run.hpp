@@ -23,7 +23,8 @@ namespace fasttab {
 // The config a run trains with: `config` checked (ranges, labels for the task, room for one batch, memory) with
 // model.inputs, model.outputs and classes taken from the data. Warns on stderr about a test or validation split
 // of a single class. Throws Error naming the setting and what to change.
-TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Dataset& data);
+// `ranks`: the data-parallel ranks (with --shard each card holds 1/ranks of the training rows).
+TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Dataset& data, int ranks = 1);
 
 // Rows [begin, end) of a table or batch.
 struct RowSlice {
@@ -90,7 +91,10 @@ class TrainingRun {
   bool data_parallel_;  // a real communicator (MPI, NCCL), even of one rank: slices, all-reduces
   TrainConfig config_;
   std::string source_;
-  std::int64_t train_rows_;
+  bool sharded_;              // --shard under mpirun: this rank's training rows are its shard
+  int batch_rows_;            // rows of this rank's batches (sharded: batch_size / N)
+  std::int64_t train_rows_;   // the training rows this rank draws from (sharded: its shard)
+  std::int64_t shard_begin_;  // the first of them in the training rows
   DeviceTable train_, test_, validation_;
   Table standardized_host_train_;  // a host loader's training rows, standardised (only with --standardize)
   const Table* host_train_ = nullptr;

@@ -20,6 +20,7 @@ struct TrainConfig {
   int epochs = 10;
   int batch_size = 16384;
   bool shuffle = false;
+  bool shard = false;          // under mpirun: each rank trains on its own 1/N of the training rows (docs/scaling.md)
   int eval_every = 100;        // steps between test evaluations (0 = only at epoch ends)
   std::uint64_t seed = 1;
   Precision precision = Precision::fp32;

@@ -9,6 +9,9 @@
   check_data_parallel.py resume TRAIN NP WORKDIR  NP ranks train 2 epochs and save (rank 0 writes the checkpoint),
       then NP ranks resume to epoch 3: its figures equal the uninterrupted NP-rank run's bit for bit; NP+1 ranks
       resume the same checkpoint: within the relative 1e-5 (replicated mode resumes with any N).
+  check_data_parallel.py shard TRAIN NP WORKDIR   NP ranks with --shard (each trains on its own 1/NP of the rows):
+      the run learns (test AUC above 0.7; chance is 0.5) and the ranks' parameters are bit-identical; NP+1 ranks,
+      which do not divide the batch of 500, are refused with a message naming both.
   check_data_parallel.py fail TRAIN NP WORKDIR    rank 1 is given a missing --data file: the job exits non-zero
       within 120 s and prints "rank 1: error: ..." naming the file, while rank 0 waits in a collective.
 
@@ -114,6 +117,26 @@ def check_resume(train, np_, workdir):
         sys.exit("\n".join(failures))
 
 
+def check_shard(train, np_, workdir):
+    run = run_ok(np_, [train] + ARGS + ["--shard", "--json", "shard.json"], "the sharded run")
+    output = run.stdout + run.stderr
+    auc = json.load(open("shard.json"))["epochs"][-1]["test_auc"]
+    crcs = dict(re.findall(r"rank (\d+): parameters crc32c ([0-9a-f]{8})", output))
+    failures = []
+    if not auc > 0.7:
+        failures.append(f"the sharded run's test AUC is {auc}, not above 0.7")
+    if sorted(crcs) != [str(r) for r in range(np_)] or len(set(crcs.values())) != 1:
+        failures.append(f"the ranks' parameters differ or are missing: {crcs}")
+    refused = mpirun(np_ + 1, [train] + ARGS + ["--shard"], timeout=120)
+    message = f"--batch-size 500 is not divisible by the {np_ + 1} ranks"
+    if refused.returncode == 0 or message not in refused.stdout + refused.stderr:
+        failures.append(f"{np_ + 1} ranks with --shard and a batch of 500 were not refused with '{message}':\n"
+                        + refused.stdout + refused.stderr)
+    print(f"sharded on {np_} ranks: test AUC {auc:.5f}, parameters crc32c {sorted(set(crcs.values()))}")
+    if failures:
+        sys.exit("\n".join(failures) + "\n" + output)
+
+
 def check_fail(train, np_, workdir):
     script = ('if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exec "$0" --device cpu --data no-such-file.csv; '
               'else exec "$0" "$@"; fi')
@@ -136,7 +159,7 @@ def main():
         sys.exit(77)
     os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)
-    {"equal": check_equal, "resume": check_resume, "fail": check_fail}[mode](train, np_, workdir)
+    {"equal": check_equal, "resume": check_resume, "shard": check_shard, "fail": check_fail}[mode](train, np_, workdir)
 
 
 if __name__ == "__main__":
