@@ -30,7 +30,10 @@ namespace fasttab::cli {
 struct DataFlags {
   std::string data;              // empty: the built-in synthetic data
   std::int64_t rows = -1;        // synthetic rows (-1: 11M on a GPU, a reduced default on the CPU)
-  std::int64_t test_rows = -1;   // -1: the seed's default (500k above 5M rows, else 10%)
+  std::int64_t test_rows = -1;   // -1: a file's default random split; the synthetic data's last rows (the seed's default)
+  double test_fraction = 0;      // 0: not given (a file's default is 0.2)
+  std::uint64_t split_seed = 0;
+  std::string test_data;         // a separate test file
   std::string export_npy;
   LoadOptions load;
 };
@@ -102,8 +105,14 @@ inline void add_data_flags(CLI::App& app, DataFlags& f) {
   app.add_option("--data", f.data, "table to train on: .csv, .csv.gz or .npy (default: built-in synthetic HIGGS-shaped data)");
   app.add_option("--rows", f.rows, "rows of synthetic data (default 11,000,000 on a GPU, 80,000 on the CPU)")
       ->check(CLI::Range(std::int64_t(2), std::int64_t(2'000'000'000)));
-  app.add_option("--test-rows", f.test_rows, "the last N rows are the test set (default 500,000 above 5M rows, else 10%)")
+  app.add_option("--test-rows", f.test_rows, "the last N rows are the test set (default for a file: a random 20% "
+                 "(--test-fraction); for the synthetic data: 500,000 above 5M rows, else 10%)")
       ->check(CLI::Range(std::int64_t(1), std::int64_t(2'000'000'000)));
+  app.add_option("--test-fraction", f.test_fraction, "a seeded random fraction in (0, 1) of the file's rows is the "
+                 "test set (default 0.2 when neither --test-rows nor --test-data is given)");
+  app.add_option("--split-seed", f.split_seed, "seed of the random test and validation rows (--test-fraction, "
+                 "--val-fraction)")->capture_default_str();
+  app.add_option("--test-data", f.test_data, "a separate test file, read with the training file's column flags");
   app.add_option("--export-npy", f.export_npy, "also write the selected table (label first) as a float32 .npy");
   add_io_flags(app, f.load);
 }
@@ -111,6 +120,8 @@ inline void add_data_flags(CLI::App& app, DataFlags& f) {
 // Every setting of the table in settings.hpp as a flag, with its help, its range and its names; the settings
 // whose keys are in `leave_out` are not offered (compare_loaders runs every loader, so it has no --loader).
 inline void add_setting_flags(CLI::App& app, TrainConfig& c, const std::vector<std::string>& leave_out = {}) {
+  app.add_option("--val-fraction", c.val_fraction, "early stopping's validation rows: a seeded random fraction in "
+                 "(0, 1) of the training rows (--split-seed; instead of --val-rows)");
   for_each_setting(c, [&](const Setting& s, auto& value) {
     using T = std::decay_t<decltype(value)>;
     if (std::find(leave_out.begin(), leave_out.end(), s.key) != leave_out.end()) return;
@@ -139,11 +150,28 @@ inline void add_run_flags(CLI::App& app, RunFlags& r) {
 
 inline DeviceChoice device_choice(const std::string& name) { return parse_name<DeviceChoice>(name, "--device"); }
 
-// The dataset: the file given by --data, or synthetic rows (a reduced default on the CPU backend).
-inline Dataset build_dataset(DataFlags& f, const TrainConfig& c, const Backend& backend, std::FILE* log) {
+// A number as %g prints it: 80 for 0.8 * 100.
+inline std::string g_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// The dataset: the file given by --data, or synthetic rows (a reduced default on the CPU backend). A file's test
+// set is --test-data, the last --test-rows rows or a seeded random --test-fraction (default 0.2); the synthetic
+// data's is its last rows. --val-fraction becomes c.val_rows: random training rows moved to the end. The split in
+// use is printed, one line.
+inline Dataset build_dataset(DataFlags& f, TrainConfig& c, const Backend& backend, std::FILE* log) {
   Table table;
   Dataset dataset;
   std::vector<float> probabilities;
+  FASTTAB_REQUIRE(f.test_fraction == 0 || (std::isfinite(f.test_fraction) && f.test_fraction > 0 && f.test_fraction < 1),
+                  "--test-fraction ", f.test_fraction, ": must be a fraction in (0, 1), ends excluded");
+  FASTTAB_REQUIRE(f.test_rows < 0 || f.test_fraction == 0, "--test-rows ", f.test_rows, " and --test-fraction ",
+                  f.test_fraction, " both choose the test rows: give one of them");
+  FASTTAB_REQUIRE(f.test_data.empty() || (f.test_rows < 0 && f.test_fraction == 0),
+                  "--test-data ", f.test_data, " is the test set: it takes neither --test-rows nor --test-fraction");
+  LoadOptions test_load = f.load;
   if (!f.data.empty()) {
     FASTTAB_REQUIRE(f.rows < 0, "--rows sets the size of the synthetic data; with --data the file decides");
     f.load.path = f.data;
@@ -153,6 +181,8 @@ inline Dataset build_dataset(DataFlags& f, const TrainConfig& c, const Backend& 
     std::fprintf(log, "data: %s (%s%s): %lld rows x %d features in %.2f s\n", f.data.c_str(), report.format.c_str(),
                  report.from_cache ? ", from the cache" : "", static_cast<long long>(table.rows), table.cols, report.seconds);
   } else {
+    FASTTAB_REQUIRE(f.test_fraction == 0 && f.test_data.empty(), "--test-fraction and --test-data split a file "
+                    "(--data); the built-in synthetic data's test set is its last rows (--test-rows)");
     SyntheticSpec spec;
     spec.seed = c.seed;
     spec.rows = f.rows > 0 ? f.rows : 11'000'000;
@@ -172,12 +202,36 @@ inline Dataset build_dataset(DataFlags& f, const TrainConfig& c, const Backend& 
     std::fprintf(log, "exported %lld rows to %s\n", static_cast<long long>(table.rows), f.export_npy.c_str());
   }
   const std::int64_t rows = table.rows;
-  const std::int64_t test_rows = f.test_rows > 0 ? f.test_rows : default_test_rows(rows);
-  dataset = split_train_test(std::move(table), test_rows, f.data.empty() ? "synthetic data" : f.data);
-  if (!probabilities.empty()) {
-    dataset.synthetic = true;
-    if (c.task == Task::binary)
-      dataset.bayes_auc = roc_auc(probabilities.data() + (rows - test_rows), dataset.test.labels.data(), test_rows);
+  if (!f.test_data.empty()) {
+    test_load.path = f.test_data;
+    LoadReport report;
+    Table test = load_table(test_load, &report);
+    for (const std::string& w : report.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    dataset = with_test_table(std::move(table), std::move(test), f.data, f.test_data);
+    std::fprintf(log, "split: test rows from %s\n", f.test_data.c_str());
+  } else if (f.data.empty() || f.test_rows > 0) {
+    const std::int64_t test_rows = f.test_rows > 0 ? f.test_rows : default_test_rows(rows);
+    dataset = split_train_test(std::move(table), test_rows, f.data.empty() ? "synthetic data" : f.data);
+    std::fprintf(log, "split: the last %lld rows are the test set\n", static_cast<long long>(test_rows));
+    if (!probabilities.empty()) {
+      dataset.synthetic = true;
+      if (c.task == Task::binary)
+        dataset.bayes_auc = roc_auc(probabilities.data() + (rows - test_rows), dataset.test.labels.data(), test_rows);
+    }
+  } else {
+    const double fraction = f.test_fraction > 0 ? f.test_fraction : 0.2;
+    dataset = split_random(std::move(table), fraction, f.split_seed, f.data);
+    std::fprintf(log, "split: random %s/%s (split seed %llu): %lld train, %lld test rows\n",
+                 g_text(100 * (1 - fraction)).c_str(), g_text(100 * fraction).c_str(),
+                 static_cast<unsigned long long>(f.split_seed), static_cast<long long>(dataset.train.rows),
+                 static_cast<long long>(dataset.test.rows));
+  }
+  if (c.val_fraction > 0) {
+    c.val_rows = take_validation_rows(dataset.train, c.val_fraction, f.split_seed);
+    dataset.split += " val " + g_text(c.val_fraction) + " seed " + std::to_string(f.split_seed);
+    std::fprintf(log, "validation: %lld random training rows (--val-fraction %g, split seed %llu)\n",
+                 static_cast<long long>(c.val_rows), c.val_fraction, static_cast<unsigned long long>(f.split_seed));
+    c.val_fraction = 0;  // now val_rows
   }
   return dataset;
 }

@@ -175,7 +175,7 @@ void add_train_flags(CLI::App& app, TrainFlags& f) {
 void check_outputs(const TrainFlags& f) {
   const TrainConfig& config = f.config;
   const std::vector<std::pair<std::string, std::string>> inputs{{"--data", f.data.data},
-                                                                {"--resume", config.resume_path}};
+      {"--test-data", f.data.test_data}, {"--resume", config.resume_path}};
   const std::vector<std::pair<std::string, std::string>> outputs{{"--save", config.save_path},
       {"--export-npy", f.data.export_npy}, {"--plot", f.plot_path}, {"--json", f.run.json}};
   for (const auto& [flag, path] : outputs) {

@@ -56,6 +56,7 @@ enum class RandomStream : std::uint32_t {
   synthetic_features = 4,
   synthetic_labels = 5,
   synthetic_teacher = 6,
+  split = 7,
 };
 
 // The dropout decision for element `index` (row * width + column) of layer `layer` at training step `step`:
@@ -71,6 +72,13 @@ FASTTAB_HD bool dropout_keep(std::uint64_t seed, std::uint32_t step, std::uint32
 // (stable, so that the unlikely equal keys keep index order and the permutation is still well defined).
 FASTTAB_HD std::uint64_t permutation_key(std::uint64_t seed, std::uint32_t epoch, std::uint32_t row) {
   const Philox4x32 r = philox4x32(seed, row, epoch, static_cast<std::uint32_t>(RandomStream::permutation), 0u);
+  return (static_cast<std::uint64_t>(r.v[0]) << 32) | r.v[1];
+}
+
+// The 64-bit sort key of row `row` for a data split (`part` 0: the test rows, 1: the validation rows): the rows
+// sorted by these keys, the first ones are taken (host/data/dataset.cpp).
+FASTTAB_HD std::uint64_t split_key(std::uint64_t seed, std::uint32_t part, std::uint32_t row) {
+  const Philox4x32 r = philox4x32(seed, row, part, static_cast<std::uint32_t>(RandomStream::split), 0u);
   return (static_cast<std::uint64_t>(r.v[0]) << 32) | r.v[1];
 }
 

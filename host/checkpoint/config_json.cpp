@@ -26,7 +26,8 @@ std::string flag_of(const std::string& field) {
   static const std::map<std::string, std::string> data_fields{
       {"model.inputs", "--features / --data"}, {"model.outputs", "--task / --classes"},
       {"data.train_rows", "--data / --rows / --test-rows"}, {"data.test_rows", "--data / --rows / --test-rows"},
-      {"data.cols", "--data / --features"}};
+      {"data.cols", "--data / --features"},
+      {"data.split", "--test-rows / --test-fraction / --test-data / --val-fraction / --split-seed"}};
   const auto it = data_fields.find(field);
   const std::string flag = it != data_fields.end() ? it->second : flag_of_setting(field);
   return flag.empty() ? "" : " (" + flag + ")";
@@ -64,6 +65,7 @@ std::string checkpoint_config_json(const TrainConfig& c, const DataShape& data) 
   j["classes"] = c.task == Task::multiclass ? c.model.outputs : 0;
   j["data"] = {{"source", data.source}, {"train_rows", data.train_rows}, {"test_rows", data.test_rows},
                {"val_rows", data.val_rows}, {"cols", data.cols}};
+  if (!data.split.empty()) j["data"]["split"] = data.split;  // older checkpoints have none: not compared
   if (c.data_layout.known) j["layout"] = checkpoint::layout_to_json(c.data_layout);
   return j.dump(1);
 }

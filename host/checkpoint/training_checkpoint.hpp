@@ -23,6 +23,7 @@ struct DataShape {
   std::string source;  // file path or "synthetic data" (recorded, not compared)
   std::int64_t train_rows = 0, test_rows = 0, val_rows = 0;
   int cols = 0;
+  std::string split;   // Dataset::split ("last rows", "random test 0.2 seed 0 val 0.1", ...); empty: not recorded
 };
 
 // A run's counters and history: the "progress" and "history" sections.

@@ -1,8 +1,14 @@
 #include "fasttab/dataset.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <numeric>
+#include <sstream>
+#include <utility>
 
 #include "fasttab/error.hpp"
+#include "host/backend/philox.hpp"
 #include "host/backend/reference_math.hpp"
 
 namespace fasttab {
@@ -27,6 +33,89 @@ Dataset split_train_test(Table&& all, std::int64_t test_rows, const std::string&
   all.labels.shrink_to_fit();
   all.rows = train_rows;
   d.train = std::move(all);
+  d.split = "last rows";
+  return d;
+}
+
+namespace {
+
+void require_fraction(const char* flag, double f) {
+  FASTTAB_REQUIRE(std::isfinite(f) && f > 0 && f < 1, flag, " ", f, ": must be a fraction in (0, 1), ends excluded");
+}
+
+// round(fraction * rows), at least 1 and at most rows - 1; the marked rows are the first `count` of the rows
+// sorted by their split keys (stable).
+std::vector<char> choose_rows(std::int64_t rows, double fraction, std::uint64_t seed, std::uint32_t part,
+                              const char* flag, const std::string& what) {
+  FASTTAB_REQUIRE(rows >= 2, what, " has ", rows, " rows: too few for ", flag, " (at least 2)");
+  FASTTAB_REQUIRE(rows <= std::int64_t(std::numeric_limits<std::uint32_t>::max()), what, " has ", rows, " rows: too many for ", flag);
+  const std::int64_t count =
+      std::clamp<std::int64_t>(std::llround(fraction * double(rows)), 1, rows - 1);
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> keys(static_cast<std::size_t>(rows));
+  for (std::int64_t r = 0; r < rows; ++r)
+    keys[r] = {split_key(seed, part, static_cast<std::uint32_t>(r)), static_cast<std::uint32_t>(r)};
+  std::nth_element(keys.begin(), keys.begin() + count, keys.end());  // (key, row) pairs are distinct: well defined
+  std::vector<char> chosen(static_cast<std::size_t>(rows), 0);
+  for (std::int64_t i = 0; i < count; ++i) chosen[keys[i].second] = 1;
+  return chosen;
+}
+
+// The rows whose mark equals `mark`, in order.
+Table select_rows(const Table& t, const std::vector<char>& marks, char mark) {
+  Table out;
+  out.cols = t.cols;
+  out.feature_names = t.feature_names;
+  for (std::int64_t r = 0; r < t.rows; ++r) {
+    if (marks[r] != mark) continue;
+    out.features.insert(out.features.end(), t.features.begin() + r * t.cols, t.features.begin() + (r + 1) * t.cols);
+    out.labels.push_back(t.labels[r]);
+    ++out.rows;
+  }
+  return out;
+}
+
+std::string fraction_text(double f) {
+  std::ostringstream s;
+  s << f;
+  return s.str();
+}
+
+}  // namespace
+
+Dataset split_random(Table&& all, double test_fraction, std::uint64_t split_seed, const std::string& source) {
+  require_fraction("--test-fraction", test_fraction);
+  const std::vector<char> test = choose_rows(all.rows, test_fraction, split_seed, 0, "--test-fraction", source);
+  Dataset d;
+  d.source = source;
+  d.test = select_rows(all, test, 1);
+  d.train = select_rows(all, test, 0);
+  all = Table();
+  d.split = "random test " + fraction_text(test_fraction) + " seed " + std::to_string(split_seed);
+  return d;
+}
+
+std::int64_t take_validation_rows(Table& train, double val_fraction, std::uint64_t split_seed) {
+  require_fraction("--val-fraction", val_fraction);
+  const std::vector<char> val = choose_rows(train.rows, val_fraction, split_seed, 1, "--val-fraction", "the training set");
+  Table rest = select_rows(train, val, 0);
+  const Table chosen = select_rows(train, val, 1);
+  rest.features.insert(rest.features.end(), chosen.features.begin(), chosen.features.end());
+  rest.labels.insert(rest.labels.end(), chosen.labels.begin(), chosen.labels.end());
+  rest.rows += chosen.rows;
+  train = std::move(rest);
+  return chosen.rows;
+}
+
+Dataset with_test_table(Table&& train, Table&& test, const std::string& source, const std::string& test_source) {
+  FASTTAB_REQUIRE(test.cols == train.cols, "--test-data ", test_source, " has ", test.cols, " features but ", source,
+                  " has ", train.cols, "; the test file must have the training file's columns");
+  FASTTAB_REQUIRE(test.rows >= 1, "--test-data ", test_source, " has no rows");
+  FASTTAB_REQUIRE(train.rows >= 1, source, " has no rows");
+  Dataset d;
+  d.source = source;
+  d.train = std::move(train);
+  d.test = std::move(test);
+  d.split = "test file";
   return d;
 }
 

@@ -1,5 +1,6 @@
 // A run's config checked before anything is allocated: every setting in its range (the table in settings.hpp),
 // the labels for the task, room for one batch, and the memory the run will take.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <type_traits>
@@ -54,7 +55,12 @@ void TrainConfig::validate() const {
       FASTTAB_REQUIRE(why.empty(), s.flag, " ", value, ": ", why);
     }
   });
-  FASTTAB_REQUIRE(patience == 0 || val_rows > 0, "--patience needs a validation split: set --val-rows");
+  FASTTAB_REQUIRE(val_fraction == 0 || (std::isfinite(val_fraction) && val_fraction > 0 && val_fraction < 1),
+                  "--val-fraction ", val_fraction, ": must be a fraction in (0, 1), ends excluded");
+  FASTTAB_REQUIRE(val_fraction == 0 || val_rows == 0, "--val-fraction ", val_fraction, " and --val-rows ", val_rows,
+                  " both choose the validation rows: give one of them");
+  FASTTAB_REQUIRE(patience == 0 || val_rows > 0 || val_fraction > 0,
+                  "--patience needs a validation split: set --val-rows or --val-fraction");
   FASTTAB_REQUIRE(task != Task::multiclass || classes == 0 || classes >= 2, "--classes ", classes, " must be >= 2");
   require_loader_name(loader);
   if (!save_path.empty()) {

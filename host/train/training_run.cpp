@@ -30,7 +30,7 @@ int rank_batch_size(const TrainConfig& c, const Communicator& comm) {
 
 TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Dataset& data, Communicator& comm)
     : backend_(backend), comm_(comm), data_parallel_(std::strcmp(comm.kind(), "single") != 0), config_(config),
-      source_(data.source), sharded_(is_sharded(config, comm)), batch_rows_(rank_batch_size(config, comm)),
+      source_(data.source), split_(data.split), sharded_(is_sharded(config, comm)), batch_rows_(rank_batch_size(config, comm)),
       train_rows_(rank_train_rows(config, data, comm)), shard_begin_(sharded_ ? comm.rank() * train_rows_ : 0),
       mlp_(backend, config.model, config.batch_size),
       optimizer_(backend, config.optimizer, config.schedule, config.model.parameter_count(),
@@ -247,6 +247,7 @@ void TrainingRun::load_state(const TrainingState& s) {
 DataShape TrainingRun::data_shape() const {
   DataShape shape;
   shape.source = source_;
+  shape.split = split_;
   shape.train_rows = train_rows_;
   shape.test_rows = test_.rows;
   shape.val_rows = validation_.rows;

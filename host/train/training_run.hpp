@@ -91,6 +91,7 @@ class TrainingRun {
   bool data_parallel_;  // a real communicator (MPI, NCCL), even of one rank: slices, all-reduces
   TrainConfig config_;
   std::string source_;
+  std::string split_;
   bool sharded_;              // --shard under mpirun: this rank's training rows are its shard
   int batch_rows_;            // rows of this rank's batches (sharded: batch_size / N)
   std::int64_t train_rows_;   // the training rows this rank draws from (sharded: its shard)

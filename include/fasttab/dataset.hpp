@@ -15,6 +15,7 @@ namespace fasttab {
 struct Dataset {
   Table train, test;
   std::string source;  // "synthetic" or the file path
+  std::string split;   // how the rows were split, recorded in a checkpoint: "last rows", "random test 0.2 seed 0", ...
   bool synthetic = false;
   double bayes_auc = std::numeric_limits<double>::quiet_NaN();  // synthetic binary data only
 };
@@ -25,6 +26,19 @@ std::int64_t default_test_rows(std::int64_t rows);
 // The last test_rows rows are the test set, the rest train (the table is consumed). Throws Error if either
 // part would be empty.
 Dataset split_train_test(Table&& all, std::int64_t test_rows, const std::string& source);
+
+// A seeded random split: round(test_fraction * rows) rows (at least 1, at most rows - 1) chosen by Philox sort
+// keys (split_key) are the test set, the rest train; each part keeps the table's row order. Throws Error naming
+// --test-fraction when it is outside (0, 1).
+Dataset split_random(Table&& all, double test_fraction, std::uint64_t split_seed, const std::string& source);
+
+// Early stopping's validation rows by a seeded random choice: round(val_fraction * rows) of the training rows
+// (at least 1, at most rows - 1) move to the end of `train`, where the trainer takes its last val_rows rows;
+// both parts keep their order. Returns that count. Throws Error naming --val-fraction outside (0, 1).
+std::int64_t take_validation_rows(Table& train, double val_fraction, std::uint64_t split_seed);
+
+// A separate test file: its feature count must match the training table's.
+Dataset with_test_table(Table&& train, Table&& test, const std::string& source, const std::string& test_source);
 
 // Checks labels for the task: binary 0/1, multiclass integers in [0, classes), regression finite. The error
 // names the row and the value. Returns the class count for multiclass (max label + 1 when classes <= 0).

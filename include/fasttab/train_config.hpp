@@ -29,6 +29,7 @@ struct TrainConfig {
   std::string loader = "gather";
   bool standardize = false;
   std::int64_t val_rows = 0;   // early stopping: validation rows taken from the end of the training rows
+  double val_fraction = 0;     // --val-fraction: the tools turn it into val_rows (random training rows moved to the end)
   int patience = 0;            // epochs without validation improvement before stopping (0 = never stop early)
   std::string save_path;       // checkpoint written (atomically) at the end of every epoch; empty = none
   std::string resume_path;     // checkpoint to continue from: the run goes on from its next epoch, bit for bit

@@ -156,7 +156,7 @@ TEST_CASE("a run interrupted after epoch 2 of 4 (cosine schedule, early-stopping
     r.model.inputs = 21;
     r.model.outputs = 1;
     return r;
-  }(), DataShape{"synthetic", 4'200, 1'000, 800, 21});
+  }(), DataShape{"synthetic", 4'200, 1'000, 800, 21, "last rows"});
   CHECK(saved.progress.epochs_done == 2);
   CHECK(saved.best_parameters.size() == saved.parameters.size());
   CHECK(saved.progress.best_epoch >= 1);
