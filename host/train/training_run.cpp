@@ -100,48 +100,43 @@ RowSlice rank_slice(std::int64_t rows, int rank, int ranks) {
 // whose slice is the whole batch and whose all-reduce is a copy: the same bits): this rank's slice, its dropout masks those of the same rows of
 // the global batch (first_row), its mean-loss gradient scaled by rows/batch so that the sum across ranks is the
 // gradient of the whole batch's mean loss.
+// Forward, loss and its gradient, backward over rows [x, x + rows): the batch mean loss into loss_slot and the
+// gradients of that mean into Mlp::gradients(). Enqueues only.
+void TrainingRun::forward_backward(const float* x, int ld, int rows, const float* labels, DropoutKey key,
+                                   float* loss_slot) {
+  const int width = config_.model.outputs;
+  const float* outputs = mlp_.forward(x, ld, rows, /*training=*/true, key);
+  backend_.loss_forward_backward(config_.task, outputs, rows, width, width, labels, grad_outputs_.data(), loss_slot);
+  mlp_.backward(x, ld, rows, grad_outputs_.data(), key);
+}
+
 void TrainingRun::training_step(const Batch& batch, std::int64_t step, float* loss_slot) {
   DropoutKey key{config_.seed, static_cast<std::uint32_t>(step), 0};
-  const int width = config_.model.outputs;
-  if (!data_parallel_) {
-    const float* outputs = mlp_.forward(batch.features, batch.ld, batch.rows, /*training=*/true, key);
-    backend_.loss_forward_backward(config_.task, outputs, batch.rows, width, width, batch.labels,
-                                   grad_outputs_.data(), loss_slot);
-    mlp_.backward(batch.features, batch.ld, batch.rows, grad_outputs_.data(), key);
-    optimizer_.step(mlp_.parameters(), mlp_.gradients());
-    return;
-  }
   const std::size_t count = config_.model.parameter_count();
-  if (sharded_) {  // the batch is this rank's own; all ranks' batches have the same number of rows
+  if (!data_parallel_) {
+    forward_backward(batch.features, batch.ld, batch.rows, batch.labels, key, loss_slot);
+  } else if (sharded_) {  // the batch is this rank's own; all ranks' batches have the same number of rows
     key.first_row = static_cast<std::uint64_t>(comm_.rank()) * ((batch_rows_ + 3) / 4 * 4);  // masks of their own
-    const float* outputs = mlp_.forward(batch.features, batch.ld, batch.rows, /*training=*/true, key);
-    backend_.loss_forward_backward(config_.task, outputs, batch.rows, width, width, batch.labels,
-                                   grad_outputs_.data(), loss_slot);
-    mlp_.backward(batch.features, batch.ld, batch.rows, grad_outputs_.data(), key);
+    forward_backward(batch.features, batch.ld, batch.rows, batch.labels, key, loss_slot);
     const float share = 1.0f / float(comm_.size());
     backend_.scale(loss_slot, share, 1);
     backend_.scale(mlp_.gradients(), share, count);
-    comm_.all_reduce_sum(mlp_.gradients(), count);
-    optimizer_.step(mlp_.parameters(), mlp_.gradients());
-    return;
+  } else {  // replicated: this rank's slice of the global batch, its share of the mean
+    const RowSlice slice = rank_slice(batch.rows, comm_.rank(), comm_.size());
+    const int rows = static_cast<int>(slice.end - slice.begin);
+    if (rows > 0) {
+      key.first_row = static_cast<std::uint64_t>(slice.begin);
+      forward_backward(batch.features + slice.begin * batch.ld, batch.ld, rows, batch.labels + slice.begin, key,
+                       loss_slot);
+      const float share = float(rows) / float(batch.rows);
+      backend_.scale(loss_slot, share, 1);
+      backend_.scale(mlp_.gradients(), share, count);
+    } else {  // a short last batch with fewer rows than ranks
+      backend_.fill(loss_slot, 0.0f, 1);
+      backend_.fill(mlp_.gradients(), 0.0f, count);
+    }
   }
-  const RowSlice slice = rank_slice(batch.rows, comm_.rank(), comm_.size());
-  const int rows = static_cast<int>(slice.end - slice.begin);
-  if (rows > 0) {
-    key.first_row = static_cast<std::uint64_t>(slice.begin);
-    const float* features = batch.features + slice.begin * batch.ld;
-    const float* outputs = mlp_.forward(features, batch.ld, rows, /*training=*/true, key);
-    backend_.loss_forward_backward(config_.task, outputs, rows, width, width, batch.labels + slice.begin,
-                                   grad_outputs_.data(), loss_slot);
-    mlp_.backward(features, batch.ld, rows, grad_outputs_.data(), key);
-    const float share = float(rows) / float(batch.rows);
-    backend_.scale(loss_slot, share, 1);
-    backend_.scale(mlp_.gradients(), share, count);
-  } else {  // a short last batch with fewer rows than ranks
-    backend_.fill(loss_slot, 0.0f, 1);
-    backend_.fill(mlp_.gradients(), 0.0f, count);
-  }
-  comm_.all_reduce_sum(mlp_.gradients(), count);
+  if (data_parallel_) comm_.all_reduce_sum(mlp_.gradients(), count);
   optimizer_.step(mlp_.parameters(), mlp_.gradients());
 }
 
