@@ -22,6 +22,7 @@
 #include "fasttab/fasttab.hpp"
 #include "fasttab/names.hpp"
 #include "fasttab/settings.hpp"
+#include "host/checkpoint/sections.hpp"
 #include "host/loaders/loader.hpp"
 #include "tools/io_flags.hpp"
 
@@ -236,16 +237,8 @@ inline Dataset build_dataset(DataFlags& f, TrainConfig& c, const Backend& backen
   return dataset;
 }
 
-inline nlohmann::json metrics_json(const Metrics& m) {
-  nlohmann::json j;
-  auto put = [&j](const char* key, double v) { j[key] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  put("loss", m.loss);
-  put("auc", m.auc);
-  put("accuracy", m.accuracy);
-  put("rmse", m.rmse);
-  put("r2", m.r2);
-  return j;
-}
+// Metrics as the tools' JSON writes them: the checkpoint's form (NaN as null, and the row count).
+inline nlohmann::json metrics_json(const Metrics& m) { return checkpoint::metrics_to_json(m); }
 
 inline std::string today() {
   char buf[32];
