@@ -21,6 +21,7 @@
 #include "cuda/device_workspace.cuh"
 #include "cuda/ops/fill.cuh"
 #include "cuda/ops/find_nonfinite.cuh"
+#include "cuda/ops/embedding.cuh"
 #include "cuda/ops/gather_rows.cuh"
 #include "cuda/ops/loss.cuh"
 #include "cuda/ops/metrics.cuh"
@@ -183,6 +184,16 @@ class CudaBackend final : public Backend {
     fasttab::optimizer_update(update, params, grads, state1, state2, count, limits_, stream_);
   }
 
+  // ---- categorical embeddings ------------------------------------------------------------------------------
+  void embed_inputs(const float* x, int ld_x, int rows, const InputLayout& layout, const float* tables, float* e,
+                    int ld_e) override {
+    fasttab::embed_inputs(x, ld_x, rows, layout, tables, e, ld_e, limits_, stream_);
+  }
+  void embedding_gradient(const float* x, int ld_x, int rows, const InputLayout& layout, const float* grad_e, int ld_g,
+                          float* table_grads) override {
+    fasttab::embedding_gradient(x, ld_x, rows, layout, grad_e, ld_g, table_grads, embedding_, limits_, stream_);
+  }
+
   // ---- data movement --------------------------------------------------------------------------------------
   void gather_rows(const float* features, int ld, const float* labels, const std::uint32_t* indices,
                    std::int64_t count, float* out_features, float* out_labels) override {
@@ -222,6 +233,7 @@ class CudaBackend final : public Backend {
   DeviceWorkspace moments_;
   PermutationWorkspace permutation_;
   MetricsWorkspace metrics_;
+  EmbeddingWorkspace embedding_;
   DeviceWorkspace nonfinite_;
 };
 

@@ -15,6 +15,7 @@
 
 #include "fasttab/backend.hpp"
 #include "fasttab/error.hpp"
+#include "host/backend/embedding_row.hpp"
 #include "host/backend/philox.hpp"
 #include "host/backend/reference_math.hpp"
 
@@ -137,6 +138,39 @@ class CpuBackend final : public Backend {
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i) {
       reference::optimizer_step(u, params[i], grads[i], state1[i], state2[i]);
+    }
+  }
+
+  void embed_inputs(const float* x, int ld_x, int rows, const InputLayout& layout, const float* tables, float* e,
+                    int ld_e) override {
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (int r = 0; r < rows; ++r) {
+      const float* xr = x + std::size_t(r) * ld_x;
+      float* er = e + std::size_t(r) * ld_e;
+      for (int j = 0; j < layout.columns; ++j) {
+        const InputColumn& c = layout.host[j];
+        if (c.dim == 0) {
+          er[c.out_offset] = xr[j];
+          continue;
+        }
+        const float* row = tables + c.table_offset + std::size_t(embedding_row(xr[j], c.cardinality)) * c.dim;
+        std::copy(row, row + c.dim, er + c.out_offset);
+      }
+    }
+  }
+  // Rows in increasing order, each adding into its code's row: every code's sum runs in row order from 0.
+  void embedding_gradient(const float* x, int ld_x, int rows, const InputLayout& layout, const float* grad_e, int ld_g,
+                          float* table_grads) override {
+    for (int j = 0; j < layout.columns; ++j) {
+      const InputColumn& c = layout.host[j];
+      if (c.dim == 0) continue;
+      float* table = table_grads + c.table_offset;
+      std::fill(table, table + std::size_t(c.cardinality) * c.dim, 0.0f);
+      for (int r = 0; r < rows; ++r) {
+        float* row = table + std::size_t(embedding_row(x[std::size_t(r) * ld_x + j], c.cardinality)) * c.dim;
+        const float* g = grad_e + std::size_t(r) * ld_g + c.out_offset;
+        for (int k = 0; k < c.dim; ++k) row[k] += g[k];
+      }
     }
   }
 

@@ -13,10 +13,44 @@ std::size_t MlpSpec::weight_offset(int layer) const {
   return offset;
 }
 
+int default_embedding_dim(int cardinality) {
+  return std::min(16, static_cast<int>(std::ceil(1.6 * std::pow(double(cardinality), 0.56))));
+}
+
+int MlpSpec::input_width() const {
+  int width = inputs;
+  for (const EmbeddingSpec& e : embeddings) width += e.dim - 1;
+  return width;
+}
+
+std::size_t MlpSpec::embedding_offset(int i) const {
+  std::size_t offset = weight_offset(layers());
+  for (int k = 0; k < i; ++k) offset += std::size_t(embeddings[k].cardinality) * embeddings[k].dim;
+  return offset;
+}
+
+std::vector<InputColumn> MlpSpec::input_columns() const {
+  std::vector<InputColumn> columns(static_cast<std::size_t>(inputs));
+  int out = 0;
+  std::size_t next = 0;  // the next embedding, in column order
+  for (int j = 0; j < inputs; ++j) {
+    InputColumn& c = columns[std::size_t(j)];
+    c.out_offset = out;
+    if (next < embeddings.size() && embeddings[next].column == j) {
+      c.dim = embeddings[next].dim;
+      c.cardinality = embeddings[next].cardinality;
+      c.table_offset = static_cast<std::int64_t>(embedding_offset(static_cast<int>(next)));
+      ++next;
+    }
+    out += std::max(c.dim, 1);
+  }
+  return columns;
+}
+
 int MlpSpec::max_width() const {
   int width = outputs;
   for (int h : hidden) width = std::max(width, h);
-  return std::max(width, inputs);
+  return std::max({width, inputs, input_width()});
 }
 
 void MlpSpec::validate() const {
@@ -26,6 +60,15 @@ void MlpSpec::validate() const {
                     " is not in [1, 65536]");
   FASTTAB_REQUIRE(outputs >= 1, "the model needs at least one output (got ", outputs, ")");
   FASTTAB_REQUIRE(dropout >= 0.0f && dropout < 1.0f, "--dropout ", dropout, " is not in [0, 1)");
+  for (std::size_t i = 0; i < embeddings.size(); ++i) {
+    const EmbeddingSpec& e = embeddings[i];
+    FASTTAB_REQUIRE(e.column >= 0 && e.column < inputs && (i == 0 || e.column > embeddings[i - 1].column),
+                    "embedding ", i, ": column ", e.column, " is not a new input column in [0, ", inputs, ")");
+    FASTTAB_REQUIRE(e.cardinality >= 2 && e.cardinality <= (1 << 24), "embedding of input column ", e.column,
+                    ": ", e.cardinality, " rows is not in [2, 16777216]");
+    FASTTAB_REQUIRE(e.dim >= 1 && e.dim <= 1024, "--embedding-dim ", e.dim, " (input column ", e.column,
+                    ") is not in [1, 1024]");
+  }
 }
 
 std::vector<float> initial_parameters(const MlpSpec& spec, std::uint64_t seed) {
@@ -41,6 +84,8 @@ std::vector<float> initial_parameters(const MlpSpec& spec, std::uint64_t seed) {
     const std::size_t begin = spec.weight_offset(l), end = spec.weight_offset(l + 1);
     for (std::size_t i = begin; i < end; ++i) params[i] = (2.0f * params[i] - 1.0f) * bound;
   }
+  const float sqrt3 = std::sqrt(3.0f);
+  for (std::size_t i = spec.embedding_offset(0); i < params.size(); ++i) params[i] = (2.0f * params[i] - 1.0f) * sqrt3;
   return params;
 }
 
@@ -65,6 +110,16 @@ Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows)
     activations_.emplace_back(backend, std::size_t(max_rows) * spec_.out_width(l), "layer activations");
   grad_a_ = BackendBuffer<float>(backend, std::size_t(max_rows) * spec_.max_width(), "activation gradients");
   grad_b_ = BackendBuffer<float>(backend, std::size_t(max_rows) * spec_.max_width(), "activation gradients");
+  if (!spec_.embeddings.empty()) {
+    embedded_ = BackendBuffer<float>(backend, std::size_t(max_rows) * spec_.input_width(), "embedded inputs");
+    input_columns_ = spec_.input_columns();
+    device_input_columns_ = BackendBuffer<InputColumn>(backend, input_columns_.size(), "input columns");
+    backend.copy_to_backend(device_input_columns_.data(), input_columns_.data(), device_input_columns_.bytes());
+  }
+}
+
+InputLayout Mlp::input_layout() const {
+  return InputLayout{input_columns_.data(), device_input_columns_.data(), spec_.inputs, spec_.input_width()};
 }
 
 void Mlp::set_parameters(const std::vector<float>& host_parameters) {
@@ -84,6 +139,11 @@ const float* Mlp::forward(const float* x, int ld_x, int rows, bool training, Dro
                   max_rows_);
   const float* input = x;
   int ld_in = ld_x;
+  if (!spec_.embeddings.empty()) {  // e[rows, input_width] = x with each code replaced by its embedding row
+    backend_.embed_inputs(x, ld_x, rows, input_layout(), parameters_.data(), embedded_.data(), spec_.input_width());
+    input = embedded_.data();
+    ld_in = spec_.input_width();
+  }
   const int last = spec_.layers() - 1;
   for (int l = 0; l <= last; ++l) {
     const int in = spec_.in_width(l), out = spec_.out_width(l);
@@ -117,13 +177,22 @@ void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, Drop
   bool bias_grad_done = false;  // layer l's bias gradient came out of the pass that formed grad
   for (int l = spec_.layers() - 1; l >= 0; --l) {
     const int in = spec_.in_width(l), out = spec_.out_width(l);
-    const float* input = l == 0 ? x : activations_[l - 1].data();
-    const int ld_in = l == 0 ? ld_x : in;
+    const bool embedded = l == 0 && !spec_.embeddings.empty();
+    const float* input = l > 0 ? activations_[l - 1].data() : embedded ? embedded_.data() : x;
+    const int ld_in = l == 0 && !embedded ? ld_x : in;
     float* dw = gradients_.data() + spec_.weight_offset(l);
     // dW[out, in] = grad[rows, out]^T input[rows, in];  db = column sums of grad
     backend_.gemm(true, false, out, in, rows, 1.0f, grad, out, input, ld_in, 0.0f, dw, in);
     if (!bias_grad_done) backend_.bias_gradient(grad, rows, out, out, gradients_.data() + spec_.bias_offset(l));
-    if (l == 0) break;
+    if (l == 0) {
+      if (embedded) {  // de[rows, in] = grad W_0, scattered into the embedding tables' gradient
+        float* grad_e = spare[next_spare];
+        backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, parameters_.data() + spec_.weight_offset(0), in,
+                      0.0f, grad_e, in);
+        backend_.embedding_gradient(x, ld_x, rows, input_layout(), grad_e, in, gradients_.data());
+      }
+      break;
+    }
     // d(input)[rows, in] = grad[rows, out] W[out, in], then through layer l-1's activation and dropout, which
     // also sums layer l-1's bias gradient.
     float* grad_in = spare[next_spare];

@@ -28,6 +28,27 @@ enum class OptimizerKind { adam, adamw, sgd };
 // dropout_keep(seed, step, layer, (first_row + row) * width + column, p) (philox.hpp). The backward pass
 // recomputes it. first_row is where the rows an op sees start in the global batch: 0 for one process; a
 // data-parallel rank's slice of the batch starts there, so that it draws the single-process run's masks.
+// One column of the model's input rows x (the table's feature columns, in order), and where it goes in the
+// assembled first-layer input e: a numeric column (dim 0) is copied to e[:, out_offset]; a categorical column
+// holds a code (an integer-valued float: 0 missing, 1 unseen or rare, 2.. the vocabulary's categories) and its
+// embedding row tables[table_offset + code * dim + k], k < dim, goes to e[:, out_offset + k]. A code that is not
+// an integer in [0, cardinality) (never produced by the encoder) reads row 1, the unseen bucket; NaN reads row 0.
+struct InputColumn {
+  int out_offset = 0;
+  int dim = 0;            // 0: numeric
+  int cardinality = 0;    // categorical: rows of its embedding table
+  std::int64_t table_offset = 0;  // categorical: its table's first float, from `tables`
+};
+
+// The columns of x as the embedding ops see them: the same array in host memory and in backend memory (the CPU
+// backend reads `host`; CUDA reads `device` in kernels and `host` to plan launches).
+struct InputLayout {
+  const InputColumn* host = nullptr;
+  const InputColumn* device = nullptr;
+  int columns = 0;  // columns of x
+  int width = 0;    // columns of e: numeric columns + the sum of the embedding dims
+};
+
 struct DropoutKey {
   std::uint64_t seed = 0;
   std::uint32_t step = 0;
@@ -126,6 +147,19 @@ class Backend {
   // One optimiser step on the flat vectors params, grads, state1 (m or momentum), state2 (v), count long.
   virtual void optimizer_update(const OptimizerUpdate& update, float* params, const float* grads, float* state1,
                                 float* state2, std::size_t count) = 0;
+
+  // ---- categorical embeddings --------------------------------------------------------------------------
+  // e[r, :] (leading dim ld_e, layout.width columns) = x[r, :] with every categorical code replaced by its
+  // embedding row (see InputColumn), for r < rows. Bit-exact copies.
+  virtual void embed_inputs(const float* x, int ld_x, int rows, const InputLayout& layout, const float* tables,
+                            float* e, int ld_e) = 0;
+  // The embedding tables' gradient from grad_e = dL/de [rows, layout.width] (leading dim ld_g): for each
+  // categorical column and each of its codes v,  table_grads[table_offset + v * dim + k] =
+  //   sum over the rows r with code v, in increasing r, of grad_e[r, out_offset + k]   (0 for codes not present).
+  // The sum runs in row order starting from 0.0f on every backend, so the result is deterministic and the CUDA
+  // backend's equals the CPU's bit for bit (a stable sort by code, then one sequential sum per code; no atomics).
+  virtual void embedding_gradient(const float* x, int ld_x, int rows, const InputLayout& layout, const float* grad_e,
+                                  int ld_g, float* table_grads) = 0;
 
   // ---- data movement ------------------------------------------------------------------------------------
   // out_features[i, :] = features[indices[i], :] (ld floats per row, the padding copied too) and

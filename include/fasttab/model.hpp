@@ -5,8 +5,14 @@
 // then act(z) for hidden layers, dropout (p > 0) after the first hidden layer, and nothing after the last
 // (its pre-activation is the logit / class scores / regression value that the loss takes).
 //
-// Flat parameter layout: for l = 0..L-1, W_l (out_l * in_l floats) then b_l (out_l floats). Gradients and
-// optimiser state use the same layout, so one fused kernel updates everything.
+// Categorical columns (embeddings): a column of x that holds a category code is replaced, before the first layer,
+// by its row of a learned table E_c [cardinality, dim]: the first layer sees e = [numeric columns and embedding rows,
+// in the order of x's columns], of input_width() columns. Its gradient reaches E_c through a deterministic
+// scatter-add (Backend::embedding_gradient).
+//
+// Flat parameter layout: for l = 0..L-1, W_l (out_l * in_l floats) then b_l (out_l floats); then the embedding
+// tables E_c in the order of their columns (cardinality * dim floats each, row-major). Gradients and optimiser
+// state use the same layout, so one fused kernel updates everything.
 #pragma once
 
 #include <cstddef>
@@ -17,26 +23,46 @@
 
 namespace fasttab {
 
+// One categorical input column: x's column `column` holds codes in [0, cardinality) (0 missing, 1 unseen), each
+// mapped to a learned vector of `dim` floats.
+struct EmbeddingSpec {
+  int column = 0;
+  int cardinality = 0;
+  int dim = 0;
+  bool operator==(const EmbeddingSpec&) const = default;
+};
+
+// The default width of a column's embedding: min(16, ceil(1.6 * cardinality^0.56)) (fastai's rule, capped).
+int default_embedding_dim(int cardinality);
+
 struct MlpSpec {
-  int inputs = 21;
+  int inputs = 21;  // columns of x: numeric features and category codes
   std::vector<int> hidden = {300, 300, 300, 300};
   int outputs = 1;
   Activation activation = Activation::tanh;
   float dropout = 0.5f;  // probability of dropping an output of the first hidden layer (the seed's Dropout(0.5))
+  std::vector<EmbeddingSpec> embeddings;  // categorical columns of x, in increasing column order
 
   int layers() const { return static_cast<int>(hidden.size()) + 1; }
-  int in_width(int layer) const { return layer == 0 ? inputs : hidden[layer - 1]; }
+  // Columns of the first layer's input: the numeric columns plus every embedding's dim.
+  int input_width() const;
+  int in_width(int layer) const { return layer == 0 ? input_width() : hidden[layer - 1]; }
   int out_width(int layer) const { return layer == layers() - 1 ? outputs : hidden[layer]; }
   float dropout_after(int layer) const { return layer == 0 && layers() > 1 ? dropout : 0.0f; }
   std::size_t weight_offset(int layer) const;
   std::size_t bias_offset(int layer) const { return weight_offset(layer) + std::size_t(out_width(layer)) * in_width(layer); }
-  std::size_t parameter_count() const { return weight_offset(layers()); }
+  // Where embedding i's table starts in the flat vector (after every layer's weights and biases).
+  std::size_t embedding_offset(int i) const;
+  std::size_t parameter_count() const { return embedding_offset(static_cast<int>(embeddings.size())); }
+  // x's columns for the embedding ops (InputLayout), tables addressed from the start of the flat vector.
+  std::vector<InputColumn> input_columns() const;
   int max_width() const;
-  void validate() const;  // throws Error for widths < 1 or dropout outside [0, 1)
+  void validate() const;  // throws Error for widths < 1, dropout outside [0, 1) or a malformed embedding
 };
 
-// PyTorch's default initialisation of nn.Linear: weights and biases uniform in +-1/sqrt(fan_in), drawn from
-// Philox (seed, RandomStream::init), so that both backends and every loader start from the same weights.
+// PyTorch's default initialisation of nn.Linear: weights and biases uniform in +-1/sqrt(fan_in); embeddings
+// uniform in +-sqrt(3) (mean 0, variance 1, as nn.Embedding's N(0, 1), on the scale of standardised features).
+// Drawn from Philox (seed, RandomStream::init), so that both backends and every loader start from the same weights.
 std::vector<float> initial_parameters(const MlpSpec& spec, std::uint64_t seed);
 
 class Mlp {
@@ -72,6 +98,12 @@ class Mlp {
   BackendBuffer<float> parameters_, gradients_;
   std::vector<BackendBuffer<float>> activations_;  // one per layer: [max_rows, out_width(l)]
   BackendBuffer<float> grad_a_, grad_b_;           // ping-pong input gradients [max_rows, max_width]
+  // With embeddings: the assembled first-layer input e [max_rows, input_width] of the last forward pass, and x's
+  // columns for the embedding ops in host and backend memory.
+  BackendBuffer<float> embedded_;
+  std::vector<InputColumn> input_columns_;
+  BackendBuffer<InputColumn> device_input_columns_;
+  InputLayout input_layout() const;
 };
 
 }  // namespace fasttab
