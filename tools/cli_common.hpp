@@ -158,6 +158,29 @@ inline std::string g_text(double v) {
   return buf;
 }
 
+// A text label's classes, one line: "label classes: 0 = no, 1 = yes".
+inline void print_label_classes(const Table& t, std::FILE* log) {
+  if (t.label_classes.empty()) return;
+  std::string text;
+  for (std::size_t i = 0; i < t.label_classes.size() && i < 20; ++i)
+    text += (i ? ", " : "") + std::to_string(i) + " = " + t.label_classes[i];
+  if (t.label_classes.size() > 20) text += ", ... (" + std::to_string(t.label_classes.size()) + " classes)";
+  std::fprintf(log, "label classes: %s\n", text.c_str());
+}
+
+// The categorical columns, one line: "categorical: cut (5 + 2), color (7 + 2)": categories of the training rows
+// plus the missing and unseen buckets.
+inline void print_vocabularies(const Table& t, std::FILE* log) {
+  if (t.vocabularies.empty()) return;
+  std::string text;
+  for (const Vocabulary& v : t.vocabularies) {
+    if (!text.empty()) text += ", ";
+    text += (v.name.empty() ? "feature " + std::to_string(v.feature) : v.name) + " (" +
+            std::to_string(v.categories.size()) + " + 2)";
+  }
+  std::fprintf(log, "categorical: %s (categories of the training rows + missing and unseen)\n", text.c_str());
+}
+
 // The dataset: the file given by --data, or synthetic rows (a reduced default on the CPU backend). A file's test
 // set is --test-data, the last --test-rows rows or a seeded random --test-fraction (default 0.2); the synthetic
 // data's is its last rows. --val-fraction becomes c.val_rows: random training rows moved to the end. The split in
@@ -234,6 +257,11 @@ inline Dataset build_dataset(DataFlags& f, TrainConfig& c, const Backend& backen
                  static_cast<long long>(c.val_rows), c.val_fraction, static_cast<unsigned long long>(f.split_seed));
     c.val_fraction = 0;  // now val_rows
   }
+  print_label_classes(dataset.train, log);
+  FASTTAB_REQUIRE(c.val_rows < dataset.train.rows, "--val-rows ", c.val_rows, " leaves no training rows of ",
+                  dataset.train.rows);
+  encode_categories(dataset, c.min_category_count, dataset.train.rows - c.val_rows);
+  print_vocabularies(dataset.train, log);
   return dataset;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cctype>
+#include <charconv>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -14,11 +15,31 @@
 namespace fasttab {
 
 inline void add_io_flags(CLI::App& app, LoadOptions& options) {
-  app.add_option("--label-col", options.label_col, "0-based column index of the label")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  app.add_option_function<std::string>(
+         "--label-col",
+         [&options](const std::string& value) {
+           int index = -1;
+           const auto r = std::from_chars(value.data(), value.data() + value.size(), index);
+           if (r.ec == std::errc() && r.ptr == value.data() + value.size() && index >= 0) {
+             options.label_col = index;
+             options.label_name.clear();
+           } else {
+             options.label_name = value;  // a header name, resolved when the file is read
+           }
+         },
+         "the label column: its 0-based index or its header name (default 0)");
   app.add_option("--features", options.features,
-                 "feature columns (0-based): 'all' (every column but the label), or ranges such as '1-21,25'")
+                 "feature columns: 'all' (every column but the label and --drop's), or a list of header names, "
+                 "0-based indices and ranges such as '1-21,25,price'")
+      ->capture_default_str();
+  app.add_option("--drop", options.drop, "columns left out of --features all (names or indices, e.g. a row number: 0)");
+  app.add_option("--categorical", options.categorical,
+                 "columns read as categories even where they hold numbers (a column with text is one already)");
+  app.add_option("--numeric", options.numeric,
+                 "columns that must hold numbers: a text field is an error with its line and column, not a category");
+  app.add_option("--max-categories", options.max_categories,
+                 "distinct values a categorical column may have (more: an error naming the column)")
+      ->check(CLI::Range(2, 1 << 24))
       ->capture_default_str();
   app.add_flag_callback(
       "--header", [&options] { options.header = HeaderMode::present; }, "the first line is a header");

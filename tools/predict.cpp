@@ -8,6 +8,7 @@
 // the label column holds valid labels for the task, the metrics are printed.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -105,17 +106,26 @@ bool select_layout_columns(const ColumnLayout& l, const std::string& model_path,
                     " the model ", model_path, " needs ", l.source_cols, " (it was trained on ", trained, ")");
   FASTTAB_REQUIRE(with_label || without_label, load.path, " has ", file.source_cols, " columns but the model ",
                   model_path, " was trained on ", trained, ": give a file of ", expected);
-  if (with_label && !no_label) {
-    load.label_col = l.label_col;
-    load.features = l.features;
-    return true;
-  }
-  // Without the label every column after it moves one to the left.
-  load.label_col = -1;
-  std::string spec;
-  for (int c : l.feature_cols) spec += (spec.empty() ? "" : ",") + std::to_string(c > l.label_col ? c - 1 : c);
-  load.features = spec;
-  return false;
+  // The model's columns by index (names may differ in a file without a header): its categorical columns read as
+  // categories, the others as numbers, so that text in a numeric column is an error with its line.
+  const bool labelled = with_label && !no_label;
+  auto column = [&](int c) { return std::to_string(labelled || c < l.label_col ? c : c - 1); };
+  auto list = [&](const std::vector<int>& columns) {
+    std::string spec;
+    for (int c : columns) spec += (spec.empty() ? "" : ",") + column(c);
+    return spec;
+  };
+  std::vector<int> numeric;
+  for (int c : l.feature_cols)
+    if (std::find(l.categorical_cols.begin(), l.categorical_cols.end(), c) == l.categorical_cols.end()) numeric.push_back(c);
+  load.label_name.clear();
+  load.drop.clear();
+  load.features = list(l.feature_cols);
+  load.categorical = list(l.categorical_cols);
+  load.numeric = list(numeric);
+  load.label_col = labelled ? l.label_col : -1;
+  if (labelled && !l.label_classes.empty()) load.categorical += (load.categorical.empty() ? "" : ",") + column(l.label_col);
+  return labelled;
 }
 
 // The columns to read: the model's layout (the training file's label and feature columns) unless the checkpoint
@@ -275,8 +285,9 @@ int main(int argc, char** argv) {
     const bool labelled_file =
         choose_columns(app, model, model_path, flags.label_flag, flags.columns_from_flags, load);
     LoadReport report;
-    const Table table = load_table(load, &report);
+    Table table = load_table(load, &report);
     check_feature_names(model, table, load.path);
+    encode_for_model(model, table, load.path);
     std::printf("data: %s: %lld rows x %d features\n", load.path.c_str(), static_cast<long long>(table.rows), table.cols);
     const std::vector<float> outputs = predict_outputs(*backend, model, table, 16384, load.path);
 

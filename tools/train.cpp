@@ -202,7 +202,10 @@ void check_outputs(const TrainFlags& f) {
 // The columns the model reads, recorded in the checkpoint so that predict selects the same ones.
 void record_data_layout(const cli::DataFlags& data_flags, const Dataset& dataset, TrainConfig& config) {
   if (!data_flags.data.empty()) {
-    config.data_layout = describe_file_columns(data_flags.load);
+    ColumnLayout& l = config.data_layout = describe_file_columns(data_flags.load);
+    l.vocabularies = dataset.train.vocabularies;
+    for (const Vocabulary& v : l.vocabularies) l.categorical_cols.push_back(l.feature_cols[std::size_t(v.feature)]);
+    l.label_classes = dataset.train.label_classes;
     return;
   }
   ColumnLayout& l = config.data_layout;  // the built-in data, as --export-npy writes it: label, then features

@@ -62,6 +62,12 @@ std::string checkpoint_config_json(const TrainConfig& c, const DataShape& data) 
   });
   j["model"]["inputs"] = c.model.inputs;
   j["model"]["outputs"] = c.model.outputs;
+  if (!c.model.embeddings.empty()) {  // older checkpoints have none: a model without categorical columns
+    json embeddings = json::array();
+    for (const EmbeddingSpec& e : c.model.embeddings)
+      embeddings.push_back({{"column", e.column}, {"cardinality", e.cardinality}, {"dim", e.dim}});
+    j["model"]["embeddings"] = embeddings;
+  }
   j["classes"] = c.task == Task::multiclass ? c.model.outputs : 0;
   j["data"] = {{"source", data.source}, {"train_rows", data.train_rows}, {"test_rows", data.test_rows},
                {"val_rows", data.val_rows}, {"cols", data.cols}};
@@ -83,15 +89,30 @@ MlpSpec spec_from_json(const json& m) {
   spec.outputs = m.at("outputs").get<int>();
   spec.activation = parse_name<Activation>(m.at("activation").get<std::string>(), "the checkpoint's activation");
   spec.dropout = m.at("dropout").get<float>();
+  if (m.contains("embeddings")) {
+    for (const json& e : m.at("embeddings"))
+      spec.embeddings.push_back(EmbeddingSpec{e.at("column").get<int>(), e.at("cardinality").get<int>(),
+                                              e.at("dim").get<int>()});
+  }
   spec.validate();
   return spec;
 }
 
 json layout_to_json(const ColumnLayout& l) {
   const std::string delimiter = l.delimiter == 0 ? "" : std::string(1, l.delimiter);
-  return {{"format", l.format},           {"synthetic", l.synthetic},         {"source_cols", l.source_cols},
-          {"label_col", l.label_col},     {"features", l.features},           {"feature_cols", l.feature_cols},
-          {"feature_names", l.feature_names}, {"delimiter", delimiter},       {"header", l.header}};
+  json j = {{"format", l.format},           {"synthetic", l.synthetic},         {"source_cols", l.source_cols},
+            {"label_col", l.label_col},     {"features", l.features},           {"feature_cols", l.feature_cols},
+            {"feature_names", l.feature_names}, {"delimiter", delimiter},       {"header", l.header}};
+  // Written only when there are some, so that older readers see the layout they know.
+  if (!l.categorical_cols.empty()) {
+    j["categorical_cols"] = l.categorical_cols;
+    json vocabularies = json::array();
+    for (const Vocabulary& v : l.vocabularies)
+      vocabularies.push_back({{"feature", v.feature}, {"name", v.name}, {"categories", v.categories}});
+    j["vocabularies"] = vocabularies;
+  }
+  if (!l.label_classes.empty()) j["label_classes"] = l.label_classes;
+  return j;
 }
 
 ColumnLayout layout_from_json(const json& j) {
@@ -107,6 +128,13 @@ ColumnLayout layout_from_json(const json& j) {
   const std::string delimiter = j.at("delimiter").get<std::string>();
   l.delimiter = delimiter.empty() ? 0 : delimiter[0];
   l.header = j.at("header").get<bool>();
+  if (j.contains("categorical_cols")) {
+    l.categorical_cols = j.at("categorical_cols").get<std::vector<int>>();
+    for (const json& v : j.at("vocabularies"))
+      l.vocabularies.push_back(Vocabulary{v.at("feature").get<int>(), v.at("name").get<std::string>(),
+                                          v.at("categories").get<std::vector<std::string>>()});
+  }
+  if (j.contains("label_classes")) l.label_classes = j.at("label_classes").get<std::vector<std::string>>();
   return l;
 }
 

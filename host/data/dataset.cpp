@@ -62,9 +62,7 @@ std::vector<char> choose_rows(std::int64_t rows, double fraction, std::uint64_t 
 
 // The rows whose mark equals `mark`, in order.
 Table select_rows(const Table& t, const std::vector<char>& marks, char mark) {
-  Table out;
-  out.cols = t.cols;
-  out.feature_names = t.feature_names;
+  Table out = table_like(t);
   for (std::int64_t r = 0; r < t.rows; ++r) {
     if (marks[r] != mark) continue;
     out.features.insert(out.features.end(), t.features.begin() + r * t.cols, t.features.begin() + (r + 1) * t.cols);
@@ -111,6 +109,8 @@ Dataset with_test_table(Table&& train, Table&& test, const std::string& source, 
                   " has ", train.cols, "; the test file must have the training file's columns");
   FASTTAB_REQUIRE(test.rows >= 1, "--test-data ", test_source, " has no rows");
   FASTTAB_REQUIRE(train.rows >= 1, source, " has no rows");
+  if (!train.label_classes.empty() || !test.label_classes.empty())
+    map_label_classes(test, train.label_classes, "--test-data " + test_source);
   Dataset d;
   d.source = source;
   d.train = std::move(train);
@@ -120,6 +120,16 @@ Dataset with_test_table(Table&& train, Table&& test, const std::string& source, 
 }
 
 int validate_labels(Task task, int classes, const Table& table, const std::string& what) {
+  if (!table.label_classes.empty()) {  // a text label: its class count decides, before any row does
+    const int count = static_cast<int>(table.label_classes.size());
+    std::string names;
+    for (int i = 0; i < count && i < 8; ++i) names += (i ? ", '" : "'") + table.label_classes[std::size_t(i)] + "'";
+    if (count > 8) names += ", ...";
+    FASTTAB_REQUIRE(task != Task::regression, what, ": the label column holds text (", names, "); regression needs "
+                    "numbers (use --task binary or multiclass, or another --label-col)");
+    FASTTAB_REQUIRE(task != Task::binary || count <= 2, what, ": the label column holds ", count, " classes (", names,
+                    "); the binary task needs two (use --task multiclass, or another --label-col)");
+  }
   int max_label = 0;
   for (std::int64_t r = 0; r < table.rows; ++r) {
     const float y = table.labels[r];

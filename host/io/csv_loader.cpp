@@ -5,6 +5,7 @@
 #include "host/io/csv_loader.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <condition_variable>
 #include <deque>
@@ -126,7 +127,8 @@ std::vector<std::unique_ptr<CsvChunkResult>> parse_all_chunks(TextChunkSource& s
 
 // What the parser needs: the delimiter, and the slot of each source column (0 the label, i + 1 feature i, -1
 // skipped).
-CsvLayout csv_layout(const CsvDialect& dialect, const ColumnSelection& selection, const LoadOptions& options) {
+CsvLayout csv_layout(const CsvDialect& dialect, const ColumnSelection& selection, const LoadOptions& options,
+                     const std::vector<char>& text_column) {
   CsvLayout layout;
   layout.delimiter = dialect.delimiter;
   layout.source_cols = dialect.columns;
@@ -138,7 +140,70 @@ CsvLayout csv_layout(const CsvDialect& dialect, const ColumnSelection& selection
   }
   layout.nan_policy = options.nan_policy;
   layout.bytes_per_row = dialect.bytes_per_row;
+  layout.text_slot.assign(static_cast<std::size_t>(layout.feature_cols) + 1, 0);
+  for (int c = 0; c < dialect.columns; ++c) {
+    const int slot = layout.slot_of_column[static_cast<std::size_t>(c)];
+    if (slot >= 0 && text_column[static_cast<std::size_t>(c)]) layout.text_slot[static_cast<std::size_t>(slot)] = 1;
+  }
+  layout.numeric_column = selection.numeric;
+  layout.max_categories = options.max_categories;
   return layout;
+}
+
+// The categorical columns: --categorical's, the given ones, and the selected columns (not --numeric's) with a
+// field that is not a number in the first lines of `head` (the data after the header).
+std::vector<char> text_columns_of(const CsvDialect& dialect, const ColumnSelection& selection,
+                                  const std::vector<int>& found, std::string_view head) {
+  std::vector<char> text = selection.text;
+  for (int c : found) text[static_cast<std::size_t>(c)] = 1;
+  std::vector<char> selected(text.size(), 0);
+  if (selection.label_col >= 0) selected[static_cast<std::size_t>(selection.label_col)] = 1;
+  for (int c : selection.features) selected[static_cast<std::size_t>(c)] = 1;
+  constexpr int kSampleLines = 1000;
+  for (int line = 0; line < kSampleLines && !head.empty(); ++line) {
+    std::size_t stop = head.find_first_of("\r\n");
+    if (stop == std::string_view::npos) stop = head.size();
+    const std::vector<std::string> fields = split_csv_line(head.substr(0, stop), dialect.delimiter);
+    head.remove_prefix(std::min(head.size(), stop + 1));
+    if (fields.size() != text.size()) continue;  // a blank or malformed line: the parser reports it
+    for (std::size_t c = 0; c < fields.size(); ++c) {
+      if (selected[c] && !text[c] && !selection.numeric[c] && !is_missing_text(fields[c]) &&
+          !is_number_text(fields[c]))
+        text[c] = 1;
+    }
+  }
+  return text;
+}
+
+// The levels of the chunks' text slot `slot` joined in file order; each chunk's values are remapped in place from
+// its own level indices to the joined ones. Throws when the column has more than max_categories levels.
+std::vector<std::string> join_levels(const std::string& file, std::vector<std::unique_ptr<CsvChunkResult>>& results,
+                                     int slot, int source_col, const std::string& name, const CsvLayout& layout) {
+  ChunkLevels joined;
+  const std::size_t width = static_cast<std::size_t>(layout.feature_cols);
+  for (auto& r : results) {
+    const std::deque<std::string>& local = r->levels[static_cast<std::size_t>(slot)].levels;
+    std::vector<float> to_joined(local.size());
+    for (std::size_t i = 0; i < local.size(); ++i) {
+      auto found = joined.index.find(local[i]);
+      if (found == joined.index.end()) {
+        FASTTAB_REQUIRE(int(joined.levels.size()) < layout.max_categories, file, ": column ", source_col,
+                        name.empty() ? std::string() : " ('" + name + "')", " has more than ", layout.max_categories,
+                        " distinct values; leave it out (--drop), or raise the limit (--max-categories)");
+        joined.levels.push_back(local[i]);
+        found = joined.index.emplace(std::string_view(joined.levels.back()), int(joined.levels.size()) - 1).first;
+      }
+      to_joined[i] = static_cast<float>(found->second);
+    }
+    float* values = slot == 0 ? r->labels.data() : r->features.data() + (slot - 1);
+    const std::size_t stride = slot == 0 ? 1 : width;
+    for (std::int64_t row = 0; row < r->rows; ++row) {
+      float& v = values[static_cast<std::size_t>(row) * stride];
+      if (v == v) v = to_joined[static_cast<std::size_t>(v)];
+    }
+  }
+  return std::vector<std::string>(std::make_move_iterator(joined.levels.begin()),
+                                  std::make_move_iterator(joined.levels.end()));
 }
 
 // The rows parsed and dropped in all chunks; throws the error of the first failed chunk (or of the long line
@@ -197,8 +262,24 @@ void join_chunks(std::vector<std::unique_ptr<CsvChunkResult>>& results, int thre
 
 }  // namespace
 
+std::vector<std::string> label_class_order(std::vector<std::string> values) {
+  std::sort(values.begin(), values.end());
+  if (values.size() != 2) return values;
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  static const std::pair<const char*, const char*> kPairs[] = {
+      {"no", "yes"}, {"false", "true"}, {"n", "y"}, {"f", "t"}, {"negative", "positive"}};
+  for (const auto& [no, yes] : kPairs) {
+    if (lower(values[0]) == yes && lower(values[1]) == no) return {values[1], values[0]};
+    if (lower(values[0]) == no && lower(values[1]) == yes) return values;
+  }
+  return values;
+}
+
 Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptions& options,
-               std::int64_t* dropped, std::vector<std::string>* warnings) {
+               std::int64_t* dropped, std::vector<std::string>* warnings, const std::vector<int>& text_columns) {
   TextChunk first;
   try {
     if (!source.next(first)) FASTTAB_FAIL(file, ": the file is empty; give a CSV file with data rows");
@@ -207,12 +288,16 @@ Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptio
   }
   const CsvDialect dialect = detect_csv_dialect(file, first.text, options.delimiter, options.header);
   if (warnings != nullptr) warnings->insert(warnings->end(), dialect.warnings.begin(), dialect.warnings.end());
-  const ColumnSelection selection = select_columns(file, dialect.columns, options.label_col, options.features);
-  const CsvLayout layout = csv_layout(dialect, selection, options);
+  const ColumnSelection selection = select_columns(file, dialect.columns, dialect.names, options);
   first.text.remove_prefix(dialect.data_offset);
+  const std::vector<char> text_column = text_columns_of(dialect, selection, text_columns, first.text);
+  const CsvLayout layout = csv_layout(dialect, selection, options, text_column);
 
   std::size_t long_line = 0;
   auto results = parse_all_chunks(source, std::move(first), layout, worker_count(options.threads), &long_line);
+  for (const auto& r : results) {  // text further down in a column that looked numeric: parse again
+    if (r->failed && r->text_column >= 0) throw TextInNumericColumn{r->text_column};
+  }
   const ParsedCounts counts = count_parsed_rows(file, dialect, results, long_line);
   if (dropped != nullptr) *dropped += counts.dropped;
   if (counts.rows == 0) {
@@ -221,12 +306,33 @@ Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptio
   }
 
   Table table;
+  std::vector<std::string> label_levels;
+  for (int c = 0; c < dialect.columns; ++c) {
+    const int slot = layout.slot_of_column[static_cast<std::size_t>(c)];
+    if (slot < 0 || !layout.text_slot[static_cast<std::size_t>(slot)]) continue;
+    std::vector<std::string> levels =
+        join_levels(file, results, slot, c, dialect.has_header ? dialect.names[std::size_t(c)] : "", layout);
+    if (slot == 0) label_levels = std::move(levels);
+    else table.categorical.push_back(CategoricalColumn{slot - 1, std::move(levels)});
+  }
+  std::sort(table.categorical.begin(), table.categorical.end(),
+            [](const CategoricalColumn& a, const CategoricalColumn& b) { return a.feature < b.feature; });
   table.rows = counts.rows;
   table.cols = layout.feature_cols;
   table.labels.resize(static_cast<std::size_t>(counts.rows));
   table.features.resize(static_cast<std::size_t>(counts.rows) * static_cast<std::size_t>(table.cols));
   join_chunks(results, worker_count(options.threads), table);
   if (selection.label_col < 0) std::fill(table.labels.begin(), table.labels.end(), std::nanf(""));  // no label
+  if (layout.text_slot[0]) {  // a text label: level indices to class indices
+    table.label_classes = label_class_order(label_levels);
+    std::vector<float> class_of(label_levels.size());
+    for (std::size_t i = 0; i < label_levels.size(); ++i) {
+      class_of[i] = static_cast<float>(
+          std::find(table.label_classes.begin(), table.label_classes.end(), label_levels[i]) -
+          table.label_classes.begin());
+    }
+    for (float& y : table.labels) y = class_of[static_cast<std::size_t>(y)];
+  }
   if (dialect.has_header) {
     for (int c : selection.features) table.feature_names.push_back(dialect.names[static_cast<std::size_t>(c)]);
   }

@@ -89,6 +89,27 @@ bool is_overflow(const char* begin, const char* end) {
 
 }  // namespace
 
+std::string_view trim_text_field(std::string_view f) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+  while (!f.empty() && is_space(f.front())) f.remove_prefix(1);
+  while (!f.empty() && is_space(f.back())) f.remove_suffix(1);
+  if (f.size() >= 2 && f.front() == '"' && f.back() == '"') {
+    f = f.substr(1, f.size() - 2);
+    while (!f.empty() && f.front() == ' ') f.remove_prefix(1);
+    while (!f.empty() && f.back() == ' ') f.remove_suffix(1);
+  }
+  return f;
+}
+
+bool is_missing_text(std::string_view t) {
+  return t.empty() || t == "NA" || t == "N/A" || t == "NaN" || t == "nan" || t == "null" || t == "NULL";
+}
+
+bool is_number_text(std::string_view text) {
+  float value = 0;
+  return parse_trimmed(text.data(), text.data() + text.size(), value) == FieldStatus::number;
+}
+
 std::string printable(std::string_view text) {
   static const char* const hex = "0123456789abcdef";
   std::string out;
@@ -163,6 +184,34 @@ void reserve_rows(std::size_t text_bytes, const CsvLayout& layout, CsvChunkResul
   out.features.reserve(expected * static_cast<std::size_t>(layout.feature_cols));
 }
 
+[[gnu::cold, gnu::noinline]] void fail_too_many_categories(CsvChunkResult& out, int col, int limit) {
+  out.failed = true;
+  out.error = detail::concat(", column ", col, ": more than ", limit, " distinct values in a categorical column; "
+                             "leave it out (--drop), or raise the limit (--max-categories)");
+}
+
+// The level index of a categorical field's text (a new one when first seen), or -1 for a missing value, or -2
+// when the column has too many levels.
+int text_level(std::string_view field, ChunkLevels& levels, int limit) {
+  std::string_view text = trim_text_field(field);
+  if (is_missing_text(text)) return -1;
+  std::string unescaped;
+  if (text.find("\"\"") != std::string_view::npos) {  // "" inside a quoted field is one quote
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      unescaped += text[i];
+      if (text[i] == '"' && i + 1 < text.size() && text[i + 1] == '"') ++i;
+    }
+    text = unescaped;
+  }
+  const auto found = levels.index.find(text);
+  if (found != levels.index.end()) return found->second;
+  if (static_cast<int>(levels.levels.size()) >= limit) return -2;
+  const int id = static_cast<int>(levels.levels.size());
+  levels.levels.emplace_back(text);
+  levels.index.emplace(std::string_view(levels.levels.back()), id);
+  return id;
+}
+
 // Past the line end at p ("\n", "\r\n" or a lone "\r").
 inline const char* skip_line_end(const char* p, const char* end) {
   return p + ((*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 : 1);
@@ -181,6 +230,8 @@ void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkRes
   const char* const end = p + text.size();
 
   reserve_rows(text.size(), layout, out);
+  const char* const text_slot = layout.text_slot.empty() ? nullptr : layout.text_slot.data();
+  out.levels.resize(static_cast<std::size_t>(nfeat) + 1);
   std::vector<float> row(static_cast<std::size_t>(nfeat) + 1);  // row[0] the label, row[1..] the features
   float* const row_data = row.data();
 
@@ -199,6 +250,20 @@ void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkRes
       if (slot < 0) {
         p = find_field_stop(p, end, delimiter);
         if (p < end && *p == '"') p = field_end(p, end, delimiter);
+      } else if (text_slot != nullptr && text_slot[slot]) {
+        p = field_end(p, end, delimiter);
+        const int level = text_level(std::string_view(field_begin, static_cast<std::size_t>(p - field_begin)),
+                                     out.levels[static_cast<std::size_t>(slot)], layout.max_categories);
+        if (level == -2) return fail_too_many_categories(out, col, layout.max_categories);
+        if (level == -1 && slot == 0) {  // a missing label: the NaN policy decides (it cannot be zeroed)
+          if (layout.nan_policy != NanPolicy::drop) {
+            out.failed = true;
+            out.error = detail::concat(", column ", col, ": the label is missing (use --nan-policy=drop)");
+            return;
+          }
+          has_nan = true;
+        }
+        row_data[slot] = level < 0 ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(level);
       } else {
         float value = 0;
         const auto result = fast_float::from_chars(p, end, value);
@@ -208,7 +273,11 @@ void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkRes
         } else {
           p = field_end(p, end, delimiter);
           const FieldStatus status = parse_trimmed(field_begin, p, value);
-          if (status == FieldStatus::not_a_number) return fail_not_a_number(out, col, field_begin, p);
+          if (status == FieldStatus::not_a_number) {
+            if (layout.numeric_column.empty() || !layout.numeric_column[static_cast<std::size_t>(col)])
+              out.text_column = col;
+            return fail_not_a_number(out, col, field_begin, p);
+          }
           if (status == FieldStatus::empty) value = std::numeric_limits<float>::quiet_NaN();
         }
         if (!std::isfinite(value)) {

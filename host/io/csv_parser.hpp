@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "fasttab/io.hpp"
@@ -20,7 +22,24 @@ struct CsvLayout {
   std::vector<int> slot_of_column;
   NanPolicy nan_policy = NanPolicy::reject;
   double bytes_per_row = 0;  // a hint to reserve the outputs; 0 = no reservation
+  std::vector<char> text_slot;       // per slot: 1 for a categorical column (its fields are text)
+  std::vector<char> numeric_column;  // per source column: 1 when --numeric forces it (never becomes categorical)
+  int max_categories = 1 << 20;      // distinct texts a categorical column may have
 };
+
+// The distinct texts of one categorical column in one chunk, in order of first appearance: the parser stores
+// each field as the index of its text here (a float), or NaN for a missing value.
+struct ChunkLevels {
+  std::deque<std::string> levels;                   // a deque: the index's keys point into it
+  std::unordered_map<std::string_view, int> index;  // text -> its position in levels
+};
+
+// A categorical field's text: spaces and one pair of double quotes stripped, "" inside quotes made one quote.
+// Empty, NA, N/A, NaN, nan, null and NULL are a missing value: is_missing_text.
+std::string_view trim_text_field(std::string_view field);
+bool is_missing_text(std::string_view text);
+// Whether a field (already trimmed and unquoted) parses as a number the way the parser reads numeric fields.
+bool is_number_text(std::string_view text);
 
 // One chunk's rows, row-major like Table. A chunk stops at its first bad line: `failed` is set, `lines` counts
 // the lines before it, and `error` holds the message after "<file> line <n>" (": expected 29 fields, found 28"
@@ -31,8 +50,10 @@ struct CsvChunkResult {
   std::int64_t rows = 0;
   std::int64_t lines = 0;    // line endings consumed, blank lines included
   std::int64_t dropped = 0;  // rows dropped by NanPolicy::drop
+  std::vector<ChunkLevels> levels;  // per slot (used for the text slots)
   bool failed = false;
   std::string error;
+  int text_column = -1;  // the failure is text in this column, which is numeric only by detection: make it categorical
 };
 
 // Parses `text`, whole lines ending in "\n", "\r\n" or the end of the text. Blank lines are skipped. Fields may

@@ -35,7 +35,9 @@ std::string sniff_format(const MappedFile& file) {
 std::string selection_key(const LoadOptions& o) {
   const char* header = o.header == HeaderMode::detect ? "detect" : o.header == HeaderMode::present ? "yes" : "no";
   const char* nan = o.nan_policy == NanPolicy::reject ? "reject" : o.nan_policy == NanPolicy::drop ? "drop" : "zero";
-  return detail::concat("label=", o.label_col, ";features=", o.features, ";header=", header,
+  return detail::concat("label=", o.label_col, ";label_name=", o.label_name, ";features=", o.features,
+                        ";drop=", o.drop, ";categorical=", o.categorical, ";numeric=", o.numeric,
+                        ";max_categories=", o.max_categories, ";header=", header,
                         ";delimiter=", static_cast<int>(o.delimiter), ";nan=", nan);
 }
 
@@ -72,14 +74,25 @@ void write_cache_or_warn(const std::string& name, const std::string& cache_path,
   }
 }
 
+// Parses the file; when a column that looked numeric holds text further down, again from the start with that column
+// categorical (once per such column).
 Table parse_csv_file(const std::string& name, const MappedFile& file, const LoadOptions& options,
                      LoadReport& out) {
-  if (out.format == "csv.gz") {
-    GzipTextSource source(name, file.data(), static_cast<std::size_t>(file.size()), kGzipChunkBytes);
-    return load_csv(name, source, options, &out.dropped_rows, &out.warnings);
+  std::vector<int> text_columns;
+  for (;;) {
+    out.dropped_rows = 0;
+    out.warnings.clear();
+    try {
+      if (out.format == "csv.gz") {
+        GzipTextSource source(name, file.data(), static_cast<std::size_t>(file.size()), kGzipChunkBytes);
+        return load_csv(name, source, options, &out.dropped_rows, &out.warnings, text_columns);
+      }
+      MemoryTextSource source(std::string_view(file.data(), static_cast<std::size_t>(file.size())), kTextChunkBytes);
+      return load_csv(name, source, options, &out.dropped_rows, &out.warnings, text_columns);
+    } catch (const TextInNumericColumn& found) {
+      text_columns.push_back(found.column);
+    }
   }
-  MemoryTextSource source(std::string_view(file.data(), static_cast<std::size_t>(file.size())), kTextChunkBytes);
-  return load_csv(name, source, options, &out.dropped_rows, &out.warnings);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {

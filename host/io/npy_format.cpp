@@ -2,9 +2,12 @@
 // uint32 in 2.0 and 3.0), then e.g. "{'descr': '<f4', 'fortran_order': False, 'shape': (11000000, 29), }".
 #include "host/io/npy_format.hpp"
 
+#include "host/io/csv_loader.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <map>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -158,6 +161,10 @@ Table select_npy_columns(const std::string& file, const T* values, const NpyHead
         continue;
       }
       auto value = static_cast<float>(in[c]);
+      if (selection.text[static_cast<std::size_t>(c)]) {  // a category: its exact value is its name below
+        row[k] = value;
+        continue;
+      }
       if (std::isinf(value) && std::isfinite(static_cast<double>(in[c]))) {
         FASTTAB_FAIL(file, " row ", r, ", column ", c, ": ", static_cast<double>(in[c]),
                      " overflows float32 (largest 3.4028235e38); rescale the column (no --nan-policy applies to it)");
@@ -184,6 +191,45 @@ Table select_npy_columns(const std::string& file, const T* values, const NpyHead
   return table;
 }
 
+// --categorical's columns of a numeric table: each distinct value ("%g") a level, in order of first appearance,
+// NaN a missing value; the label column (k == 0) becomes the label classes.
+void values_to_levels(const std::string& file, Table& table, const ColumnSelection& selection, int max_categories) {
+  for (std::size_t k = 0; k <= selection.features.size(); ++k) {
+    const int c = k == 0 ? selection.label_col : selection.features[k - 1];
+    if (c < 0 || !selection.text[static_cast<std::size_t>(c)]) continue;
+    float* values = k == 0 ? table.labels.data() : table.features.data() + (k - 1);
+    const std::size_t stride = k == 0 ? 1 : static_cast<std::size_t>(table.cols);
+    std::map<float, int> index;
+    std::vector<std::string> levels;
+    for (std::int64_t r = 0; r < table.rows; ++r) {
+      float& v = values[static_cast<std::size_t>(r) * stride];
+      if (std::isnan(v)) {
+        FASTTAB_REQUIRE(k != 0, file, " row ", r, ": the label is NaN");
+        continue;
+      }
+      auto [it, added] = index.emplace(v, static_cast<int>(levels.size()));
+      if (added) {
+        FASTTAB_REQUIRE(int(levels.size()) < max_categories, file, ": column ", c, " has more than ", max_categories,
+                        " distinct values; leave it out (--drop), or raise the limit (--max-categories)");
+        char text[32];
+        std::snprintf(text, sizeof text, "%g", double(v));
+        levels.emplace_back(text);
+      }
+      v = static_cast<float>(it->second);
+    }
+    if (k == 0) {
+      table.label_classes = label_class_order(levels);
+      std::vector<float> class_of(levels.size());
+      for (std::size_t i = 0; i < levels.size(); ++i)
+        class_of[i] = float(std::find(table.label_classes.begin(), table.label_classes.end(), levels[i]) -
+                            table.label_classes.begin());
+      for (float& y : table.labels) y = class_of[static_cast<std::size_t>(y)];
+    } else {
+      table.categorical.push_back(CategoricalColumn{static_cast<int>(k - 1), std::move(levels)});
+    }
+  }
+}
+
 }  // namespace
 
 Table load_npy(const std::string& file, std::string_view data, const LoadOptions& options, std::int64_t* dropped) {
@@ -191,8 +237,7 @@ Table load_npy(const std::string& file, std::string_view data, const LoadOptions
   // rows 0 would let any column count pass the size check (and 'all' expand it): refuse it first.
   if (header.rows == 0) FASTTAB_FAIL(file, ": the .npy array has no rows (shape (0, ", header.cols, "))");
   if (header.cols > (1 << 30)) FASTTAB_FAIL(file, ": the .npy array has too many columns (", header.cols, ")");
-  const ColumnSelection selection =
-      select_columns(file, static_cast<int>(header.cols), options.label_col, options.features);
+  const ColumnSelection selection = select_columns(file, static_cast<int>(header.cols), {}, options);
   const char* base = data.data() + header.data_offset;
   // The data offset is a multiple of 64 for files numpy writes, so the casts below are aligned; copy otherwise.
   std::unique_ptr<char[]> aligned;
@@ -202,12 +247,12 @@ Table load_npy(const std::string& file, std::string_view data, const LoadOptions
     std::memcpy(aligned.get(), base, bytes);
     base = aligned.get();
   }
-  if (header.float64) {
-    return select_npy_columns(file, reinterpret_cast<const double*>(base), header, selection, options.nan_policy,
-                              dropped);
-  }
-  return select_npy_columns(file, reinterpret_cast<const float*>(base), header, selection, options.nan_policy,
-                            dropped);
+  Table table = header.float64 ? select_npy_columns(file, reinterpret_cast<const double*>(base), header, selection,
+                                                    options.nan_policy, dropped)
+                                 : select_npy_columns(file, reinterpret_cast<const float*>(base), header, selection,
+                                                    options.nan_policy, dropped);
+  values_to_levels(file, table, selection, options.max_categories);
+  return table;
 }
 
 namespace {
@@ -234,6 +279,9 @@ void write_npy_blocks(const std::string& path, std::int64_t rows, std::int64_t c
 }  // namespace
 
 void write_npy(const std::string& path, const Table& table) {
+  FASTTAB_REQUIRE(table.categorical.empty() && table.vocabularies.empty() && table.label_classes.empty(), path,
+                  ": cannot write the table as .npy: it has text columns, and a .npy holds numbers only (their "
+                  "codes would lose their text)");
   FASTTAB_REQUIRE(static_cast<std::int64_t>(table.labels.size()) == table.rows &&
                       static_cast<std::int64_t>(table.features.size()) == table.rows * table.cols,
                   path, ": cannot write the table as .npy: its arrays do not match rows x cols");

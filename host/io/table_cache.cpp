@@ -1,7 +1,9 @@
 // Cache file layout (little-endian, as the host):
 //   char[8]  magic "FTCACHE\0"      u32 version     u32 header_bytes (offset of the labels, a multiple of 64)
 //   i64 source_size   i64 source_mtime_ns   i64 rows   i32 cols   u32 selection length, then its text
-//   u32 name count, then per name: u32 length, text        (zero padding up to header_bytes)
+//   u32 name count, then per name: u32 length, text
+//   u32 categorical column count, then per column: i32 feature, u32 level count, then per level: u32 length, text
+//   u32 label class count, then per class: u32 length, text          (zero padding up to header_bytes)
 //   float labels[rows]   float features[rows * cols]   char[8] end magic "FTCEND\0\0"
 // A cache whose size is not exactly what its header says is treated as corrupt.
 #include "host/io/table_cache.hpp"
@@ -24,7 +26,7 @@ namespace {
 
 constexpr char kMagic[8] = {'F', 'T', 'C', 'A', 'C', 'H', 'E', 0};
 constexpr char kEndMagic[8] = {'F', 'T', 'C', 'E', 'N', 'D', 0, 0};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;  // 2: categorical levels and label classes
 
 template <typename T>
 void put(std::string& out, T value) {
@@ -139,6 +141,18 @@ std::optional<Table> read_table_cache(const std::string& path, const CacheKey& k
   table.rows = rows;
   table.cols = cols;
   for (std::uint32_t i = 0; i < name_count && in.ok; ++i) table.feature_names.push_back(in.get_text());
+  const auto categorical_count = in.get<std::uint32_t>();
+  for (std::uint32_t i = 0; i < categorical_count && in.ok && i < static_cast<std::uint32_t>(cols); ++i) {
+    CategoricalColumn column;
+    column.feature = in.get<std::int32_t>();
+    const auto levels = in.get<std::uint32_t>();
+    if (column.feature < 0 || column.feature >= cols || levels > (1u << 24)) return std::nullopt;
+    for (std::uint32_t k = 0; k < levels && in.ok; ++k) column.levels.push_back(in.get_text());
+    table.categorical.push_back(std::move(column));
+  }
+  const auto class_count = in.get<std::uint32_t>();
+  for (std::uint32_t i = 0; i < class_count && in.ok && i < (1u << 24); ++i) table.label_classes.push_back(in.get_text());
+  if (categorical_count > static_cast<std::uint32_t>(cols) || class_count >= (1u << 24)) return std::nullopt;
   // rows * (1 + cols) comes from the file: compare by division, so that no product can wrap.
   if (!in.ok || file_size < header_bytes + sizeof kEndMagic) return std::nullopt;
   const std::uint64_t body = file_size - header_bytes - sizeof kEndMagic;
@@ -170,6 +184,18 @@ bool write_table_cache(const std::string& path, const CacheKey& key, const Table
   put<std::uint32_t>(header, names ? static_cast<std::uint32_t>(table.cols) : 0);
   if (names) {
     for (const auto& name : table.feature_names) put_text(header, name);
+  }
+  put<std::uint32_t>(header, static_cast<std::uint32_t>(table.categorical.size()));
+  for (const CategoricalColumn& column : table.categorical) {
+    put<std::int32_t>(header, column.feature);
+    put<std::uint32_t>(header, static_cast<std::uint32_t>(column.levels.size()));
+    for (const auto& level : column.levels) put_text(header, level);
+  }
+  put<std::uint32_t>(header, static_cast<std::uint32_t>(table.label_classes.size()));
+  for (const auto& name : table.label_classes) put_text(header, name);
+  if (header.size() > (std::size_t{1} << 26)) {
+    *why = "the column names and categories take more than 64 MiB";
+    return false;
   }
   header.resize((header.size() + 63) / 64 * 64, '\0');
   const auto header_bytes = static_cast<std::uint32_t>(header.size());

@@ -21,6 +21,7 @@ std::vector<float> predict_outputs(Backend& backend, const SavedModel& model, co
                                    const std::string& source) {
   FASTTAB_REQUIRE(table.cols == model.spec.inputs, "the data has ", table.cols, " feature columns; the model was trained on ",
                   model.spec.inputs, ". Select the same columns as in training (--label-col, --features)");
+  FASTTAB_REQUIRE(table.categorical.empty(), source, ": its categorical columns are not encoded (encode_for_model)");
   FASTTAB_REQUIRE(chunk_rows >= 1, "chunk of ", chunk_rows, " rows is not >= 1");
   const int width = model.spec.outputs;
   std::vector<float> host(std::size_t(table.rows) * width);
@@ -51,6 +52,17 @@ std::vector<float> predict_outputs(Backend& backend, const SavedModel& model, co
                   bad < 0 ? 0.0f : host[std::size_t(bad)], "; no predictions were written. Its features are too large "
                   "for the model (check the row for extreme values; a model trained with --standardize is more robust)");
   return host;
+}
+
+void encode_for_model(const SavedModel& model, Table& table, const std::string& source) {
+  encode_with_vocabularies(table, model.layout.vocabularies, source);
+  if (table.label_classes.empty() && model.layout.label_classes.empty()) return;
+  try {
+    map_label_classes(table, model.layout.label_classes, source);
+  } catch (const Error&) {  // labels the model does not know: predictions only
+    std::fill(table.labels.begin(), table.labels.end(), std::nanf(""));
+    table.label_classes = model.layout.label_classes;
+  }
 }
 
 ColumnLayout describe_file_columns(const LoadOptions& options) {
@@ -87,7 +99,7 @@ ColumnLayout describe_file_columns(const LoadOptions& options) {
     l.header = dialect.has_header;
     names = dialect.names;
   }
-  const ColumnSelection selection = select_columns(name, l.source_cols, options.label_col, options.features);
+  const ColumnSelection selection = select_columns(name, l.source_cols, names, options);
   l.label_col = selection.label_col;
   l.features = options.features;
   l.feature_cols = selection.features;

@@ -79,6 +79,13 @@ TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Da
   validate_labels(c.task, classes, data.test, data.source + " (test rows)");
   c.model.inputs = data.train.cols;
   c.model.outputs = c.task == Task::multiclass ? classes : 1;
+  FASTTAB_REQUIRE(data.train.categorical.empty() && data.test.categorical.empty(), data.source, ": its categorical "
+                  "columns are not encoded yet (encode_categories builds their vocabularies on the training rows)");
+  c.model.embeddings.clear();
+  for (const Vocabulary& v : data.train.vocabularies) {
+    const int dim = c.embedding_dim > 0 ? c.embedding_dim : default_embedding_dim(v.cardinality());
+    c.model.embeddings.push_back(EmbeddingSpec{v.feature, v.cardinality(), dim});
+  }
   c.model.validate();
 
   // Early stopping's validation rows come from the end of the training rows.

@@ -77,6 +77,7 @@ void TrainingRun::upload_and_standardize(const Dataset& data) {
   standardization_ = sharded_ ? compute_standardization(data.train, all_train_rows)
                      : train_.rows > 0 ? compute_standardization(backend_, train_)
                                        : compute_standardization(data.train, train_rows_);
+  keep_category_codes();
   if (train_.rows > 0) apply_standardization(backend_, standardization_, train_);
   if (loader_needs_host_table(config_.loader)) {
     if (!sharded_) standardized_host_train_ = slice_rows(data.train, 0, train_rows_);
@@ -85,6 +86,14 @@ void TrainingRun::upload_and_standardize(const Dataset& data) {
   }
   apply_standardization(backend_, standardization_, test_);
   if (validation_.rows > 0) apply_standardization(backend_, standardization_, validation_);
+}
+
+// Category codes are row indices of embedding tables: standardisation leaves them as they are ((x - 0) * 1).
+void TrainingRun::keep_category_codes() {
+  for (const EmbeddingSpec& e : config_.model.embeddings) {
+    standardization_.mean[std::size_t(e.column)] = 0.0f;
+    standardization_.inv_std[std::size_t(e.column)] = 1.0f;
+  }
 }
 
 // Rank r's rows: every row belongs to exactly one rank, for any row count (a batch size that N does not divide,

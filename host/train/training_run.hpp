@@ -86,6 +86,7 @@ class TrainingRun {
   void forward_backward(const float* x, int ld, int rows, const float* labels, DropoutKey key, float* loss_slot);
   Metrics evaluate(const DeviceTable& table, BackendBuffer<float>& outputs, const char* what, std::int64_t step);
   void upload_and_standardize(const Dataset& data);
+  void keep_category_codes();
 
   Backend& backend_;
   Communicator& comm_;

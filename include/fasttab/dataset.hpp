@@ -40,6 +40,23 @@ std::int64_t take_validation_rows(Table& train, double val_fraction, std::uint64
 // A separate test file: its feature count must match the training table's.
 Dataset with_test_table(Table&& train, Table&& test, const std::string& source, const std::string& test_source);
 
+// Categorical columns: the vocabulary of each is built on the first `vocabulary_rows` training rows (the rows the
+// model trains on: the validation rows at the end are left out), its categories ordered by count, most frequent
+// first (ties by text); a category seen fewer than `min_count` times goes to the unseen bucket. Then the training
+// and test tables are encoded with it (codes: 0 missing, 1 unseen, 2.. the categories). Nothing to do for a
+// dataset without text columns. Throws Error when min_count < 1.
+void encode_categories(Dataset& d, int min_count, std::int64_t vocabulary_rows);
+
+// Encodes a loaded table's categorical columns by their text with vocabularies built on other rows (the test
+// file, predict's file): a text not in the vocabulary is code 1, a missing value code 0. A column that holds
+// numbers in `t` but was categorical in training is read by its values' text ("%g"). Throws Error naming `what`
+// when a column holds text in `t` but numbers in training.
+void encode_with_vocabularies(Table& t, const std::vector<Vocabulary>& vocabularies, const std::string& what);
+
+// Renumbers a table's text label classes as `classes` (the training data's): throws Error naming `what` and the
+// class for a class the training data does not have, or a text label where training had numbers.
+void map_label_classes(Table& t, const std::vector<std::string>& classes, const std::string& what);
+
 // Checks labels for the task: binary 0/1, multiclass integers in [0, classes), regression finite. The error
 // names the row and the value. Returns the class count for multiclass (max label + 1 when classes <= 0).
 int validate_labels(Task task, int classes, const Table& table, const std::string& what);

@@ -21,7 +21,13 @@ enum class NanPolicy { reject, drop, zero };
 struct LoadOptions {
   std::string path;
   int label_col = 0;              // 0-based column index of the label; -1: no label column (labels are NaN)
-  std::string features = "all";   // "all" (every column but the label), or "1-21", "1-21,25", ...
+  std::string label_name;         // the label column by header name (overrides label_col when set)
+  // Column lists: comma-separated header names, 0-based indices and ranges ("1-21,25,price").
+  std::string features = "all";   // "all" (every column but the label and --drop's), or a list
+  std::string drop;               // columns left out of "all" (e.g. a row number)
+  std::string categorical;        // columns read as categories even where they hold numbers
+  std::string numeric;            // columns that must hold numbers: a text field is an error (line and column)
+  int max_categories = 1 << 20;   // distinct values a text column may have (more: an error naming the column)
   HeaderMode header = HeaderMode::detect;
   char delimiter = 0;             // 0 = detect among ',', '\t', ';'
   NanPolicy nan_policy = NanPolicy::reject;
@@ -41,7 +47,13 @@ struct LoadReport {
 };
 
 // Loads a .csv, .csv.gz or .npy file (recognised by content) into a Table; throws fasttab::Error naming the
-// file and what to fix. Labels are returned as parsed floats (validation per task is the caller's job).
+// file and what to fix. Labels are returned as parsed floats (validation per task is the caller's job), or as
+// class indices for a text label column (Table::label_classes).
+//
+// CSV: a selected column with a field that is not a number (quotes and spaces stripped) is categorical, unless
+// --numeric names it; --categorical makes any column categorical. A categorical field that is empty, NA, N/A,
+// NaN, null or NULL is a missing value (the vocabulary's missing code), whatever the NaN policy. .npy: the columns
+// --categorical names become categories of their values ("%g"; NaN missing).
 Table load_table(const LoadOptions& options, LoadReport* report = nullptr);
 
 // Writes a table as a 2-D float32 C-order .npy of shape [rows, 1 + cols]: column 0 the label, then the features
@@ -66,6 +78,9 @@ struct ColumnLayout {
   std::vector<std::string> feature_names;  // their header names (empty when the file had no header)
   char delimiter = 0;                      // CSV: the delimiter (0 for .npy and synthetic data)
   bool header = false;                     // CSV: the first line was a header
+  std::vector<int> categorical_cols;       // the source columns read as categories (their vocabularies below)
+  std::vector<Vocabulary> vocabularies;    // per categorical feature, built on the training rows
+  std::vector<std::string> label_classes;  // a text label's class names (class i is label_classes[i])
 };
 
 }  // namespace fasttab

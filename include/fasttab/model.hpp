@@ -29,7 +29,6 @@ struct EmbeddingSpec {
   int column = 0;
   int cardinality = 0;
   int dim = 0;
-  bool operator==(const EmbeddingSpec&) const = default;
 };
 
 // The default width of a column's embedding: min(16, ceil(1.6 * cardinality^0.56)) (fastai's rule, capped).

@@ -19,6 +19,12 @@ namespace fasttab {
 std::vector<float> predict_outputs(Backend& backend, const SavedModel& model, const Table& table,
                                    int chunk_rows = 16384, const std::string& source = "the table");
 
+// Prepares a loaded table for the model: its categorical columns encoded with the model's vocabularies (a category
+// the training rows did not have is the unseen code) and a text label renumbered as the model's classes (a label
+// that is not one of them makes every label NaN, so that no metrics are computed). Throws Error naming `source`
+// when a column holds text that was numeric in training.
+void encode_for_model(const SavedModel& model, Table& table, const std::string& source);
+
 // The columns of a data file as the loader would see them with `options` (delimiter and header detected when not
 // given): format, column count, header names, and the features and label that options' --label-col and
 // --features select (label_col -1: none). Reads only the start of the file. Throws Error naming the file.

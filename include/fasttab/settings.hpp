@@ -66,6 +66,12 @@ void for_each_setting(Config& c, Visit&& visit) {
   visit(Setting{"loader", "--loader", "where batches come from"}, c.loader);
   visit(Setting{"standardize", "--standardize", "standardise features with the training split's mean and std"},
         c.standardize);
+  visit(Setting{"embedding_dim", "--embedding-dim", "categorical columns: the width of each column's embedding "
+                "(0: min(16, ceil(1.6 * categories^0.56)))", 0, 1024},
+        c.embedding_dim);
+  visit(Setting{"min_category_count", "--min-category-count", "categorical columns: categories seen fewer times in "
+                "the training rows share the unseen-category bucket", 1, 2e9},
+        c.min_category_count);
   visit(Setting{"val_rows", "--val-rows", "validation rows taken from the end of the training rows (early stopping)",
                 0, 2e9},
         c.val_rows);

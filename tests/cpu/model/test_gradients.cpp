@@ -88,3 +88,29 @@ TEST_CASE("gradients match central finite differences: regression, relu") {
   // ReLU's kink can sit inside the +-h interval for a few units: a looser bound.
   CHECK(gradient_error(make_problem(Task::regression, Activation::relu, 0.0f, 1)) < 2e-2);
 }
+
+// Categorical inputs: columns 1 and 3 of x hold codes (0 missing, 1 unseen, 2..); every embedding row that some
+// row of the batch uses gets a gradient, checked like the weights'. Rows absent from the batch must get exactly 0.
+TEST_CASE("gradients match central finite differences: embeddings of two categorical columns") {
+  Problem p = make_problem(Task::binary, Activation::tanh, 0.3f, 1);
+  p.spec.embeddings = {EmbeddingSpec{1, 6, 3}, EmbeddingSpec{3, 4, 2}};
+  for (int r = 0; r < p.rows; ++r) {
+    p.x[std::size_t(r) * p.ld + 1] = float(r % 5);  // code 5 of column 1 is never used
+    p.x[std::size_t(r) * p.ld + 3] = r == 7 ? std::nanf("") : float((r * 3) % 4);  // a NaN reads row 0
+  }
+  CHECK(p.spec.input_width() == 5 - 2 + 3 + 2);
+  CHECK(gradient_error(p) < 2e-3);
+
+  auto backend = make_cpu_backend(1);
+  Mlp mlp(*backend, p.spec, p.rows);
+  mlp.set_parameters(initial_parameters(p.spec, 5));
+  const float* out = mlp.forward(p.x.data(), p.ld, p.rows, true, DropoutKey{1, 1, 0});
+  std::vector<float> grad_out(std::size_t(p.rows)), g(p.spec.parameter_count());
+  float loss = 0;
+  backend->loss_forward_backward(p.task, out, p.rows, 1, 1, p.y.data(), grad_out.data(), &loss);
+  mlp.backward(p.x.data(), p.ld, p.rows, grad_out.data(), DropoutKey{1, 1, 0});
+  backend->copy_to_host(g.data(), mlp.gradients(), g.size() * sizeof(float));
+  const std::size_t unused_row = p.spec.embedding_offset(0) + 5 * 3;
+  for (int k = 0; k < 3; ++k) CHECK(g[unused_row + k] == 0.0f);
+  CHECK(g[p.spec.embedding_offset(0) + 2 * 3] != 0.0f);
+}
