@@ -29,6 +29,11 @@ struct EmbeddingSpec {
   int column = 0;
   int cardinality = 0;
   int dim = 0;
+  // Spelled out: a defaulted operator== is C++20 and the project builds as C++17.
+  bool operator==(const EmbeddingSpec& o) const {
+    return column == o.column && cardinality == o.cardinality && dim == o.dim;
+  }
+  bool operator!=(const EmbeddingSpec& o) const { return !(*this == o); }
 };
 
 // The default width of a column's embedding: min(16, ceil(1.6 * cardinality^0.56)) (fastai's rule, capped).

@@ -10,6 +10,8 @@
 // bound, tests/cpu/test_gradients.cpp); with ReLU a kink can sit inside +-h for a few units: 2e-2. ReLU with
 // dropout is left to the op registry (element-wise against the CPU): its kinks gave 2.5e-2 to 7e-2 here. Dropout
 // masks are the same Philox draws in the forward and the backward pass, and on both backends.
+// With embeddings (cuda/ops/embedding.cu), two of the five input columns hold category codes (one code absent
+// from the batch, one out of range, one NaN): the tables' gradients are checked with the rest.
 #include <cmath>
 
 #include "fasttab/model.hpp"
@@ -28,7 +30,7 @@ struct Problem {
   std::vector<float> x, y;
 };
 
-Problem make_problem(Task task, Activation act, float dropout, int outputs) {
+Problem make_problem(Task task, Activation act, float dropout, int outputs, bool embeddings) {
   Problem p;
   p.task = task;
   p.spec.inputs = 5;
@@ -40,6 +42,17 @@ Problem make_problem(Task task, Activation act, float dropout, int outputs) {
   p.y.resize(static_cast<std::size_t>(p.rows));
   for (int r = 0; r < p.rows; ++r)
     p.y[r] = task == Task::regression ? std::sin(float(r)) : float(r % (task == Task::multiclass ? outputs : 2));
+  if (embeddings) {
+    // Column 1: codes r % 4 of a 4-row table; column 3: codes (5r) % 7 of an 8-row table (code 7 absent: a zero
+    // gradient), row 2's NaN (missing: row 0) and row 7's 9.0 (out of range: row 1, unseen).
+    p.spec.embeddings = {{1, 4, 3}, {3, 8, 2}};
+    for (int r = 0; r < p.rows; ++r) {
+      p.x[static_cast<std::size_t>(r) * p.ld + 1] = static_cast<float>(r % 4);
+      p.x[static_cast<std::size_t>(r) * p.ld + 3] = static_cast<float>((5 * r) % 7);
+    }
+    p.x[2 * static_cast<std::size_t>(p.ld) + 3] = kNaN;
+    p.x[7 * static_cast<std::size_t>(p.ld) + 3] = 9.0f;
+  }
   return p;
 }
 
@@ -92,12 +105,15 @@ struct GradientCase {
   float dropout;
   int outputs;
   double tolerance;
+  bool embeddings = false;
 };
 const GradientCase kGradientCases[] = {
     {Task::binary, Activation::tanh, 0.5f, 1, 2e-3},
     {Task::binary, Activation::tanh, 0.0f, 1, 2e-3},
     {Task::multiclass, Activation::tanh, 0.3f, 4, 2e-3},
     {Task::regression, Activation::relu, 0.0f, 1, 2e-2},
+    {Task::binary, Activation::tanh, 0.0f, 1, 2e-3, true},
+    {Task::multiclass, Activation::tanh, 0.3f, 3, 2e-3, true},
 };
 
 }  // namespace
@@ -106,8 +122,9 @@ TEST_CASE("MLP gradients match central finite differences on the CPU and the CUD
   FASTTAB_REQUIRE_CUDA_DEVICE();
   Backends b = make_backends();
   for (const GradientCase& c : kGradientCases) {
-    INFO("task " << static_cast<int>(c.task) << " act " << static_cast<int>(c.act) << " dropout " << c.dropout);
-    const Problem p = make_problem(c.task, c.act, c.dropout, c.outputs);
+    INFO("task " << static_cast<int>(c.task) << " act " << static_cast<int>(c.act) << " dropout " << c.dropout
+                 << " embeddings " << c.embeddings);
+    const Problem p = make_problem(c.task, c.act, c.dropout, c.outputs, c.embeddings);
     CHECK(gradient_error(*b.cpu, p) <= c.tolerance);
     CHECK(gradient_error(*b.gpu, p) <= c.tolerance);
   }

@@ -1,13 +1,16 @@
 // The op registry (op_registry.hpp): every row of kCases runs on the CPU backend and on the CUDA backend with the
 // same inputs, and the outputs are compared by normalised error ||gpu - cpu|| / ||cpu|| against the row's
 // tolerance. Tolerances, by why the two backends may differ:
-//   0      copies and integer results (fill, gather_rows, random_permutation, find_nonfinite): bit for bit;
+//   0      copies and integer results (fill, gather_rows, random_permutation, find_nonfinite, embed_inputs), and
+//          sums in the same order on both backends (embedding_gradient: row order per code): bit for bit;
 //   1e-6   float arithmetic in the CPU's order up to nvcc's FMA contractions (optimizer, standardize_columns);
 //   1e-5   tanhf against std::tanh and float sums in another order (element-wise ops, bias gradients), and double
 //          per-row losses rounded to float (loss_forward_backward);
 //   1e-9   double sums in another order (column_moments, evaluate: loss, accuracy, AUC, RMSE, R^2 in double).
 // Sizes cover the scalar and float4 paths (cols % 4, ld % 4), the fused backward's fallback (> 1024 columns), one
 // element, and grids larger than one wave.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "op_registry.hpp"
@@ -175,6 +178,72 @@ std::vector<double> run_find_nonfinite(Backend& b, const OpCase& c) {
   return {static_cast<double>(b.find_nonfinite(values.data(), static_cast<std::int64_t>(n)))};
 }
 
+// Embedding cases: x has c.cols columns (leading dim c.ld), every other one categorical (cardinality 2..300, dim
+// 1..16), codes mostly valid with NaN, out-of-range and non-integer ones mixed in. Tables after a gap of 3 floats.
+struct EmbeddingCase {
+  std::vector<InputColumn> columns;
+  int width = 0;
+  std::size_t table_floats = 3;
+  std::vector<float> x;
+};
+
+EmbeddingCase embedding_case(const OpCase& c) {
+  EmbeddingCase ec;
+  for (int j = 0; j < c.cols; ++j) {
+    InputColumn col;
+    col.out_offset = ec.width;
+    if (j % 2 == 1) {
+      col.cardinality = 2 + (j * 37) % 299;
+      col.dim = 1 + (j * 5) % 16;
+      col.table_offset = static_cast<std::int64_t>(ec.table_floats);
+      ec.table_floats += static_cast<std::size_t>(col.cardinality) * col.dim + 3;
+    }
+    ec.width += std::max(col.dim, 1);
+    ec.columns.push_back(col);
+  }
+  ec.x = random_floats(elements(c), 23, 0.0f, 1.0f);
+  for (int r = 0; r < c.rows; ++r)
+    for (int j = 0; j < c.cols; ++j) {
+      const InputColumn& col = ec.columns[static_cast<std::size_t>(j)];
+      float& v = ec.x[static_cast<std::size_t>(r) * c.ld + j];
+      if (col.dim == 0) continue;
+      const int roll = (r * 7 + j) % 23;
+      if (roll == 0) v = kNaN;
+      else if (roll == 1) v = static_cast<float>(col.cardinality);  // out of range
+      else if (roll == 2) v = 1.5f;                                  // not an integer
+      else v = std::floor(v * v * static_cast<float>(col.cardinality));  // skewed towards small codes
+    }
+  return ec;
+}
+
+std::vector<double> run_embed_inputs(Backend& b, const OpCase& c) {
+  const EmbeddingCase ec = embedding_case(c);
+  auto columns = upload(b, ec.columns);
+  const InputLayout layout{ec.columns.data(), columns.data(), c.cols, ec.width};
+  auto x = upload(b, ec.x);
+  auto tables = upload(b, random_floats(ec.table_floats, 24));
+  const int ld_e = ec.width + 1;
+  auto e = upload(b, std::vector<float>(static_cast<std::size_t>(c.rows) * ld_e, -7.0f));
+  b.embed_inputs(x.data(), c.ld, c.rows, layout, tables.data(), e.data(), ld_e);
+  std::vector<double> out;
+  append(out, download(b, e));
+  return out;
+}
+
+std::vector<double> run_embedding_gradient(Backend& b, const OpCase& c) {
+  const EmbeddingCase ec = embedding_case(c);
+  auto columns = upload(b, ec.columns);
+  const InputLayout layout{ec.columns.data(), columns.data(), c.cols, ec.width};
+  auto x = upload(b, ec.x);
+  const int ld_g = ec.width + 3;
+  auto grad_e = upload(b, random_floats(static_cast<std::size_t>(c.rows) * ld_g, 25));
+  auto table_grads = upload(b, std::vector<float>(ec.table_floats, -7.0f));
+  b.embedding_gradient(x.data(), c.ld, c.rows, layout, grad_e.data(), ld_g, table_grads.data());
+  std::vector<double> out;
+  append(out, download(b, table_grads));
+  return out;
+}
+
 OpRunner runner_for(const std::string& op) {
   if (op == "fill") return run_fill;
   if (op == "bias_activation_dropout_forward") return run_forward;
@@ -189,6 +258,8 @@ OpRunner runner_for(const std::string& op) {
   if (op == "standardize_columns") return run_standardize;
   if (op == "evaluate") return run_evaluate;
   if (op == "find_nonfinite") return run_find_nonfinite;
+  if (op == "embed_inputs") return run_embed_inputs;
+  if (op == "embedding_gradient") return run_embedding_gradient;
   return nullptr;
 }
 
@@ -241,6 +312,12 @@ const OpCase kCases[] = {
   {"find_nonfinite",                           (1 << 20) + 5, 7, 1, 0.0},
   {"find_nonfinite",                           (1 << 20) + 5, 6, 1, 0.0},
   {"find_nonfinite",                           (1 << 20) + 5, 4, 1, 0.0},
+  // embed_inputs, embedding_gradient: cols = x's columns (every other one categorical, see embedding_case).
+  {"embed_inputs",                             1000,   7,    9,    0.0},
+  {"embed_inputs",                             1,      2,    2,    0.0},
+  {"embedding_gradient",                       1000,   7,    9,    0.0},
+  {"embedding_gradient",                       16384,  12,   13,   0.0},
+  {"embedding_gradient",                       1,      2,    2,    0.0},
 };
 // clang-format on
 
