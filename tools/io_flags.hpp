@@ -27,7 +27,14 @@ inline void add_io_flags(CLI::App& app, LoadOptions& options) {
              options.label_name = value;  // a header name, resolved when the file is read
            }
          },
-         "the label column: its 0-based index or its header name (default 0)");
+         "the label column: its 0-based index or its header name (default 0)")
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            const bool negative = value.size() > 1 && value[0] == '-' &&
+                                  value.find_first_not_of("0123456789", 1) == std::string::npos;
+            return negative ? "--label-col " + value + ": give a 0-based column index (>= 0) or a header name" : "";
+          },
+          "INDEX or NAME"));
   app.add_option("--features", options.features,
                  "feature columns: 'all' (every column but the label and --drop's), or a list of header names, "
                  "0-based indices and ranges such as '1-21,25,price'")
@@ -36,7 +43,8 @@ inline void add_io_flags(CLI::App& app, LoadOptions& options) {
   app.add_option("--categorical", options.categorical,
                  "columns read as categories even where they hold numbers (a column with text is one already)");
   app.add_option("--numeric", options.numeric,
-                 "columns that must hold numbers: a text field is an error with its line and column, not a category");
+                 "columns that must hold numbers ('all': every column): a text field is an error with its line and "
+                 "column, not a category");
   app.add_option("--max-categories", options.max_categories,
                  "distinct values a categorical column may have (more: an error naming the column)")
       ->check(CLI::Range(2, 1 << 24))

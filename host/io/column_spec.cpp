@@ -71,6 +71,7 @@ std::vector<char> column_marks(const std::string& file, const std::string& flag,
                                int source_cols, const std::vector<std::string>& names) {
   std::vector<char> marks(static_cast<std::size_t>(source_cols), 0);
   if (spec.empty()) return marks;
+  if (spec == "all") return std::vector<char>(static_cast<std::size_t>(source_cols), 1);
   for (int c : parse_columns(file, flag, spec, source_cols, names)) marks[static_cast<std::size_t>(c)] = 1;
   return marks;
 }

@@ -262,22 +262,6 @@ void join_chunks(std::vector<std::unique_ptr<CsvChunkResult>>& results, int thre
 
 }  // namespace
 
-std::vector<std::string> label_class_order(std::vector<std::string> values) {
-  std::sort(values.begin(), values.end());
-  if (values.size() != 2) return values;
-  auto lower = [](std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-  };
-  static const std::pair<const char*, const char*> kPairs[] = {
-      {"no", "yes"}, {"false", "true"}, {"n", "y"}, {"f", "t"}, {"negative", "positive"}};
-  for (const auto& [no, yes] : kPairs) {
-    if (lower(values[0]) == yes && lower(values[1]) == no) return {values[1], values[0]};
-    if (lower(values[0]) == no && lower(values[1]) == yes) return values;
-  }
-  return values;
-}
-
 Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptions& options,
                std::int64_t* dropped, std::vector<std::string>* warnings, const std::vector<int>& text_columns) {
   TextChunk first;

@@ -27,8 +27,5 @@ Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptio
                std::int64_t* dropped, std::vector<std::string>* warnings = nullptr,
                const std::vector<int>& text_columns = {});
 
-// A text label column's classes from its distinct values: two values that read as no/yes (false/true, n/y, f/t,
-// negative/positive, any case) are ordered so, class 1 the yes; otherwise the values in sorted order.
-std::vector<std::string> label_class_order(std::vector<std::string> values);
 
 }  // namespace fasttab

@@ -4,6 +4,7 @@
 #include "host/io/csv_parser.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -67,7 +68,11 @@ FieldStatus parse_trimmed(const char* begin, const char* end, float& value) {
   if (begin == end) return FieldStatus::empty;
   if (*begin == '+' && end - begin > 1 && begin[1] != '-' && begin[1] != '+') ++begin;  // "+-1" is no number
   const auto result = fast_float::from_chars(begin, end, value);
-  if (result.ec != std::errc() || result.ptr != end) return FieldStatus::not_a_number;
+  if (result.ec != std::errc() || result.ptr != end) {
+    // R's NA and the other missing-value words are a missing number, as an empty field is.
+    return is_missing_text(std::string_view(begin, static_cast<std::size_t>(end - begin))) ? FieldStatus::empty
+                                                                                           : FieldStatus::not_a_number;
+  }
   return FieldStatus::number;
 }
 
@@ -108,6 +113,22 @@ bool is_missing_text(std::string_view t) {
 bool is_number_text(std::string_view text) {
   float value = 0;
   return parse_trimmed(text.data(), text.data() + text.size(), value) == FieldStatus::number;
+}
+
+std::vector<std::string> label_class_order(std::vector<std::string> values) {
+  std::sort(values.begin(), values.end());
+  if (values.size() != 2) return values;
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  static const std::pair<const char*, const char*> kPairs[] = {
+      {"no", "yes"}, {"false", "true"}, {"n", "y"}, {"f", "t"}, {"negative", "positive"}};
+  for (const auto& [no, yes] : kPairs) {
+    if (lower(values[0]) == yes && lower(values[1]) == no) return {values[1], values[0]};
+    if (lower(values[0]) == no && lower(values[1]) == yes) return values;
+  }
+  return values;
 }
 
 std::string printable(std::string_view text) {
@@ -170,9 +191,10 @@ namespace {
                                                      const char* end, float value) {
   const char* what = std::isnan(value) ? "NaN" : "Inf";
   const bool empty = parse_trimmed(begin, end, value) == FieldStatus::empty;
+  const std::string_view text = trim_text_field(std::string_view(begin, static_cast<std::size_t>(end - begin)));
+  const std::string missing = text.empty() ? "empty field (a missing value)" : quote_field(text.data(), text.data() + text.size()) + " (a missing value)";
   out.failed = true;
-  out.error = detail::concat(", column ", col, ": ", empty ? "empty field (a missing value)" : what,
-                             " (use --nan-policy=drop or zero)");
+  out.error = detail::concat(", column ", col, ": ", empty ? missing : what, " (use --nan-policy=drop or zero)");
 }
 
 // Room for the rows expected in `text_bytes` (from the sampled bytes per row), so the vectors grow once.

@@ -40,6 +40,9 @@ std::string_view trim_text_field(std::string_view field);
 bool is_missing_text(std::string_view text);
 // Whether a field (already trimmed and unquoted) parses as a number the way the parser reads numeric fields.
 bool is_number_text(std::string_view text);
+// A text label column's classes from its distinct values: two values that read as no/yes (false/true, n/y, f/t,
+// negative/positive, any case) are ordered so, class 1 the yes; otherwise the values in sorted order.
+std::vector<std::string> label_class_order(std::vector<std::string> values);
 
 // One chunk's rows, row-major like Table. A chunk stops at its first bad line: `failed` is set, `lines` counts
 // the lines before it, and `error` holds the message after "<file> line <n>" (": expected 29 fields, found 28"

@@ -2,7 +2,6 @@
 // uint32 in 2.0 and 3.0), then e.g. "{'descr': '<f4', 'fortran_order': False, 'shape': (11000000, 29), }".
 #include "host/io/npy_format.hpp"
 
-#include "host/io/csv_loader.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -26,7 +26,7 @@ struct LoadOptions {
   std::string features = "all";   // "all" (every column but the label and --drop's), or a list
   std::string drop;               // columns left out of "all" (e.g. a row number)
   std::string categorical;        // columns read as categories even where they hold numbers
-  std::string numeric;            // columns that must hold numbers: a text field is an error (line and column)
+  std::string numeric;            // columns that must hold numbers ("all": every one): a text field is an error
   int max_categories = 1 << 20;   // distinct values a text column may have (more: an error naming the column)
   HeaderMode header = HeaderMode::detect;
   char delimiter = 0;             // 0 = detect among ',', '\t', ';'

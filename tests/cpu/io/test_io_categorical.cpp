@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "fasttab/dataset.hpp"
@@ -114,6 +116,7 @@ TEST_CASE("text labels: yes/no order, sorted otherwise; a missing label follows 
   CHECK(t.labels == std::vector<float>{1, 0, 0});
   o.path = write_text(dir.file("tf.csv"), "TRUE,1\nFALSE,2\n");
   CHECK(load_table(o).label_classes == std::vector<std::string>{"FALSE", "TRUE"});
+  o.header = HeaderMode::absent;
   o.path = write_text(dir.file("missing.csv"), "a,1\n,2\nb,3\n");
   CHECK(error_of([&] { load_table(o); }).find("line 2, column 0: the label is missing") != std::string::npos);
   o.nan_policy = NanPolicy::drop;
@@ -222,7 +225,7 @@ TEST_CASE("a test file's text labels are renumbered as the training file's class
   Dataset d = with_test_table(std::move(train), load_table(o), "train.csv", "test.csv");
   CHECK(d.test.label_classes == std::vector<std::string>{"bird", "cat", "dog"});
   CHECK(d.test.labels == std::vector<float>{2, 1});
-  o.path = write_text(dir.file("fish.csv"), "fish,1\n");
+  o.path = write_text(dir.file("fish.csv"), "cat,1\nfish,2\n");
   Table again = load_table([&] { LoadOptions t = o; t.path = dir.file("train.csv"); return t; }());
   const std::string e = error_of([&] { with_test_table(std::move(again), load_table(o), "train.csv", "fish.csv"); });
   CHECK(e.find("label 'fish' is not one of the training data's 3 classes") != std::string::npos);

@@ -83,6 +83,7 @@ TEST_CASE("io csv: header detection, quoted names, forced header modes") {
   CHECK(t.rows == 2);
   options = csv_options(path);
   options.header = fasttab::HeaderMode::absent;
+  options.numeric = "all";  // else the header's words make text columns
   CHECK(fasttab::test::error_of([&] { load_table(options); }).find("h.csv line 1, column 0: '\"label\"' is not a number") !=
         std::string::npos);
 }

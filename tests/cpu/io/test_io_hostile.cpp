@@ -32,9 +32,11 @@ LoadOptions opts(const std::string& path) {
   options.use_cache = false;
   return options;
 }
+// Every column numeric (--numeric all): text is an error here, not a categorical column.
 std::string load_error(const std::string& path, LoadOptions options = {}) {
   options.path = path;
   options.use_cache = false;
+  if (options.numeric.empty() && options.categorical.empty()) options.numeric = "all";
   return error_of([&] { load_table(options); });
 }
 bool has(const std::string& text, const std::string& part) {
@@ -196,8 +198,8 @@ TEST_CASE("io hostile: missing-value tokens in the first line are data, not a he
   CHECK(gap_report.warnings.empty());
   // When the doubtful first line then fails to parse, the error says what header detection did.
   const auto na = write_text(dir.file("na_all.csv"), "1,NA,2\n0,3,4\n");
-  CHECK(load_error(na) == na + " line 1, column 1: 'NA' is not a number (header detection took this first line "
-                               "as data; if it is a header, give --header)");
+  CHECK(load_error(na) == na + " line 1, column 1: 'NA' (a missing value) (use --nan-policy=drop or zero) (header "
+                               "detection took this first line as data; if it is a header, give --header)");
   // NaN parses as a number: no doubt, no warning.
   LoadOptions options = opts(write_text(dir.file("nan.csv"), "1,NaN,2\n0,3,4\n"));
   options.nan_policy = fasttab::NanPolicy::zero;
@@ -292,6 +294,7 @@ TEST_CASE("io hostile: CR-only line endings load like LF") {
   for (int i = 0; i < 300; ++i) text += std::to_string(i % 2) + "," + std::to_string(i) + "\r";
   LoadOptions options;
   options.threads = 2;
+  options.numeric = "all";  // text is an error, not a categorical column
   std::int64_t dropped = 0;
   fasttab::MemoryTextSource memory(text, 16);
   const auto m = fasttab::load_csv("m.csv", memory, options, &dropped);
