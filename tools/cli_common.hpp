@@ -262,6 +262,9 @@ inline Dataset build_dataset(DataFlags& f, TrainConfig& c, const Backend& backen
                   dataset.train.rows);
   encode_categories(dataset, c.min_category_count, dataset.train.rows - c.val_rows);
   print_vocabularies(dataset.train, log);
+  if (const int indicators = impute_missing_values(dataset, dataset.train.rows - c.val_rows))
+    std::fprintf(log, "missing values: the training mean, and %d 'was missing' indicator column%s\n", indicators,
+                 indicators == 1 ? "" : "s");
   return dataset;
 }
 

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <sstream>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -161,10 +162,38 @@ void check_feature_names(const SavedModel& model, const Table& table, const std:
                     "column optional)");
 }
 
+// --held-out: the rows the training run held back as its test set, chosen again from the checkpoint's record of
+// the split ("random test F seed S ..." or "last rows") on the same file. The file must have the training run's
+// row count.
+Table held_out_rows(const SavedModel& model, Table&& table, const std::string& path) {
+  const nlohmann::json config = nlohmann::json::parse(model.config_json);
+  const nlohmann::json& data = config.at("data");
+  FASTTAB_REQUIRE(data.contains("split"), "--held-out: the model ", path, " records no split (it was saved by an "
+                  "older version); predict the test rows as a file of their own");
+  const std::string split = data.at("split").get<std::string>();
+  const std::int64_t rows = data.at("train_rows").get<std::int64_t>() + data.at("val_rows").get<std::int64_t>() +
+                            data.at("test_rows").get<std::int64_t>();
+  FASTTAB_REQUIRE(table.rows == rows, "--held-out: the file has ", table.rows, " rows but the training run split ",
+                  rows, " (", split, "); give the training file, with the same --nan-policy");
+  std::istringstream words(split);
+  std::string first, second;
+  words >> first >> second;
+  if (first == "last" && second == "rows")
+    return split_train_test(std::move(table), data.at("test_rows").get<std::int64_t>(), path).test;
+  double fraction = 0;
+  std::string seed_word;
+  std::uint64_t seed = 0;
+  FASTTAB_REQUIRE(first == "random" && second == "test" && (words >> fraction >> seed_word >> seed) && seed_word == "seed",
+                  "--held-out: the training run's test rows were '", split, "', not rows of this file; predict its "
+                  "test file itself");
+  return split_random(std::move(table), fraction, seed, path).test;
+}
+
 // Every flag of build/predict.
 struct PredictFlags {
   std::string model_path, out_path, device = "auto";
   bool probabilities = false;
+  bool held_out = false;
   LoadOptions load;
   std::string label_flag;
   bool columns_from_flags = false;
@@ -175,6 +204,9 @@ void add_predict_flags(CLI::App& app, PredictFlags& f) {
   app.add_option("--data", f.load.path, "table to predict: .csv, .csv.gz or .npy")->required();
   app.add_option("--out", f.out_path, "predictions: .csv or .npy (by extension)")->required();
   app.add_flag("--probabilities", f.probabilities, "multiclass: also write the K class probabilities");
+  app.add_flag("--held-out", f.held_out,
+               "predict only the rows the training run held back as its test set (--data: the training file), "
+               "so that the metrics are its test figures");
   app.add_option("--device", f.device, name_list<DeviceChoice>())
       ->check(CLI::IsMember(name_map<DeviceChoice>()))->capture_default_str();
   add_io_flags(app, f.load);
@@ -284,10 +316,15 @@ int main(int argc, char** argv) {
                 model.epochs_done);
     const bool labelled_file =
         choose_columns(app, model, model_path, flags.label_flag, flags.columns_from_flags, load);
+    if (!model.layout.imputations.empty()) load.nan_policy = NanPolicy::indicator;  // the training run's imputation
     LoadReport report;
     Table table = load_table(load, &report);
     check_feature_names(model, table, load.path);
     encode_for_model(model, table, load.path);
+    if (flags.held_out) {
+      table = held_out_rows(model, std::move(table), model_path);
+      std::printf("held-out rows: %lld test rows of the training run's split\n", static_cast<long long>(table.rows));
+    }
     std::printf("data: %s: %lld rows x %d features\n", load.path.c_str(), static_cast<long long>(table.rows), table.cols);
     const std::vector<float> outputs = predict_outputs(*backend, model, table, 16384, load.path);
 

@@ -206,6 +206,7 @@ void record_data_layout(const cli::DataFlags& data_flags, const Dataset& dataset
     l.vocabularies = dataset.train.vocabularies;
     for (const Vocabulary& v : l.vocabularies) l.categorical_cols.push_back(l.feature_cols[std::size_t(v.feature)]);
     l.label_classes = dataset.train.label_classes;
+    l.imputations = dataset.train.imputations;
     return;
   }
   ColumnLayout& l = config.data_layout;  // the built-in data, as --export-npy writes it: label, then features

@@ -112,6 +112,12 @@ json layout_to_json(const ColumnLayout& l) {
     j["vocabularies"] = vocabularies;
   }
   if (!l.label_classes.empty()) j["label_classes"] = l.label_classes;
+  if (!l.imputations.empty()) {
+    json imputations = json::array();
+    for (const Imputation& m : l.imputations)
+      imputations.push_back({{"feature", m.feature}, {"mean", m.mean}, {"indicator", m.indicator}});
+    j["imputations"] = imputations;
+  }
   return j;
 }
 
@@ -135,6 +141,10 @@ ColumnLayout layout_from_json(const json& j) {
                                           v.at("categories").get<std::vector<std::string>>()});
   }
   if (j.contains("label_classes")) l.label_classes = j.at("label_classes").get<std::vector<std::string>>();
+  if (j.contains("imputations")) {
+    for (const json& m : j.at("imputations"))
+      l.imputations.push_back(Imputation{m.at("feature").get<int>(), m.at("mean").get<float>(), m.at("indicator").get<bool>()});
+  }
   return l;
 }
 

@@ -29,9 +29,9 @@ SavedModel load_saved_model(const std::string& path) {
       FASTTAB_FAIL("checkpoint ", file.display_path(), ": section \"config\" has a malformed \"layout\" (", e.what(),
                    ")");
     }
-    FASTTAB_REQUIRE(int(m.layout.feature_cols.size()) == m.spec.inputs, "checkpoint ", file.display_path(),
-                    ": its layout lists ", m.layout.feature_cols.size(), " feature columns but the model has ",
-                    m.spec.inputs, " inputs");
+    FASTTAB_REQUIRE(int(m.layout.feature_cols.size()) + m.layout.indicator_count() == m.spec.inputs, "checkpoint ",
+                    file.display_path(), ": its layout lists ", m.layout.feature_cols.size(), " feature columns and ",
+                    m.layout.indicator_count(), " missing-value indicators but the model has ", m.spec.inputs, " inputs");
   }
   m.config_json = file.get_string("config");
   const json progress = parse_section(file, "progress");

@@ -12,6 +12,7 @@ Table table_like(const Table& table) {
   out.feature_names = table.feature_names;
   out.categorical = table.categorical;
   out.vocabularies = table.vocabularies;
+  out.imputations = table.imputations;
   out.label_classes = table.label_classes;
   return out;
 }

@@ -305,8 +305,13 @@ void parse_csv_chunk(std::string_view text, const CsvLayout& layout, CsvChunkRes
         if (!std::isfinite(value)) {
           if (std::isinf(value) && is_overflow(field_begin, p)) return fail_overflow(out, col, field_begin, p);
           if (layout.nan_policy == NanPolicy::reject) return fail_missing_value(out, col, field_begin, p, value);
+          if (layout.nan_policy == NanPolicy::indicator && slot == 0) {
+            out.failed = true;
+            out.error = detail::concat(", column ", col, ": the label is missing (use --nan-policy=drop)");
+            return;
+          }
           has_nan = true;
-          value = 0;
+          value = layout.nan_policy == NanPolicy::indicator && slot > 0 ? std::numeric_limits<float>::quiet_NaN() : 0;
         }
         row_data[slot] = value;
       }

@@ -34,7 +34,8 @@ std::string sniff_format(const MappedFile& file) {
 // Everything in the options that changes the parsed table (threads and cache location do not).
 std::string selection_key(const LoadOptions& o) {
   const char* header = o.header == HeaderMode::detect ? "detect" : o.header == HeaderMode::present ? "yes" : "no";
-  const char* nan = o.nan_policy == NanPolicy::reject ? "reject" : o.nan_policy == NanPolicy::drop ? "drop" : "zero";
+  const char* nan = o.nan_policy == NanPolicy::reject ? "reject" : o.nan_policy == NanPolicy::drop ? "drop"
+                    : o.nan_policy == NanPolicy::zero ? "zero" : "indicator";
   return detail::concat("label=", o.label_col, ";label_name=", o.label_name, ";features=", o.features,
                         ";drop=", o.drop, ";categorical=", o.categorical, ";numeric=", o.numeric,
                         ";max_categories=", o.max_categories, ";header=", header,

@@ -173,8 +173,10 @@ Table select_npy_columns(const std::string& file, const T* values, const NpyHead
           FASTTAB_FAIL(file, " row ", r, ", column ", c, ": ", std::isnan(value) ? "NaN" : "Inf",
                        " (use --nan-policy=drop or zero)");
         }
+        FASTTAB_REQUIRE(!(policy == NanPolicy::indicator && k == 0), file, " row ", r, ", column ", c,
+                        ": the label is missing (use --nan-policy=drop)");
         has_nan = true;
-        value = 0;
+        value = policy == NanPolicy::indicator ? std::nanf("") : 0.0f;
       }
       row[k] = value;
     }

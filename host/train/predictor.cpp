@@ -56,6 +56,7 @@ std::vector<float> predict_outputs(Backend& backend, const SavedModel& model, co
 
 void encode_for_model(const SavedModel& model, Table& table, const std::string& source) {
   encode_with_vocabularies(table, model.layout.vocabularies, source);
+  apply_imputations(table, model.layout.imputations, source);
   if (table.label_classes.empty() && model.layout.label_classes.empty()) return;
   try {
     map_label_classes(table, model.layout.label_classes, source);

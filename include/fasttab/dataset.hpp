@@ -53,6 +53,15 @@ void encode_categories(Dataset& d, int min_count, std::int64_t vocabulary_rows);
 // when a column holds text in `t` but numbers in training.
 void encode_with_vocabularies(Table& t, const std::vector<Vocabulary>& vocabularies, const std::string& what);
 
+// --nan-policy indicator: each numeric feature column (not a categorical one) gets an Imputation with the mean of
+// its present values in the first `rows` training rows; a column with a missing value (NaN) there also gets an
+// indicator. Then apply_imputations on the training and test tables. Nothing to do when no table holds a NaN.
+// Returns the number of indicator columns added.
+int impute_missing_values(Dataset& d, std::int64_t rows);
+// On one table (the test rows, predict's file): NaNs of each imputed column replaced by its mean, and the indicator
+// columns appended. Throws Error naming `what` for a NaN in a column without an imputation (a categorical code).
+void apply_imputations(Table& t, const std::vector<Imputation>& imputations, const std::string& what);
+
 // Renumbers a table's text label classes as `classes` (the training data's): throws Error naming `what` and the
 // class for a class the training data does not have, or a text label where training had numbers.
 void map_label_classes(Table& t, const std::vector<std::string>& classes, const std::string& what);

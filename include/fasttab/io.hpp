@@ -16,7 +16,9 @@
 namespace fasttab {
 
 enum class HeaderMode { detect, present, absent };
-enum class NanPolicy { reject, drop, zero };
+// What a NaN, Inf or empty numeric field does: reject (an error), drop its row, zero it, or indicator: kept as a
+// missing value that impute_missing_values (dataset.hpp) replaces by the training mean, adding a 0/1 column.
+enum class NanPolicy { reject, drop, zero, indicator };
 
 struct LoadOptions {
   std::string path;
@@ -81,6 +83,12 @@ struct ColumnLayout {
   std::vector<int> categorical_cols;       // the source columns read as categories (their vocabularies below)
   std::vector<Vocabulary> vocabularies;    // per categorical feature, built on the training rows
   std::vector<std::string> label_classes;  // a text label's class names (class i is label_classes[i])
+  std::vector<Imputation> imputations;     // --nan-policy indicator: the model's inputs end with the indicators
+  int indicator_count() const {
+    int n = 0;
+    for (const Imputation& m : imputations) n += m.indicator;
+    return n;
+  }
 };
 
 }  // namespace fasttab

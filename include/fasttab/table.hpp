@@ -25,6 +25,15 @@ struct Vocabulary {
   int cardinality() const { return static_cast<int>(categories.size()) + 2; }
 };
 
+// --nan-policy indicator, for one numeric feature column: its missing values are replaced by `mean` (of the training
+// rows' present values); with `indicator` (the column had missing values in the training rows) a column is appended
+// to the features, 1 where the value was missing, else 0 (appended columns follow the loaded ones, in feature order).
+struct Imputation {
+  int feature = 0;
+  float mean = 0;
+  bool indicator = false;
+};
+
 // A dense table of float32 features and one float32 label per row, in host memory.
 //   features: rows x cols, row-major (row r, column c at features[r * cols + c]).
 //   labels:   rows values (0/1 for binary, 0..K-1 for multiclass, any real for regression).
@@ -38,6 +47,7 @@ struct Table {
   std::vector<std::string> feature_names;  // optional; empty or cols names
   std::vector<CategoricalColumn> categorical;  // text columns as loaded, in increasing feature order
   std::vector<Vocabulary> vocabularies;        // text columns once encoded, in increasing feature order
+  std::vector<Imputation> imputations;         // --nan-policy indicator, once imputed (cols then counts the indicators)
   // A text label column: the class names, labels[r] being the index of row r's class (binary: class 1 is
   // yes/true/1 where the two names say so, else the second in sorted order). Empty for a numeric label.
   std::vector<std::string> label_classes;
