@@ -26,15 +26,8 @@ std::string_view next_line(std::string_view text, std::size_t& pos) {
   return text.substr(begin, end - begin);
 }
 
-// Tokens that mean "missing value" in common CSV exports; never taken as header names.
-bool is_missing_token(const std::string& field) {
-  static const char* const tokens[] = {"", "NA", "N/A", "n/a", "na", "NaN", "nan", "NAN", "null", "NULL", "Null",
-                                       "None", "none", "?", "-", ".", "#N/A", "missing"};
-  for (const char* t : tokens) {
-    if (field == t) return true;
-  }
-  return false;
-}
+// Tokens that mean "missing value" in common CSV exports (csv_parser.hpp); never taken as header names.
+bool is_missing_token(const std::string& field) { return is_missing_text(field); }
 
 bool is_number(const std::string& field) {
   if (field.empty()) return false;

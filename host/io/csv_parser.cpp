@@ -107,7 +107,13 @@ std::string_view trim_text_field(std::string_view f) {
 }
 
 bool is_missing_text(std::string_view t) {
-  return t.empty() || t == "NA" || t == "N/A" || t == "NaN" || t == "nan" || t == "null" || t == "NULL";
+  static const char* const tokens[] = {"", "NA", "N/A", "n/a", "na", "NaN", "nan", "NAN", "null", "NULL", "Null",
+                                       "None", "none", "?", "-", ".", "#N/A", "missing"};
+  if (t.size() > 7) return false;
+  for (const char* token : tokens) {
+    if (t == token) return true;
+  }
+  return false;
 }
 
 bool is_number_text(std::string_view text) {

@@ -35,7 +35,8 @@ struct ChunkLevels {
 };
 
 // A categorical field's text: spaces and one pair of double quotes stripped, "" inside quotes made one quote.
-// Empty, NA, N/A, NaN, nan, null and NULL are a missing value: is_missing_text.
+// The missing-value words of common exports are a missing value, in text and numeric columns alike
+// (is_missing_text): empty, NA, N/A, n/a, na, NaN, nan, NAN, null, NULL, Null, None, none, ?, -, ., #N/A, missing.
 std::string_view trim_text_field(std::string_view field);
 bool is_missing_text(std::string_view text);
 // Whether a field (already trimmed and unquoted) parses as a number the way the parser reads numeric fields.

@@ -97,6 +97,7 @@ Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows)
     // All of it checked before any allocation (the trainer checks the whole run first; this covers every user).
     double activations = 0;
     for (int l = 0; l < spec_.layers(); ++l) activations += spec_.out_width(l);
+    if (!spec_.embeddings.empty()) activations += spec_.input_width();
     const double needed = sizeof(float) * (2.0 * double(spec_.parameter_count()) +
                                            double(max_rows) * (activations + 2.0 * spec_.max_width()));
     const double free = double(backend.free_bytes());

@@ -23,6 +23,7 @@ double bytes_needed(const TrainConfig& c, const Dataset& d, std::int64_t train_r
   const int width = c.model.outputs;
   double activations = 0;
   for (int l = 0; l < c.model.layers(); ++l) activations += c.model.out_width(l);
+  if (!c.model.embeddings.empty()) activations += c.model.input_width();  // the assembled first-layer input
   const double cols = d.train.cols + 1;  // features and the label
   double bytes = 0;
   if (loader_needs_device_table(c.loader)) bytes += double(train_rows) * cols * f;

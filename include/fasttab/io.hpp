@@ -53,8 +53,9 @@ struct LoadReport {
 // class indices for a text label column (Table::label_classes).
 //
 // CSV: a selected column with a field that is not a number (quotes and spaces stripped) is categorical, unless
-// --numeric names it; --categorical makes any column categorical. A categorical field that is empty, NA, N/A,
-// NaN, null or NULL is a missing value (the vocabulary's missing code), whatever the NaN policy. .npy: the columns
+// --numeric names it; --categorical makes any column categorical. A field that is empty or a missing-value word
+// (NA, N/A, NaN, null, None, ?, -, ., #N/A, missing, ...; csv_parser.hpp) is a missing value: in a categorical
+// column the vocabulary's missing code, whatever the NaN policy; in a numeric one, as the NaN policy says. .npy: the columns
 // --categorical names become categories of their values ("%g"; NaN missing).
 Table load_table(const LoadOptions& options, LoadReport* report = nullptr);
 
