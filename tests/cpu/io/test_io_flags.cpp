@@ -53,7 +53,7 @@ TEST_CASE("io flags: every flag sets its option") {
 
 TEST_CASE("io flags: bad values are refused") {
   fasttab::LoadOptions o;
-  CHECK(parse({"--nan-policy", "ignore"}, o).find("not in {reject,drop,zero}") != std::string::npos);
+  CHECK(parse({"--nan-policy", "ignore"}, o).find("not in {reject,drop,zero,indicator}") != std::string::npos);
   CHECK(parse({"--delimiter", "|"}, o).find("'|' is not a delimiter") != std::string::npos);
   CHECK_FALSE(parse({"--label-col", "-1"}, o).empty());
   CHECK_FALSE(parse({"--io-threads", "-2"}, o).empty());
