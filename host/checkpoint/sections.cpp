@@ -1,12 +1,15 @@
 #include "host/checkpoint/sections.hpp"
 
+#include <limits>
+
 #include "fasttab/error.hpp"
 
 namespace fasttab::checkpoint {
 
 json metrics_to_json(const Metrics& m) {
   return {{"loss", number(m.loss)}, {"auc", number(m.auc)}, {"accuracy", number(m.accuracy)},
-          {"rmse", number(m.rmse)}, {"r2", number(m.r2)},   {"rows", m.rows}};
+          {"rmse", number(m.rmse)}, {"mae", number(m.mae)},   {"r2", number(m.r2)},
+          {"rows", m.rows}};
 }
 
 Metrics metrics_from_json(const json& j) {
@@ -15,6 +18,7 @@ Metrics metrics_from_json(const json& j) {
   m.auc = number_from(j.at("auc"));
   m.accuracy = number_from(j.at("accuracy"));
   m.rmse = number_from(j.at("rmse"));
+  m.mae = j.contains("mae") ? number_from(j.at("mae")) : std::numeric_limits<double>::quiet_NaN();  // older: none
   m.r2 = number_from(j.at("r2"));
   m.rows = j.at("rows").get<std::int64_t>();
   return m;

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d,
 from . import _core
 from ._inputs import convert_error, reject_device_arrays, reject_non_numeric
 
-_METRICS = ("loss", "auc", "accuracy", "rmse", "r2")
+_METRICS = ("loss", "auc", "accuracy", "rmse", "mae", "r2")
 _FORMAT = 1  # version of the "python" checkpoint section
 
 

@@ -131,6 +131,7 @@ nb::dict metrics_dict(const fasttab::Metrics& m) {
   d["auc"] = m.auc;
   d["accuracy"] = m.accuracy;
   d["rmse"] = m.rmse;
+  d["mae"] = m.mae;
   d["r2"] = m.r2;
   d["rows"] = m.rows;
   return d;
