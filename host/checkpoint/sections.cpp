@@ -47,4 +47,24 @@ Standardization standardization_from(const CheckpointFile& file, int cols) {
   return s;
 }
 
+void put_target_transform(CheckpointFile& file, const TargetTransform& t) {
+  file.put_string("target", json{{"log", t.log}, {"mean", t.mean}, {"std", t.std}}.dump());
+}
+
+TargetTransform target_transform_from(const CheckpointFile& file) {
+  TargetTransform t;
+  if (!file.find("target")) return t;
+  const json j = parse_section(file, "target");
+  try {
+    t.log = j.at("log").get<bool>();
+    t.mean = j.at("mean").get<double>();
+    t.std = j.at("std").get<double>();
+  } catch (const json::exception& e) {
+    FASTTAB_FAIL("checkpoint ", file.display_path(), ": section \"target\" lacks a field (", e.what(), ")");
+  }
+  FASTTAB_REQUIRE(std::isfinite(t.mean) && std::isfinite(t.std) && t.std > 0, "checkpoint ", file.display_path(),
+                  ": section \"target\" holds mean ", t.mean, " and std ", t.std, "; the std must be finite and > 0");
+  return t;
+}
+
 }  // namespace fasttab::checkpoint

@@ -66,6 +66,12 @@ void for_each_setting(Config& c, Visit&& visit) {
   visit(Setting{"loader", "--loader", "where batches come from"}, c.loader);
   visit(Setting{"standardize", "--standardize", "standardise features with the training split's mean and std"},
         c.standardize);
+  visit(Setting{"standardize_target", "--standardize-target", "regression: train on the target standardised with the "
+                "training rows' mean and std (predictions and metrics in its own units; default on)"},
+        c.standardize_target);
+  visit(Setting{"log_target", "--log-target", "regression: train on log(y) (every y > 0); predictions come back as y, "
+                "the test metrics are those of log(y)"},
+        c.log_target);
   visit(Setting{"val_rows", "--val-rows", "validation rows taken from the end of the training rows (early stopping)",
                 0, 2e9},
         c.val_rows);

@@ -28,6 +28,8 @@ struct TrainConfig {
   ScheduleConfig schedule;
   std::string loader = "gather";
   bool standardize = false;
+  bool standardize_target = true;  // regression: train on the standardised target (TargetTransform, dataset.hpp)
+  bool log_target = false;         // regression: train on log(y)
   std::int64_t val_rows = 0;   // early stopping: validation rows taken from the end of the training rows
   double val_fraction = 0;     // --val-fraction: the tools turn it into val_rows (random training rows moved to the end)
   int patience = 0;            // epochs without validation improvement before stopping (0 = never stop early)

@@ -76,8 +76,8 @@ TEST_CASE("evaluate: binary log loss and accuracy, multiclass accuracy, regressi
 
   // Signed errors of both signs: -0.5, 1.5, 0, -2 and 0.25: MAE 4.25 / 5.
   std::vector<float> pred5 = {1.5f, 0.5f, -1, 3, 2.25f}, truth5 = {2, -1, -1, 5, 2};
-  m = backend->evaluate(Task::regression, pred5.data(), 5, 1, 1, truth5.data());
-  CHECK(m.mae == doctest::Approx(4.25 / 5).epsilon(1e-12));
+  const Metrics m5 = backend->evaluate(Task::regression, pred5.data(), 5, 1, 1, truth5.data());
+  CHECK(m5.mae == doctest::Approx(4.25 / 5).epsilon(1e-12));
   // SST = sum (y - 2.75)^2 = 3.0625 + 0.5625 + 0.0625 + 5.0625 = 8.75; R^2 = 1 - 1/8.75
   CHECK(m.r2 == doctest::Approx(1 - 1 / 8.75));
 }
