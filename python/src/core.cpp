@@ -244,7 +244,7 @@ class Model {
   Model(const std::string& path, const std::string& device)
       : model_(fasttab::load_saved_model(path)), device_(device_choice(device)) {}
 
-  // The model's raw outputs: rows x width float32 (logit, class scores or value).
+  // The model's outputs: rows x width float32 (logit, class scores, or the value in y's units: predict_outputs).
   nb::ndarray<nb::numpy, float, nb::ndim<2>> outputs(const Matrix& x) {
     FASTTAB_REQUIRE(static_cast<int>(x.shape(1)) == model_.spec.inputs, "X has ", x.shape(1),
                     " features, but the model expects ", model_.spec.inputs);
