@@ -264,8 +264,9 @@ void write_predictions_npy(const std::string& out_path, Task task, const std::ve
   write_npy_matrix(out_path, values.data(), rows, out_width, /*vector=*/out_width == 1);
 }
 
-// Metrics when the label column holds valid labels for the task.
-void print_metrics(const SavedModel& model, const Table& table, const std::vector<float>& outputs, int width,
+// Metrics when the label column holds valid labels for the task, from the raw outputs, as train reports them
+// (regression: in the scale the model was trained on, log y under --log-target).
+void print_metrics(const SavedModel& model, const Table& table, const std::vector<float>& raw, int width,
                    bool labelled_file, const std::string& data_path) {
   if (!labelled_file) {
     std::printf("%s has no label column: predictions only, no metrics\n", data_path.c_str());
@@ -277,19 +278,27 @@ void print_metrics(const SavedModel& model, const Table& table, const std::vecto
   } catch (const Error&) {
     labelled = false;
   }
+  if (labelled && model.target.log) {
+    for (float y : table.labels) labelled = labelled && y > 0.0f;
+    if (!labelled) {
+      std::printf("the label column holds values <= 0, which have no log (the model was trained with --log-target): "
+                  "no metrics\n");
+      return;
+    }
+  }
   if (!labelled || table.rows == 0) {
     std::printf("the label column holds no valid %s labels: no metrics\n", name_of(model.task));
     return;
   }
-  const Metrics m = evaluate_on_host(model.task, outputs.data(), table.rows, width, width, table.labels.data());
+  const Metrics m = evaluate_raw_outputs(model, raw, table);
   if (model.task == Task::binary)
     std::printf("metrics on all %lld rows: loss %.6f  AUC %.6f  accuracy %.6f\n", static_cast<long long>(m.rows),
                 m.loss, m.auc, m.accuracy);
   else if (model.task == Task::multiclass)
     std::printf("metrics on all %lld rows: loss %.6f  accuracy %.6f\n", static_cast<long long>(m.rows), m.loss, m.accuracy);
   else
-    std::printf("metrics on all %lld rows: MSE %.6f  RMSE %.6f  R^2 %.6f\n", static_cast<long long>(m.rows), m.loss,
-                m.rmse, m.r2);
+    std::printf("metrics on all %lld rows%s: MSE %.6f  RMSE %.6f  MAE %.6f  R^2 %.6f\n", static_cast<long long>(m.rows),
+                model.target.log ? " (of log y)" : "", m.loss, m.rmse, m.mae, m.r2);
 }
 
 }  // namespace
@@ -326,13 +335,15 @@ int main(int argc, char** argv) {
       std::printf("held-out rows: %lld test rows of the training run's split\n", static_cast<long long>(table.rows));
     }
     std::printf("data: %s: %lld rows x %d features\n", load.path.c_str(), static_cast<long long>(table.rows), table.cols);
-    const std::vector<float> outputs = predict_outputs(*backend, model, table, 16384, load.path);
+    const std::vector<float> raw = predict_raw_outputs(*backend, model, table, 16384, load.path);
+    std::vector<float> outputs = raw;
+    to_user_units(model, outputs);  // regression: the value in the target's units
 
     const bool with_probs = model.task == Task::multiclass && flags.probabilities;
     if (ends_with(out_path, ".csv")) write_predictions_csv(out_path, model.task, outputs, table.rows, width, with_probs);
     else write_predictions_npy(out_path, model.task, outputs, table.rows, width, with_probs);
     std::printf("wrote %lld predictions to %s\n", static_cast<long long>(table.rows), out_path.c_str());
-    print_metrics(model, table, outputs, width, labelled_file, load.path);
+    print_metrics(model, table, raw, width, labelled_file, load.path);
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "error: %s\n", e.what());

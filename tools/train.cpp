@@ -20,7 +20,11 @@ namespace {
 
 using namespace fasttab;
 
-const char* metric_name(Task task) { return task == Task::binary ? "AUC" : task == Task::multiclass ? "accuracy" : "R^2"; }
+// Regression under --log-target: the metrics are those of log(y), the scale the model was trained on.
+const char* metric_name(const TrainConfig& c) {
+  if (c.task == Task::regression) return c.log_target ? "R^2 (log y)" : "R^2";
+  return c.task == Task::binary ? "AUC" : "accuracy";
+}
 double headline(Task task, const Metrics& m) {
   return task == Task::binary ? m.auc : task == Task::multiclass ? m.accuracy : m.r2;
 }
@@ -60,7 +64,7 @@ class ConsoleObserver final : public TrainObserver {
   void on_epoch(const EpochRecord& e) override {
     char line[256];
     std::snprintf(line, sizeof line, "epoch %3d  %8.3f s  %12.0f samples/s  train loss %.5f  test loss %.5f  test %s %.5f",
-                  e.epoch, e.seconds, e.samples_per_s, e.train_loss, e.test.loss, metric_name(config_.task),
+                  e.epoch, e.seconds, e.samples_per_s, e.train_loss, e.test.loss, metric_name(config_),
                   headline(config_.task, e.test));
     std::string text = line;
     if (e.validation.rows > 0) {
@@ -99,7 +103,7 @@ void write_plot(const std::string& path, const TrainConfig& c, const Dataset& d,
     curve.metric.push_back(headline(c.task, p.test));
     curve.loss.push_back(p.test.loss);
   }
-  write_svg_plot(path, "fasttab train: " + d.source + " on " + r.device, std::string("test ") + metric_name(c.task),
+  write_svg_plot(path, "fasttab train: " + d.source + " on " + r.device, std::string("test ") + metric_name(c),
                  {curve});
 }
 
@@ -145,6 +149,9 @@ nlohmann::json result_json(const TrainConfig& c, const Dataset& d, const TrainRe
   if (d.synthetic && std::isfinite(d.bayes_auc)) j["bayes_auc"] = d.bayes_auc;
   j["stopped_early"] = r.stopped_early;
   if (r.best_epoch > 0) j["best_epoch"] = r.best_epoch;
+  if (c.task == Task::regression)  // the test figures are in the scale "log y" or "y"
+    j["target"] = {{"log", r.target.log}, {"mean", r.target.mean}, {"std", r.target.std},
+                   {"metrics_of", r.target.log ? "log y" : "y"}};
   return j;
 }
 
@@ -219,7 +226,7 @@ void record_data_layout(const cli::DataFlags& data_flags, const Dataset& dataset
 
 void print_summary(const TrainConfig& config, const Dataset& dataset, const TrainResult& result) {
   std::printf("summary: %.3f s/epoch over %zu epochs on %s; test loss %.5f, test %s %.5f", result.s_per_epoch,
-              result.epochs.size(), result.device.c_str(), result.final_test.loss, metric_name(config.task),
+              result.epochs.size(), result.device.c_str(), result.final_test.loss, metric_name(config),
               headline(config.task, result.final_test));
   if (dataset.synthetic && std::isfinite(dataset.bayes_auc))
     std::printf(" (Bayes-optimal test AUC %.5f)", dataset.bayes_auc);

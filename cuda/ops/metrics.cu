@@ -2,7 +2,7 @@
 //   binary:     loss = mean of max(x,0) - x*y + log1p(exp(-|x|)) (in double); accuracy: predicted positive iff
 //               x >= 0 (probability >= 0.5), a label is positive iff y > 0.5; AUC below.
 //   multiclass: loss = mean of logsumexp(x_r) - x_r[y_r] (in double); accuracy: argmax (the first maximum) == y_r.
-//   regression: loss = MSE = SSE / rows, rmse = sqrt(MSE), r2 = 1 - SSE / SST with SST = sum (y - mean y)^2
+//   regression: loss = MSE = SSE / rows, rmse = sqrt(MSE), mae = sum |x - y| / rows, r2 = 1 - SSE / SST with SST = sum (y - mean y)^2
 //               (NaN when SST is 0).
 // Sums are deterministic row_reduce passes (row_reduce.cuh).
 //
@@ -77,7 +77,7 @@ struct MulticlassStats {
   }
 };
 
-// acc: squared error, label.
+// acc: squared error, label, absolute error.
 struct RegressionStats {
   const float* x;
   const float* y;
@@ -86,6 +86,7 @@ struct RegressionStats {
     const double d = static_cast<double>(x[r * ld]) - static_cast<double>(y[r]);
     acc[0] += d * d;
     acc[1] += y[r];
+    acc[2] += fabs(d);
   }
 };
 
@@ -191,6 +192,7 @@ Metrics metrics_from_sums(Task task, const double* sums, unsigned long long nume
     case Task::regression:
       m.loss = sums[0] / count;
       m.rmse = std::sqrt(m.loss);
+      m.mae = sums[2] / count;
       m.r2 = sums[4] > 0 ? 1.0 - sums[0] / sums[4] : std::numeric_limits<double>::quiet_NaN();
       break;
   }
@@ -248,7 +250,7 @@ void launch_metric_reductions(Task task, const float* outputs, std::int64_t rows
       row_reduce<2>(rows, MulticlassStats{outputs, labels, ld, width}, p.partials, 1.0, p.sums, nullptr, stream);
       break;
     case Task::regression:
-      row_reduce<2>(rows, RegressionStats{outputs, labels, ld}, p.partials, 1.0, p.sums, nullptr, stream);
+      row_reduce<3>(rows, RegressionStats{outputs, labels, ld}, p.partials, 1.0, p.sums, nullptr, stream);
       row_reduce<1>(rows, RegressionSpread{labels, p.sums + 1, static_cast<double>(rows)}, p.partials, 1.0,
                     p.sums + 4, nullptr, stream);
       break;
@@ -261,7 +263,7 @@ Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, 
                  MetricsWorkspace& workspace, cudaStream_t stream) {
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   Metrics m;
-  m.loss = m.auc = m.accuracy = m.rmse = m.r2 = nan;
+  m.loss = m.auc = m.accuracy = m.rmse = m.mae = m.r2 = nan;
   m.rows = rows;
   check_evaluate_args(task, rows, width, ld);
   if (rows == 0) return m;

@@ -91,7 +91,7 @@ double roc_auc(const float* scores, const float* labels, std::int64_t rows, int 
 Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, int ld, const float* labels) {
   Metrics m;
   m.rows = rows;
-  m.auc = m.accuracy = m.rmse = m.r2 = kNaN;
+  m.auc = m.accuracy = m.rmse = m.mae = m.r2 = kNaN;
   double loss = 0;
   switch (task) {
     case Task::binary: {
@@ -126,13 +126,15 @@ Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, 
       double mean_y = 0;
       for (std::int64_t r = 0; r < rows; ++r) mean_y += labels[r];
       mean_y /= rows;
-      double sst = 0;
+      double sst = 0, absolute = 0;
       for (std::int64_t r = 0; r < rows; ++r) {
         const double d = static_cast<double>(outputs[r * ld]) - labels[r];
         loss += d * d;
+        absolute += std::fabs(d);
         sst += (labels[r] - mean_y) * (labels[r] - mean_y);
       }
       m.rmse = std::sqrt(loss / rows);
+      m.mae = absolute / rows;
       m.r2 = sst > 0 ? 1.0 - loss / sst : kNaN;
       break;
     }

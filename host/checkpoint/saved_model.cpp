@@ -40,6 +40,7 @@ SavedModel load_saved_model(const std::string& path) {
   m.parameters = file.get_vector<float>(best ? "best_parameters" : "parameters");
   require_size(file, best ? "best_parameters" : "parameters", m.parameters.size(), m.spec.parameter_count());
   m.standardization = standardization_from(file, m.spec.inputs);
+  m.target = target_transform_from(file);
   return m;
 }
 

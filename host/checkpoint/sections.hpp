@@ -28,5 +28,9 @@ json parse_section(const CheckpointFile& file, const std::string& name);
 void require_size(const CheckpointFile& file, const std::string& name, std::size_t got, std::size_t want);
 // The "standardization" section: cols means then cols inverse deviations (empty when off).
 Standardization standardization_from(const CheckpointFile& file, int cols);
+// The "target" section: a regression model's target transform as JSON {"log": bool, "mean": number, "std": number}
+// (doubles, written to round-trip exactly). Checkpoints without one (older ones): the identity.
+void put_target_transform(CheckpointFile& file, const TargetTransform& t);
+TargetTransform target_transform_from(const CheckpointFile& file);
 
 }  // namespace fasttab::checkpoint

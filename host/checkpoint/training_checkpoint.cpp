@@ -1,6 +1,6 @@
 // Saving a run at an epoch end, and reading it back for --resume. The "progress" and "history" sections hold the
 // RunProgress; the float sections the weights, the optimiser's two state vectors, the best weights and the
-// standardisation.
+// standardisation; the "target" section the regression target's transform.
 #include "host/checkpoint/training_checkpoint.hpp"
 
 #include "fasttab/error.hpp"
@@ -77,6 +77,7 @@ void read_tensors(const CheckpointFile& file, const TrainConfig& c, TrainingStat
     require_size(file, "best_parameters", s.best_parameters.size(), n);
   }
   s.standardization = standardization_from(file, c.model.inputs);
+  s.target = target_transform_from(file);
 }
 
 }  // namespace
@@ -93,6 +94,7 @@ void save_training_checkpoint(const std::string& path, const TrainConfig& c, con
   std::vector<float> both = s.standardization.mean;
   both.insert(both.end(), s.standardization.inv_std.begin(), s.standardization.inv_std.end());
   file.put_vector("standardization", both);
+  put_target_transform(file, s.target);
   file.put_string("history", history_to_json(s.progress).dump());
   write_checkpoint_file(path, file);
 }

@@ -44,6 +44,7 @@ struct TrainingState {
   RunProgress progress;
   std::vector<float> parameters, optimizer_state1, optimizer_state2, best_parameters;
   Standardization standardization;
+  TargetTransform target;  // regression: the labels' transform (the identity otherwise)
 };
 
 // The "config" section: JSON text of the resolved config (model.inputs/outputs and classes from the data), the

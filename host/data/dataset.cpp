@@ -213,6 +213,63 @@ void apply_standardization(Backend& backend, const Standardization& s, DeviceTab
   backend.synchronize();  // the small buffers are freed on return
 }
 
+Metrics TargetTransform::trained_scale(Metrics m) const {
+  m.loss *= std * std;  // regression's loss is the MSE
+  m.rmse *= std;
+  m.mae *= std;
+  return m;
+}
+
+namespace {
+void require_log_labels(const Table& table, std::int64_t rows, const std::string& what) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float y = table.labels[std::size_t(r)];
+    FASTTAB_REQUIRE(std::isfinite(y) && y > 0.0f, what, " row ", r + 1, ": label ", y,
+                    " is not a finite number > 0, so --log-target cannot take its log; drop --log-target or the row");
+  }
+}
+}  // namespace
+
+TargetTransform compute_target_transform(Task task, bool standardize, bool log, const Table& train, std::int64_t rows,
+                                         const std::string& train_what, const Table& test, const std::string& test_what) {
+  TargetTransform t;
+  if (task != Task::regression) return t;
+  FASTTAB_REQUIRE(0 <= rows && rows <= train.rows, "compute_target_transform: ", rows, " rows of a table of ", train.rows);
+  t.log = log;
+  if (log) {
+    require_log_labels(train, train.rows, train_what);  // the validation rows too
+    require_log_labels(test, test.rows, test_what);
+  }
+  if (!standardize || rows == 0) return t;
+  // Two passes in double, the centred second one for accuracy (as column_moments).
+  const auto value = [&](std::int64_t r) {
+    const double y = train.labels[std::size_t(r)];
+    return log ? std::log(y) : y;
+  };
+  double sum = 0;
+  for (std::int64_t r = 0; r < rows; ++r) sum += value(r);
+  t.mean = sum / double(rows);
+  double squares = 0;
+  for (std::int64_t r = 0; r < rows; ++r) squares += (value(r) - t.mean) * (value(r) - t.mean);
+  const double stddev = std::sqrt(squares / double(rows));
+  t.std = stddev > 0 ? stddev : 1.0;
+  return t;
+}
+
+void apply_target_transform(Backend& backend, const TargetTransform& t, DeviceTable& table) {
+  if (t.identity() || table.rows == 0) return;
+  std::vector<float> labels(std::size_t(table.rows));
+  backend.copy_to_host(labels.data(), table.labels.data(), labels.size() * sizeof(float));
+  for (float& y : labels) y = static_cast<float>(t.forward(y));
+  backend.copy_to_backend(table.labels.data(), labels.data(), labels.size() * sizeof(float));
+  backend.synchronize();  // `labels` is freed on return
+}
+
+void apply_target_transform(const TargetTransform& t, Table& table) {
+  if (t.identity()) return;
+  for (float& y : table.labels) y = static_cast<float>(t.forward(y));
+}
+
 void apply_standardization(const Standardization& s, Table& table) {
   if (!s.enabled()) return;
   for (std::int64_t r = 0; r < table.rows; ++r) {

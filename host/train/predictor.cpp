@@ -8,6 +8,7 @@
 
 #include "fasttab/dataset.hpp"
 #include "fasttab/error.hpp"
+#include "fasttab/metrics.hpp"
 #include "fasttab/model.hpp"
 #include "host/io/column_spec.hpp"
 #include "host/io/csv_dialect.hpp"
@@ -19,6 +20,30 @@ namespace fasttab {
 
 std::vector<float> predict_outputs(Backend& backend, const SavedModel& model, const Table& table, int chunk_rows,
                                    const std::string& source) {
+  std::vector<float> outputs = predict_raw_outputs(backend, model, table, chunk_rows, source);
+  to_user_units(model, outputs);
+  return outputs;
+}
+
+void to_user_units(const SavedModel& model, std::vector<float>& outputs) {
+  if (model.task != Task::regression || model.target.identity()) return;
+  for (float& v : outputs) v = static_cast<float>(model.target.inverse(v));
+}
+
+Metrics evaluate_raw_outputs(const SavedModel& model, const std::vector<float>& raw, const Table& table) {
+  const int width = model.spec.outputs;
+  FASTTAB_REQUIRE(raw.size() == std::size_t(table.rows) * width, "evaluate_raw_outputs: ", raw.size(),
+                  " outputs for ", table.rows, " rows of width ", width);
+  Table labels;  // only the labels, transformed as in training
+  labels.rows = table.rows;
+  labels.labels = table.labels;
+  if (model.task == Task::regression) apply_target_transform(model.target, labels);
+  return model.target.trained_scale(
+      evaluate_on_host(model.task, raw.data(), table.rows, width, width, labels.labels.data()));
+}
+
+std::vector<float> predict_raw_outputs(Backend& backend, const SavedModel& model, const Table& table, int chunk_rows,
+                                       const std::string& source) {
   FASTTAB_REQUIRE(table.cols == model.spec.inputs, "the data has ", table.cols, " feature columns; the model was trained on ",
                   model.spec.inputs, ". Select the same columns as in training (--label-col, --features)");
   FASTTAB_REQUIRE(table.categorical.empty(), source, ": its categorical columns are not encoded (encode_for_model)");

@@ -62,6 +62,8 @@ void TrainConfig::validate() const {
                   " both choose the validation rows: give one of them");
   FASTTAB_REQUIRE(patience == 0 || val_rows > 0 || val_fraction > 0,
                   "--patience needs a validation split: set --val-rows or --val-fraction");
+  FASTTAB_REQUIRE(!log_target || task == Task::regression, "--log-target is for --task regression (the task is ",
+                  name_of(task), ")");
   FASTTAB_REQUIRE(task != Task::multiclass || classes == 0 || classes >= 2, "--classes ", classes, " must be >= 2");
   require_loader_name(loader);
   if (!save_path.empty()) {

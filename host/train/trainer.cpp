@@ -155,6 +155,7 @@ TrainResult EpochDriver::finish() {
   result.epochs = std::move(progress_.epochs);
   result.evals = std::move(progress_.evals);
   result.standardization = run_.standardization();
+  result.target = run_.target();
   result.parameters = run_.parameters();
   return result;
 }

@@ -59,7 +59,8 @@ TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Data
 }
 
 // The tables go to backend memory once. Host-side loaders (per-sample, slice) read the host table instead of a
-// resident one; with --standardize they get a standardised copy of the training rows, since `data` is not ours.
+// resident one; with --standardize or a regression target's transform they get a copy of the training rows to
+// change, since `data` is not ours.
 void TrainingRun::upload_and_standardize(const Dataset& data) {
   if (loader_needs_device_table(config_.loader))
     train_ = upload_rows(backend_, data.train, shard_begin_, shard_begin_ + train_rows_, "training table");
@@ -67,10 +68,22 @@ void TrainingRun::upload_and_standardize(const Dataset& data) {
   const std::int64_t all_train_rows = data.train.rows - config_.val_rows;
   if (config_.val_rows > 0) validation_ = upload_rows(backend_, data.train, all_train_rows, data.train.rows, "validation table");
   host_train_ = &data.train;
+  // The target's statistics: of all the training rows (not the validation rows), on the host, the same on every rank.
+  target_ = compute_target_transform(config_.task, config_.standardize_target, config_.log_target, data.train,
+                                     all_train_rows, data.source + " (training rows)", data.test,
+                                     data.source + " (test rows)");
+  const bool host_copy = loader_needs_host_table(config_.loader) && (config_.standardize || !target_.identity());
   if (sharded_ && loader_needs_host_table(config_.loader)) {
     standardized_host_train_ = slice_rows(data.train, shard_begin_, shard_begin_ + train_rows_);
     host_train_ = &standardized_host_train_;
+  } else if (host_copy) {
+    standardized_host_train_ = slice_rows(data.train, 0, train_rows_);
+    host_train_ = &standardized_host_train_;
   }
+  if (host_copy) apply_target_transform(target_, standardized_host_train_);
+  if (train_.rows > 0) apply_target_transform(backend_, target_, train_);
+  apply_target_transform(backend_, target_, test_);
+  if (validation_.rows > 0) apply_target_transform(backend_, target_, validation_);
   if (!config_.standardize) return;
   // The statistics of the training rows: on the backend from the resident table, else from the host table; sharded,
   // of all the training rows on the host, the same on every rank.
@@ -79,11 +92,7 @@ void TrainingRun::upload_and_standardize(const Dataset& data) {
                                        : compute_standardization(data.train, train_rows_);
   keep_category_codes();
   if (train_.rows > 0) apply_standardization(backend_, standardization_, train_);
-  if (loader_needs_host_table(config_.loader)) {
-    if (!sharded_) standardized_host_train_ = slice_rows(data.train, 0, train_rows_);
-    apply_standardization(standardization_, standardized_host_train_);
-    host_train_ = &standardized_host_train_;
-  }
+  if (host_copy) apply_standardization(standardization_, standardized_host_train_);
   apply_standardization(backend_, standardization_, test_);
   if (validation_.rows > 0) apply_standardization(backend_, standardization_, validation_);
 }
@@ -174,7 +183,9 @@ Metrics TrainingRun::evaluate(const DeviceTable& table, BackendBuffer<float>& ou
                  step == 0 ? " (the initial weights)" : "", "; training stopped. The features are too large for the "
                  "model: use --standardize, a lower --lr, or check the data for extreme values");
   }
-  return backend_.evaluate(config_.task, outputs.data(), table.rows, width, width, table.labels.data());
+  // The labels are target_.forward(y): the metrics come back in the trained scale (y, or log y), exactly.
+  return target_.trained_scale(
+      backend_.evaluate(config_.task, outputs.data(), table.rows, width, width, table.labels.data()));
 }
 
 double TrainingRun::mean_batch_loss(std::int64_t begin, std::int64_t end, std::int64_t first_step, int epoch) {
@@ -199,7 +210,7 @@ double TrainingRun::mean_batch_loss(std::int64_t begin, std::int64_t end, std::i
                    "); training stopped. Try a lower --lr, --standardize, or check the data for extreme values");
     sum += host[i];
   }
-  return sum / double(host.size());
+  return sum / double(host.size()) * (target_.std * target_.std);  // the MSE in the trained scale (1: no transform)
 }
 
 void TrainingRun::warm_up(std::int64_t step) {
@@ -231,12 +242,17 @@ void TrainingRun::save_state(TrainingState& s) {
   if (best_parameters_.size() > 0)
     backend_.copy_to_host(s.best_parameters.data(), best_parameters_.data(), best_parameters_.bytes());
   s.standardization = standardization_;
+  s.target = target_;
 }
 
 void TrainingRun::load_state(const TrainingState& s) {
   FASTTAB_REQUIRE(s.standardization.mean == standardization_.mean && s.standardization.inv_std == standardization_.inv_std,
                   "checkpoint ", config_.resume_path, " does not match this run: the standardisation statistics of "
                   "the training rows differ, so the data is not the data the checkpoint was trained on");
+  FASTTAB_REQUIRE(s.target == target_, "checkpoint ", config_.resume_path, " does not match this run: its target "
+                  "transform (log ", s.target.log ? "on" : "off", ", mean ", s.target.mean, ", std ", s.target.std,
+                  ") is not this run's (log ", target_.log ? "on" : "off", ", mean ", target_.mean, ", std ",
+                  target_.std, "); resume with the --standardize-target, --log-target and data it was saved with");
   mlp_.set_parameters(s.parameters);
   backend_.copy_to_backend(optimizer_.state1().data(), s.optimizer_state1.data(), optimizer_.state1().bytes());
   backend_.copy_to_backend(optimizer_.state2().data(), s.optimizer_state2.data(), optimizer_.state2().bytes());

@@ -37,7 +37,7 @@ RowSlice rank_slice(std::int64_t rows, int rank, int ranks);
 class TrainingRun {
  public:
   // Uploads the tables once (the training rows, the test rows and early stopping's validation rows, which are the
-  // last val_rows training rows), standardises them when asked, builds the loader, the model at its initial
+  // last val_rows training rows), standardises them when asked, transforms a regression target (TargetTransform), builds the loader, the model at its initial
   // weights and the optimiser. `data` is only read; `config` is resolved (resolve_config).
   // `comm`: the ranks of a data-parallel run (one rank: the single-process run, bit for bit).
   TrainingRun(Backend& backend, const TrainConfig& config, const Dataset& data, Communicator& comm);
@@ -52,8 +52,8 @@ class TrainingRun {
   Metrics evaluate_validation(std::int64_t step) { return evaluate(validation_, validation_outputs_, "validation", step); }
   bool has_validation() const { return validation_.rows > 0; }
 
-  // Mean of the batch losses [begin, end) of the epoch that started at step first_step; throws at a non-finite
-  // one, naming its step. Reads the device (a figure the user asked for). Collective: every rank calls it with
+  // Mean of the batch losses [begin, end) of the epoch that started at step first_step, in the target's trained
+  // scale (as the evaluations: TargetTransform::trained_scale); throws at a non-finite one, naming its step. Reads the device (a figure the user asked for). Collective: every rank calls it with
   // the same ranges.
   double mean_batch_loss(std::int64_t begin, std::int64_t end, std::int64_t first_step, int epoch);
   float* batch_loss_slot(std::int64_t batch) { return batch_losses_.data() + batch; }
@@ -76,6 +76,7 @@ class TrainingRun {
 
   Loader& loader() { return *loader_; }
   const Standardization& standardization() const { return standardization_; }
+  const TargetTransform& target() const { return target_; }
   std::int64_t train_rows() const { return train_rows_; }
   std::int64_t test_rows() const { return test_.rows; }
   std::int64_t validation_rows() const { return validation_.rows; }
@@ -99,9 +100,10 @@ class TrainingRun {
   std::int64_t train_rows_;   // the training rows this rank draws from (sharded: its shard)
   std::int64_t shard_begin_;  // the first of them in the training rows
   DeviceTable train_, test_, validation_;
-  Table standardized_host_train_;  // a host loader's training rows, standardised (only with --standardize)
+  Table standardized_host_train_;  // a host loader's training rows, standardised and/or their target transformed
   const Table* host_train_ = nullptr;
   Standardization standardization_;
+  TargetTransform target_;         // regression: the labels of every table are target_.forward(y)
   std::unique_ptr<Loader> loader_;
   Mlp mlp_;
   Optimizer optimizer_;

@@ -77,7 +77,8 @@ struct Metrics {
   double loss = 0;      // mean log loss (binary, multiclass) or mean squared error (regression)
   double auc = 0;       // binary: ROC AUC, ties counted one half
   double accuracy = 0;  // binary (threshold 0.5) and multiclass (argmax)
-  double rmse = 0;      // regression
+  double rmse = 0;      // regression: root mean squared error
+  double mae = 0;       // regression: mean absolute error
   double r2 = 0;        // regression
   std::int64_t rows = 0;
 };

@@ -18,6 +18,7 @@ struct SavedModel {
   Task task = Task::binary;
   int classes = 0;
   Standardization standardization;
+  TargetTransform target;         // regression: outputs are mapped back by target.inverse (older checkpoints: identity)
   std::vector<float> parameters;  // best_parameters when early stopping kept some, else the last weights
   int epochs_done = 0;
   std::string config_json;

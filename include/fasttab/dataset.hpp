@@ -2,6 +2,7 @@
 // tables uploaded once into backend memory (padded rows, so that every row starts 16-byte aligned).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -96,5 +97,34 @@ Standardization compute_standardization(const Table& train, std::int64_t rows);
 // Applies (x - mean) * inv_std in place on the backend table and, identically, on a host table.
 void apply_standardization(Backend& backend, const Standardization& s, DeviceTable& table);
 void apply_standardization(const Standardization& s, Table& table);
+
+// A regression model's target transform: it trains on z = (t - mean) / std, where t = log(y) under --log-target
+// and t = y otherwise; mean and std (population) are those of t over the training rows (std 0 -> 1), or 0 and 1
+// without --standardize-target. Binary and multiclass models: the identity. Its predictions come back as
+// y = t = z * std + mean, or exp of that under --log-target, in the user's units.
+struct TargetTransform {
+  bool log = false;
+  double mean = 0, std = 1;
+  bool identity() const { return !log && mean == 0 && std == 1; }
+  double forward(double y) const { return ((log ? std::log(y) : y) - mean) / std; }
+  double inverse(double z) const {
+    const double t = z * std + mean;
+    return log ? std::exp(t) : t;
+  }
+  // Metrics of standardised outputs against standardised labels, in the scale the model was trained on (y, or
+  // log y under --log-target): exactly, since z = (t - mean) / std is affine, the differences scale by std:
+  // rmse and mae by std, the MSE loss by std^2; R^2 (a ratio of two such sums) is unchanged.
+  Metrics trained_scale(Metrics m) const;
+  bool operator==(const TargetTransform& o) const { return log == o.log && mean == o.mean && std == o.std; }
+};
+
+// The transform of `task` from the first `rows` labels of `train` (the rows the model trains on). Under `log` every
+// label of `train` and of `test` must be finite and > 0: the Error names the table (`train_what`, `test_what`), the
+// row and the value.
+TargetTransform compute_target_transform(Task task, bool standardize, bool log, const Table& train, std::int64_t rows,
+                                         const std::string& train_what, const Table& test, const std::string& test_what);
+// Labels y -> float(forward(y)) in place: of a backend table (through a host copy) and of a host table.
+void apply_target_transform(Backend& backend, const TargetTransform& t, DeviceTable& table);
+void apply_target_transform(const TargetTransform& t, Table& table);
 
 }  // namespace fasttab

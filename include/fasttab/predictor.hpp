@@ -12,12 +12,22 @@
 
 namespace fasttab {
 
-// The model's raw outputs, rows x width (width = classes for multiclass, else 1), row-major:
-// binary the logit, multiclass the class scores, regression the value. Throws Error when the table's
-// feature count is not the model's, when the model and its buffers do not fit in the backend's free memory, and
-// when an output is NaN or infinite (naming the row of `source`).
+// The model's outputs, rows x width (width = classes for multiclass, else 1), row-major: binary the logit,
+// multiclass the class scores, regression the value in the user's units (model.target.inverse of the network's
+// output). Throws Error when the table's feature count is not the model's, when the model and its buffers do not
+// fit in the backend's free memory, and when an output is NaN or infinite (naming the row of `source`).
 std::vector<float> predict_outputs(Backend& backend, const SavedModel& model, const Table& table,
                                    int chunk_rows = 16384, const std::string& source = "the table");
+// The same before a regression target's transform is undone: the network's outputs as it computed them.
+std::vector<float> predict_raw_outputs(Backend& backend, const SavedModel& model, const Table& table,
+                                       int chunk_rows = 16384, const std::string& source = "the table");
+// Regression: raw outputs -> the user's units, in place (model.target.inverse); other tasks: unchanged.
+void to_user_units(const SavedModel& model, std::vector<float>& outputs);
+
+// The metrics of raw outputs against the table's labels as train reports them: the labels transformed as in
+// training (model.target.forward), the backend's metrics of evaluate_on_host, then target.trained_scale (y, or
+// log y under --log-target). The labels must be valid for the task (validate_labels; > 0 under --log-target).
+Metrics evaluate_raw_outputs(const SavedModel& model, const std::vector<float>& raw, const Table& table);
 
 // Prepares a loaded table for the model: its categorical columns encoded with the model's vocabularies (a category
 // the training rows did not have is the unseen code) and a text label renumbered as the model's classes (a label

@@ -72,6 +72,12 @@ void for_each_setting(Config& c, Visit&& visit) {
   visit(Setting{"min_category_count", "--min-category-count", "categorical columns: categories seen fewer times in "
                 "the training rows share the unseen-category bucket", 1, 2e9},
         c.min_category_count);
+  visit(Setting{"standardize_target", "--standardize-target", "regression: train on the target standardised with the "
+                "training rows' mean and std (predictions and metrics in its own units; default on)"},
+        c.standardize_target);
+  visit(Setting{"log_target", "--log-target", "regression: train on log(y) (every y > 0); predictions come back as y, "
+                "the test metrics are those of log(y)"},
+        c.log_target);
   visit(Setting{"val_rows", "--val-rows", "validation rows taken from the end of the training rows (early stopping)",
                 0, 2e9},
         c.val_rows);

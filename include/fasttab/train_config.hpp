@@ -30,6 +30,8 @@ struct TrainConfig {
   bool standardize = false;
   int embedding_dim = 0;       // categorical columns: the width of each embedding (0: default_embedding_dim)
   int min_category_count = 1;  // categories seen fewer times in the training rows share the unseen bucket
+  bool standardize_target = true;  // regression: train on the standardised target (TargetTransform, dataset.hpp)
+  bool log_target = false;         // regression: train on log(y)
   std::int64_t val_rows = 0;   // early stopping: validation rows taken from the end of the training rows
   double val_fraction = 0;     // --val-fraction: the tools turn it into val_rows (random training rows moved to the end)
   int patience = 0;            // epochs without validation improvement before stopping (0 = never stop early)

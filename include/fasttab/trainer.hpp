@@ -28,6 +28,7 @@ struct TrainResult {
   bool stopped_early = false;
   int best_epoch = 0;          // early stopping: the epoch whose weights were kept
   Standardization standardization;
+  TargetTransform target;         // regression: the labels' transform; the metrics are in its trained scale
   std::vector<float> parameters;  // the final (or best) weights, host copy
 };
 

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d,
 from . import _core
 from ._inputs import convert_error, reject_device_arrays, reject_non_numeric
 
-_METRICS = ("loss", "auc", "accuracy", "rmse", "r2")
+_METRICS = ("loss", "auc", "accuracy", "rmse", "mae", "r2")
 _FORMAT = 1  # version of the "python" checkpoint section
 
 
@@ -208,7 +208,8 @@ class _FastTabMLP(BaseEstimator):
                            epochs=int(self.epochs), lr=float(self.lr), optimizer=self.optimizer,
                            lr_schedule=self.lr_schedule, precision=self.precision, shuffle=bool(self.shuffle),
                            seed=int(self.seed), standardize=bool(self.standardize), val_rows=val_rows,
-                           patience=int(self.patience), eval_every=eval_every, save_path=path)
+                           patience=int(self.patience), eval_every=eval_every, save_path=path,
+                           **self._task_options())
             result = _core.train(X, np.ascontiguousarray(y_train, dtype=np.float32), X_test,
                                  np.ascontiguousarray(y_test, dtype=np.float32), options, on_epoch, self.device)
             if not os.path.exists(path):  # stopped by the callback before the first epoch ended
@@ -224,6 +225,10 @@ class _FastTabMLP(BaseEstimator):
         self.best_epoch_ = int(result.get("best_epoch", 0))
         self.backend_ = result.get("backend")
         return self
+
+    def _task_options(self):
+        """The engine's options that only one task has (the regressor's target transform)."""
+        return {}
 
     # ---- prediction ------------------------------------------------------------------------------------------
     def _outputs(self, X):
@@ -335,6 +340,21 @@ class MLPRegressor(RegressorMixin, _FastTabMLP):
     _y_numeric = True
     _headline = ("r2", "R^2")
 
+    def __init__(self, hidden=(300, 300, 300, 300), activation="tanh", dropout=0.5, batch_size=16384, epochs=10,
+                 lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
+                 seed=1, standardize=False, standardize_target=True, log_target=False, validation_fraction=0.0,
+                 patience=0, eval_every=100, verbose=False, callback=None):
+        super().__init__(hidden=hidden, activation=activation, dropout=dropout, batch_size=batch_size, epochs=epochs,
+                         lr=lr, optimizer=optimizer, lr_schedule=lr_schedule, precision=precision, device=device,
+                         shuffle=shuffle, seed=seed, standardize=standardize, validation_fraction=validation_fraction,
+                         patience=patience, eval_every=eval_every, verbose=verbose, callback=callback)
+        self.standardize_target = standardize_target
+        self.log_target = log_target
+
+    def _task_options(self):
+        # The engine trains on the standardised target (of log y with log_target); predict returns y.
+        return dict(standardize_target=bool(self.standardize_target), log_target=bool(self.log_target))
+
     def _encode_fit_targets(self, y):
         return np.asarray(y, dtype=np.float32), "regression", 0
 
@@ -345,6 +365,7 @@ class MLPRegressor(RegressorMixin, _FastTabMLP):
             raise TypeError(f"{what} must hold numbers ({e})") from e
 
     def predict(self, X):
+        """The predicted y, in y's units (the engine undoes the target's standardisation and log)."""
         X = self._outputs(X)
         return self._model.outputs(X)[:, 0].astype(np.float64)
 
@@ -380,13 +401,17 @@ def load(path, device="auto"):
         opt, sched, data = config.get("optimizer", {}), config.get("schedule", {}), config.get("data", {})
         val_rows, train_rows = data.get("val_rows", 0), data.get("train_rows", 0)  # train_rows: without val_rows
         fraction = val_rows / (train_rows + val_rows) if val_rows > 0 and train_rows > 0 else 0.0
+        extra = {}
+        if cls is MLPRegressor:  # checkpoints older than the target transform trained on y as it is
+            extra = dict(standardize_target=config.get("standardize_target", False),
+                         log_target=config.get("log_target", False))
         est = cls(hidden=tuple(model.hidden), activation=config["model"]["activation"],
                   dropout=config["model"]["dropout"], batch_size=config["batch_size"], epochs=config["epochs"],
                   lr=opt.get("lr", 1e-3), optimizer=opt.get("kind", "adam"), lr_schedule=sched.get("kind", "constant"),
                   precision=config.get("precision", "fp32"), device=device, shuffle=config.get("shuffle", False),
                   seed=config.get("seed", 1), standardize=config.get("standardize", False),
                   validation_fraction=fraction, patience=config.get("patience", 0) if fraction > 0 else 0,
-                  eval_every=config.get("eval_every", 100))
+                  eval_every=config.get("eval_every", 100), **extra)
         est.history_ = []
         est.stopped_early_ = False
         est.best_epoch_ = 0

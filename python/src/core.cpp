@@ -131,6 +131,7 @@ nb::dict metrics_dict(const fasttab::Metrics& m) {
   d["auc"] = m.auc;
   d["accuracy"] = m.accuracy;
   d["rmse"] = m.rmse;
+  d["mae"] = m.mae;
   d["r2"] = m.r2;
   d["rows"] = m.rows;
   return d;
@@ -243,7 +244,7 @@ class Model {
   Model(const std::string& path, const std::string& device)
       : model_(fasttab::load_saved_model(path)), device_(device_choice(device)) {}
 
-  // The model's raw outputs: rows x width float32 (logit, class scores or value).
+  // The model's outputs: rows x width float32 (logit, class scores, or the value in y's units: predict_outputs).
   nb::ndarray<nb::numpy, float, nb::ndim<2>> outputs(const Matrix& x) {
     FASTTAB_REQUIRE(static_cast<int>(x.shape(1)) == model_.spec.inputs, "X has ", x.shape(1),
                     " features, but the model expects ", model_.spec.inputs);

@@ -70,6 +70,15 @@ def test_regressor_round_trips(tmp_path):
         assert np.array_equal(back.predict(X), est.predict(X))
 
 
+def test_log_target_regressor_round_trips(tmp_path):
+    X, y = make_regression()
+    est = fasttab.MLPRegressor(**SMALL, log_target=True).fit(X, np.exp(0.2 * y))
+    est.save(tmp_path / "log.ckpt")
+    back = fasttab.load(tmp_path / "log.ckpt", device="cpu")
+    assert back.log_target is True
+    assert np.array_equal(back.predict(X), est.predict(X))
+
+
 def test_clone_and_params():
     est = fasttab.MLPClassifier(hidden=(8,), epochs=2)
     assert est.get_params()["hidden"] == (8,) and est.get_params()["batch_size"] == 16384
@@ -84,6 +93,7 @@ def test_cli_defaults():
     assert p["lr_schedule"] == "constant" and p["precision"] == "fp32" and p["device"] == "auto"
     assert p["shuffle"] is False and p["seed"] == 1 and p["standardize"] is False
     assert p["validation_fraction"] == 0.0 and p["patience"] == 0 and p["eval_every"] == 100
+    assert p["standardize_target"] is True and p["log_target"] is False
 
 
 def test_pipeline():

@@ -106,3 +106,33 @@ def test_sigint_stops_fit_and_leaves_the_estimator_as_before():
         assert est.fit(X, Y).score(X, Y) > 0.5
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+def test_regressor_target_transform_predicts_in_y_units():
+    # y around 5000: the standardised target (the default) learns it; predictions come back in y's units.
+    Xr, yr = make_regression(rows=3000)
+    y = 5000 + 100 * yr
+    est = fasttab.MLPRegressor(**SMALL).fit(Xr[:2500], y[:2500], eval_set=(Xr[2500:], y[2500:]))
+    assert est.get_params()["standardize_target"] is True and est.get_params()["log_target"] is False
+    pred = est.predict(Xr[2500:])
+    assert abs(pred.mean() - y[2500:].mean()) < 100
+    assert est.score(Xr[2500:], y[2500:]) > 0.5
+    # The history's test figures are those of y, as the predictions give them (float32 rounding aside).
+    rmse = float(np.sqrt(np.mean((pred - y[2500:]) ** 2)))
+    assert est.history_[-1]["test_rmse"] == pytest.approx(rmse, rel=1e-4)
+    assert est.history_[-1]["test_mae"] == pytest.approx(float(np.mean(np.abs(pred - y[2500:]))), rel=1e-4)
+
+
+def test_regressor_log_target():
+    Xr, yr = make_regression(rows=3000)
+    y = np.exp(0.3 * yr)
+    est = fasttab.MLPRegressor(**SMALL, log_target=True).fit(Xr[:2500], y[:2500], eval_set=(Xr[2500:], y[2500:]))
+    pred = est.predict(Xr[2500:])
+    assert (pred > 0).all()
+    # The test figures are those of log y.
+    log_rmse = float(np.sqrt(np.mean((np.log(pred) - np.log(y[2500:])) ** 2)))
+    assert est.history_[-1]["test_rmse"] == pytest.approx(log_rmse, rel=1e-3)
+    bad = y[:2500].copy()
+    bad[9] = -1.0
+    with pytest.raises(fasttab.EngineError, match=r"row 10: label -1 is not a finite number > 0"):
+        fasttab.MLPRegressor(**SMALL, log_target=True).fit(Xr[:2500], bad)

@@ -20,13 +20,14 @@ Metrics run(Backend& backend, Task task, const std::vector<float>& outputs, std:
 }
 
 void compare(const Metrics& got, const Metrics& want) {
-  INFO("gpu loss " << got.loss << " auc " << got.auc << " acc " << got.accuracy << " rmse " << got.rmse << " r2 " << got.r2);
-  INFO("cpu loss " << want.loss << " auc " << want.auc << " acc " << want.accuracy << " rmse " << want.rmse << " r2 " << want.r2);
+  INFO("gpu loss " << got.loss << " auc " << got.auc << " acc " << got.accuracy << " rmse " << got.rmse << " mae " << got.mae << " r2 " << got.r2);
+  INFO("cpu loss " << want.loss << " auc " << want.auc << " acc " << want.accuracy << " rmse " << want.rmse << " mae " << want.mae << " r2 " << want.r2);
   CHECK(got.rows == want.rows);
   CHECK(close_or_both_nan(got.loss, want.loss, 1e-6));
   CHECK(close_or_both_nan(got.auc, want.auc, 1e-12));
   CHECK(close_or_both_nan(got.accuracy, want.accuracy, 1e-9));
   CHECK(close_or_both_nan(got.rmse, want.rmse, 1e-9));
+  CHECK(close_or_both_nan(got.mae, want.mae, 1e-9));
   CHECK(close_or_both_nan(got.r2, want.r2, 1e-9));
 }
 
@@ -78,7 +79,12 @@ TEST_CASE("cuda evaluate: hand-computed AUCs") {
   CHECK(m.auc == 0.0);
   CHECK(m.accuracy == 0.0);
   CHECK(std::isnan(m.rmse));
+  CHECK(std::isnan(m.mae));
   CHECK(std::isnan(m.r2));
+  // Regression, by hand: errors 0, 0, 0, -1 and 2: MAE 3/5, MSE 5/5.
+  const Metrics r = run(*gpu, Task::regression, {1, 2, 3, 4, 7}, 5, 1, 1, {1, 2, 3, 5, 5});
+  CHECK(r.mae == doctest::Approx(0.6).epsilon(1e-12));
+  CHECK(r.loss == doctest::Approx(1.0).epsilon(1e-12));
 }
 
 TEST_CASE("cuda evaluate: multiclass and regression match the CPU") {

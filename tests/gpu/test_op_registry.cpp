@@ -160,7 +160,7 @@ std::vector<double> run_evaluate(Backend& b, const OpCase& c) {
   auto x = upload(b, random_floats(elements(c), 20, -3.0f, 3.0f));
   auto y = upload(b, labels_for(c.task, c.rows, c.cols, 21));
   const Metrics m = b.evaluate(c.task, x.data(), c.rows, c.cols, c.ld, y.data());
-  std::vector<double> out = {m.loss, m.auc, m.accuracy, m.rmse, m.r2, static_cast<double>(m.rows)};
+  std::vector<double> out = {m.loss, m.auc, m.accuracy, m.rmse, m.mae, m.r2, static_cast<double>(m.rows)};
   for (double& v : out)
     if (std::isnan(v)) v = -1.0;  // a field that does not apply: NaN on both backends (checked in test_metrics.cpp)
   return out;

@@ -48,7 +48,7 @@ TEST_CASE("AUC equals the pairwise definition on random data with many ties") {
   CHECK(roc_auc(scores.data(), labels.data(), n) == doctest::Approx(wins / pairs).epsilon(1e-14));
 }
 
-TEST_CASE("evaluate: binary log loss and accuracy, multiclass accuracy, regression RMSE and R^2") {
+TEST_CASE("evaluate: binary log loss and accuracy, multiclass accuracy, regression RMSE, MAE and R^2") {
   auto backend = make_cpu_backend();
   std::vector<float> logits = {2.0f, -1.0f, 0.5f, -3.0f}, labels = {1, 0, 0, 0};
   Metrics m = backend->evaluate(Task::binary, logits.data(), 4, 1, 1, labels.data());
@@ -60,6 +60,7 @@ TEST_CASE("evaluate: binary log loss and accuracy, multiclass accuracy, regressi
   CHECK(m.loss == doctest::Approx(expect / 4).epsilon(1e-12));
   CHECK(m.accuracy == doctest::Approx(0.75));  // 0.5 -> predicted 1, label 0
   CHECK(m.auc == 1.0);
+  CHECK(std::isnan(m.mae));
 
   std::vector<float> scores = {1, 2, 0, /**/ 3, 0, 0, /**/ 0, 0, 5};
   std::vector<float> classes = {1, 1, 2};
@@ -71,6 +72,12 @@ TEST_CASE("evaluate: binary log loss and accuracy, multiclass accuracy, regressi
   m = backend->evaluate(Task::regression, pred.data(), 4, 1, 1, truth.data());
   CHECK(m.loss == doctest::Approx(0.25));
   CHECK(m.rmse == doctest::Approx(0.5));
+  CHECK(m.mae == doctest::Approx(0.25));  // |errors| 0, 0, 0, 1
+
+  // Signed errors of both signs: -0.5, 1.5, 0, -2 and 0.25: MAE 4.25 / 5.
+  std::vector<float> pred5 = {1.5f, 0.5f, -1, 3, 2.25f}, truth5 = {2, -1, -1, 5, 2};
+  const Metrics m5 = backend->evaluate(Task::regression, pred5.data(), 5, 1, 1, truth5.data());
+  CHECK(m5.mae == doctest::Approx(4.25 / 5).epsilon(1e-12));
   // SST = sum (y - 2.75)^2 = 3.0625 + 0.5625 + 0.0625 + 5.0625 = 8.75; R^2 = 1 - 1/8.75
   CHECK(m.r2 == doctest::Approx(1 - 1 / 8.75));
 }
