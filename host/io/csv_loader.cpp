@@ -195,6 +195,7 @@ std::vector<std::string> join_levels(const std::string& file, std::vector<std::u
       }
       to_joined[i] = static_cast<float>(found->second);
     }
+    if (r->rows == 0) continue;  // (its vectors may be empty: no pointer arithmetic on them)
     float* values = slot == 0 ? r->labels.data() : r->features.data() + (slot - 1);
     const std::size_t stride = slot == 0 ? 1 : width;
     for (std::int64_t row = 0; row < r->rows; ++row) {
