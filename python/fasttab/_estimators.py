@@ -442,6 +442,9 @@ def load(path, device="auto"):
         est.history_ = []
         est.stopped_early_ = False
         est.best_epoch_ = 0
+        names = config.get("layout", {}).get("feature_names", [])
+        if names and len(names) == model.inputs and all(names):  # a CSV with a header: its feature columns' names
+            est.feature_names_in_ = np.array(names, dtype=object)
         if model.task == "binary":
             est.classes_ = np.array([0, 1])
         elif model.task == "multiclass":

@@ -164,3 +164,19 @@ def test_build_predict_on_a_csv_of_the_frame(fitted, tmp_path):
                    "--out", tmp_path / "q.npy", "--no-cache")
     assert np.array_equal(np.load(tmp_path / "q.npy"), np.load(tmp_path / "p.npy"))
     assert "auc" in out.lower()
+
+
+def test_load_a_build_train_model_with_text_columns(tmp_path):
+    df, y = make_frame(rows=2000, seed=6)
+    frame = df.astype({"flag": int})
+    frame.insert(0, "label", y)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    run_tool("train", "--data", tmp_path / "t.csv", "--label-col", "0", "--test-rows", 400, "--device", "cpu",
+             "--hidden", "32,32", "--batch-size", "64", "--epochs", "2", "--save", tmp_path / "cli.ckpt", "--no-cache")
+    run_tool("predict", "--device", "cpu", "--model", tmp_path / "cli.ckpt", "--data", tmp_path / "t.csv",
+             "--out", tmp_path / "p.npy", "--no-cache")
+    est = fasttab.load(tmp_path / "cli.ckpt", device="cpu")
+    assert sorted(name for _, name, _ in est._model.vocabularies) == ["city", "color"]
+    assert est.feature_names_in_.tolist() == df.columns.tolist()  # the CSV header's names
+    proba = est.predict_proba(df.astype({"flag": int}))[:, 1].astype(np.float32)
+    assert np.array_equal(proba, np.load(tmp_path / "p.npy"))
