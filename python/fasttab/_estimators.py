@@ -16,10 +16,11 @@ import tempfile
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, column_or_1d, validate_data
 
 from . import _core
-from ._inputs import convert_error, reject_device_arrays, reject_non_numeric
+from ._inputs import (_is_dataframe, convert_error, frame_to_arrays, has_categories, reject_device_arrays,
+                      reject_non_numeric)
 
 _METRICS = ("loss", "auc", "accuracy", "rmse", "mae", "r2")
 _FORMAT = 1  # version of the "python" checkpoint section
@@ -56,7 +57,8 @@ def _check_params(est):
         allowed = _SETTINGS[name]["choices"]
         if getattr(est, name) not in allowed:
             raise ValueError(f"{name}={getattr(est, name)!r} is not one of {', '.join(map(repr, allowed))}")
-    for name in ("dropout", "batch_size", "epochs", "lr", "seed", "patience", "eval_every"):
+    for name in ("dropout", "batch_size", "epochs", "lr", "seed", "patience", "eval_every", "embedding_dim",
+                 "min_category_count"):
         s = _SETTINGS[name]
         _check_number(name, getattr(est, name), s["min"], s["max"], s["kind"] == "int", s["min_open"])
     _check_number("validation_fraction", est.validation_fraction, 0.0, 0.99, False, False)
@@ -87,7 +89,7 @@ class _FastTabMLP(BaseEstimator):
     def __init__(self, hidden=(300, 300, 300, 300), activation="tanh", dropout=0.5, batch_size=16384, epochs=10,
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, validation_fraction=0.0, patience=0, eval_every=100, verbose=False,
-                 callback=None):
+                 callback=None, embedding_dim=0, min_category_count=1):
         self.hidden = hidden
         self.activation = activation
         self.dropout = dropout
@@ -106,13 +108,20 @@ class _FastTabMLP(BaseEstimator):
         self.eval_every = eval_every
         self.verbose = verbose
         self.callback = callback
+        self.embedding_dim = embedding_dim
+        self.min_category_count = min_category_count
 
     # ---- inputs ----------------------------------------------------------------------------------------------
-    def _validate_X(self, X, reset, what="X"):
+    def _validate_X(self, X, reset, what="X", categorical=frozenset()):
+        """X as the engine takes it: (float32 C-order array, [(feature, levels)] of its categorical columns).
+        `categorical`: the features that were categorical in fit (a DataFrame's columns there may hold text)."""
         reject_device_arrays(what, X)
         reject_non_numeric(what, X)
+        if _is_dataframe(X) and (categorical or has_categories(X)):
+            validate_data(self, X, reset=reset, skip_check_array=True)  # the feature names and count
+            return frame_to_arrays(what, X, set(categorical))
         try:
-            return validate_data(self, X, reset=reset, dtype=np.float32, order="C", accept_sparse=False)
+            return validate_data(self, X, reset=reset, dtype=np.float32, order="C", accept_sparse=False), []
         except ValueError as e:
             converted = convert_error(what, e)
             if converted is not None:
@@ -120,19 +129,30 @@ class _FastTabMLP(BaseEstimator):
             raise
 
     def _validate_Xy(self, X, y):
+        """(X, y, levels): X as _validate_X makes it (a DataFrame's text and category columns are categorical)."""
         reject_device_arrays("X", X)
         reject_device_arrays("y", y)
         reject_non_numeric("X", X)
+        if has_categories(X):
+            validate_data(self, X, reset=True, skip_check_array=True)
+            Xf, levels = frame_to_arrays("X", X, None)
+            Xf, y = check_X_y(Xf, y, dtype=np.float32, order="C", ensure_all_finite=False, y_numeric=self._y_numeric)
+            return Xf, y, levels
         try:
-            return validate_data(self, X, y, reset=True, dtype=np.float32, order="C", accept_sparse=False,
+            X, y = validate_data(self, X, y, reset=True, dtype=np.float32, order="C", accept_sparse=False,
                                  y_numeric=self._y_numeric)
+            return X, y, []
         except ValueError as e:
             converted = convert_error("X", e)
             if converted is not None:
                 raise converted from e
             raise
 
-    def _eval_arrays(self, eval_set, encode):
+    def _categorical_features(self):
+        """The features the fitted model encodes as categories (by the checkpoint's vocabularies)."""
+        return frozenset(feature for feature, _, _ in self._model.vocabularies)
+
+    def _eval_arrays(self, eval_set, encode, categorical):
         if isinstance(eval_set, list):
             if len(eval_set) != 1:
                 raise ValueError(f"eval_set is a list of {len(eval_set)} pairs; fasttab evaluates one (X, y) pair")
@@ -142,12 +162,12 @@ class _FastTabMLP(BaseEstimator):
         X_eval, y_eval = eval_set
         reject_device_arrays("eval_set's X", X_eval)
         reject_device_arrays("eval_set's y", y_eval)
-        X_eval = self._validate_X(X_eval, reset=False, what="eval_set's X")
+        X_eval, levels = self._validate_X(X_eval, reset=False, what="eval_set's X", categorical=categorical)
         y_eval = column_or_1d(check_array(y_eval, ensure_2d=False, dtype=None, ensure_all_finite=True,
                                           input_name="eval_set's y"), warn=True)
         if y_eval.shape[0] != X_eval.shape[0]:
             raise ValueError(f"eval_set's X has {X_eval.shape[0]} rows but its y has {y_eval.shape[0]}")
-        return X_eval, encode(y_eval, "eval_set's y")
+        return X_eval, encode(y_eval, "eval_set's y"), levels
 
     # ---- training --------------------------------------------------------------------------------------------
     def fit(self, X, y, eval_set=None):
@@ -164,7 +184,8 @@ class _FastTabMLP(BaseEstimator):
 
     def _fit(self, X, y, eval_set):
         hidden = _check_params(self)
-        X, y = self._validate_Xy(X, y)
+        X, y, levels = self._validate_Xy(X, y)
+        categorical = frozenset(feature for feature, _ in levels)
         y_train, task, classes = self._encode_fit_targets(y)
         n = X.shape[0]
         val_rows = 0
@@ -173,12 +194,12 @@ class _FastTabMLP(BaseEstimator):
             if val_rows >= n:
                 raise ValueError(f"validation_fraction={self.validation_fraction} of {n} rows leaves no training rows")
         if eval_set is not None:
-            X_test, y_test = self._eval_arrays(eval_set, self._encode_eval_targets)
+            X_test, y_test, levels_test = self._eval_arrays(eval_set, self._encode_eval_targets, categorical)
             eval_every = int(self.eval_every)
         else:
             # The engine evaluates a test set; without eval_set it gets the first row and only at epoch ends, and
             # its figures are left out of history_.
-            X_test, y_test = X[:1], y_train[:1]
+            X_test, y_test, levels_test = X[:1], y_train[:1], levels
             eval_every = 0
         with_test = eval_set is not None
         # As scikit-learn's MLP does: a batch never exceeds the training rows (the CLI refuses instead).
@@ -209,9 +230,12 @@ class _FastTabMLP(BaseEstimator):
                            lr_schedule=self.lr_schedule, precision=self.precision, shuffle=bool(self.shuffle),
                            seed=int(self.seed), standardize=bool(self.standardize), val_rows=val_rows,
                            patience=int(self.patience), eval_every=eval_every, save_path=path,
+                           embedding_dim=int(self.embedding_dim), min_category_count=int(self.min_category_count),
                            **self._task_options())
+            names = [str(c) for c in getattr(self, "feature_names_in_", [])]
             result = _core.train(X, np.ascontiguousarray(y_train, dtype=np.float32), X_test,
-                                 np.ascontiguousarray(y_test, dtype=np.float32), options, on_epoch, self.device)
+                                 np.ascontiguousarray(y_test, dtype=np.float32), options, on_epoch, self.device,
+                                 levels, levels_test, names)
             if not os.path.exists(path):  # stopped by the callback before the first epoch ended
                 raise RuntimeError("fasttab: training ended before the first epoch; there is no model")
             model = _core.Model(path, self.device)
@@ -232,9 +256,10 @@ class _FastTabMLP(BaseEstimator):
 
     # ---- prediction ------------------------------------------------------------------------------------------
     def _outputs(self, X):
+        """(X, levels) for the model: a DataFrame's categorical columns map to the fit's categories by their text
+        (a category fit did not see is the unseen category)."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        return X
+        return self._validate_X(X, reset=False, categorical=self._categorical_features())
 
     # ---- persistence -----------------------------------------------------------------------------------------
     def _python_section(self):
@@ -320,8 +345,8 @@ class MLPClassifier(ClassifierMixin, _FastTabMLP):
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in the order of classes_."""
-        X = self._outputs(X)
-        return self._model.probabilities(X)
+        X, levels = self._outputs(X)
+        return self._model.probabilities(X, levels)
 
     def predict(self, X):
         proba = self.predict_proba(X)
@@ -343,11 +368,12 @@ class MLPRegressor(RegressorMixin, _FastTabMLP):
     def __init__(self, hidden=(300, 300, 300, 300), activation="tanh", dropout=0.5, batch_size=16384, epochs=10,
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, standardize_target=True, log_target=False, validation_fraction=0.0,
-                 patience=0, eval_every=100, verbose=False, callback=None):
+                 patience=0, eval_every=100, verbose=False, callback=None, embedding_dim=0, min_category_count=1):
         super().__init__(hidden=hidden, activation=activation, dropout=dropout, batch_size=batch_size, epochs=epochs,
                          lr=lr, optimizer=optimizer, lr_schedule=lr_schedule, precision=precision, device=device,
                          shuffle=shuffle, seed=seed, standardize=standardize, validation_fraction=validation_fraction,
-                         patience=patience, eval_every=eval_every, verbose=verbose, callback=callback)
+                         patience=patience, eval_every=eval_every, verbose=verbose, callback=callback,
+                         embedding_dim=embedding_dim, min_category_count=min_category_count)
         self.standardize_target = standardize_target
         self.log_target = log_target
 
@@ -366,8 +392,8 @@ class MLPRegressor(RegressorMixin, _FastTabMLP):
 
     def predict(self, X):
         """The predicted y, in y's units (the engine undoes the target's standardisation and log)."""
-        X = self._outputs(X)
-        return self._model.outputs(X)[:, 0].astype(np.float64)
+        X, levels = self._outputs(X)
+        return self._model.outputs(X, levels)[:, 0].astype(np.float64)
 
 
 def load(path, device="auto"):
@@ -411,10 +437,14 @@ def load(path, device="auto"):
                   precision=config.get("precision", "fp32"), device=device, shuffle=config.get("shuffle", False),
                   seed=config.get("seed", 1), standardize=config.get("standardize", False),
                   validation_fraction=fraction, patience=config.get("patience", 0) if fraction > 0 else 0,
-                  eval_every=config.get("eval_every", 100), **extra)
+                  eval_every=config.get("eval_every", 100), embedding_dim=config.get("embedding_dim", 0),
+                  min_category_count=config.get("min_category_count", 1), **extra)
         est.history_ = []
         est.stopped_early_ = False
         est.best_epoch_ = 0
+        names = config.get("layout", {}).get("feature_names", [])
+        if names and len(names) == model.inputs and all(names):  # a CSV with a header: its feature columns' names
+            est.feature_names_in_ = np.array(names, dtype=object)
         if model.task == "binary":
             est.classes_ = np.array([0, 1])
         elif model.task == "multiclass":

@@ -14,11 +14,16 @@
 
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <optional>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 
 #include "fasttab/checkpoint.hpp"  // load_saved_model, SavedModel
 #include "fasttab/fasttab.hpp"
@@ -50,6 +55,50 @@ fasttab::Table make_table(const Matrix& x, const Vector& y) {
   t.features.assign(x.data(), x.data() + x.size());
   t.labels.assign(y.data(), y.data() + y.size());
   return t;
+}
+
+// Categorical columns as the Python side passes them: (feature index, levels), the column's values in X being level
+// indices (NaN: missing), as a loader's CategoricalColumn holds them.
+using Levels = std::vector<std::pair<int, std::vector<std::string>>>;
+
+// The table's CategoricalColumns from `levels` (in increasing feature order), after checking that every value of
+// those columns is a level index or NaN: the engine's encoding indexes the levels by them.
+void add_categorical(fasttab::Table& t, const Levels& levels, const std::string& what) {
+  for (const auto& [feature, names] : levels) {
+    FASTTAB_REQUIRE(feature >= 0 && feature < t.cols, what, ": categorical feature ", feature, " is not among its ",
+                    t.cols, " features");
+    for (std::int64_t r = 0; r < t.rows; ++r) {
+      const float v = t.features[std::size_t(r) * t.cols + feature];
+      FASTTAB_REQUIRE(std::isnan(v) || (v >= 0 && v < float(names.size()) && v == std::floor(v)), what, ": row ", r,
+                      " of categorical feature ", feature, " holds ", v, ", not a level index below ", names.size());
+    }
+    t.categorical.push_back(fasttab::CategoricalColumn{feature, names});
+  }
+  std::sort(t.categorical.begin(), t.categorical.end(),
+            [](const fasttab::CategoricalColumn& a, const fasttab::CategoricalColumn& b) { return a.feature < b.feature; });
+  for (std::size_t i = 1; i < t.categorical.size(); ++i)
+    FASTTAB_REQUIRE(t.categorical[i].feature != t.categorical[i - 1].feature, what, ": categorical feature ",
+                    t.categorical[i].feature, " is given twice");
+}
+
+// The checkpoint's column layout of a model trained on a DataFrame with categorical columns: as if from a CSV file
+// of the frame's columns (header: their names) with the label last, so that build/predict reads a CSV of the same
+// frame (df.to_csv(index=False), the label column optional) and knows which columns are categories.
+void record_layout(const fasttab::Table& train, const std::vector<std::string>& feature_names,
+                   fasttab::ColumnLayout& l) {
+  l.known = true;
+  l.format = "csv";
+  l.source_cols = train.cols + 1;
+  l.label_col = train.cols;
+  l.features = "all";
+  l.feature_cols.clear();
+  for (int c = 0; c < train.cols; ++c) l.feature_cols.push_back(c);
+  l.feature_names = feature_names;
+  l.delimiter = ',';
+  l.header = !feature_names.empty();
+  l.vocabularies = train.vocabularies;
+  l.categorical_cols.clear();
+  for (const fasttab::Vocabulary& v : l.vocabularies) l.categorical_cols.push_back(v.feature);
 }
 
 fasttab::DeviceChoice device_choice(const std::string& name) {
@@ -185,11 +234,17 @@ class PythonObserver final : public fasttab::TrainObserver {
 
 // train(X, y, X_test, y_test, options, on_epoch) -> dict of the run's figures. The checkpoint goes to
 // options["save_path"] at every epoch end (the Python side keeps its bytes).
+// categorical / categorical_test: the categorical columns of X and X_test (level indices), encoded here with
+// vocabularies built on the training rows less the validation rows (encode_categories), which the checkpoint's
+// layout records with feature_names (the DataFrame's column names, or empty).
 nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, const Vector& y_test,
-                     const nb::dict& options, nb::object on_epoch, const std::string& device) {
+                     const nb::dict& options, nb::object on_epoch, const std::string& device, const Levels& categorical,
+                     const Levels& categorical_test, const std::vector<std::string>& feature_names) {
   fasttab::TrainConfig config = make_config(options);
   FASTTAB_REQUIRE(x.shape(1) == x_test.shape(1), "the evaluation set has ", x_test.shape(1), " features but X has ",
                   x.shape(1));
+  FASTTAB_REQUIRE(feature_names.empty() || feature_names.size() == x.shape(1), "internal: ", feature_names.size(),
+                  " feature names for ", x.shape(1), " features");
   const fasttab::DeviceChoice choice = device_choice(device);
   fasttab::Dataset dataset;
   dataset.source = "python";
@@ -206,6 +261,15 @@ nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, con
       // caller for the whole call, so their memory is valid without the GIL).
       dataset.train = make_table(x, y);
       dataset.test = make_table(x_test, y_test);
+      if (!categorical.empty()) {
+        dataset.train.feature_names = dataset.test.feature_names = feature_names;
+        add_categorical(dataset.train, categorical, "X");
+        add_categorical(dataset.test, categorical_test, "the evaluation set");
+        FASTTAB_REQUIRE(config.val_rows < dataset.train.rows, "the validation rows (", config.val_rows,
+                        ") leave no training rows of ", dataset.train.rows);
+        fasttab::encode_categories(dataset, config.min_category_count, dataset.train.rows - config.val_rows);
+        record_layout(dataset.train, feature_names, config.data_layout);
+      }
       std::unique_ptr<fasttab::Backend> backend = fasttab::make_backend(choice);
       backend_kind = backend->kind();
       result = fasttab::train(*backend, config, dataset, &observer);
@@ -245,12 +309,17 @@ class Model {
       : model_(fasttab::load_saved_model(path)), device_(device_choice(device)) {}
 
   // The model's outputs: rows x width float32 (logit, class scores, or the value in y's units: predict_outputs).
-  nb::ndarray<nb::numpy, float, nb::ndim<2>> outputs(const Matrix& x) {
-    FASTTAB_REQUIRE(static_cast<int>(x.shape(1)) == model_.spec.inputs, "X has ", x.shape(1),
-                    " features, but the model expects ", model_.spec.inputs);
+  // categorical: X's text columns as level indices with their levels (Levels), encoded by the model's
+  // vocabularies by their text (a category the training rows did not have is the unseen code); a column that was
+  // categorical in training but holds numbers in X is read by its values' text ("%g": encode_for_model).
+  nb::ndarray<nb::numpy, float, nb::ndim<2>> outputs(const Matrix& x, const Levels& categorical) {
+    const int columns = model_.spec.inputs - model_.layout.indicator_count();
+    FASTTAB_REQUIRE(static_cast<int>(x.shape(1)) == columns, "X has ", x.shape(1), " features, but the model expects ",
+                    columns);
     fasttab::Table t;
     t.rows = static_cast<std::int64_t>(x.shape(0));
     t.cols = static_cast<int>(x.shape(1));
+    t.feature_names = model_.layout.feature_names;
     const int width = model_.spec.outputs;
     auto* out = new std::vector<float>();
     nb::capsule owner(out, [](void* p) noexcept { delete static_cast<std::vector<float>*>(p); });
@@ -259,6 +328,8 @@ class Model {
       std::lock_guard<std::mutex> lock(mutex_);  // one prediction at a time on the model's backend
       t.features.assign(x.data(), x.data() + x.size());
       t.labels.assign(std::size_t(t.rows), 0.0f);
+      add_categorical(t, categorical, "X");
+      fasttab::encode_for_model(model_, t, "X");
       if (t.rows > 0) {
         if (!backend_) backend_ = fasttab::make_backend(device_);
         *out = fasttab::predict_outputs(*backend_, model_, t);
@@ -268,9 +339,9 @@ class Model {
   }
 
   // Binary: P(class 1) per row; multiclass: the softmax rows (both in double, as build/predict computes them).
-  nb::ndarray<nb::numpy, double, nb::ndim<2>> probabilities(const Matrix& x) {
+  nb::ndarray<nb::numpy, double, nb::ndim<2>> probabilities(const Matrix& x, const Levels& categorical) {
     FASTTAB_REQUIRE(model_.task != fasttab::Task::regression, "a regression model has no probabilities");
-    nb::ndarray<nb::numpy, float, nb::ndim<2>> o = outputs(x);
+    nb::ndarray<nb::numpy, float, nb::ndim<2>> o = outputs(x, categorical);
     const std::size_t rows = o.shape(0);
     const int width = model_.spec.outputs;
     const int k = model_.task == fasttab::Task::binary ? 2 : width;
@@ -297,6 +368,12 @@ class Model {
   std::vector<int> hidden() const { return model_.spec.hidden; }
   int epochs_done() const { return model_.epochs_done; }
   std::string config_json() const { return model_.config_json; }
+  // The categorical columns' vocabularies from the checkpoint's layout: (feature, name, categories).
+  std::vector<std::tuple<int, std::string, std::vector<std::string>>> vocabularies() const {
+    std::vector<std::tuple<int, std::string, std::vector<std::string>>> out;
+    for (const fasttab::Vocabulary& v : model_.layout.vocabularies) out.emplace_back(v.feature, v.name, v.categories);
+    return out;
+  }
 
  private:
   fasttab::SavedModel model_;
@@ -325,6 +402,7 @@ NB_MODULE(_core, m) {
   m.doc() = "fasttab's engine (libfasttab.a), bound with nanobind; use the estimators in the fasttab package";
   nb::exception<fasttab::Error>(m, "EngineError", PyExc_RuntimeError);
   m.def("train", &train_model, "X"_a, "y"_a, "X_test"_a, "y_test"_a, "options"_a, "on_epoch"_a.none(), "device"_a,
+        "categorical"_a = Levels(), "categorical_test"_a = Levels(), "feature_names"_a = std::vector<std::string>(),
         "Trains on (X, y), evaluating on (X_test, y_test); the checkpoint goes to options['save_path'].");
   m.def("settings", &settings_table, "The engine's settings table: name, flag, help, range, kind, choices.");
   m.def("cuda_device_count", &fasttab::cuda_device_count, "Number of usable CUDA devices (0 without a driver or GPU).");
@@ -334,13 +412,14 @@ NB_MODULE(_core, m) {
         "One section of a checkpoint's bytes as text, or None.");
   nb::class_<Model>(m, "Model")
       .def(nb::init<const std::string&, const std::string&>(), "path"_a, "device"_a = "auto")
-      .def("outputs", &Model::outputs, "X"_a)
-      .def("probabilities", &Model::probabilities, "X"_a)
+      .def("outputs", &Model::outputs, "X"_a, "categorical"_a = Levels())
+      .def("probabilities", &Model::probabilities, "X"_a, "categorical"_a = Levels())
       .def_prop_ro("task", &Model::task)
       .def_prop_ro("classes", &Model::classes)
       .def_prop_ro("inputs", &Model::inputs)
       .def_prop_ro("width", &Model::outputs_width)
       .def_prop_ro("hidden", &Model::hidden)
       .def_prop_ro("epochs_done", &Model::epochs_done)
-      .def_prop_ro("config_json", &Model::config_json);
+      .def_prop_ro("config_json", &Model::config_json)
+      .def_prop_ro("vocabularies", &Model::vocabularies);
 }

@@ -55,13 +55,18 @@ def test_dataframe_and_feature_names():
 
 
 def test_dataframe_with_string_column():
+    # Text and category columns are categorical (test_categorical.py); dates and complex numbers are refused.
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame({"a": [1.0, 2.0] * 50, "b": ["x", "y"] * 50})
-    with pytest.raises(TypeError, match="non-numeric columns: 'b'"):
-        fasttab.MLPClassifier(**SMALL).fit(df, [0, 1] * 50)
+    est = fasttab.MLPClassifier(**SMALL).fit(df, [0, 1] * 50)
+    assert [name for _, name, _ in est._model.vocabularies] == ["b"]
     df["b"] = df["b"].astype("category")
-    with pytest.raises(TypeError, match="categorical"):
+    fasttab.MLPClassifier(**SMALL).fit(df, [0, 1] * 50)
+    df["c"] = pd.Timestamp("2026-01-01")
+    with pytest.raises(TypeError, match="columns fasttab cannot take: 'c'"):
         fasttab.MLPClassifier(**SMALL).fit(df, [0, 1] * 50)
+    with pytest.raises(TypeError, match="'a'.*held numbers"):
+        est.predict(pd.DataFrame({"a": ["1.0", "2.0"], "b": ["x", "y"]}))
 
 
 def test_strings_in_X():
