@@ -3,8 +3,11 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <random>
 #include <vector>
+
+#include "fasttab/table.hpp"
 
 // Prints the marker CTest maps to "skipped" (SKIP_REGULAR_EXPRESSION) and leaves the test case.
 #define FASTTAB_SKIP_TEST(reason)                                    \
@@ -35,6 +38,24 @@ double relative_error(const A& a, const B& b) {
   }
   if (den == 0) return std::sqrt(num);
   return std::sqrt(num / den);
+}
+
+// rows x 4 standard normal features; the label from `label_of(x, noise draw)`.
+template <class LabelOf>
+fasttab::Table normal_table(std::int64_t rows, std::uint32_t seed, LabelOf label_of) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  fasttab::Table t;
+  t.rows = rows;
+  t.cols = 4;
+  t.features.resize(std::size_t(rows) * 4);
+  t.labels.resize(std::size_t(rows));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* x = t.features.data() + r * 4;
+    for (int c = 0; c < 4; ++c) x[c] = normal(rng);
+    t.labels[r] = label_of(x, rng, normal);
+  }
+  return t;
 }
 
 }  // namespace fasttab::test

@@ -32,20 +32,10 @@ fs::path temp_dir() { return test::process_temp_dir("fasttab_target_"); }
 // rows x 4 standard normal features; y = offset + scale * (sin(x0) + x1 x2 / 2 + 0.1 noise), or exp of the
 // bracket when `positive` (a target whose log is the smooth function).
 Table make_table(std::int64_t rows, std::uint32_t seed, double offset, double scale, bool positive = false) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  Table t;
-  t.rows = rows;
-  t.cols = 4;
-  t.features.resize(std::size_t(rows) * 4);
-  t.labels.resize(std::size_t(rows));
-  for (std::int64_t r = 0; r < rows; ++r) {
-    float* x = t.features.data() + r * 4;
-    for (int c = 0; c < 4; ++c) x[c] = normal(rng);
+  return test::normal_table(rows, seed, [&](const float* x, std::mt19937& rng, std::normal_distribution<float>& normal) {
     const double f = std::sin(x[0]) + 0.5 * x[1] * x[2] + 0.1 * normal(rng);
-    t.labels[r] = static_cast<float>(positive ? std::exp(f) : offset + scale * f);
-  }
-  return t;
+    return static_cast<float>(positive ? std::exp(f) : offset + scale * f);
+  });
 }
 
 TrainConfig regression_config() {

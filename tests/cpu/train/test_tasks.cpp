@@ -9,26 +9,16 @@
 #include "fasttab/error.hpp"
 #include "fasttab/trainer.hpp"
 
+#include "test_support.hpp"
+
 using namespace fasttab;
 
 namespace {
 
-// rows x 4 standard normal features; the label from `label_of(x, noise draw)`.
+// rows x 4 standard normal features; the label from `label_of(x, noise draw)` (test_support.hpp).
 template <class LabelOf>
 Table make_table(std::int64_t rows, std::uint32_t seed, LabelOf label_of) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  Table t;
-  t.rows = rows;
-  t.cols = 4;
-  t.features.resize(std::size_t(rows) * 4);
-  t.labels.resize(std::size_t(rows));
-  for (std::int64_t r = 0; r < rows; ++r) {
-    float* x = t.features.data() + r * 4;
-    for (int c = 0; c < 4; ++c) x[c] = normal(rng);
-    t.labels[r] = label_of(x, rng, normal);
-  }
-  return t;
+  return test::normal_table(rows, seed, label_of);
 }
 
 TrainConfig task_config(Task task) {
