@@ -1,6 +1,7 @@
 // build/predict: apply a model saved by `train --save` to a table and write one prediction per row:
-//   binary      the probability of class 1
-//   multiclass  the class (argmax), and with --probabilities the K class probabilities after it
+//   binary      the probability of class 1 (with a text label: of the second class name, printed)
+//   multiclass  the class (argmax; its name for a text label in a .csv), and with --probabilities the K class
+//               probabilities after it
 //   regression  the value
 // to a .csv (header line, then one row per input row) or a .npy (float32; shape [rows] or [rows, 1 + K]).
 // The features get the training split's standardisation (stored in the checkpoint). The label column is read
@@ -220,8 +221,17 @@ void add_predict_flags(CLI::App& app, PredictFlags& f) {
 }
 
 // One line per input row: the prediction, then (with_probs) the K class probabilities.
+// A CSV field: quoted (quotes doubled) when it holds a delimiter, a quote or a line end.
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n;\t") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+// A text label's class names (the model's label_classes) name the classes; otherwise their indices.
 void write_predictions_csv(const std::string& out_path, Task task, const std::vector<float>& outputs,
-                           std::int64_t rows, int width, bool with_probs) {
+                           std::int64_t rows, int width, bool with_probs, const std::vector<std::string>& names) {
   std::FILE* f = std::fopen(out_path.c_str(), "w");
   FASTTAB_REQUIRE(f, "--out: cannot write ", out_path);
   std::fputs(task == Task::binary ? "probability" : task == Task::multiclass ? "class" : "value", f);
@@ -233,7 +243,9 @@ void write_predictions_csv(const std::string& out_path, Task task, const std::ve
     if (task == Task::binary) std::fprintf(f, "%.17g\n", probability_from_logit(o[0]));
     else if (task == Task::regression) std::fprintf(f, "%.9g\n", double(o[0]));
     else {
-      std::fprintf(f, "%d", argmax_row(o, width));
+      const int k = argmax_row(o, width);
+      if (std::size_t(k) < names.size()) std::fprintf(f, "%s", csv_field(names[std::size_t(k)]).c_str());
+      else std::fprintf(f, "%d", k);
       if (with_probs)
         for (double p : softmax_row(o, width)) std::fprintf(f, ",%.9g", p);
       std::fputc('\n', f);
@@ -340,7 +352,11 @@ int main(int argc, char** argv) {
     to_user_units(model, outputs);  // regression: the value in the target's units
 
     const bool with_probs = model.task == Task::multiclass && flags.probabilities;
-    if (ends_with(out_path, ".csv")) write_predictions_csv(out_path, model.task, outputs, table.rows, width, with_probs);
+    if (model.task == Task::binary && model.layout.label_classes.size() == 2)
+      std::printf("the probability is of class 1, '%s' (class 0: '%s')\n", model.layout.label_classes[1].c_str(),
+                  model.layout.label_classes[0].c_str());
+    if (ends_with(out_path, ".csv"))
+      write_predictions_csv(out_path, model.task, outputs, table.rows, width, with_probs, model.layout.label_classes);
     else write_predictions_npy(out_path, model.task, outputs, table.rows, width, with_probs);
     std::printf("wrote %lld predictions to %s\n", static_cast<long long>(table.rows), out_path.c_str());
     print_metrics(model, table, raw, width, labelled_file, load.path);
