@@ -16,7 +16,8 @@
       synthetic data) and --test-rows: each rank's host table holds only its shard of the training rows, the
       validation rows and the test rows (its "rank r: host table" line on stderr), and the run's figures and
       parameters equal, bit for bit, those of the same run loading every row (--nan-policy drop, which a .npy
-      cannot read in part; the data has no NaN, so the table is the same). Then the automatic --shard: with
+      cannot read in part; the data has no NaN, so the table is the same). The same rows as CSV text: parsed whole
+      by every rank the first time, read in part from the table cache the next, the same parameters. Then the automatic --shard: with
       FASTTAB_CPU_MEMORY_LIMIT between the sharded and the replicated run's needs, NP ranks without --shard switch
       to it (a note from rank 0) and give the --shard run's figures; one process with that limit is refused.
   check_data_parallel.py fail TRAIN NP WORKDIR    rank 1 is given a missing --data file: the job exits non-zero
@@ -24,10 +25,12 @@
 
 Exits 77 (reported as skipped) when mpirun is not installed.
 """
+import array
 import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -160,6 +163,19 @@ def needed_bytes(output):
     return int(found.group(1)) if found else None
 
 
+def write_csv_of_npy(npy, csv):
+    """The float32 .npy that --export-npy writes (format 1.0), as CSV text with no header."""
+    data = open(npy, "rb").read()
+    offset = 10 + struct.unpack("<H", data[8:10])[0]
+    shape = re.search(r"'shape': \((\d+), (\d+)\)", data[10:offset].decode()).groups()
+    rows, cols = int(shape[0]), int(shape[1])
+    values = array.array("f")
+    values.frombytes(data[offset:offset + 4 * rows * cols])
+    with open(csv, "w") as out:
+        for r in range(rows):
+            out.write(",".join("%.9g" % v for v in values[r * cols:(r + 1) * cols]) + "\n")
+
+
 def check_shardload(train, np_, workdir):
     export = subprocess.run([train, "--device", "cpu", "--rows", "7000", "--epochs", "1", "--hidden", "4", "--batch-size", "500",
                              "--export-npy", "data.npy"], capture_output=True, text=True, timeout=300)
@@ -171,6 +187,7 @@ def check_shardload(train, np_, workdir):
     whole = run_ok(np_, [train] + NPY_ARGS + ["--shard", "--nan-policy", "drop", "--json", "whole.json"],
                    "the sharded run reading every row")
     failures = []
+    crc = lambda out: dict(re.findall(r"rank (\d+): parameters crc32c ([0-9a-f]{8})", out))
     part_tables, whole_tables = host_tables(part.stderr), host_tables(whole.stderr)
     for r in range(np_):
         if part_tables.get(r, (None,))[0] != shard + val_rows + test_rows or not part_tables[r][2]:
@@ -190,9 +207,24 @@ def check_shardload(train, np_, workdir):
             sa, sb = json.dumps(strip(a[key]), sort_keys=True), json.dumps(strip(b[key]), sort_keys=True)
         if sa != sb:
             failures.append(f"{key} differs between the partial and the whole load:\n{sa}\n{sb}")
-    crc = lambda out: dict(re.findall(r"rank (\d+): parameters crc32c ([0-9a-f]{8})", out))
     if len(set(crc(part.stderr).values()) | set(crc(whole.stderr).values())) != 1:
         failures.append(f"parameters differ: partial {crc(part.stderr)}, whole {crc(whole.stderr)}")
+    # CSV text: the first run parses the whole file (and writes the table cache); the next reads only its rows from
+    # the cache. Both give the .npy runs' parameters (the CSV holds the .npy's floats, %.9g round trips float32).
+    write_csv_of_npy("data.npy", "data.csv")
+    for name in os.listdir("."):
+        if name.startswith("data.csv.") and name.endswith(".ftcache"):
+            os.remove(name)
+    csv_args = [a if a != "data.npy" else "data.csv" for a in NPY_ARGS] + ["--shard"]
+    for attempt, expect_part in (("parsed", False), ("cached", True)):
+        run = run_ok(np_, [train] + csv_args, f"the sharded run from CSV ({attempt})")
+        tables = host_tables(run.stderr)
+        want = (shard + val_rows + test_rows) if expect_part else rows
+        if any(tables.get(r, (None, 0, None))[0] != want or tables[r][2] != expect_part for r in range(np_)):
+            failures.append(f"the sharded run from CSV ({attempt}): host tables {tables}, expected {want} rows")
+        if set(crc(run.stderr).values()) != set(crc(part.stderr).values()):
+            failures.append(f"the sharded run from CSV ({attempt}): parameters {crc(run.stderr)}, .npy run "
+                            f"{crc(part.stderr)}")
     print(f"partial load: rank host tables {part_tables} (rows, bytes, shard only); whole load: {whole_tables}")
     print(f"final test AUC {a['test_auc']!r} (partial) vs {b['test_auc']!r} (whole), parameters {crc(part.stderr)}")
 
