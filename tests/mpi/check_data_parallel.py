@@ -14,12 +14,13 @@
       which do not divide the batch of 500, are refused with a message naming both.
   check_data_parallel.py shardload TRAIN NP WORKDIR   NP ranks with --shard from a .npy (--export-npy of the
       synthetic data) and --test-rows: each rank's host table holds only its shard of the training rows, the
-      validation rows and the test rows (its "rank r: host table" line on stderr), and the run's figures and
-      parameters equal, bit for bit, those of the same run loading every row (--nan-policy drop, which a .npy
-      cannot read in part; the data has no NaN, so the table is the same). The same rows as CSV text: parsed whole
-      by every rank the first time, read in part from the table cache the next, the same parameters. Then the automatic --shard: with
-      FASTTAB_CPU_MEMORY_LIMIT between the sharded and the replicated run's needs, NP ranks without --shard switch
-      to it (a note from rank 0) and give the --shard run's figures; one process with that limit is refused.
+      validation rows and the test rows (its "rank r: host table" line on stderr); the same with --nan-policy drop
+      (which a .npy cannot read in part: loaded whole, then cut; the data has no NaN, so the table is the same)
+      gives the same figures and parameters, bit for bit. The same rows as CSV text: parsed whole by every rank and
+      cut the first time, read in part from the table cache the next: the same parameters. Then the automatic
+      --shard: with FASTTAB_CPU_MEMORY_LIMIT between the sharded and the replicated run's needs, NP ranks without
+      --shard switch to it (a note from rank 0); they load every row (the switch comes after loading), and their
+      figures and parameters equal the partial load's bit for bit. One process with that limit is refused.
   check_data_parallel.py fail TRAIN NP WORKDIR    rank 1 is given a missing --data file: the job exits non-zero
       within 120 s and prints "rank 1: error: ..." naming the file, while rank 0 waits in a collective.
 
@@ -193,8 +194,9 @@ def check_shardload(train, np_, workdir):
         if part_tables.get(r, (None,))[0] != shard + val_rows + test_rows or not part_tables[r][2]:
             failures.append(f"rank {r} of the partial load holds {part_tables.get(r)}, not its {shard} shard rows "
                             f"+ {val_rows} validation + {test_rows} test rows")
-        if whole_tables.get(r, (None,))[0] != rows or whole_tables[r][2]:
-            failures.append(f"rank {r} of the whole load holds {whole_tables.get(r)}, not all {rows} rows")
+        if whole_tables.get(r) != part_tables.get(r):
+            failures.append(f"rank {r} of the load cut after reading holds {whole_tables.get(r)}, the partial load "
+                            f"{part_tables.get(r)}")
     a, b = json.load(open("part.json")), json.load(open("whole.json"))
     for key in ("epochs", "evals", "test", "train_rows", "test_rows", "val_rows"):
         sa = json.dumps(a[key], sort_keys=True, default=str)
@@ -216,17 +218,19 @@ def check_shardload(train, np_, workdir):
         if name.startswith("data.csv.") and name.endswith(".ftcache"):
             os.remove(name)
     csv_args = [a if a != "data.npy" else "data.csv" for a in NPY_ARGS] + ["--shard"]
-    for attempt, expect_part in (("parsed", False), ("cached", True)):
+    for attempt, source in (("parsed", "(csv)"), ("cached", "(cache, from the cache)")):
         run = run_ok(np_, [train] + csv_args, f"the sharded run from CSV ({attempt})")
         tables = host_tables(run.stderr)
-        want = (shard + val_rows + test_rows) if expect_part else rows
-        if any(tables.get(r, (None, 0, None))[0] != want or tables[r][2] != expect_part for r in range(np_)):
-            failures.append(f"the sharded run from CSV ({attempt}): host tables {tables}, expected {want} rows")
+        if tables != part_tables or source not in run.stdout:
+            failures.append(f"the sharded run from CSV ({attempt}): host tables {tables}, expected {part_tables}, "
+                            f"read from {source}:\n{run.stdout}")
         if set(crc(run.stderr).values()) != set(crc(part.stderr).values()):
             failures.append(f"the sharded run from CSV ({attempt}): parameters {crc(run.stderr)}, .npy run "
                             f"{crc(part.stderr)}")
-    print(f"partial load: rank host tables {part_tables} (rows, bytes, shard only); whole load: {whole_tables}")
-    print(f"final test AUC {a['test_auc']!r} (partial) vs {b['test_auc']!r} (whole), parameters {crc(part.stderr)}")
+    print(f"partial load: rank host tables {part_tables} (rows, bytes, shard only); loaded whole and cut: "
+          f"{whole_tables}")
+    print(f"final test AUC {a['test_auc']!r} (partial) vs {b['test_auc']!r} (loaded whole and cut), parameters "
+          f"{crc(part.stderr)}")
 
     # The automatic --shard: the limit halfway between what the replicated and the sharded runs need.
     env = dict(os.environ, FASTTAB_CPU_MEMORY_LIMIT="1")
@@ -249,10 +253,13 @@ def check_shardload(train, np_, workdir):
     else:
         c = json.load(open("auto.json"))
         strip = lambda es: [{k: v for k, v in e.items() if k not in ("seconds", "samples_per_s")} for e in es]
-        if strip(c["epochs"]) != strip(b["epochs"]):
+        if strip(c["epochs"]) != strip(a["epochs"]):
             failures.append("the automatic --shard run's epochs differ from the --shard run's")
-        if crc(auto.stderr) != crc(whole.stderr):
-            failures.append(f"automatic --shard parameters {crc(auto.stderr)} vs --shard {crc(whole.stderr)}")
+        if crc(auto.stderr) != crc(part.stderr):
+            failures.append(f"automatic --shard parameters {crc(auto.stderr)} vs --shard {crc(part.stderr)}")
+        auto_tables = host_tables(auto.stderr)
+        if any(auto_tables.get(r, (None,))[0] != rows or auto_tables[r][2] for r in range(np_)):
+            failures.append(f"the automatic --shard run's ranks hold {auto_tables}, not all {rows} rows")
     single = subprocess.run([train] + NPY_ARGS, capture_output=True, text=True, timeout=120, env=env)
     if single.returncode == 0 or "are available" not in single.stderr:
         failures.append(f"one process with FASTTAB_CPU_MEMORY_LIMIT={env['FASTTAB_CPU_MEMORY_LIMIT']} was not "
