@@ -181,14 +181,57 @@ inline void print_vocabularies(const Table& t, std::FILE* log) {
   std::fprintf(log, "categorical: %s (categories of the training rows + missing and unseen)\n", text.c_str());
 }
 
+// Sharded loading under mpirun (docs/scaling.md): rank `rank` of `ranks` keeps only its shard of the training
+// rows, the validation rows and the test rows when nothing needs every training row: --shard with --test-rows or
+// --test-data (not a random split or --val-fraction, which choose among all rows), and no statistic of the
+// training rows (--standardize, a regression target's transform, categorical vocabularies, --nan-policy
+// indicator's means, multiclass classes counted from the labels), and no --export-npy of the whole table.
+inline bool shard_load_allowed(const DataFlags& f, const TrainConfig& c, int ranks) {
+  if (ranks <= 1 || !c.shard || f.data.empty() || (f.test_rows <= 0 && f.test_data.empty())) return false;
+  return !(c.val_fraction > 0 || c.standardize || !f.export_npy.empty() || !f.load.categorical.empty() ||
+           f.load.nan_policy == NanPolicy::indicator || (c.task == Task::multiclass && c.classes == 0) ||
+           (c.task == Task::regression && (c.standardize_target || c.log_target)));
+}
+
+// The rows rank `rank` keeps of a table of n rows: its shard [r*m, (r+1)*m) of the training rows (m as in
+// TrainingRun), then the validation and test rows at the end; sets *train_total (the table's training rows,
+// validation included) and *shard_begin. Empty when the split leaves nothing to cut (the whole load reports why).
+inline std::vector<RowRange> shard_row_ranges(const DataFlags& f, const TrainConfig& c, int rank, int ranks,
+                                              std::int64_t n, std::int64_t* train_total, std::int64_t* shard_begin) {
+  const std::int64_t test_rows = f.test_data.empty() ? f.test_rows : 0;
+  const std::int64_t n_train = n - test_rows;
+  if (n <= 0 || n_train <= c.val_rows) return {};
+  const std::int64_t m = (n_train - c.val_rows) / ranks;
+  if (m <= 0) return {};
+  *train_total = n_train;
+  *shard_begin = rank * m;
+  return {RowRange{rank * m, rank * m + m}, RowRange{n_train - c.val_rows, n}};
+}
+
+// A table cut to row ranges (the rows of a table that had to be loaded whole), the rest freed.
+inline Table keep_row_ranges(Table&& table, const std::vector<RowRange>& ranges) {
+  Table out = table_like(table);
+  const auto cols = static_cast<std::int64_t>(table.cols);
+  for (const RowRange& r : ranges) {
+    out.labels.insert(out.labels.end(), table.labels.begin() + r.begin, table.labels.begin() + r.end);
+    out.features.insert(out.features.end(), table.features.begin() + r.begin * cols,
+                        table.features.begin() + r.end * cols);
+  }
+  out.rows = static_cast<std::int64_t>(out.labels.size());
+  return out;
+}
+
 // The dataset: the file given by --data, or synthetic rows (a reduced default on the CPU backend). A file's test
 // set is --test-data, the last --test-rows rows or a seeded random --test-fraction (default 0.2); the synthetic
 // data's is its last rows. --val-fraction becomes c.val_rows: random training rows moved to the end. The split in
-// use is printed, one line.
-inline Dataset build_dataset(DataFlags& f, TrainConfig& c, const Backend& backend, std::FILE* log) {
+// use is printed, one line. `rank` of `ranks`: under mpirun, where --shard may read only the rank's rows
+// (shard_load_allowed).
+inline Dataset build_dataset(DataFlags& f, TrainConfig& c, const Backend& backend, std::FILE* log, int rank = 0,
+                             int ranks = 1) {
   Table table;
   Dataset dataset;
   std::vector<float> probabilities;
+  std::int64_t train_total = -1, shard_begin = 0;  // a partial load (shard_row_ranges)
   FASTTAB_REQUIRE(f.test_fraction == 0 || (std::isfinite(f.test_fraction) && f.test_fraction > 0 && f.test_fraction < 1),
                   "--test-fraction ", f.test_fraction, ": must be a fraction in (0, 1), ends excluded");
   FASTTAB_REQUIRE(f.test_rows < 0 || f.test_fraction == 0, "--test-rows ", f.test_rows, " and --test-fraction ",
@@ -200,10 +243,24 @@ inline Dataset build_dataset(DataFlags& f, TrainConfig& c, const Backend& backen
     FASTTAB_REQUIRE(f.rows < 0, "--rows sets the size of the synthetic data; with --data the file decides");
     f.load.path = f.data;
     LoadReport report;
+    // A .npy or a cached table: read only this rank's rows (their count is known before reading).
+    if (shard_load_allowed(f, c, ranks))
+      f.load.rows = shard_row_ranges(f, c, rank, ranks, known_table_rows(f.load), &train_total, &shard_begin);
     table = load_table(f.load, &report);
+    if (!f.load.rows.empty() && !table.categorical.empty()) {  // a cached table's categories need every row
+      f.load.rows.clear();
+      train_total = -1, shard_begin = 0;
+      table = load_table(f.load, &report);
+    } else if (f.load.rows.empty() && shard_load_allowed(f, c, ranks) && table.categorical.empty()) {
+      // CSV text, parsed whole: keep this rank's rows only, which frees the others.
+      const std::vector<RowRange> keep = shard_row_ranges(f, c, rank, ranks, table.rows, &train_total, &shard_begin);
+      if (!keep.empty()) table = keep_row_ranges(std::move(table), keep);
+    }
+    f.load.rows.clear();
     for (const std::string& w : report.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-    std::fprintf(log, "data: %s (%s%s): %lld rows x %d features in %.2f s\n", f.data.c_str(), report.format.c_str(),
-                 report.from_cache ? ", from the cache" : "", static_cast<long long>(table.rows), table.cols, report.seconds);
+    std::fprintf(log, "data: %s (%s%s): %lld rows x %d features in %.2f s%s\n", f.data.c_str(), report.format.c_str(),
+                 report.from_cache ? ", from the cache" : "", static_cast<long long>(table.rows), table.cols,
+                 report.seconds, train_total >= 0 ? " (this rank's shard, the validation and the test rows)" : "");
   } else {
     FASTTAB_REQUIRE(f.test_fraction == 0 && f.test_data.empty(), "--test-fraction and --test-data split a file "
                     "(--data); the built-in synthetic data's test set is its last rows (--test-rows)");
@@ -250,6 +307,8 @@ inline Dataset build_dataset(DataFlags& f, TrainConfig& c, const Backend& backen
                  static_cast<unsigned long long>(f.split_seed), static_cast<long long>(dataset.train.rows),
                  static_cast<long long>(dataset.test.rows));
   }
+  dataset.train_rows_total = train_total;
+  dataset.shard_begin = shard_begin;
   if (c.val_fraction > 0) {
     c.val_rows = take_validation_rows(dataset.train, c.val_fraction, f.split_seed);
     dataset.split += " val " + g_text(c.val_fraction) + " seed " + std::to_string(f.split_seed);

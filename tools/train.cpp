@@ -274,14 +274,21 @@ int main(int argc, char** argv) {
     silence_other_ranks(*comm, flags);
     if (comm->size() > 1) std::printf("data-parallel: %d ranks (%s)\n", comm->size(), comm->kind());
     std::printf("fasttab train on %s (%s backend)\n", backend->device_name().c_str(), backend->kind());
-    Dataset dataset = cli::build_dataset(flags.data, config, *backend, stdout);
+    Dataset dataset = cli::build_dataset(flags.data, config, *backend, stdout, comm->rank(), comm->size());
+    if (comm->size() > 1)  // every rank: the rows its host table holds (tests/mpi checks a partial load's share)
+      std::fprintf(stderr, "rank %d: host table %lld rows (%lld training and validation, %lld test), %lld bytes%s\n",
+                   comm->rank(), static_cast<long long>(dataset.train.rows + dataset.test.rows),
+                   static_cast<long long>(dataset.train.rows), static_cast<long long>(dataset.test.rows),
+                   static_cast<long long>((dataset.train.rows + dataset.test.rows) * (dataset.train.cols + 1) *
+                                          std::int64_t(sizeof(float))),
+                   dataset.partial() ? ", its shard only" : "");
     record_data_layout(flags.data, dataset, config);
     std::printf("train %lld rows, test %lld rows, %d features; batch %d, %d epochs, loader %s%s\n",
-                static_cast<long long>(dataset.train.rows), static_cast<long long>(dataset.test.rows), dataset.train.cols,
+                static_cast<long long>(dataset.all_train_rows()), static_cast<long long>(dataset.test.rows), dataset.train.cols,
                 config.batch_size, config.epochs, config.loader.c_str(), config.shuffle ? ", shuffled" : "");
     std::fflush(stdout);
     if (!config.resume_path.empty()) std::printf("resuming %s\n", config.resume_path.c_str());
-    ConsoleObserver observer(config, dataset.train.rows - config.val_rows, flags.log_dir);
+    ConsoleObserver observer(config, dataset.all_train_rows() - config.val_rows, flags.log_dir);
     const TrainResult result = train(*backend, config, dataset, &observer, comm.get());
     if (comm->size() > 1)  // every rank: their parameters must be the same bits (tests/mpi compares these lines)
       std::fprintf(stderr, "rank %d: parameters crc32c %08x\n", comm->rank(),

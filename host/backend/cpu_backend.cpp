@@ -49,7 +49,17 @@ class CpuBackend final : public Backend {
     return p;
   }
   void release(void* pointer) noexcept override { std::free(pointer); }
-  std::size_t free_bytes() const override { return meminfo_bytes("MemAvailable:"); }
+  // FASTTAB_CPU_MEMORY_LIMIT (bytes), a testing aid: caps the free memory the CPU backend reports, so that the
+  // memory checks (e.g. the automatic --shard under mpirun, docs/scaling.md) can be tested on a small table.
+  std::size_t free_bytes() const override {
+    const std::size_t available = meminfo_bytes("MemAvailable:");
+    const char* limit = std::getenv("FASTTAB_CPU_MEMORY_LIMIT");
+    if (limit == nullptr || *limit == 0) return available;
+    char* end = nullptr;
+    const unsigned long long cap = std::strtoull(limit, &end, 10);
+    FASTTAB_REQUIRE(end != limit && *end == 0, "FASTTAB_CPU_MEMORY_LIMIT=", limit, ": must be a number of bytes");
+    return std::min<std::size_t>(available, static_cast<std::size_t>(cap));
+  }
   std::size_t total_bytes() const override { return meminfo_bytes("MemTotal:"); }
 
   void copy_to_backend(void* dst, const void* src, std::size_t bytes) override { std::memcpy(dst, src, bytes); }

@@ -96,6 +96,23 @@ Table parse_csv_file(const std::string& name, const MappedFile& file, const Load
   }
 }
 
+// The whole load's table cut to `ranges` (formats that cannot read rows selectively: CSV text, a .npy with drops
+// or categories). The other rows are freed.
+Table slice_to_ranges(Table&& table, const std::vector<RowRange>& ranges) {
+  if (ranges.empty()) return std::move(table);
+  Table out = table_like(table);
+  const auto cols = static_cast<std::size_t>(table.cols);
+  for (const RowRange& r : ranges) {
+    FASTTAB_REQUIRE(0 <= r.begin && r.begin <= r.end && r.end <= table.rows, "rows [", r.begin, ", ", r.end,
+                    ") are outside the table's ", table.rows, " rows");
+    out.labels.insert(out.labels.end(), table.labels.begin() + r.begin, table.labels.begin() + r.end);
+    out.features.insert(out.features.end(), table.features.begin() + r.begin * std::int64_t(cols),
+                        table.features.begin() + r.end * std::int64_t(cols));
+  }
+  out.rows = static_cast<std::int64_t>(out.labels.size());
+  return out;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -118,15 +135,17 @@ Table load_table(const LoadOptions& options, LoadReport* report) {
   Table table;
   if (out.format == "npy") {
     table = load_npy(name, std::string_view(file.data(), static_cast<std::size_t>(file.size())), options,
-                     &out.dropped_rows);
+                     &out.dropped_rows, &out.partial);
+    if (!out.partial) table = slice_to_ranges(std::move(table), options.rows);
   } else {
     const CacheKey key{options.path, file.size(), file.mtime_ns(), selection_key(options)};
     std::string cache_path;
     if (options.use_cache) {
       cache_path = cache_path_for(key, options.cache_dir);
-      if (auto cached = read_table_cache(cache_path, key)) {
+      if (auto cached = read_table_cache(cache_path, key, options.rows)) {
         out.format = "cache";
         out.from_cache = true;
+        out.partial = !options.rows.empty();
         out.cache_path = cache_path;
         out.seconds = seconds_since(start);
         return std::move(*cached);
@@ -134,9 +153,24 @@ Table load_table(const LoadOptions& options, LoadReport* report) {
     }
     table = parse_csv_file(name, file, options, out);
     if (options.use_cache) write_cache_or_warn(name, cache_path, key, table, options, out);
+    table = slice_to_ranges(std::move(table), options.rows);  // after the cache, which holds every row
   }
   out.seconds = seconds_since(start);
   return table;
+}
+
+std::int64_t known_table_rows(const LoadOptions& options) {
+  if (options.path.empty()) return -1;
+  const MappedFile file(options.path);
+  if (file.size() == 0) return -1;
+  const std::string format = sniff_format(file);
+  if (format == "npy") {
+    if (options.nan_policy == NanPolicy::drop) return -1;
+    return parse_npy_header(options.path, std::string_view(file.data(), static_cast<std::size_t>(file.size()))).rows;
+  }
+  if (!options.use_cache) return -1;
+  const CacheKey key{options.path, file.size(), file.mtime_ns(), selection_key(options)};
+  return cached_table_rows(cache_path_for(key, options.cache_dir), key);
 }
 
 }  // namespace fasttab

@@ -142,15 +142,23 @@ std::string make_npy_header(std::int64_t rows, std::int64_t cols) {
 
 namespace {
 
+// Rows of the ranges only (every row when `ranges` is empty): the other rows' pages of the mapped file are never
+// touched, so they are never read.
 template <typename T>
 Table select_npy_columns(const std::string& file, const T* values, const NpyHeader& header,
-                         const ColumnSelection& selection, NanPolicy policy, std::int64_t* dropped) {
+                         const ColumnSelection& selection, NanPolicy policy, std::int64_t* dropped,
+                         const std::vector<RowRange>& ranges) {
   Table table;
   table.cols = static_cast<int>(selection.features.size());
-  table.labels.reserve(static_cast<std::size_t>(header.rows));
-  table.features.reserve(static_cast<std::size_t>(header.rows) * static_cast<std::size_t>(table.cols));
+  std::vector<RowRange> spans = ranges;
+  if (spans.empty()) spans.push_back(RowRange{0, header.rows});
+  std::int64_t wanted = 0;
+  for (const RowRange& s : spans) wanted += s.end - s.begin;
+  table.labels.reserve(static_cast<std::size_t>(wanted));
+  table.features.reserve(static_cast<std::size_t>(wanted) * static_cast<std::size_t>(table.cols));
   std::vector<float> row(static_cast<std::size_t>(table.cols) + 1);
-  for (std::int64_t r = 0; r < header.rows; ++r) {
+  for (const RowRange& span : spans)
+  for (std::int64_t r = span.begin; r < span.end; ++r) {
     const T* in = values + r * header.cols;
     bool has_nan = false;
     for (std::size_t k = 0; k <= selection.features.size(); ++k) {
@@ -233,12 +241,31 @@ void values_to_levels(const std::string& file, Table& table, const ColumnSelecti
 
 }  // namespace
 
-Table load_npy(const std::string& file, std::string_view data, const LoadOptions& options, std::int64_t* dropped) {
+namespace {
+bool npy_reads_row_ranges(const LoadOptions& options, const ColumnSelection& selection) {
+  if (options.rows.empty() || options.nan_policy == NanPolicy::drop) return false;
+  return std::none_of(selection.text.begin(), selection.text.end(), [](char t) { return t != 0; });
+}
+
+}  // namespace
+
+Table load_npy(const std::string& file, std::string_view data, const LoadOptions& options, std::int64_t* dropped,
+               bool* partial) {
   const NpyHeader header = parse_npy_header(file, data);
   // rows 0 would let any column count pass the size check (and 'all' expand it): refuse it first.
   if (header.rows == 0) FASTTAB_FAIL(file, ": the .npy array has no rows (shape (0, ", header.cols, "))");
   if (header.cols > (1 << 30)) FASTTAB_FAIL(file, ": the .npy array has too many columns (", header.cols, ")");
   const ColumnSelection selection = select_columns(file, static_cast<int>(header.cols), {}, options);
+  // A row range is read directly when the rows' indices are the file's (no drops) and no column's levels depend
+  // on every row (--categorical); otherwise the whole table is loaded and sliced by the caller.
+  std::vector<RowRange> ranges;
+  if (npy_reads_row_ranges(options, selection)) {
+    for (const RowRange& range : options.rows)
+      FASTTAB_REQUIRE(0 <= range.begin && range.begin <= range.end && range.end <= header.rows, file, ": rows [",
+                      range.begin, ", ", range.end, ") are outside the .npy array's ", header.rows, " rows");
+    ranges = options.rows;
+    if (partial != nullptr) *partial = true;
+  }
   const char* base = data.data() + header.data_offset;
   // The data offset is a multiple of 64 for files numpy writes, so the casts below are aligned; copy otherwise.
   std::unique_ptr<char[]> aligned;
@@ -249,9 +276,9 @@ Table load_npy(const std::string& file, std::string_view data, const LoadOptions
     base = aligned.get();
   }
   Table table = header.float64 ? select_npy_columns(file, reinterpret_cast<const double*>(base), header, selection,
-                                                    options.nan_policy, dropped)
+                                                    options.nan_policy, dropped, ranges)
                                  : select_npy_columns(file, reinterpret_cast<const float*>(base), header, selection,
-                                                    options.nan_policy, dropped);
+                                                    options.nan_policy, dropped, ranges);
   values_to_levels(file, table, selection, options.max_categories);
   return table;
 }

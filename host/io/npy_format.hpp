@@ -26,7 +26,10 @@ NpyHeader parse_npy_header(const std::string& file, std::string_view data);
 std::string make_npy_header(std::int64_t rows, std::int64_t cols);
 
 // The label and feature columns of a 2-D .npy array in memory (`data`, the whole file), chosen by options'
-// label_col and features, with options.nan_policy applied. Adds rows dropped to *dropped.
-Table load_npy(const std::string& file, std::string_view data, const LoadOptions& options, std::int64_t* dropped);
+// label_col and features, with options.nan_policy applied. Adds rows dropped to *dropped. Reads only options.rows
+// when it can (no --nan-policy drop, no --categorical column) and then sets *partial; otherwise every row (the
+// caller slices).
+Table load_npy(const std::string& file, std::string_view data, const LoadOptions& options, std::int64_t* dropped,
+               bool* partial = nullptr);
 
 }  // namespace fasttab

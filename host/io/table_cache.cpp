@@ -21,6 +21,8 @@
 #include <functional>
 #include <vector>
 
+#include "fasttab/error.hpp"
+
 namespace fasttab {
 namespace {
 
@@ -105,7 +107,13 @@ std::string cache_path_for(const CacheKey& key, const std::string& cache_dir) {
   return dir + "/" + name + "." + hex + ".ftcache";
 }
 
-std::optional<Table> read_table_cache(const std::string& path, const CacheKey& key) {
+namespace {
+
+// The cache's table: its header (names, levels, classes) and then the labels and features of `ranges` (every row
+// when null), or none (header_only: rows says how many the cache holds). Each range is two preads, one of its
+// labels and one of its features; the other rows are not read.
+std::optional<Table> read_cache(const std::string& path, const CacheKey& key, const std::vector<RowRange>* ranges,
+                                bool header_only) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   struct Closer {
@@ -159,16 +167,52 @@ std::optional<Table> read_table_cache(const std::string& path, const CacheKey& k
   const std::uint64_t row_bytes = (1 + static_cast<std::uint64_t>(cols)) * sizeof(float);
   if (body % row_bytes != 0 || body / row_bytes != static_cast<std::uint64_t>(rows)) return std::nullopt;
 
-  table.labels.resize(static_cast<std::size_t>(rows));
-  table.features.resize(static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols));
   char end_magic[8];
-  off_t offset = header_bytes;
-  if (!read_exact(fd, table.labels.data(), table.labels.size() * sizeof(float), offset)) return std::nullopt;
-  offset += static_cast<off_t>(table.labels.size() * sizeof(float));
-  if (!read_exact(fd, table.features.data(), table.features.size() * sizeof(float), offset)) return std::nullopt;
-  offset += static_cast<off_t>(table.features.size() * sizeof(float));
-  if (!read_exact(fd, end_magic, 8, offset) || std::memcmp(end_magic, kEndMagic, 8) != 0) return std::nullopt;
+  const auto width = static_cast<std::size_t>(cols);
+  const off_t labels_at = header_bytes;
+  const off_t features_at = labels_at + static_cast<off_t>(rows) * static_cast<off_t>(sizeof(float));
+  const off_t end_at = features_at + static_cast<off_t>(rows) * static_cast<off_t>(width * sizeof(float));
+  if (!read_exact(fd, end_magic, 8, end_at) || std::memcmp(end_magic, kEndMagic, 8) != 0) return std::nullopt;
+  if (header_only) return table;
+  std::vector<RowRange> spans;
+  if (ranges != nullptr && !ranges->empty()) {
+    for (const RowRange& r : *ranges)
+      FASTTAB_REQUIRE(0 <= r.begin && r.begin <= r.end && r.end <= rows, path, ": rows [", r.begin, ", ", r.end,
+                      ") are outside the cached table's ", rows, " rows");
+    spans = *ranges;
+  } else {
+    spans.push_back(RowRange{0, rows});
+  }
+  std::int64_t wanted = 0;
+  for (const RowRange& r : spans) wanted += r.end - r.begin;
+  table.rows = wanted;
+  table.labels.resize(static_cast<std::size_t>(wanted));
+  table.features.resize(static_cast<std::size_t>(wanted) * width);
+  std::size_t at = 0;
+  for (const RowRange& r : spans) {
+    const auto n = static_cast<std::size_t>(r.end - r.begin);
+    if (n == 0) continue;
+    if (!read_exact(fd, table.labels.data() + at, n * sizeof(float),
+                    labels_at + static_cast<off_t>(r.begin) * static_cast<off_t>(sizeof(float))) ||
+        !read_exact(fd, table.features.data() + at * width, n * width * sizeof(float),
+                    features_at + static_cast<off_t>(r.begin) * static_cast<off_t>(width * sizeof(float)))) {
+      return std::nullopt;
+    }
+    at += n;
+  }
   return table;
+}
+
+}  // namespace
+
+std::optional<Table> read_table_cache(const std::string& path, const CacheKey& key,
+                                      const std::vector<RowRange>& rows) {
+  return read_cache(path, key, &rows, false);
+}
+
+std::int64_t cached_table_rows(const std::string& path, const CacheKey& key) {
+  const std::optional<Table> header = read_cache(path, key, nullptr, true);
+  return header ? header->rows : -1;
 }
 
 bool write_table_cache(const std::string& path, const CacheKey& key, const Table& table, std::string* why) {

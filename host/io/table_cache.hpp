@@ -6,6 +6,9 @@
 #include <optional>
 #include <string>
 
+#include <vector>
+
+#include "fasttab/io.hpp"
 #include "fasttab/table.hpp"
 
 namespace fasttab {
@@ -22,8 +25,13 @@ struct CacheKey {
 std::string cache_path_for(const CacheKey& key, const std::string& cache_dir);
 
 // Reads the cache at `path` when it exists and matches `key`; a missing, stale, truncated or corrupt cache
-// gives nullopt (the caller parses the source again and rewrites it).
-std::optional<Table> read_table_cache(const std::string& path, const CacheKey& key);
+// gives nullopt (the caller parses the source again and rewrites it). With `rows` (LoadOptions::rows) only those
+// rows' labels and features are read (pread), concatenated; a range outside the cached rows is an Error.
+std::optional<Table> read_table_cache(const std::string& path, const CacheKey& key,
+                                      const std::vector<RowRange>& rows = {});
+
+// The rows of the cache at `path` when it exists and matches `key` (its header and size only); -1 otherwise.
+std::int64_t cached_table_rows(const std::string& path, const CacheKey& key);
 
 // Writes the cache atomically (a temporary file in the same directory, then rename). Returns false with
 // `why` set when the directory is not writable or the disk is full; a cache is an optimisation, not a must.

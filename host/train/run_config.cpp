@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <type_traits>
 
+#include "fasttab/communicator.hpp"
 #include "fasttab/error.hpp"
 #include "fasttab/names.hpp"
 #include "fasttab/settings.hpp"
@@ -75,7 +76,8 @@ void TrainConfig::validate() const {
   model.validate();
 }
 
-TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Dataset& data, int ranks) {
+TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Dataset& data, int ranks,
+                           Communicator* comm) {
   config.validate();
   TrainConfig c = config;
   const int classes = validate_labels(c.task, c.classes, data.train, data.source + " (training rows)");
@@ -92,23 +94,42 @@ TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Da
   c.model.validate();
 
   // Early stopping's validation rows come from the end of the training rows.
-  FASTTAB_REQUIRE(c.val_rows == 0 || c.val_rows + c.batch_size <= data.train.rows, "--val-rows ", c.val_rows,
-                  " leaves fewer than one batch (", c.batch_size, ") of the ", data.train.rows, " training rows");
-  const std::int64_t train_rows = data.train.rows - c.val_rows;
+  const std::int64_t all_train_rows = data.all_train_rows();  // the whole table's, also under a partial load
+  FASTTAB_REQUIRE(c.val_rows == 0 || c.val_rows + c.batch_size <= all_train_rows, "--val-rows ", c.val_rows,
+                  " leaves fewer than one batch (", c.batch_size, ") of the ", all_train_rows, " training rows");
+  const std::int64_t train_rows = all_train_rows - c.val_rows;
   FASTTAB_REQUIRE(train_rows >= c.batch_size, "the training set has ", train_rows, " rows, fewer than one batch of ",
                   c.batch_size, "; lower --batch-size or ",
                   data.synthetic ? "use more --rows" : "use a larger table or a smaller --test-rows/--val-rows");
 
   warn_single_class(c.task, data.test.labels.data(), data.test.rows, "test set",
                     "its last " + std::to_string(data.test.rows) + " rows");
-  warn_single_class(c.task, data.train.labels.data() + train_rows, c.val_rows, "validation set",
+  warn_single_class(c.task, data.train.labels.data() + (data.train.rows - c.val_rows), c.val_rows, "validation set",
                     "the last " + std::to_string(c.val_rows) + " training rows");
-  // --shard under mpirun: each rank's card holds its 1/N of the training rows.
-  const double needed = bytes_needed(c, data, c.shard && ranks > 1 ? train_rows / ranks : train_rows);
+  // --shard under mpirun: each rank's card holds its 1/N of the training rows. Under mpirun without --shard, a
+  // table whose replicas do not fit but whose shards do switches to --shard (on every rank: any rank's lack of
+  // room decides, so that all take the same placement); one process keeps the error.
+  const std::int64_t shard_rows = ranks > 1 ? train_rows / ranks : train_rows;
+  double needed = bytes_needed(c, data, c.shard && ranks > 1 ? shard_rows : train_rows);
   const double free = double(backend.free_bytes());
+  if (ranks > 1 && !c.shard && !data.partial()) {
+    const double sharded_needed = bytes_needed(c, data, shard_rows);
+    std::int64_t votes[2] = {needed > free ? 1 : 0, sharded_needed <= free ? 0 : 1};  // too big replicated; sharded
+    if (comm != nullptr) comm->all_reduce_sum_host(votes, 2);
+    if (votes[0] > 0 && votes[1] == 0 && c.batch_size % ranks == 0) {
+      c.shard = true;
+      if (comm == nullptr || comm->rank() == 0)
+        std::printf("note: the replicated run needs %lld bytes of %s memory per rank, more than the %lld "
+                    "available; training sharded instead (--shard: each of the %d ranks holds %lld of the %lld "
+                    "training rows, %lld bytes)\n", static_cast<long long>(needed), backend.kind(),
+                    static_cast<long long>(free), ranks, static_cast<long long>(shard_rows),
+                    static_cast<long long>(train_rows), static_cast<long long>(sharded_needed));
+      needed = sharded_needed;
+    }
+  }
   FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
                   backend.kind(), " memory but only ", std::int64_t(free), " are available; use smaller --hidden "
-                  "or --batch-size");
+                  "or --batch-size", ranks > 1 && !c.shard ? ", or --shard to hold 1/N of the rows on each rank (with a --batch-size divisible by the ranks)" : "");
   return c;
 }
 

@@ -167,7 +167,7 @@ TrainResult train(Backend& backend, const TrainConfig& config, const Dataset& da
   std::unique_ptr<Communicator> single;
   if (!communicator) single = make_single_communicator();
   Communicator& comm = communicator ? *communicator : *single;
-  const TrainConfig c = resolve_config(backend, config, data, comm.size());
+  const TrainConfig c = resolve_config(backend, config, data, comm.size(), &comm);
   TrainingRun run(backend, c, data, comm);
   EpochDriver driver(run, c, observer, comm.rank() == 0);
   if (!c.resume_path.empty()) driver.resume();

@@ -16,7 +16,7 @@ bool is_sharded(const TrainConfig& c, const Communicator& comm) { return c.shard
 // Sharded: every rank trains on floor(n/N) rows (the same count everywhere, so the same number of steps; up to
 // N-1 rows unused) in batches of batch_size/N rows.
 std::int64_t rank_train_rows(const TrainConfig& c, const Dataset& data, const Communicator& comm) {
-  const std::int64_t rows = data.train.rows - c.val_rows;
+  const std::int64_t rows = data.all_train_rows() - c.val_rows;
   return is_sharded(c, comm) ? rows / comm.size() : rows;
 }
 int rank_batch_size(const TrainConfig& c, const Communicator& comm) {
@@ -62,8 +62,19 @@ TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Data
 // resident one; with --standardize or a regression target's transform they get a copy of the training rows to
 // change, since `data` is not ours.
 void TrainingRun::upload_and_standardize(const Dataset& data) {
+  // The shard's first row in data.train: a partial load (Dataset::partial) holds the shard from its first row.
+  const std::int64_t first = shard_begin_ - (data.partial() ? data.shard_begin : 0);
+  if (data.partial()) {
+    FASTTAB_REQUIRE(sharded_ && first >= 0 && first + train_rows_ <= data.train.rows - config_.val_rows,
+                    "the loaded rows [", data.shard_begin, ", ", data.shard_begin + data.train.rows - config_.val_rows,
+                    ") of the training rows do not hold rank ", comm_.rank(), "'s shard [", shard_begin_, ", ",
+                    shard_begin_ + train_rows_, ")");
+    FASTTAB_REQUIRE(!config_.standardize && (config_.task != Task::regression ||
+                                              (!config_.standardize_target && !config_.log_target)),
+                    "a partial load cannot standardise: the statistics need every training row");
+  }
   if (loader_needs_device_table(config_.loader))
-    train_ = upload_rows(backend_, data.train, shard_begin_, shard_begin_ + train_rows_, "training table");
+    train_ = upload_rows(backend_, data.train, first, first + train_rows_, "training table");
   test_ = upload_table(backend_, data.test, "test table");
   const std::int64_t all_train_rows = data.train.rows - config_.val_rows;
   if (config_.val_rows > 0) validation_ = upload_rows(backend_, data.train, all_train_rows, data.train.rows, "validation table");
@@ -74,7 +85,7 @@ void TrainingRun::upload_and_standardize(const Dataset& data) {
                                      data.source + " (test rows)");
   const bool host_copy = loader_needs_host_table(config_.loader) && (config_.standardize || !target_.identity());
   if (sharded_ && loader_needs_host_table(config_.loader)) {
-    standardized_host_train_ = slice_rows(data.train, shard_begin_, shard_begin_ + train_rows_);
+    standardized_host_train_ = slice_rows(data.train, first, first + train_rows_);
     host_train_ = &standardized_host_train_;
   } else if (host_copy) {
     standardized_host_train_ = slice_rows(data.train, 0, train_rows_);

@@ -23,8 +23,11 @@ namespace fasttab {
 // The config a run trains with: `config` checked (ranges, labels for the task, room for one batch, memory) with
 // model.inputs, model.outputs and classes taken from the data. Warns on stderr about a test or validation split
 // of a single class. Throws Error naming the setting and what to change.
-// `ranks`: the data-parallel ranks (with --shard each card holds 1/ranks of the training rows).
-TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Dataset& data, int ranks = 1);
+// `ranks`: the data-parallel ranks (with --shard each card holds 1/ranks of the training rows). With more than
+// one rank and no --shard, a table whose replicas do not fit in the backend's free memory but whose shards do
+// turns --shard on (a note on stdout from rank 0; `comm`, when given, makes every rank take the same decision).
+TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Dataset& data, int ranks = 1,
+                           Communicator* comm = nullptr);
 
 // Rows [begin, end) of a table or batch.
 struct RowSlice {

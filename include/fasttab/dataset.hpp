@@ -19,6 +19,14 @@ struct Dataset {
   std::string split;   // how the rows were split, recorded in a checkpoint: "last rows", "random test 0.2 seed 0", ...
   bool synthetic = false;
   double bayes_auc = std::numeric_limits<double>::quiet_NaN();  // synthetic binary data only
+  // Sharded loading (docs/scaling.md): `train` holds only this rank's shard of the training rows, followed by the
+  // validation rows. train_rows_total is then the number of training rows of the whole table (validation rows
+  // included) and shard_begin the index among them of `train`'s first row; -1: `train` holds every training row.
+  std::int64_t train_rows_total = -1;
+  std::int64_t shard_begin = 0;
+  bool partial() const { return train_rows_total >= 0; }
+  // The whole table's training rows, validation rows included (train.rows unless partial).
+  std::int64_t all_train_rows() const { return partial() ? train_rows_total : train.rows; }
 };
 
 // The seed's default: 500,000 test rows when the table has more than 5M rows, else 10% (at least 1).

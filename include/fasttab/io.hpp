@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <string>
 #include <vector>
-#include <vector>
 
 #include "fasttab/table.hpp"
 
@@ -19,6 +18,12 @@ enum class HeaderMode { detect, present, absent };
 // What a NaN, Inf or empty numeric field does: reject (an error), drop its row, zero it, or indicator: kept as a
 // missing value that impute_missing_values (dataset.hpp) replaces by the training mean, adding a 0/1 column.
 enum class NanPolicy { reject, drop, zero, indicator };
+
+// Rows [begin, end) of a table, 0-based, in the order the whole load returns them.
+struct RowRange {
+  std::int64_t begin = 0;
+  std::int64_t end = 0;
+};
 
 struct LoadOptions {
   std::string path;
@@ -36,7 +41,17 @@ struct LoadOptions {
   bool use_cache = true;
   std::string cache_dir;          // empty = next to the source file
   int threads = 0;                // 0 = all hardware threads
+  // Only these rows of the table (indices of the rows the whole load returns, after drops), concatenated in
+  // this order; empty: every row. The result is the whole load's table sliced, bit for bit. A .npy (unless
+  // --nan-policy drop or --categorical, which need every row) reads only these rows of the mapped file, and the
+  // table cache preads only their labels and features; CSV text is parsed whole (its rows have no fixed offsets)
+  // and then sliced, which frees the other rows. Sharded training's per-rank loading (docs/scaling.md).
+  std::vector<RowRange> rows;
 };
+
+// The rows load_table(options) would return, when they are known without parsing: a .npy's shape (not with
+// --nan-policy drop), or the header of a table cache that matches; -1 otherwise (CSV text not cached yet).
+std::int64_t known_table_rows(const LoadOptions& options);
 
 struct LoadReport {
   std::string format;             // "csv", "csv.gz", "npy", "cache"
@@ -44,6 +59,7 @@ struct LoadReport {
   std::string cache_path;         // the cache read or written, if any
   std::int64_t dropped_rows = 0;  // rows dropped by NanPolicy::drop
   double seconds = 0;
+  bool partial = false;           // options.rows was honoured without reading the other rows' values
   std::int64_t source_bytes = 0;  // bytes of the file (compressed size for .gz)
   std::vector<std::string> warnings;  // doubts the tools print as "warning: ...", e.g. a header guessed
 };

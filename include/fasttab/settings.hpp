@@ -38,7 +38,8 @@ void for_each_setting(Config& c, Visit&& visit) {
   visit(Setting{"batch_size", "--batch-size", "rows per batch", 1, 1 << 24}, c.batch_size);
   visit(Setting{"shuffle", "--shuffle", "shuffle the rows every epoch (default off, as in the seed)"}, c.shuffle);
   visit(Setting{"shard", "--shard", "under mpirun: each rank trains on its own 1/N of the training rows, batches of "
-                "batch-size/N from each (default: every rank draws from all rows; docs/scaling.md)"}, c.shard);
+                "batch-size/N from each, and reads only its rows where it can (.npy, the table cache) (default: "
+                "every rank draws from all rows, or shards when the replicated table does not fit; docs/scaling.md)"}, c.shard);
   visit(Setting{"eval_every", "--eval-every", "evaluate the test set every N steps (0: only at epoch ends)", 0,
                 std::numeric_limits<int>::max()},
         c.eval_every);

@@ -12,15 +12,26 @@
   check_data_parallel.py shard TRAIN NP WORKDIR   NP ranks with --shard (each trains on its own 1/NP of the rows):
       the run learns (test AUC above 0.7; chance is 0.5) and the ranks' parameters are bit-identical; NP+1 ranks,
       which do not divide the batch of 500, are refused with a message naming both.
+  check_data_parallel.py shardload TRAIN NP WORKDIR   NP ranks with --shard from a .npy (--export-npy of the
+      synthetic data) and --test-rows: each rank's host table holds only its shard of the training rows, the
+      validation rows and the test rows (its "rank r: host table" line on stderr); the same with --nan-policy drop
+      (which a .npy cannot read in part: loaded whole, then cut; the data has no NaN, so the table is the same)
+      gives the same figures and parameters, bit for bit. The same rows as CSV text: parsed whole by every rank and
+      cut the first time, read in part from the table cache the next: the same parameters. Then the automatic
+      --shard: with FASTTAB_CPU_MEMORY_LIMIT between the sharded and the replicated run's needs, NP ranks without
+      --shard switch to it (a note from rank 0); they load every row (the switch comes after loading), and their
+      figures and parameters equal the partial load's bit for bit. One process with that limit is refused.
   check_data_parallel.py fail TRAIN NP WORKDIR    rank 1 is given a missing --data file: the job exits non-zero
       within 120 s and prints "rank 1: error: ..." naming the file, while rank 0 waits in a collective.
 
 Exits 77 (reported as skipped) when mpirun is not installed.
 """
+import array
 import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -137,6 +148,128 @@ def check_shard(train, np_, workdir):
         sys.exit("\n".join(failures) + "\n" + output)
 
 
+NPY_ARGS = ["--device", "cpu", "--data", "data.npy", "--label-col", "0", "--test-rows", "600", "--val-rows", "500",
+            "--epochs", "3", "--batch-size", "500", "--hidden", "32,32", "--dropout", "0.2", "--shuffle",
+            "--eval-every", "4"]
+HOST_TABLE = re.compile(r"rank (\d+): host table (\d+) rows \((\d+) training and validation, (\d+) test\), (\d+) bytes"
+                        r"(, its shard only)?")
+
+
+def host_tables(output):
+    return {int(m[0]): (int(m[1]), int(m[4]), bool(m[5])) for m in HOST_TABLE.findall(output)}
+
+
+def needed_bytes(output):
+    found = re.search(r"need (\d+) bytes of cpu memory", output)
+    return int(found.group(1)) if found else None
+
+
+def write_csv_of_npy(npy, csv):
+    """The float32 .npy that --export-npy writes (format 1.0), as CSV text with no header."""
+    data = open(npy, "rb").read()
+    offset = 10 + struct.unpack("<H", data[8:10])[0]
+    shape = re.search(r"'shape': \((\d+), (\d+)\)", data[10:offset].decode()).groups()
+    rows, cols = int(shape[0]), int(shape[1])
+    values = array.array("f")
+    values.frombytes(data[offset:offset + 4 * rows * cols])
+    with open(csv, "w") as out:
+        for r in range(rows):
+            out.write(",".join("%.9g" % v for v in values[r * cols:(r + 1) * cols]) + "\n")
+
+
+def check_shardload(train, np_, workdir):
+    export = subprocess.run([train, "--device", "cpu", "--rows", "7000", "--epochs", "1", "--hidden", "4", "--batch-size", "500",
+                             "--export-npy", "data.npy"], capture_output=True, text=True, timeout=300)
+    if export.returncode != 0:
+        sys.exit(f"--export-npy failed:\n{export.stdout}{export.stderr}")
+    rows, test_rows, val_rows = 7000, 600, 500
+    shard = (rows - test_rows - val_rows) // np_
+    part = run_ok(np_, [train] + NPY_ARGS + ["--shard", "--json", "part.json"], "the sharded run reading its rows")
+    whole = run_ok(np_, [train] + NPY_ARGS + ["--shard", "--nan-policy", "drop", "--json", "whole.json"],
+                   "the sharded run reading every row")
+    failures = []
+    crc = lambda out: dict(re.findall(r"rank (\d+): parameters crc32c ([0-9a-f]{8})", out))
+    part_tables, whole_tables = host_tables(part.stderr), host_tables(whole.stderr)
+    for r in range(np_):
+        if part_tables.get(r, (None,))[0] != shard + val_rows + test_rows or not part_tables[r][2]:
+            failures.append(f"rank {r} of the partial load holds {part_tables.get(r)}, not its {shard} shard rows "
+                            f"+ {val_rows} validation + {test_rows} test rows")
+        if whole_tables.get(r) != part_tables.get(r):
+            failures.append(f"rank {r} of the load cut after reading holds {whole_tables.get(r)}, the partial load "
+                            f"{part_tables.get(r)}")
+    a, b = json.load(open("part.json")), json.load(open("whole.json"))
+    for key in ("epochs", "evals", "test", "train_rows", "test_rows", "val_rows"):
+        sa = json.dumps(a[key], sort_keys=True, default=str)
+        sb = json.dumps(b[key], sort_keys=True, default=str)
+        if key == "epochs":  # seconds and samples/s differ between runs
+            strip = lambda es: [{k: v for k, v in e.items() if k not in ("seconds", "samples_per_s")} for e in es]
+            sa, sb = json.dumps(strip(a[key]), sort_keys=True), json.dumps(strip(b[key]), sort_keys=True)
+        if key == "evals":
+            strip = lambda ps: [{k: v for k, v in p.items() if k != "seconds"} for p in ps]
+            sa, sb = json.dumps(strip(a[key]), sort_keys=True), json.dumps(strip(b[key]), sort_keys=True)
+        if sa != sb:
+            failures.append(f"{key} differs between the partial and the whole load:\n{sa}\n{sb}")
+    if len(set(crc(part.stderr).values()) | set(crc(whole.stderr).values())) != 1:
+        failures.append(f"parameters differ: partial {crc(part.stderr)}, whole {crc(whole.stderr)}")
+    # CSV text: the first run parses the whole file (and writes the table cache); the next reads only its rows from
+    # the cache. Both give the .npy runs' parameters (the CSV holds the .npy's floats, %.9g round trips float32).
+    write_csv_of_npy("data.npy", "data.csv")
+    for name in os.listdir("."):
+        if name.startswith("data.csv.") and name.endswith(".ftcache"):
+            os.remove(name)
+    csv_args = [a if a != "data.npy" else "data.csv" for a in NPY_ARGS] + ["--shard"]
+    for attempt, source in (("parsed", "(csv)"), ("cached", "(cache, from the cache)")):
+        run = run_ok(np_, [train] + csv_args, f"the sharded run from CSV ({attempt})")
+        tables = host_tables(run.stderr)
+        if tables != part_tables or source not in run.stdout:
+            failures.append(f"the sharded run from CSV ({attempt}): host tables {tables}, expected {part_tables}, "
+                            f"read from {source}:\n{run.stdout}")
+        if set(crc(run.stderr).values()) != set(crc(part.stderr).values()):
+            failures.append(f"the sharded run from CSV ({attempt}): parameters {crc(run.stderr)}, .npy run "
+                            f"{crc(part.stderr)}")
+    print(f"partial load: rank host tables {part_tables} (rows, bytes, shard only); loaded whole and cut: "
+          f"{whole_tables}")
+    print(f"final test AUC {a['test_auc']!r} (partial) vs {b['test_auc']!r} (loaded whole and cut), parameters "
+          f"{crc(part.stderr)}")
+
+    # The automatic --shard: the limit halfway between what the replicated and the sharded runs need.
+    env = dict(os.environ, FASTTAB_CPU_MEMORY_LIMIT="1")
+    replicated = subprocess.run([train] + NPY_ARGS, capture_output=True, text=True, timeout=120, env=env)
+    sharded = subprocess.run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(np_),
+                              "-x", "FASTTAB_CPU_MEMORY_LIMIT", train] + NPY_ARGS + ["--shard"],
+                             capture_output=True, text=True, timeout=120, env=env)
+    need_replicated, need_sharded = needed_bytes(replicated.stderr), needed_bytes(sharded.stdout + sharded.stderr)
+    if need_replicated is None or need_sharded is None or not need_sharded < need_replicated:
+        sys.exit("\n".join(failures) + f"\ncould not read the memory needed (replicated {need_replicated}, sharded "
+                 f"{need_sharded}):\n{replicated.stderr}\n{sharded.stdout}{sharded.stderr}")
+    env["FASTTAB_CPU_MEMORY_LIMIT"] = str((need_replicated + need_sharded) // 2)
+    auto = subprocess.run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(np_),
+                           "-x", "FASTTAB_CPU_MEMORY_LIMIT", train] + NPY_ARGS + ["--json", "auto.json"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    if auto.returncode != 0:
+        failures.append(f"the run that should switch to --shard failed:\n{auto.stdout}{auto.stderr}")
+    elif "training sharded instead" not in auto.stdout or auto.stdout.count("note: the replicated run needs") != 1:
+        failures.append(f"no single note of the switch to --shard:\n{auto.stdout}")
+    else:
+        c = json.load(open("auto.json"))
+        strip = lambda es: [{k: v for k, v in e.items() if k not in ("seconds", "samples_per_s")} for e in es]
+        if strip(c["epochs"]) != strip(a["epochs"]):
+            failures.append("the automatic --shard run's epochs differ from the --shard run's")
+        if crc(auto.stderr) != crc(part.stderr):
+            failures.append(f"automatic --shard parameters {crc(auto.stderr)} vs --shard {crc(part.stderr)}")
+        auto_tables = host_tables(auto.stderr)
+        if any(auto_tables.get(r, (None,))[0] != rows or auto_tables[r][2] for r in range(np_)):
+            failures.append(f"the automatic --shard run's ranks hold {auto_tables}, not all {rows} rows")
+    single = subprocess.run([train] + NPY_ARGS, capture_output=True, text=True, timeout=120, env=env)
+    if single.returncode == 0 or "are available" not in single.stderr:
+        failures.append(f"one process with FASTTAB_CPU_MEMORY_LIMIT={env['FASTTAB_CPU_MEMORY_LIMIT']} was not "
+                        f"refused:\n{single.stdout}{single.stderr}")
+    print(f"memory needed: replicated {need_replicated} bytes, sharded {need_sharded}; with a limit of "
+          f"{env['FASTTAB_CPU_MEMORY_LIMIT']} the {np_}-rank run switched to --shard")
+    if failures:
+        sys.exit("\n".join(failures))
+
+
 def check_fail(train, np_, workdir):
     script = ('if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exec "$0" --device cpu --data no-such-file.csv; '
               'else exec "$0" "$@"; fi')
@@ -159,7 +292,8 @@ def main():
         sys.exit(77)
     os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)
-    {"equal": check_equal, "resume": check_resume, "shard": check_shard, "fail": check_fail}[mode](train, np_, workdir)
+    {"equal": check_equal, "resume": check_resume, "shard": check_shard, "shardload": check_shardload,
+     "fail": check_fail}[mode](train, np_, workdir)
 
 
 if __name__ == "__main__":
