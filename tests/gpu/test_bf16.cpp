@@ -95,12 +95,15 @@ TEST_CASE("cuda bf16 training step (forward, BCE, backward, Adam) matches the CP
   const StepOutputs gpu = one_step(*backends.gpu, spec, x, y, rows, ld);
   // Both backends round the same float32 values to bfloat16, but a value computed in a different order (cuBLAS vs
   // OpenBLAS sums, tanhf vs std::tanh) may land on the other side of a rounding boundary and move by a bfloat16 ulp
-  // (2^-8 relative). Bounds: the issue's bf16 tolerance, 1e-2, for outputs and gradients; the loss 1e-3 relative;
-  // the parameters after one Adam step (lr 1e-3 moves each weight by about lr) 1e-4.
+  // (2^-8 relative). Bounds: the issue's bf16 tolerance, 1e-2, for outputs and gradients; the loss 1e-3 relative.
+  // The parameters after one Adam step: the first step moves each weight by lr * g / (|g| + eps), about +-lr (1e-3)
+  // whatever |g|, so a gradient smaller than the two backends' difference may move its weight the other way, by
+  // 2e-3, against weights of rms about 0.033. Bound 1e-2 (the worst case, every sign flipped, is 6e-2); not yet
+  // measured on a GPU: tighten it when it is.
   CHECK(rel_error(gpu.outputs, cpu.outputs) < 1e-2);
   CHECK(std::fabs(gpu.loss - cpu.loss) < 1e-3 * std::fabs(cpu.loss) + 1e-6);
   CHECK(rel_error(gpu.gradients, cpu.gradients) < 1e-2);
-  CHECK(rel_error(gpu.parameters, cpu.parameters) < 1e-4);
+  CHECK(rel_error(gpu.parameters, cpu.parameters) < 1e-2);
 }
 
 TEST_CASE("cuda bf16 training run: the same seed gives identical losses on the device, and tracks the CPU run") {
