@@ -91,7 +91,7 @@ train_cli_fail(save_into_missing_directory "--save no-such-dir/run\\.ckpt: the d
 train_cli_fail(precision_unknown "--precision" --device cpu --precision fp8)
 add_test(NAME train_cli.bf16_save
   COMMAND ${CMAKE_COMMAND} -DEXPECT=pass "-DREGEX=summary: .* s/epoch over 2 epochs"
-          "-DCOMMAND=${_train};--device;cpu;--rows;6000;--epochs;2;--batch-size;256;--hidden;16;--precision;bf16;--save;bf16.ckpt;--export-npy;bf16.npy"
+          "-DCOMMAND=${_train};--device;cpu;--rows;6000;--epochs;2;--batch-size;256;--hidden;16;--precision;bf16;--save;bf16.ckpt;--overwrite;--export-npy;bf16.npy"
           -DWORKDIR=${_cli_dir} -P ${CMAKE_CURRENT_LIST_FILE})
 set_tests_properties(train_cli.bf16_save PROPERTIES LABELS cpu TIMEOUT 300 FIXTURES_SETUP bf16_model)
 add_test(NAME train_cli.bf16_predict
