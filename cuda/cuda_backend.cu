@@ -24,6 +24,7 @@
 #include "cuda/ops/embedding.cuh"
 #include "cuda/ops/gather_rows.cuh"
 #include "cuda/ops/loss.cuh"
+#include "cuda/ops/round_bf16.cuh"
 #include "cuda/ops/metrics.cuh"
 #include "cuda/ops/optimizer.cuh"
 #include "cuda/ops/random_permutation.cuh"
@@ -148,9 +149,16 @@ class CudaBackend final : public Backend {
     CUBLAS_CHECK(cublasSgemm(cublas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
                              k, &alpha, b, ldb, a, lda, &beta, c, ldc));
   }
+  // bf16 (this first version): float32 storage holding bfloat16-rounded GEMM inputs (Mlp) and float32 cuBLAS GEMMs
+  // without TF32 (the backward pass's gradients are float32 and TF32 would round them). Correct, not fast: the
+  // tensor-core path (bfloat16 storage, cublasGemmEx with CUDA_R_16BF inputs and CUBLAS_COMPUTE_32F) is issue 9's
+  // next step.
   void set_precision(Precision precision) override {
     CUBLAS_CHECK(cublasSetMathMode(cublas_, precision == Precision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
                                                                            : CUBLAS_DEFAULT_MATH));
+  }
+  void round_to_bf16(float* values, std::size_t count) override {
+    fasttab::round_to_bf16(values, count, limits_, stream_);
   }
 
   // ---- the MLP's element-wise ops -------------------------------------------------------------------------

@@ -86,3 +86,16 @@ add_test(NAME train_cli.tiny_run_json
 set_tests_properties(train_cli.tiny_run_json PROPERTIES LABELS cpu TIMEOUT 300)
 train_cli_fail(save_into_missing_directory "--save no-such-dir/run\\.ckpt: the directory .*no-such-dir does not exist"
                --device cpu --rows 3000 --save no-such-dir/run.ckpt)
+
+# --precision bf16: a run saves a bf16 model; predict runs its forward pass in bf16 (the checkpoint's precision).
+train_cli_fail(precision_unknown "--precision" --device cpu --precision fp8)
+add_test(NAME train_cli.bf16_save
+  COMMAND ${CMAKE_COMMAND} -DEXPECT=pass "-DREGEX=summary: .* s/epoch over 2 epochs"
+          "-DCOMMAND=${_train};--device;cpu;--rows;6000;--epochs;2;--batch-size;256;--hidden;16;--precision;bf16;--save;bf16.ckpt;--overwrite;--export-npy;bf16.npy"
+          -DWORKDIR=${_cli_dir} -P ${CMAKE_CURRENT_LIST_FILE})
+set_tests_properties(train_cli.bf16_save PROPERTIES LABELS cpu TIMEOUT 300 FIXTURES_SETUP bf16_model)
+add_test(NAME train_cli.bf16_predict
+  COMMAND ${CMAKE_COMMAND} -DEXPECT=pass "-DREGEX=precision bf16.*wrote 6000 predictions"
+          "-DCOMMAND=${PROJECT_BINARY_DIR}/predict;--device;cpu;--model;bf16.ckpt;--data;bf16.npy;--out;bf16_predictions.csv"
+          -DWORKDIR=${_cli_dir} -P ${CMAKE_CURRENT_LIST_FILE})
+set_tests_properties(train_cli.bf16_predict PROPERTIES LABELS cpu TIMEOUT 300 FIXTURES_REQUIRED bf16_model)

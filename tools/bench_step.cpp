@@ -50,10 +50,10 @@ void add_step_bench_flags(CLI::App& app, StepBenchFlags& f) {
 
 // The resident tables, the model, its optimiser and the buffers every measurement uses.
 struct StepBench {
-  StepBench(Backend& b, const MlpSpec& s, const Dataset& d, int batch_rows)
+  StepBench(Backend& b, const MlpSpec& s, const Dataset& d, int batch_rows, Precision precision)
       : backend(b), spec(s), ld(padded_width(s.inputs)), batch(batch_rows),
         train(upload_table(b, d.train, "training table")), test(upload_table(b, d.test, "test table")),
-        mlp(b, s, batch_rows), opt(b, OptimizerConfig{}, ScheduleConfig{}, s.parameter_count(), 1 << 30),
+        mlp(b, s, batch_rows, precision), opt(b, OptimizerConfig{}, ScheduleConfig{}, s.parameter_count(), 1 << 30),
         grad(b, std::size_t(batch_rows), "grad"), loss(b, 1, "loss"),
         outputs(b, std::size_t(test.rows), "test outputs"),
         scratch(b, std::size_t(batch_rows) * s.max_width() * 2, "gemm scratch"),
@@ -195,7 +195,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     auto backend = make_backend(parse_name<DeviceChoice>(f.device, "--device"));
-    backend->set_precision(parse_name<Precision>(f.precision, "--precision"));
+    const Precision precision = parse_name<Precision>(f.precision, "--precision");
+    backend->set_precision(precision);
     MlpSpec spec;
     spec.hidden = f.hidden;
     const std::int64_t batches = (f.train_rows + f.batch - 1) / f.batch;
@@ -210,7 +211,7 @@ int main(int argc, char** argv) {
     s.rows = f.train_rows + f.test_rows;
     SyntheticData data = make_synthetic(s);
     const Dataset d = split_train_test(std::move(data.table), f.test_rows, "synthetic");
-    StepBench bench(*backend, spec, d, f.batch);
+    StepBench bench(*backend, spec, d, f.batch, precision);
     StepTimes times;
     time_step(bench, f.repeats, times);
     time_step_parts(bench, f.repeats, times);

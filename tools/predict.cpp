@@ -193,6 +193,7 @@ Table held_out_rows(const SavedModel& model, Table&& table, const std::string& p
 // Every flag of build/predict.
 struct PredictFlags {
   std::string model_path, out_path, device = "auto";
+  std::string precision;  // "": the model's (the precision it was trained in)
   bool probabilities = false;
   bool held_out = false;
   LoadOptions load;
@@ -210,6 +211,9 @@ void add_predict_flags(CLI::App& app, PredictFlags& f) {
                "so that the metrics are its test figures");
   app.add_option("--device", f.device, name_list<DeviceChoice>())
       ->check(CLI::IsMember(name_map<DeviceChoice>()))->capture_default_str();
+  app.add_option("--precision", f.precision, "the forward pass's arithmetic (default: the precision the model was "
+                 "trained in): " + name_list<Precision>())
+      ->check(CLI::IsMember(name_map<Precision>()));
   add_io_flags(app, f.load);
   // predict's --label-col also takes "none" (a file without a label column).
   app.remove_option(app.get_option("--label-col"));
@@ -329,12 +333,14 @@ int main(int argc, char** argv) {
     cli::check_writable("--out", out_path);
     FASTTAB_REQUIRE(ends_with(out_path, ".csv") || ends_with(out_path, ".npy"), "--out ", out_path,
                     ": the name must end in .csv or .npy (it picks the format)");
-    const SavedModel model = load_saved_model(model_path);
+    SavedModel model = load_saved_model(model_path);
+    if (!flags.precision.empty()) model.precision = parse_name<Precision>(flags.precision, "--precision");
     const int width = model.spec.outputs;
     std::unique_ptr<Backend> backend = make_backend(parse_name<DeviceChoice>(flags.device, "--device"));
-    std::printf("fasttab predict on %s (%s backend): %s model, %d inputs, %d epochs trained\n",
+    std::printf("fasttab predict on %s (%s backend): %s model, %d inputs, %d epochs trained%s%s\n",
                 backend->device_name().c_str(), backend->kind(), name_of(model.task), model.spec.inputs,
-                model.epochs_done);
+                model.epochs_done, model.precision == Precision::fp32 ? "" : ", precision ",
+                model.precision == Precision::fp32 ? "" : name_of(model.precision));
     const bool labelled_file =
         choose_columns(app, model, model_path, flags.label_flag, flags.columns_from_flags, load);
     if (!model.layout.imputations.empty()) load.nan_policy = NanPolicy::indicator;  // the training run's imputation

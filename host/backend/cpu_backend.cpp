@@ -87,7 +87,11 @@ class CpuBackend final : public Backend {
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
                 alpha, a, lda, b, ldb, beta, c, ldc);
   }
-  void set_precision(Precision) override {}  // float32 arithmetic throughout on the CPU
+  void set_precision(Precision) override {}  // float32 GEMMs throughout on the CPU (bf16: Mlp rounds the inputs)
+  void round_to_bf16(float* values, std::size_t count) override {
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i) values[i] = reference::round_to_bf16(values[i]);
+  }
 
   void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias, Activation act,
                                        float p, DropoutKey key) override {

@@ -4,10 +4,29 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "fasttab/backend.hpp"
 
 namespace fasttab::reference {
+
+// x rounded to bfloat16 and back to float32: round-to-nearest-even on the bit pattern, as CUDA's host
+// __float2bfloat16_rn (and the device's cvt.rn.bf16.f32): subnormals are rounded like any value (not flushed),
+// values beyond the largest bfloat16 go to +-Inf, and every NaN becomes the canonical bfloat16 NaN 0x7FFF.
+inline float round_to_bf16(float x) {
+  std::uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) {
+    u = 0x7fff0000u;
+  } else {
+    const std::uint32_t upper = u >> 16, remainder = u << 16;
+    const std::uint32_t rounded = upper + ((remainder > 0x80000000u || (remainder == 0x80000000u && (upper & 1u))) ? 1u : 0u);
+    u = rounded << 16;
+  }
+  float r;
+  std::memcpy(&r, &u, sizeof r);
+  return r;
+}
 
 inline float activate(Activation act, float x) {
   switch (act) {

@@ -19,6 +19,8 @@ SavedModel load_saved_model(const std::string& path) {
     m.spec = spec_from_json(config.at("model"));
     m.task = parse_name<Task>(config.at("task").get<std::string>(), "the checkpoint's task");
     m.classes = config.at("classes").get<int>();
+    if (config.contains("precision"))
+      m.precision = parse_name<Precision>(config.at("precision").get<std::string>(), "the checkpoint's precision");
   } catch (const json::exception& e) {
     FASTTAB_FAIL("checkpoint ", file.display_path(), ": section \"config\" lacks a field (", e.what(), ")");
   }

@@ -89,16 +89,17 @@ std::vector<float> initial_parameters(const MlpSpec& spec, std::uint64_t seed) {
   return params;
 }
 
-Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows)
-    : backend_(backend), spec_(spec), max_rows_(max_rows) {
+Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precision)
+    : backend_(backend), spec_(spec), max_rows_(max_rows), precision_(precision) {
   spec_.validate();
   FASTTAB_REQUIRE(max_rows >= 1, "batch size ", max_rows, " is not >= 1");
   {
     // All of it checked before any allocation (the trainer checks the whole run first; this covers every user).
     double activations = 0;
     for (int l = 0; l < spec_.layers(); ++l) activations += spec_.out_width(l);
-    if (!spec_.embeddings.empty()) activations += spec_.input_width();
-    const double needed = sizeof(float) * (2.0 * double(spec_.parameter_count()) +
+    if (assembles_input()) activations += spec_.input_width();
+    const double rounded = bf16() ? double(spec_.weight_offset(spec_.layers())) : 0.0;
+    const double needed = sizeof(float) * (2.0 * double(spec_.parameter_count()) + rounded +
                                            double(max_rows) * (activations + 2.0 * spec_.max_width()));
     const double free = double(backend.free_bytes());
     FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
@@ -111,7 +112,9 @@ Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows)
     activations_.emplace_back(backend, std::size_t(max_rows) * spec_.out_width(l), "layer activations");
   grad_a_ = BackendBuffer<float>(backend, std::size_t(max_rows) * spec_.max_width(), "activation gradients");
   grad_b_ = BackendBuffer<float>(backend, std::size_t(max_rows) * spec_.max_width(), "activation gradients");
-  if (!spec_.embeddings.empty()) {
+  if (bf16())
+    rounded_weights_ = BackendBuffer<float>(backend, spec_.weight_offset(spec_.layers()), "bfloat16 weights");
+  if (assembles_input()) {
     embedded_ = BackendBuffer<float>(backend, std::size_t(max_rows) * spec_.input_width(), "embedded inputs");
     input_columns_ = spec_.input_columns();
     device_input_columns_ = BackendBuffer<InputColumn>(backend, input_columns_.size(), "input columns");
@@ -129,6 +132,10 @@ void Mlp::set_parameters(const std::vector<float>& host_parameters) {
   backend_.copy_to_backend(parameters_.data(), host_parameters.data(), parameters_.bytes());
 }
 
+const float* Mlp::gemm_weights(int layer) const {
+  return (bf16() ? rounded_weights_.data() : parameters_.data()) + spec_.weight_offset(layer);
+}
+
 std::vector<float> Mlp::get_parameters() const {
   std::vector<float> host(parameters_.size());
   backend_.copy_to_host(host.data(), parameters_.data(), parameters_.bytes());
@@ -140,8 +147,13 @@ const float* Mlp::forward(const float* x, int ld_x, int rows, bool training, Dro
                   max_rows_);
   const float* input = x;
   int ld_in = ld_x;
-  if (!spec_.embeddings.empty()) {  // e[rows, input_width] = x with each code replaced by its embedding row
+  if (bf16()) {  // this pass's bfloat16 weights: the master weights as they are now, rounded
+    backend_.copy_within(rounded_weights_.data(), parameters_.data(), rounded_weights_.bytes());
+    backend_.round_to_bf16(rounded_weights_.data(), rounded_weights_.size());
+  }
+  if (assembles_input()) {  // e[rows, input_width] = x with each code replaced by its embedding row (bf16: rounded)
     backend_.embed_inputs(x, ld_x, rows, input_layout(), parameters_.data(), embedded_.data(), spec_.input_width());
+    if (bf16()) backend_.round_to_bf16(embedded_.data(), std::size_t(rows) * spec_.input_width());
     input = embedded_.data();
     ld_in = spec_.input_width();
   }
@@ -149,7 +161,7 @@ const float* Mlp::forward(const float* x, int ld_x, int rows, bool training, Dro
   for (int l = 0; l <= last; ++l) {
     const int in = spec_.in_width(l), out = spec_.out_width(l);
     float* z = (l == last && outputs) ? outputs : activations_[l].data();
-    const float* w = parameters_.data() + spec_.weight_offset(l);
+    const float* w = gemm_weights(l);
     const float* b = parameters_.data() + spec_.bias_offset(l);
     // z[rows, out] = input[rows, in] W^T
     backend_.gemm(false, true, rows, out, in, 1.0f, input, ld_in, w, in, 0.0f, z, out);
@@ -158,6 +170,8 @@ const float* Mlp::forward(const float* x, int ld_x, int rows, bool training, Dro
     const float p = training ? spec_.dropout_after(l) : 0.0f;
     backend_.bias_activation_dropout_forward(z, rows, out, out, b, l == last ? Activation::identity : spec_.activation,
                                              p, layer_key);
+    // bf16: a hidden layer's output is stored in bfloat16 (the next GEMM's input, and what backward reads)
+    if (bf16() && l < last) backend_.round_to_bf16(z, std::size_t(rows) * out);
     input = z;
     ld_in = out;
   }
@@ -178,7 +192,7 @@ void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, Drop
   bool bias_grad_done = false;  // layer l's bias gradient came out of the pass that formed grad
   for (int l = spec_.layers() - 1; l >= 0; --l) {
     const int in = spec_.in_width(l), out = spec_.out_width(l);
-    const bool embedded = l == 0 && !spec_.embeddings.empty();
+    const bool embedded = l == 0 && assembles_input();
     const float* input = l > 0 ? activations_[l - 1].data() : embedded ? embedded_.data() : x;
     const int ld_in = l == 0 && !embedded ? ld_x : in;
     float* dw = gradients_.data() + spec_.weight_offset(l);
@@ -186,10 +200,9 @@ void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, Drop
     backend_.gemm(true, false, out, in, rows, 1.0f, grad, out, input, ld_in, 0.0f, dw, in);
     if (!bias_grad_done) backend_.bias_gradient(grad, rows, out, out, gradients_.data() + spec_.bias_offset(l));
     if (l == 0) {
-      if (embedded) {  // de[rows, in] = grad W_0, scattered into the embedding tables' gradient
+      if (!spec_.embeddings.empty()) {  // de[rows, in] = grad W_0, scattered into the embedding tables' gradient
         float* grad_e = spare[next_spare];
-        backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, parameters_.data() + spec_.weight_offset(0), in,
-                      0.0f, grad_e, in);
+        backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, gemm_weights(0), in, 0.0f, grad_e, in);
         backend_.embedding_gradient(x, ld_x, rows, input_layout(), grad_e, in, gradients_.data());
       }
       break;
@@ -198,8 +211,7 @@ void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, Drop
     // also sums layer l-1's bias gradient.
     float* grad_in = spare[next_spare];
     next_spare ^= 1;
-    const float* w = parameters_.data() + spec_.weight_offset(l);
-    backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, w, in, 0.0f, grad_in, in);
+    backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, gemm_weights(l), in, 0.0f, grad_in, in);
     DropoutKey layer_key = key;
     layer_key.layer = static_cast<std::uint32_t>(l - 1);
     backend_.activation_dropout_backward_bias_gradient(grad_in, activations_[l - 1].data(), rows, in, in,

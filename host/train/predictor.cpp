@@ -56,18 +56,22 @@ std::vector<float> predict_raw_outputs(Backend& backend, const SavedModel& model
     const MlpSpec& spec = model.spec;
     double activations = 0;
     for (int l = 0; l < spec.layers(); ++l) activations += spec.out_width(l);
+    const bool bf16 = model.precision == Precision::bf16;  // Mlp's rounded weights and first-layer input
+    if (bf16 || !spec.embeddings.empty()) activations += spec.input_width();
+    const double rounded = bf16 ? double(spec.weight_offset(spec.layers())) : 0.0;
     const double chunk = double(std::min<std::int64_t>(chunk_rows, table.rows));
-    const double needed = 4.0 * (double(table.rows) * (table.cols + 1) + 2.0 * double(spec.parameter_count()) +
+    const double needed = 4.0 * (double(table.rows) * (table.cols + 1) + 2.0 * double(spec.parameter_count()) + rounded +
                                  chunk * (activations + 2.0 * spec.max_width()) + double(host.size()));
     const double free = double(backend.free_bytes());
     FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
                     backend.kind(), " memory but only ", std::int64_t(free), " are available; predict a smaller "
                     "table at a time");
   }
+  backend.set_precision(model.precision);
   DeviceTable device = upload_table(backend, table, "prediction table");
   if (model.standardization.enabled()) apply_standardization(backend, model.standardization, device);
   const int chunk = static_cast<int>(std::min<std::int64_t>(chunk_rows, table.rows));
-  Mlp mlp(backend, model.spec, chunk);
+  Mlp mlp(backend, model.spec, chunk, model.precision);
   mlp.set_parameters(model.parameters);
   BackendBuffer<float> outputs(backend, host.size(), "prediction outputs");
   mlp.forward_rows(device.features.data(), device.ld, table.rows, outputs.data());

@@ -24,13 +24,16 @@ double bytes_needed(const TrainConfig& c, const Dataset& d, std::int64_t train_r
   const int width = c.model.outputs;
   double activations = 0;
   for (int l = 0; l < c.model.layers(); ++l) activations += c.model.out_width(l);
-  if (!c.model.embeddings.empty()) activations += c.model.input_width();  // the assembled first-layer input
+  const bool bf16 = c.precision == Precision::bf16;
+  // the assembled first-layer input (embeddings; bf16: rounded)
+  if (bf16 || !c.model.embeddings.empty()) activations += c.model.input_width();
   const double cols = d.train.cols + 1;  // features and the label
   double bytes = 0;
   if (loader_needs_device_table(c.loader)) bytes += double(train_rows) * cols * f;
   bytes += double(d.test.rows + c.val_rows) * cols * f;
   const double optimizer_state = 2;  // two state vectors for every optimiser (zeros where unused)
   bytes += params * f * (2 + optimizer_state + (c.val_rows > 0 ? 1 : 0));                    // + best weights
+  if (bf16) bytes += double(c.model.weight_offset(c.model.layers())) * f;                     // bf16 weights copy
   bytes += double(c.batch_size) * f * (activations + 2.0 * c.model.max_width() + width);     // passes, gradients
   bytes += double(c.batch_size) * f * 2 * (cols + 1);                                        // batch buffers
   bytes += double(d.test.rows + c.val_rows) * width * f;                                     // evaluation outputs

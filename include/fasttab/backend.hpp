@@ -21,7 +21,10 @@ namespace fasttab {
 
 enum class Activation { tanh, relu, identity };
 enum class Task { binary, multiclass, regression };
-enum class Precision { fp32, tf32 };
+// fp32: float32 GEMMs. tf32: float32 data, TF32 tensor-core GEMMs on the GPU. bf16: the GEMM inputs (a bfloat16 copy
+// of the weights, the stored activations and the first layer's input) are rounded to bfloat16, the products
+// accumulate in float32; master weights, optimiser state, gradients, loss and metrics stay float32 (Mlp).
+enum class Precision { fp32, tf32, bf16 };
 enum class OptimizerKind { adam, adamw, sgd };
 
 // Which dropout mask: element (row, column) of layer `layer` at training step `step` is kept iff
@@ -114,7 +117,13 @@ class Backend {
   // Row-major: A is m x k (lda >= k), or k x m (lda >= m) when trans_a; likewise B; ldc >= n.
   virtual void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                     const float* b, int ldb, float beta, float* c, int ldc) = 0;
-  virtual void set_precision(Precision precision) = 0;  // tf32 lets the GPU use tensor cores for float32 GEMMs
+  // tf32 lets the GPU use tensor cores for float32 GEMMs; fp32 and bf16 run float32 GEMMs (bf16: on inputs that Mlp
+  // has rounded to bfloat16, so that they are exact in any GEMM arithmetic of >= 8 significant bits).
+  virtual void set_precision(Precision precision) = 0;
+  // In place: values[i] = the float32 value of values[i] rounded to bfloat16, round-to-nearest-even, as CUDA's
+  // __float2bfloat16_rn: subnormals kept (not flushed), overflow to +-Inf, every NaN becomes the canonical bfloat16
+  // NaN 0x7FFF (float bits 0x7FFF0000). Bit-exact on every backend (reference::round_to_bf16).
+  virtual void round_to_bf16(float* values, std::size_t count) = 0;
 
   // ---- the MLP's element-wise ops ----------------------------------------------------------------------
   // In place over z[rows, cols] (leading dim ld):  a = act(z + bias[col]);  with p > 0 (training only):

@@ -23,6 +23,7 @@ struct SavedModel {
   int epochs_done = 0;
   std::string config_json;
   ColumnLayout layout;            // layout.known is false for checkpoints saved without one
+  Precision precision = Precision::fp32;  // the precision it was trained in (config "precision"); predictions run in it
 };
 
 // Reads and checks a checkpoint (its checksum, its sections and their sizes); throws Error naming the file.

@@ -69,12 +69,22 @@ struct MlpSpec {
 // Drawn from Philox (seed, RandomStream::init), so that both backends and every loader start from the same weights.
 std::vector<float> initial_parameters(const MlpSpec& spec, std::uint64_t seed);
 
+// Precision::bf16 (the CPU emulates exactly what the GPU stores): each forward pass first makes a copy of the layers'
+// weights rounded to bfloat16 (Backend::round_to_bf16) and runs every GEMM on it; the first layer's input (x's rows,
+// or the embedded e) is copied and rounded, and each hidden layer's stored output (after activation and dropout)
+// is rounded in place, so that every GEMM input holds bfloat16 values and the float32 GEMM over them accumulates in
+// float32. The master parameters, the biases, the last layer's outputs (the loss's input) and every gradient stay
+// float32; in this first version the gradients w.r.t. activations flow in float32 (the backward GEMMs take the
+// float32 gradient and the bfloat16 weights copy or stored activations). fp32 and tf32 round nothing.
 class Mlp {
  public:
   // Allocates parameters, gradients and activations for up to max_rows rows per pass.
-  Mlp(Backend& backend, const MlpSpec& spec, int max_rows);
+  Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precision = Precision::fp32);
 
   const MlpSpec& spec() const { return spec_; }
+  Precision precision() const { return precision_; }
+  // The layer activations [max_rows, out_width(layer)] of the last forward pass (tests).
+  const float* activations(int layer) const { return activations_[std::size_t(layer)].data(); }
   int max_rows() const { return max_rows_; }
   float* parameters() { return parameters_.data(); }
   const float* parameters() const { return parameters_.data(); }
@@ -99,15 +109,22 @@ class Mlp {
   Backend& backend_;
   MlpSpec spec_;
   int max_rows_;
+  Precision precision_;
+  bool bf16() const { return precision_ == Precision::bf16; }
   BackendBuffer<float> parameters_, gradients_;
+  // bf16: the layers' weights and biases (the flat vector up to the embeddings) rounded to bfloat16 by the last
+  // forward pass; the GEMMs read their weights here (the biases are read from parameters_).
+  BackendBuffer<float> rounded_weights_;
+  const float* gemm_weights(int layer) const;
   std::vector<BackendBuffer<float>> activations_;  // one per layer: [max_rows, out_width(l)]
   BackendBuffer<float> grad_a_, grad_b_;           // ping-pong input gradients [max_rows, max_width]
-  // With embeddings: the assembled first-layer input e [max_rows, input_width] of the last forward pass, and x's
-  // columns for the embedding ops in host and backend memory.
+  // With embeddings or bf16: the assembled first-layer input e [max_rows, input_width] of the last forward pass
+  // (bf16: rounded), and x's columns for the embedding ops in host and backend memory.
   BackendBuffer<float> embedded_;
   std::vector<InputColumn> input_columns_;
   BackendBuffer<InputColumn> device_input_columns_;
   InputLayout input_layout() const;
+  bool assembles_input() const { return !spec_.embeddings.empty() || bf16(); }
 };
 
 }  // namespace fasttab

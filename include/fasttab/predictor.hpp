@@ -1,5 +1,6 @@
 // Predictions of a saved model (a training checkpoint) on a table: the features standardised with the
-// training split's statistics, as during training, then the MLP's forward pass in chunks on a backend.
+// training split's statistics, as during training, then the MLP's forward pass in chunks on a backend, in
+// model.precision (the precision it was trained in, unless the caller changes it: predict --precision).
 #pragma once
 
 #include <string>

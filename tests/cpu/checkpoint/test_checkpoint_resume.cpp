@@ -134,6 +134,42 @@ TEST_CASE("2 epochs saved, then resumed to 4, equal 4 uninterrupted epochs bit f
   }
 }
 
+// bf16: the weights' bfloat16 copy is made from the master weights at every forward pass, so a checkpoint (master
+// weights, optimiser state, counters) is all that a resume needs; the precision is recorded in its config.
+TEST_CASE("bf16: 2 epochs saved, then resumed to 4, equal 4 uninterrupted epochs bit for bit") {
+  TrainConfig full = resume_config();
+  full.precision = Precision::bf16;
+  full.save_path = temp_path("bf16_full.ckpt");
+  const TrainResult uninterrupted = run(full);
+  TrainConfig fp32 = resume_config();
+  CHECK(run(fp32).parameters != uninterrupted.parameters);  // bf16 changes the run
+
+  TrainConfig first = full;
+  first.epochs = 2;
+  first.save_path = temp_path("bf16_half.ckpt");
+  const TrainResult half = run(first);
+  REQUIRE(half.epochs.size() == 2);
+  CHECK(half.parameters != uninterrupted.parameters);
+
+  TrainConfig second = full;
+  second.resume_path = first.save_path;
+  second.save_path = temp_path("bf16_resumed.ckpt");
+  const TrainResult resumed = run(second);
+  check_same_run(uninterrupted, resumed);
+  const CheckpointFile a = read_checkpoint_file(full.save_path), b = read_checkpoint_file(second.save_path);
+  for (const char* section : {"parameters", "optimizer_state1", "optimizer_state2"}) {
+    CAPTURE(section);
+    CHECK(a.at(section).bytes == b.at(section).bytes);
+  }
+
+  // Resuming a bf16 checkpoint as fp32 is refused, naming the flag.
+  TrainConfig other = resume_config();
+  other.resume_path = first.save_path;
+  Dataset d = small_dataset();
+  auto backend = make_cpu_backend();
+  CHECK_THROWS_WITH(train(*backend, other, d), doctest::Contains("--precision"));
+}
+
 TEST_CASE("a run interrupted after epoch 2 of 4 (cosine schedule, early-stopping state) resumes bit for bit") {
   TrainConfig c = resume_config();
   c.schedule.kind = LrSchedule::cosine;  // its length is the whole run: the interrupted run had --epochs 4 too

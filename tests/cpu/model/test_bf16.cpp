@@ -1,0 +1,303 @@
+// Precision::bf16 on the CPU backend, which emulates it by rounding what the GPU stores in bfloat16 (Mlp, Backend::
+// round_to_bf16): the rounding itself against hand-made cases, what a bf16 pass rounds and what it leaves in float32,
+// its gradients against float32's, training (learns, reproducible, predictions in the model's precision).
+// Checkpoint resume under bf16 is in tests/cpu/checkpoint/test_checkpoint_resume.cpp.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fasttab/backend.hpp"
+#include "fasttab/checkpoint.hpp"
+#include "fasttab/dataset.hpp"
+#include "fasttab/metrics.hpp"
+#include "fasttab/model.hpp"
+#include "fasttab/predictor.hpp"
+#include "fasttab/synthetic.hpp"
+#include "fasttab/trainer.hpp"
+#include "host/backend/reference_math.hpp"
+#include "test_support.hpp"
+
+using namespace fasttab;
+
+namespace {
+
+std::uint32_t bits(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+float from_bits(std::uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+std::uint32_t rounded_bits(std::uint32_t u) { return bits(reference::round_to_bf16(from_bits(u))); }
+
+bool bf16_representable(const float* v, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if ((bits(v[i]) & 0xffffu) != 0) return false;
+  return true;
+}
+
+std::size_t count_with_low_bits(const std::vector<float>& v) {
+  std::size_t n = 0;
+  for (float f : v) n += (bits(f) & 0xffffu) != 0;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("round_to_bf16: round-to-nearest-even on hand-made cases") {
+  // Exact bfloat16 values are unchanged.
+  CHECK(rounded_bits(0x3f800000u) == 0x3f800000u);  // 1
+  CHECK(rounded_bits(0x00000000u) == 0x00000000u);  // +0
+  CHECK(rounded_bits(0x80000000u) == 0x80000000u);  // -0 keeps its sign
+  CHECK(rounded_bits(0xc0490000u) == 0xc0490000u);
+  // Below, above and exactly at half an ulp (the dropped 16 bits 0x7fff, 0x8001, 0x8000).
+  CHECK(rounded_bits(0x3f807fffu) == 0x3f800000u);
+  CHECK(rounded_bits(0x3f808001u) == 0x3f810000u);
+  CHECK(rounded_bits(0x3f808000u) == 0x3f800000u);  // tie, 0x3f80 even: down
+  CHECK(rounded_bits(0x3f818000u) == 0x3f820000u);  // tie, 0x3f81 odd: up
+  CHECK(rounded_bits(0xbf808001u) == 0xbf810000u);  // negative: away from zero above half
+  CHECK(rounded_bits(0xbf818000u) == 0xbf820000u);  // negative tie to even
+  CHECK(rounded_bits(0x3fffffffu) == 0x40000000u);  // the carry reaches the exponent: 2
+  // Subnormals are rounded like any value, not flushed.
+  CHECK(rounded_bits(0x00000001u) == 0x00000000u);  // the smallest float subnormal: to +0
+  CHECK(rounded_bits(0x80000001u) == 0x80000000u);  // to -0
+  CHECK(rounded_bits(0x00010000u) == 0x00010000u);  // the smallest bfloat16 subnormal
+  CHECK(rounded_bits(0x00008000u) == 0x00000000u);  // tie, 0x0000 even
+  CHECK(rounded_bits(0x00018000u) == 0x00020000u);  // tie, 0x0001 odd
+  CHECK(rounded_bits(0x00008001u) == 0x00010000u);
+  CHECK(rounded_bits(0x007fffffu) == 0x00800000u);  // the largest float subnormal rounds up to FLT_MIN
+  // The top of the range: the largest bfloat16 stays, beyond half an ulp above it is +-Inf.
+  CHECK(rounded_bits(0x7f7f0000u) == 0x7f7f0000u);  // 3.3895e38, the largest bfloat16
+  CHECK(rounded_bits(0x7f7f7fffu) == 0x7f7f0000u);
+  CHECK(rounded_bits(0x7f7f8000u) == 0x7f800000u);  // tie, 0x7f7f odd: up, to Inf
+  CHECK(rounded_bits(0x7f7fffffu) == 0x7f800000u);  // FLT_MAX -> +Inf
+  CHECK(rounded_bits(0xff7fffffu) == 0xff800000u);  // -FLT_MAX -> -Inf
+  CHECK(rounded_bits(0x7f800000u) == 0x7f800000u);  // +Inf
+  CHECK(rounded_bits(0xff800000u) == 0xff800000u);  // -Inf
+  // Every NaN stays a NaN: the canonical bfloat16 NaN 0x7fff, as __float2bfloat16_rn. A signalling NaN whose
+  // payload sits in the dropped bits (0x7f800001) would become Inf under plain rounding.
+  for (std::uint32_t nan : {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0xff800001u, 0x7fffffffu, 0x7fc0ffffu}) {
+    CAPTURE(nan);
+    CHECK(rounded_bits(nan) == 0x7fff0000u);
+    CHECK(std::isnan(reference::round_to_bf16(from_bits(nan))));
+  }
+  CHECK(reference::round_to_bf16(1.0f + 1.0f / 256) == 1.0f);         // 1 + 2^-8: a tie, to even
+  CHECK(reference::round_to_bf16(1.0f + 3.0f / 256) == 1.0f + 4.0f / 256);
+}
+
+TEST_CASE("round_to_bf16: the CPU backend's op is the reference bit for bit, idempotent, within half an ulp") {
+  std::mt19937 rng(7);
+  std::vector<float> values(1 << 16);
+  for (float& v : values) v = from_bits(rng());  // every class of bit pattern: NaN, Inf, subnormal, normal
+  values[0] = from_bits(0x7f800001u);
+  auto backend = make_cpu_backend(2);
+  std::vector<float> rounded = values;
+  backend->round_to_bf16(rounded.data(), rounded.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const float r = rounded[i];
+    CAPTURE(bits(values[i]));
+    REQUIRE(bits(r) == bits(reference::round_to_bf16(values[i])));
+    REQUIRE((bits(r) & 0xffffu) == 0u);
+    REQUIRE(bits(reference::round_to_bf16(r)) == bits(r));
+    if (std::isfinite(values[i]) && std::isfinite(r) && std::fabs(values[i]) >= 1.1754944e-38f) {
+      // At most half a bfloat16 ulp (2^-8 relative to the value's binade) away.
+      REQUIRE(std::fabs(double(r) - double(values[i])) <= std::fabs(double(values[i])) * std::ldexp(1.0, -8));
+    }
+  }
+}
+
+namespace {
+
+struct Net {
+  MlpSpec spec;
+  int rows = 40;
+  int ld = 24;
+  std::vector<float> x, y, params;
+};
+
+Net make_net(bool embeddings) {
+  Net n;
+  n.spec.inputs = 20;
+  n.spec.hidden = {48, 32};
+  n.spec.dropout = 0.5f;
+  if (embeddings) n.spec.embeddings = {EmbeddingSpec{2, 7, 4}, EmbeddingSpec{9, 5, 3}};
+  n.x = test::random_vector(std::size_t(n.rows) * n.ld, 21, -2.0f, 2.0f);
+  if (embeddings)
+    for (int r = 0; r < n.rows; ++r) {
+      n.x[std::size_t(r) * n.ld + 2] = float(r % 7);
+      n.x[std::size_t(r) * n.ld + 9] = float((r * 3) % 5);
+    }
+  n.y.resize(std::size_t(n.rows));
+  for (int r = 0; r < n.rows; ++r) n.y[std::size_t(r)] = float((r * 7) % 3 == 0);
+  n.params = initial_parameters(n.spec, 4);
+  return n;
+}
+
+struct Pass {
+  std::vector<float> outputs, gradients;
+};
+
+Pass forward_backward(Backend& backend, Mlp& mlp, const Net& n) {
+  const DropoutKey key{13, 2, 0};
+  const float* out = mlp.forward(n.x.data(), n.ld, n.rows, true, key);
+  Pass p;
+  p.outputs.assign(out, out + n.rows);
+  std::vector<float> grad_out(std::size_t(n.rows));
+  float loss = 0;
+  backend.loss_forward_backward(Task::binary, out, n.rows, 1, 1, n.y.data(), grad_out.data(), &loss);
+  mlp.backward(n.x.data(), n.ld, n.rows, grad_out.data(), key);
+  p.gradients.resize(n.spec.parameter_count());
+  backend.copy_to_host(p.gradients.data(), mlp.gradients(), p.gradients.size() * sizeof(float));
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("a bf16 forward pass stores bfloat16 activations and leaves the master weights and the outputs float32") {
+  for (bool embeddings : {false, true}) {
+    CAPTURE(embeddings);
+    const Net n = make_net(embeddings);
+    REQUIRE(count_with_low_bits(n.params) > n.params.size() / 2);  // the check below is not vacuous
+    auto backend = make_cpu_backend(1);
+    Mlp mlp(*backend, n.spec, n.rows, Precision::bf16);
+    CHECK(mlp.precision() == Precision::bf16);
+    mlp.set_parameters(n.params);
+    const Pass p = forward_backward(*backend, mlp, n);
+    for (int l = 0; l + 1 < n.spec.layers(); ++l) {
+      CAPTURE(l);
+      CHECK(bf16_representable(mlp.activations(l), std::size_t(n.rows) * n.spec.out_width(l)));
+    }
+    // The master weights keep their float32 bits through forward and backward.
+    CHECK(mlp.get_parameters() == n.params);
+    // The logits (the loss's input) are float32: not rounded.
+    CHECK(count_with_low_bits(p.outputs) > 0);
+    // The same net in fp32 stores unrounded activations (the check above is not vacuous).
+    Mlp fp32(*backend, n.spec, n.rows, Precision::fp32);
+    fp32.set_parameters(n.params);
+    forward_backward(*backend, fp32, n);
+    CHECK_FALSE(bf16_representable(fp32.activations(0), std::size_t(n.rows) * n.spec.out_width(0)));
+  }
+}
+
+TEST_CASE("bf16 outputs and gradients are within a stated bound of float32's") {
+  // Finite differences do not apply tightly under bf16 (the rounded forward pass is a step function of the
+  // weights at the scale of a bfloat16 ulp). Instead: the bf16 pass against the float32 pass on the same inputs
+  // and weights. bfloat16 keeps 8 significant bits (relative rounding <= 2^-9 = 2e-3 per value); through three
+  // GEMMs and the float32 backward chain the normalised errors measured here are 3.0e-3 to 3.7e-3, for the outputs
+  // and the gradients alike. Bounds: 1e-2 (outputs) and 2e-2 (gradients), the issue's bf16 tolerance and twice it.
+  for (bool embeddings : {false, true}) {
+    CAPTURE(embeddings);
+    const Net n = make_net(embeddings);
+    auto backend = make_cpu_backend(1);
+    Mlp bf16(*backend, n.spec, n.rows, Precision::bf16), fp32(*backend, n.spec, n.rows, Precision::fp32);
+    bf16.set_parameters(n.params);
+    fp32.set_parameters(n.params);
+    const Pass b = forward_backward(*backend, bf16, n), f = forward_backward(*backend, fp32, n);
+    const double out_error = test::relative_error(b.outputs, f.outputs);
+    const double grad_error = test::relative_error(b.gradients, f.gradients);
+    MESSAGE("bf16 vs fp32: outputs " << out_error << ", gradients " << grad_error);
+    CHECK(out_error > 0);  // bf16 did round something
+    CHECK(out_error < 1e-2);
+    CHECK(grad_error > 0);
+    CHECK(grad_error < 2e-2);
+    // Each layer's weight gradient separately too (a bound on the whole vector could hide one bad layer).
+    for (int l = 0; l < n.spec.layers(); ++l) {
+      CAPTURE(l);
+      const std::size_t begin = n.spec.weight_offset(l), end = n.spec.bias_offset(l);
+      const std::vector<float> gb(b.gradients.begin() + begin, b.gradients.begin() + end);
+      const std::vector<float> gf(f.gradients.begin() + begin, f.gradients.begin() + end);
+      CHECK(test::relative_error(gb, gf) < 2e-2);
+    }
+  }
+}
+
+namespace {
+
+Dataset synthetic_dataset(std::int64_t rows, std::int64_t test_rows, std::uint64_t seed) {
+  SyntheticSpec spec;
+  spec.rows = rows;
+  spec.seed = seed;
+  SyntheticData data = make_synthetic(spec);
+  return split_train_test(std::move(data.table), test_rows, "synthetic");
+}
+
+TrainConfig small_config(Precision precision) {
+  TrainConfig c;
+  c.model.hidden = {64, 64};
+  c.model.dropout = 0.1f;
+  c.batch_size = 256;
+  c.epochs = 3;
+  c.eval_every = 0;
+  c.optimizer.lr = 3e-3f;
+  c.shuffle = true;
+  c.seed = 3;
+  c.precision = precision;
+  return c;
+}
+
+std::filesystem::path temp_dir() {
+  static const std::filesystem::path dir = [] {
+    const auto d = std::filesystem::temp_directory_path() / ("fasttab_bf16_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("bf16 training learns as float32 does and is bit-reproducible") {
+  // Bound: bf16's test AUC within 0.005 of fp32's (the issue asks 0.003 after 10 epochs of the full synthetic
+  // data on the GPU; this is 3 epochs of 60,000 rows, where two fp32 seeds differ by about as much).
+  auto run = [](Precision precision) {
+    Dataset d = synthetic_dataset(60'000, 10'000, 3);
+    auto backend = make_cpu_backend();
+    return train(*backend, small_config(precision), d);
+  };
+  const TrainResult f = run(Precision::fp32), b = run(Precision::bf16), again = run(Precision::bf16);
+  MESSAGE("test AUC: fp32 " << f.final_test.auc << ", bf16 " << b.final_test.auc);
+  CHECK(std::abs(b.final_test.auc - f.final_test.auc) < 0.005);
+  CHECK(b.epochs.back().train_loss < b.epochs.front().train_loss);
+  CHECK(b.parameters != f.parameters);  // bf16 did change the run
+  CHECK(count_with_low_bits(b.parameters) > b.parameters.size() / 2);  // master weights are float32
+  REQUIRE(b.epochs.size() == again.epochs.size());
+  for (std::size_t i = 0; i < b.epochs.size(); ++i) {
+    CHECK(b.epochs[i].train_loss == again.epochs[i].train_loss);
+    CHECK(b.epochs[i].test.loss == again.epochs[i].test.loss);
+  }
+  CHECK(b.parameters == again.parameters);
+}
+
+TEST_CASE("a bf16 model predicts in bf16 (the checkpoint's precision) unless told otherwise") {
+  Dataset d = synthetic_dataset(4'000, 1'000, 2);
+  const Table test = d.test;
+  TrainConfig c = small_config(Precision::bf16);
+  c.model.hidden = {16};
+  c.epochs = 2;
+  c.save_path = (temp_dir() / "bf16.ckpt").string();
+  auto backend = make_cpu_backend();
+  const TrainResult r = train(*backend, c, d);
+  SavedModel model = load_saved_model(c.save_path);
+  CHECK(model.precision == Precision::bf16);
+  // The trainer's chunking (the batch size): the same code on the same shapes, bit for bit.
+  const std::vector<float> outputs = predict_outputs(*backend, model, test, c.batch_size);
+  const Metrics m = evaluate_on_host(Task::binary, outputs.data(), test.rows, 1, 1, test.labels.data());
+  CHECK(m.loss == r.final_test.loss);
+  CHECK(m.auc == r.final_test.auc);
+  model.precision = Precision::fp32;  // predict --precision fp32
+  const std::vector<float> fp32 = predict_outputs(*backend, model, test, c.batch_size);
+  CHECK(fp32 != outputs);
+  CHECK(test::relative_error(fp32, outputs) < 1e-2);
+}
