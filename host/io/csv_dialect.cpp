@@ -26,8 +26,6 @@ std::string_view next_line(std::string_view text, std::size_t& pos) {
   return text.substr(begin, end - begin);
 }
 
-// Tokens that mean "missing value" in common CSV exports (csv_parser.hpp); never taken as header names.
-bool is_missing_token(const std::string& field) { return is_missing_text(field); }
 
 bool is_number(const std::string& field) {
   if (field.empty()) return false;
@@ -151,7 +149,7 @@ void detect_header(const std::string& file, const std::vector<std::string>& firs
   for (std::size_t i = 0; i < first_fields.size(); ++i) {
     const std::string& f = first_fields[i];
     if (is_number(f)) continue;
-    if (is_missing_token(f)) {
+    if (is_missing_text(f)) {
       if (!f.empty() && !any_missing) {  // an empty field alone is no sign of a header: no warning
         missing_seen = f;
         any_missing = true;
@@ -159,7 +157,7 @@ void detect_header(const std::string& file, const std::vector<std::string>& firs
       continue;
     }
     const bool second_numeric = second.empty() || (i < second_fields.size() && (is_number(second_fields[i]) ||
-                                                                                is_missing_token(second_fields[i])));
+                                                                                is_missing_text(second_fields[i])));
     if (second_numeric) is_header = true;
     else if (text_both.empty() && i < second_fields.size()) text_both = detail::concat("field ", i, " ('", printable(f.substr(0, 40)), "', then '",
                                                            printable(second_fields[i].substr(0, 40)), "')");

@@ -308,16 +308,7 @@ Table load_csv(const std::string& file, TextChunkSource& source, const LoadOptio
   table.features.resize(static_cast<std::size_t>(counts.rows) * static_cast<std::size_t>(table.cols));
   join_chunks(results, worker_count(options.threads), table);
   if (selection.label_col < 0) std::fill(table.labels.begin(), table.labels.end(), std::nanf(""));  // no label
-  if (layout.text_slot[0]) {  // a text label: level indices to class indices
-    table.label_classes = label_class_order(label_levels);
-    std::vector<float> class_of(label_levels.size());
-    for (std::size_t i = 0; i < label_levels.size(); ++i) {
-      class_of[i] = static_cast<float>(
-          std::find(table.label_classes.begin(), table.label_classes.end(), label_levels[i]) -
-          table.label_classes.begin());
-    }
-    for (float& y : table.labels) y = class_of[static_cast<std::size_t>(y)];
-  }
+  if (layout.text_slot[0]) assign_label_classes(table, label_levels);  // level indices to class indices
   if (dialect.has_header) {
     for (int c : selection.features) table.feature_names.push_back(dialect.names[static_cast<std::size_t>(c)]);
   }

@@ -137,6 +137,17 @@ std::vector<std::string> label_class_order(std::vector<std::string> values) {
   return values;
 }
 
+void assign_label_classes(Table& table, const std::vector<std::string>& levels) {
+  table.label_classes = label_class_order(levels);
+  std::vector<float> class_of(levels.size());
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    class_of[i] = static_cast<float>(
+        std::find(table.label_classes.begin(), table.label_classes.end(), levels[i]) - table.label_classes.begin());
+  }
+  for (float& y : table.labels)
+    if (y == y) y = class_of[static_cast<std::size_t>(y)];
+}
+
 std::string printable(std::string_view text) {
   static const char* const hex = "0123456789abcdef";
   std::string out;

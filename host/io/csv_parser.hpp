@@ -45,6 +45,10 @@ bool is_number_text(std::string_view text);
 // negative/positive, any case) are ordered so, class 1 the yes; otherwise the values in sorted order.
 std::vector<std::string> label_class_order(std::vector<std::string> values);
 
+// A text label as loaded: labels hold level indices of `levels`; renumbers them as the classes of
+// label_class_order(levels) and sets table.label_classes (NaN labels stay NaN).
+void assign_label_classes(Table& table, const std::vector<std::string>& levels);
+
 // One chunk's rows, row-major like Table. A chunk stops at its first bad line: `failed` is set, `lines` counts
 // the lines before it, and `error` holds the message after "<file> line <n>" (": expected 29 fields, found 28"
 // or ", column 5: 'abc' is not a number"), so the caller can number the line within the whole file.

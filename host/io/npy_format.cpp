@@ -227,12 +227,7 @@ void values_to_levels(const std::string& file, Table& table, const ColumnSelecti
       v = static_cast<float>(it->second);
     }
     if (k == 0) {
-      table.label_classes = label_class_order(levels);
-      std::vector<float> class_of(levels.size());
-      for (std::size_t i = 0; i < levels.size(); ++i)
-        class_of[i] = float(std::find(table.label_classes.begin(), table.label_classes.end(), levels[i]) -
-                            table.label_classes.begin());
-      for (float& y : table.labels) y = class_of[static_cast<std::size_t>(y)];
+      assign_label_classes(table, levels);
     } else {
       table.categorical.push_back(CategoricalColumn{static_cast<int>(k - 1), std::move(levels)});
     }
