@@ -42,7 +42,7 @@ constexpr std::size_t kInitialColumnPartials = 256 * 512;
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) {
+  explicit CudaBackend(int device) : device_(device) {
     CUDA_CHECK(cudaSetDevice(device));
     cudaDeviceProp props{};
     CUDA_CHECK(cudaGetDeviceProperties(&props, device));
@@ -131,6 +131,19 @@ class CudaBackend final : public Backend {
     if (bytes == 0) return;
     CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
   }
+  void copy_rows_within(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
+                        std::size_t row_bytes, std::size_t rows) override {
+    FASTTAB_REQUIRE(dst_pitch >= row_bytes && src_pitch >= row_bytes, "copy_rows_within: row of ", row_bytes,
+                    " bytes with pitches ", dst_pitch, " (destination) and ", src_pitch, " (source)");
+    if (rows == 0 || dst_pitch == 0) return;
+    if (dst_pitch > row_bytes)
+      CUDA_CHECK(cudaMemset2DAsync(static_cast<char*>(dst) + row_bytes, dst_pitch, 0, dst_pitch - row_bytes, rows,
+                                   stream_));
+    if (row_bytes > 0)
+      CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, row_bytes, rows, cudaMemcpyDeviceToDevice,
+                                   stream_));
+  }
+  bool can_read(const void* pointer) const override { return cuda_pointer_device(pointer) == device_; }
   void fill(float* dst, float value, std::size_t count) override { fasttab::fill(dst, value, count, limits_, stream_); }
   void scale(float* values, float factor, std::size_t count) override {
     fasttab::scale(values, factor, count, limits_, stream_);
@@ -234,6 +247,7 @@ class CudaBackend final : public Backend {
 
   std::string name_;
   DeviceLimits limits_;  // SM count and threads per SM, for the launchers' grid sizes
+  int device_ = 0;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   DeviceWorkspace reduce_scratch_;
@@ -255,6 +269,25 @@ int cuda_device_count() {
     return 0;
   }
   return count;
+}
+
+int cuda_pointer_device(const void* pointer) {
+  if (pointer == nullptr) return -1;
+  cudaPointerAttributes attributes{};
+  if (cudaPointerGetAttributes(&attributes, pointer) != cudaSuccess) {
+    cudaGetLastError();  // no driver, or an address CUDA cannot tell: host memory for the caller
+    return -1;
+  }
+  const bool on_device = attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged;
+  return on_device ? attributes.device : -1;
+}
+
+void wait_for_cuda_device(int device) {
+  int current = 0;
+  CUDA_CHECK(cudaGetDevice(&current));
+  CUDA_CHECK(cudaSetDevice(device));
+  CUDA_CHECK(cudaDeviceSynchronize());
+  CUDA_CHECK(cudaSetDevice(current));
 }
 
 std::unique_ptr<Backend> make_cuda_backend(int device) {

@@ -75,6 +75,11 @@ class CpuBackend final : public Backend {
     }
   }
   void copy_within(void* dst, const void* src, std::size_t bytes) override { std::memmove(dst, src, bytes); }
+  void copy_rows_within(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
+                        std::size_t row_bytes, std::size_t rows) override {
+    copy_rows_to_backend(dst, dst_pitch, src, src_pitch, row_bytes, rows);  // both are host memory here
+  }
+  bool can_read(const void* pointer) const override { return cuda_pointer_device(pointer) < 0; }
   void fill(float* dst, float value, std::size_t count) override { std::fill(dst, dst + count, value); }
   void scale(float* values, float factor, std::size_t count) override {
     for (std::size_t i = 0; i < count; ++i) values[i] *= factor;

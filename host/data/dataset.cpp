@@ -156,27 +156,89 @@ DeviceTable upload_table(Backend& backend, const Table& table, const char* what)
   return upload_rows(backend, table, 0, table.rows, what);
 }
 
+namespace {
+
+// Throws Error when `bytes` for a table of rows x cols (`what`) exceed the backend's free memory.
+void require_room(Backend& backend, std::size_t bytes, std::int64_t rows, int cols, const char* what) {
+  const std::size_t free = backend.free_bytes();
+  FASTTAB_REQUIRE(bytes <= free, "the ", what, " (", rows, " rows x ", cols, " features) needs ", bytes, " bytes of ",
+                  backend.kind(), " memory but only ", free, " bytes are free on ", backend.device_name(),
+                  "; use fewer --rows or another --loader that keeps the table in host memory (slice)");
+}
+
+// rows x cols host floats, rows src_ld floats apart, into a new padded DeviceTable's features (labels not set).
+DeviceTable upload_features(Backend& backend, const float* src, std::int64_t rows, int cols, int src_ld,
+                            const char* what) {
+  DeviceTable d;
+  d.rows = rows;
+  d.cols = cols;
+  d.ld = padded_width(cols);
+  require_room(backend, std::size_t(rows) * (d.ld + 1) * sizeof(float), rows, cols, what);
+  d.features = BackendBuffer<float>(backend, std::size_t(rows) * d.ld, what);
+  backend.copy_rows_to_backend(d.features.data(), d.ld * sizeof(float), src, src_ld * sizeof(float),
+                               cols * sizeof(float), std::size_t(rows));
+  return d;
+}
+
+void upload_labels(Backend& backend, const float* labels, DeviceTable& d, const char* what) {
+  d.labels = BackendBuffer<float>(backend, std::size_t(d.rows), what);
+  backend.copy_to_backend(d.labels.data(), labels, d.labels.bytes());
+}
+
+}  // namespace
+
 DeviceTable upload_rows(Backend& backend, const Table& table, std::int64_t begin, std::int64_t end, const char* what) {
   FASTTAB_REQUIRE(0 <= begin && begin <= end && end <= table.rows, "upload_rows: rows [", begin, ", ", end,
                   ") of a table of ", table.rows);
-  DeviceTable d;
-  d.rows = end - begin;
-  d.cols = table.cols;
-  d.ld = padded_width(table.cols);
-  const std::size_t feature_bytes = std::size_t(d.rows) * d.ld * sizeof(float);
-  const std::size_t label_bytes = std::size_t(d.rows) * sizeof(float);
-  const std::size_t free = backend.free_bytes();
-  FASTTAB_REQUIRE(feature_bytes + label_bytes <= free, "the ", what, " (", d.rows, " rows x ", table.cols,
-                  " features) needs ", feature_bytes + label_bytes, " bytes of ", backend.kind(),
-                  " memory but only ", free, " bytes are free on ", backend.device_name(),
-                  "; use fewer --rows or another --loader that keeps the table in host memory (slice)");
-  d.features = BackendBuffer<float>(backend, std::size_t(d.rows) * d.ld, what);
-  d.labels = BackendBuffer<float>(backend, std::size_t(d.rows), what);
-  backend.copy_rows_to_backend(d.features.data(), d.ld * sizeof(float),
-                               table.features.data() + std::size_t(begin) * table.cols, table.cols * sizeof(float),
-                               table.cols * sizeof(float), std::size_t(d.rows));
-  backend.copy_to_backend(d.labels.data(), table.labels.data() + begin, label_bytes);
+  DeviceTable d = upload_features(backend, table.features.data() + std::size_t(begin) * table.cols, end - begin,
+                                  table.cols, table.cols, what);
+  upload_labels(backend, table.labels.data() + begin, d, what);
   return d;
+}
+
+DeviceTable view_rows(Backend& backend, const FeatureView& view, const std::vector<float>& labels, std::int64_t begin,
+                      std::int64_t end, const char* what) {
+  FASTTAB_REQUIRE(view.set() && 0 <= begin && begin <= end && end <= view.rows &&
+                      labels.size() == std::size_t(view.rows),
+                  "view_rows: rows [", begin, ", ", end, ") of a view of ", view.rows, " rows with ", labels.size(),
+                  " labels");
+  const float* first = view.data + std::size_t(begin) * view.cols;
+  const std::int64_t rows = end - begin;
+  const int device = cuda_pointer_device(view.data);
+  DeviceTable d;
+  if (backend.can_read(view.data)) {  // in place
+    d.rows = rows;
+    d.cols = view.cols;
+    d.ld = view.cols;
+    d.features = BackendBuffer<float>::borrow(const_cast<float*>(first), std::size_t(rows) * view.cols);
+  } else {
+    FASTTAB_REQUIRE(device < 0, "the ", what, " is in the memory of CUDA device ", device, ", which the ",
+                    backend.kind(), " backend (", backend.device_name(), ") cannot read; train on that device, or "
+                    "move the array there (or to the host) first");
+    d = upload_features(backend, first, rows, view.cols, view.cols, what);
+  }
+  upload_labels(backend, labels.data() + begin, d, what);
+  const std::int64_t bad = backend.find_nonfinite(d.features.data(), std::int64_t(d.rows) * d.ld);
+  if (bad >= 0)
+    FASTTAB_FAIL("a NaN or an infinity in row ", begin + bad / d.ld, ", feature ", bad % d.ld, " (counting from 0) "
+                 "of the ", what, "; replace missing values before training (e.g. SimpleImputer)");
+  const std::int64_t bad_label = backend.find_nonfinite(d.labels.data(), d.rows);
+  FASTTAB_REQUIRE(bad_label < 0, "a NaN or an infinity as the label of row ", begin + bad_label, " of the ", what);
+  return d;
+}
+
+void make_features_writable(Backend& backend, DeviceTable& table, const char* what) {
+  if (table.features.owned() || table.features.data() == nullptr) return;
+  DeviceTable copy;
+  copy.rows = table.rows;
+  copy.cols = table.cols;
+  copy.ld = padded_width(table.cols);
+  require_room(backend, std::size_t(copy.rows) * copy.ld * sizeof(float), copy.rows, copy.cols, what);
+  copy.features = BackendBuffer<float>(backend, std::size_t(copy.rows) * copy.ld, what);
+  backend.copy_rows_within(copy.features.data(), copy.ld * sizeof(float), table.features.data(),
+                           table.ld * sizeof(float), table.cols * sizeof(float), std::size_t(table.rows));
+  table.features = std::move(copy.features);
+  table.ld = copy.ld;
 }
 
 namespace {

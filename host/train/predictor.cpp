@@ -42,45 +42,92 @@ Metrics evaluate_raw_outputs(const SavedModel& model, const std::vector<float>& 
       evaluate_on_host(model.task, raw.data(), table.rows, width, width, labels.labels.data()));
 }
 
-std::vector<float> predict_raw_outputs(Backend& backend, const SavedModel& model, const Table& table, int chunk_rows,
-                                       const std::string& source) {
-  FASTTAB_REQUIRE(table.cols == model.spec.inputs, "the data has ", table.cols, " feature columns; the model was trained on ",
-                  model.spec.inputs, ". Select the same columns as in training (--label-col, --features)");
-  FASTTAB_REQUIRE(table.categorical.empty(), source, ": its categorical columns are not encoded (encode_for_model)");
-  FASTTAB_REQUIRE(chunk_rows >= 1, "chunk of ", chunk_rows, " rows is not >= 1");
+namespace {
+
+// The whole allocation of a prediction of `rows` rows, checked before any of it: the table's floats the backend
+// must hold (table_floats: none for features read in place), the model for one chunk, the outputs.
+void require_prediction_room(Backend& backend, const SavedModel& model, std::int64_t rows, int chunk_rows,
+                             double table_floats) {
+  const MlpSpec& spec = model.spec;
+  double activations = 0;
+  for (int l = 0; l < spec.layers(); ++l) activations += spec.out_width(l);
+  const bool bf16 = model.precision == Precision::bf16;  // Mlp's rounded weights and first-layer input
+  if (bf16 || !spec.embeddings.empty()) activations += spec.input_width();
+  const double rounded = bf16 ? double(spec.weight_offset(spec.layers())) : 0.0;
+  const double chunk = double(std::min<std::int64_t>(chunk_rows, rows));
+  const double outputs = double(rows) * spec.outputs;
+  const double needed = 4.0 * (table_floats + 2.0 * double(spec.parameter_count()) + rounded +
+                               chunk * (activations + 2.0 * spec.max_width()) + outputs);
+  const double free = double(backend.free_bytes());
+  FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
+                  backend.kind(), " memory but only ", std::int64_t(free), " are available; predict a smaller "
+                  "table at a time");
+}
+
+// The network's outputs on a table in backend memory (standardised here with the model's statistics: a borrowed
+// table is copied first, see make_features_writable), in chunks of chunk_rows rows.
+std::vector<float> forward_table(Backend& backend, const SavedModel& model, DeviceTable& device, int chunk_rows,
+                                 const std::string& source) {
   const int width = model.spec.outputs;
-  std::vector<float> host(std::size_t(table.rows) * width);
-  if (table.rows == 0) return host;
-  {
-    // The whole allocation, checked before any of it: the table, the model for one chunk, the outputs.
-    const MlpSpec& spec = model.spec;
-    double activations = 0;
-    for (int l = 0; l < spec.layers(); ++l) activations += spec.out_width(l);
-    const bool bf16 = model.precision == Precision::bf16;  // Mlp's rounded weights and first-layer input
-    if (bf16 || !spec.embeddings.empty()) activations += spec.input_width();
-    const double rounded = bf16 ? double(spec.weight_offset(spec.layers())) : 0.0;
-    const double chunk = double(std::min<std::int64_t>(chunk_rows, table.rows));
-    const double needed = 4.0 * (double(table.rows) * (table.cols + 1) + 2.0 * double(spec.parameter_count()) + rounded +
-                                 chunk * (activations + 2.0 * spec.max_width()) + double(host.size()));
-    const double free = double(backend.free_bytes());
-    FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
-                    backend.kind(), " memory but only ", std::int64_t(free), " are available; predict a smaller "
-                    "table at a time");
+  std::vector<float> host(std::size_t(device.rows) * width);
+  if (model.standardization.enabled()) {
+    make_features_writable(backend, device, "standardised prediction rows");
+    apply_standardization(backend, model.standardization, device);
   }
-  backend.set_precision(model.precision);
-  DeviceTable device = upload_table(backend, table, "prediction table");
-  if (model.standardization.enabled()) apply_standardization(backend, model.standardization, device);
-  const int chunk = static_cast<int>(std::min<std::int64_t>(chunk_rows, table.rows));
+  const int chunk = static_cast<int>(std::min<std::int64_t>(chunk_rows, device.rows));
   Mlp mlp(backend, model.spec, chunk, model.precision);
   mlp.set_parameters(model.parameters);
   BackendBuffer<float> outputs(backend, host.size(), "prediction outputs");
-  mlp.forward_rows(device.features.data(), device.ld, table.rows, outputs.data());
+  mlp.forward_rows(device.features.data(), device.ld, device.rows, outputs.data());
   const std::int64_t bad = backend.find_nonfinite(outputs.data(), std::int64_t(host.size()));
   backend.copy_to_host(host.data(), outputs.data(), outputs.bytes());
   FASTTAB_REQUIRE(bad < 0, "row ", bad / width + 1, " of ", source, ": the model's output is ",
                   bad < 0 ? 0.0f : host[std::size_t(bad)], "; no predictions were written. Its features are too large "
                   "for the model (check the row for extreme values; a model trained with --standardize is more robust)");
   return host;
+}
+
+void require_model_columns(const SavedModel& model, int cols) {
+  FASTTAB_REQUIRE(cols == model.spec.inputs, "the data has ", cols, " feature columns; the model was trained on ",
+                  model.spec.inputs, ". Select the same columns as in training (--label-col, --features)");
+}
+
+}  // namespace
+
+std::vector<float> predict_raw_outputs(Backend& backend, const SavedModel& model, const Table& table, int chunk_rows,
+                                       const std::string& source) {
+  require_model_columns(model, table.cols);
+  FASTTAB_REQUIRE(table.categorical.empty(), source, ": its categorical columns are not encoded (encode_for_model)");
+  FASTTAB_REQUIRE(chunk_rows >= 1, "chunk of ", chunk_rows, " rows is not >= 1");
+  if (table.rows == 0) return {};
+  require_prediction_room(backend, model, table.rows, chunk_rows, double(table.rows) * (table.cols + 1));
+  backend.set_precision(model.precision);
+  DeviceTable device = upload_table(backend, table, "prediction table");
+  return forward_table(backend, model, device, chunk_rows, source);
+}
+
+std::vector<float> predict_raw_outputs(Backend& backend, const SavedModel& model, const FeatureView& features,
+                                       int chunk_rows, const std::string& source) {
+  require_model_columns(model, features.cols);
+  FASTTAB_REQUIRE(model.layout.vocabularies.empty() && model.layout.imputations.empty(), source, ": the model "
+                  "encodes categorical columns or imputes missing values, which a table passed in place cannot "
+                  "have; pass it as a host table");
+  FASTTAB_REQUIRE(chunk_rows >= 1, "chunk of ", chunk_rows, " rows is not >= 1");
+  if (features.rows == 0) return {};
+  const bool in_place = backend.can_read(features.data) && !model.standardization.enabled();
+  const double table_floats = double(features.rows) * (in_place ? 1 : features.cols + 1);
+  require_prediction_room(backend, model, features.rows, chunk_rows, table_floats);
+  backend.set_precision(model.precision);
+  const std::vector<float> no_labels(std::size_t(features.rows), 0.0f);
+  DeviceTable device = view_rows(backend, features, no_labels, 0, features.rows, "prediction rows");
+  return forward_table(backend, model, device, chunk_rows, source);
+}
+
+std::vector<float> predict_outputs(Backend& backend, const SavedModel& model, const FeatureView& features,
+                                   int chunk_rows, const std::string& source) {
+  std::vector<float> outputs = predict_raw_outputs(backend, model, features, chunk_rows, source);
+  to_user_units(model, outputs);
+  return outputs;
 }
 
 void encode_for_model(const SavedModel& model, Table& table, const std::string& source) {

@@ -18,7 +18,8 @@ namespace {
 // Bytes of backend memory the run allocates: the resident tables, the model (parameters, gradients, activations),
 // the optimiser state, the batch buffers and the evaluation outputs. Checked against the free memory before any
 // allocation, so that an oversized --hidden or --batch-size is refused with a message instead of thrashing.
-double bytes_needed(const TrainConfig& c, const Dataset& d, std::int64_t train_rows) {
+// Features read in place (Dataset::train_features on a backend that can read them, unstandardised) take none.
+double bytes_needed(const TrainConfig& c, const Dataset& d, std::int64_t train_rows, bool features_in_place) {
   const double f = sizeof(float);
   const double params = double(c.model.parameter_count());
   const int width = c.model.outputs;
@@ -28,9 +29,10 @@ double bytes_needed(const TrainConfig& c, const Dataset& d, std::int64_t train_r
   // the assembled first-layer input (embeddings; bf16: rounded)
   if (bf16 || !c.model.embeddings.empty()) activations += c.model.input_width();
   const double cols = d.train.cols + 1;  // features and the label
+  const double table_cols = features_in_place ? 1 : cols;
   double bytes = 0;
-  if (loader_needs_device_table(c.loader)) bytes += double(train_rows) * cols * f;
-  bytes += double(d.test.rows + c.val_rows) * cols * f;
+  if (loader_needs_device_table(c.loader)) bytes += double(train_rows) * table_cols * f;
+  bytes += double(d.test.rows + c.val_rows) * table_cols * f;
   const double optimizer_state = 2;  // two state vectors for every optimiser (zeros where unused)
   bytes += params * f * (2 + optimizer_state + (c.val_rows > 0 ? 1 : 0));                    // + best weights
   if (bf16) bytes += double(c.model.weight_offset(c.model.layers())) * f;                     // bf16 weights copy
@@ -113,10 +115,11 @@ TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Da
   // table whose replicas do not fit but whose shards do switches to --shard (on every rank: any rank's lack of
   // room decides, so that all take the same placement); one process keeps the error.
   const std::int64_t shard_rows = ranks > 1 ? train_rows / ranks : train_rows;
-  double needed = bytes_needed(c, data, c.shard && ranks > 1 ? shard_rows : train_rows);
+  const bool in_place = data.train_features.set() && backend.can_read(data.train_features.data) && !c.standardize;
+  double needed = bytes_needed(c, data, c.shard && ranks > 1 ? shard_rows : train_rows, in_place);
   const double free = double(backend.free_bytes());
   if (ranks > 1 && !c.shard && !data.partial()) {
-    const double sharded_needed = bytes_needed(c, data, shard_rows);
+    const double sharded_needed = bytes_needed(c, data, shard_rows, in_place);
     std::int64_t votes[2] = {needed > free ? 1 : 0, sharded_needed <= free ? 0 : 1};  // too big replicated; sharded
     if (comm != nullptr) comm->all_reduce_sum_host(votes, 2);
     if (votes[0] > 0 && votes[1] == 0 && c.batch_size % ranks == 0) {

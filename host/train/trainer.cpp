@@ -144,6 +144,7 @@ TrainResult EpochDriver::finish() {
   }
   result.loader = c_.loader;
   result.train_rows = run_.train_rows();
+  result.train_features = run_.train_features();
   result.test_rows = run_.test_rows();
   result.val_rows = run_.validation_rows();
   result.steps = progress_.steps_done;

@@ -73,11 +73,16 @@ void TrainingRun::upload_and_standardize(const Dataset& data) {
                                               (!config_.standardize_target && !config_.log_target)),
                     "a partial load cannot standardise: the statistics need every training row");
   }
-  if (loader_needs_device_table(config_.loader))
-    train_ = upload_rows(backend_, data.train, first, first + train_rows_, "training table");
-  test_ = upload_table(backend_, data.test, "test table");
   const std::int64_t all_train_rows = data.train.rows - config_.val_rows;
-  if (config_.val_rows > 0) validation_ = upload_rows(backend_, data.train, all_train_rows, data.train.rows, "validation table");
+  if (data.has_views()) {
+    view_tables(data);
+  } else {
+    if (loader_needs_device_table(config_.loader))
+      train_ = upload_rows(backend_, data.train, first, first + train_rows_, "training table");
+    test_ = upload_table(backend_, data.test, "test table");
+    if (config_.val_rows > 0)
+      validation_ = upload_rows(backend_, data.train, all_train_rows, data.train.rows, "validation table");
+  }
   host_train_ = &data.train;
   // The target's statistics: of all the training rows (not the validation rows), on the host, the same on every rank.
   target_ = compute_target_transform(config_.task, config_.standardize_target, config_.log_target, data.train,
@@ -102,10 +107,30 @@ void TrainingRun::upload_and_standardize(const Dataset& data) {
                      : train_.rows > 0 ? compute_standardization(backend_, train_)
                                        : compute_standardization(data.train, train_rows_);
   keep_category_codes();
+  // The caller's arrays stay as they are: standardisation changes a copy in backend memory.
+  make_features_writable(backend_, train_, "standardised training rows");
+  make_features_writable(backend_, test_, "standardised test rows");
+  make_features_writable(backend_, validation_, "standardised validation rows");
   if (train_.rows > 0) apply_standardization(backend_, standardization_, train_);
   if (host_copy) apply_standardization(standardization_, standardized_host_train_);
   apply_standardization(backend_, standardization_, test_);
   if (validation_.rows > 0) apply_standardization(backend_, standardization_, validation_);
+}
+
+// The caller's arrays (Dataset::train_features, test_features), read in place where the backend can read them.
+void TrainingRun::view_tables(const Dataset& data) {
+  FASTTAB_REQUIRE(data.train_features.set() && data.test_features.set() &&
+                      data.train_features.rows == data.train.rows && data.test_features.rows == data.test.rows,
+                  "internal: a dataset with arrays in place needs both views, of its tables' row counts");
+  FASTTAB_REQUIRE(loader_needs_device_table(config_.loader) && !sharded_ && !data.partial(),
+                  "arrays passed in place are read by the resident loaders of one process (gather), not by --loader ",
+                  config_.loader, (sharded_ ? " or sharded" : ""));
+  const std::int64_t all_train_rows = data.train.rows - config_.val_rows;
+  train_ = view_rows(backend_, data.train_features, data.train.labels, 0, train_rows_, "training rows");
+  test_ = view_rows(backend_, data.test_features, data.test.labels, 0, data.test.rows, "test rows");
+  if (config_.val_rows > 0)
+    validation_ = view_rows(backend_, data.train_features, data.train.labels, all_train_rows, data.train.rows,
+                            "validation rows");
 }
 
 // Category codes are row indices of embedding tables: standardisation leaves them as they are ((x - 0) * 1).

@@ -81,6 +81,7 @@ class TrainingRun {
   const Standardization& standardization() const { return standardization_; }
   const TargetTransform& target() const { return target_; }
   std::int64_t train_rows() const { return train_rows_; }
+  const float* train_features() const { return train_.features.data(); }
   std::int64_t test_rows() const { return test_.rows; }
   std::int64_t validation_rows() const { return validation_.rows; }
   double current_lr() const { return optimizer_.current_lr(); }
@@ -90,6 +91,7 @@ class TrainingRun {
   void forward_backward(const float* x, int ld, int rows, const float* labels, DropoutKey key, float* loss_slot);
   Metrics evaluate(const DeviceTable& table, BackendBuffer<float>& outputs, const char* what, std::int64_t step);
   void upload_and_standardize(const Dataset& data);
+  void view_tables(const Dataset& data);
   void keep_category_codes();
 
   Backend& backend_;

@@ -107,6 +107,14 @@ class Backend {
                                     std::size_t row_bytes, std::size_t rows) = 0;
   // Asynchronous copy inside backend memory.
   virtual void copy_within(void* dst, const void* src, std::size_t bytes) = 0;
+  // Asynchronous, inside backend memory: rows x row_bytes from rows src_pitch apart to rows dst_pitch apart, the
+  // padding of each destination row (dst_pitch - row_bytes) zeroed, as copy_rows_to_backend does.
+  virtual void copy_rows_within(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
+                                std::size_t row_bytes, std::size_t rows) = 0;
+  // Whether the ops of this backend can read `pointer` in place: host memory for the CPU backend (any address that
+  // is not CUDA device memory), memory of its own device (device or managed) for the CUDA backend. For arrays the
+  // caller already holds (FeatureView in dataset.hpp).
+  virtual bool can_read(const void* pointer) const = 0;
   virtual void fill(float* dst, float value, std::size_t count) = 0;
   // In place: values[i] *= factor for i in [0, count) (a data-parallel rank's share of a batch mean).
   virtual void scale(float* values, float factor, std::size_t count) = 0;
@@ -216,6 +224,15 @@ class BackendBuffer {
     }
     return *this;
   }
+  // A buffer over memory it does not own (`data`, count elements, kept valid by its owner while the buffer is
+  // used): reset() and the destructor leave it alone.
+  static BackendBuffer borrow(T* data, std::size_t count) {
+    BackendBuffer b;
+    b.count_ = count;
+    b.data_ = data;
+    return b;
+  }
+  bool owned() const { return backend_ != nullptr; }
   void reset() noexcept {
     if (data_ && backend_) backend_->release(data_);
     data_ = nullptr; count_ = 0;
@@ -239,6 +256,12 @@ std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
 std::unique_ptr<Backend> make_cuda_backend(int device = 0);
 // Number of usable CUDA devices (0 where there is no driver or no GPU; never throws).
 int cuda_device_count();
+// The CUDA device whose memory `pointer` is (device or managed memory, by cudaPointerGetAttributes), or -1 for
+// host memory (pageable, pinned or unknown to CUDA) and where there is no CUDA driver. Never throws.
+int cuda_pointer_device(const void* pointer);
+// Waits until all work queued on CUDA device `device`, on every stream and by every library, has finished: before
+// the engine reads arrays that another library (CuPy, PyTorch) may still be writing on its own streams.
+void wait_for_cuda_device(int device);
 // automatic: CUDA where a device exists, else CPU (the caller is told which through kind()).
 std::unique_ptr<Backend> make_backend(DeviceChoice choice);
 

@@ -13,8 +13,24 @@
 
 namespace fasttab {
 
+// A dense row-major float32 matrix the caller holds and the engine reads without copying it to the host: a
+// NumPy array's memory, or a CUDA array's device memory (CuPy, PyTorch). rows x cols floats, each row cols floats
+// after the previous one. The engine never writes to it, and reads it only during the call it is passed to.
+struct FeatureView {
+  const float* data = nullptr;
+  std::int64_t rows = 0;
+  int cols = 0;
+  bool set() const { return data != nullptr; }
+};
+
 struct Dataset {
   Table train, test;
+  // Features the caller holds (FeatureView): when train_features (test_features) is set, `train` (`test`) holds the
+  // rows' count, the column count and the labels but no features, and the trainer reads the view's memory in place
+  // where its backend can read it (Backend::can_read), else uploads from it. Only the gather loader reads them,
+  // unsharded; features and labels must be finite (checked by the backend, on the device for CUDA).
+  FeatureView train_features, test_features;
+  bool has_views() const { return train_features.set() || test_features.set(); }
   std::string source;  // "synthetic" or the file path
   std::string split;   // how the rows were split, recorded in a checkpoint: "last rows", "random test 0.2 seed 0", ...
   bool synthetic = false;
@@ -82,7 +98,8 @@ int validate_labels(Task task, int classes, const Table& table, const std::strin
 // Rows padded to a multiple of 4 floats: the leading dimension of every uploaded table.
 inline int padded_width(int cols) { return (cols + 3) / 4 * 4; }
 
-// A table in backend memory: features[rows, ld] (padding zero) and labels[rows]. Uploaded once.
+// A table in backend memory: features[rows, ld] (padding zero) and labels[rows]. Uploaded once, or the caller's
+// array borrowed in place (features not owned; ld = cols).
 struct DeviceTable {
   BackendBuffer<float> features, labels;
   std::int64_t rows = 0;
@@ -93,6 +110,15 @@ struct DeviceTable {
 // and how many are free.
 DeviceTable upload_table(Backend& backend, const Table& table, const char* what);
 DeviceTable upload_rows(Backend& backend, const Table& table, std::int64_t begin, std::int64_t end, const char* what);
+// Rows [begin, end) of a caller's features with the matching labels[begin, end) (host memory): the features read in
+// place when the backend can read their memory (the DeviceTable borrows them), else uploaded from the host as
+// upload_rows does; the labels are always uploaded (the trainer transforms them). Throws Error naming `what` when
+// the view is on another device than the backend's, and when a feature or label is NaN or infinite (row, column).
+DeviceTable view_rows(Backend& backend, const FeatureView& view, const std::vector<float>& labels, std::int64_t begin,
+                      std::int64_t end, const char* what);
+// A table whose features the caller may change: `table` itself when it owns them, else a padded copy in backend
+// memory (the fit is checked first, as upload_rows does) that replaces the borrowed view.
+void make_features_writable(Backend& backend, DeviceTable& table, const char* what);
 
 // Standardisation statistics of the training split (computed by the backend, on the device for CUDA).
 struct Standardization {

@@ -8,6 +8,7 @@
 
 #include "fasttab/backend.hpp"
 #include "fasttab/checkpoint.hpp"
+#include "fasttab/dataset.hpp"
 #include "fasttab/io.hpp"
 #include "fasttab/table.hpp"
 
@@ -21,6 +22,13 @@ std::vector<float> predict_outputs(Backend& backend, const SavedModel& model, co
                                    int chunk_rows = 16384, const std::string& source = "the table");
 // The same before a regression target's transform is undone: the network's outputs as it computed them.
 std::vector<float> predict_raw_outputs(Backend& backend, const SavedModel& model, const Table& table,
+                                       int chunk_rows = 16384, const std::string& source = "the table");
+// The same on features the caller holds (FeatureView: a host array, or a CUDA array on the backend's device), read in
+// place where the backend can read them and the model does not standardise (else copied once into backend memory).
+// For models without categorical columns or imputations. Throws Error as above, and for a NaN or infinite feature.
+std::vector<float> predict_outputs(Backend& backend, const SavedModel& model, const FeatureView& features,
+                                   int chunk_rows = 16384, const std::string& source = "the table");
+std::vector<float> predict_raw_outputs(Backend& backend, const SavedModel& model, const FeatureView& features,
                                        int chunk_rows = 16384, const std::string& source = "the table");
 // Regression: raw outputs -> the user's units, in place (model.target.inverse); other tasks: unchanged.
 void to_user_units(const SavedModel& model, std::vector<float>& outputs);

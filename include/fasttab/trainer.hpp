@@ -30,6 +30,9 @@ struct TrainResult {
   Standardization standardization;
   TargetTransform target;         // regression: the labels' transform; the metrics are in its trained scale
   std::vector<float> parameters;  // the final (or best) weights, host copy
+  // Where the training rows' features were read from (backend memory): the caller's array when Dataset::train_features
+  // was read in place (no copy), else the engine's own copy.
+  const void* train_features = nullptr;
 };
 
 // Called from the training loop; every field is already a host value (no callback forces a device wait).
