@@ -19,8 +19,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, column_or_1d, validate_data
 
 from . import _core
-from ._inputs import (_is_dataframe, convert_error, frame_to_arrays, has_categories, reject_device_arrays,
-                      reject_non_numeric)
+from ._inputs import (CudaMatrix, _is_dataframe, convert_error, cuda_matrix, data_address, frame_to_arrays,
+                      has_categories, host_copy, is_cuda_array, reject_non_numeric)
 
 _METRICS = ("loss", "auc", "accuracy", "rmse", "mae", "r2")
 _FORMAT = 1  # version of the "python" checkpoint section
@@ -113,9 +113,13 @@ class _FastTabMLP(BaseEstimator):
 
     # ---- inputs ----------------------------------------------------------------------------------------------
     def _validate_X(self, X, reset, what="X", categorical=frozenset()):
-        """X as the engine takes it: (float32 C-order array, [(feature, levels)] of its categorical columns).
-        `categorical`: the features that were categorical in fit (a DataFrame's columns there may hold text)."""
-        reject_device_arrays(what, X)
+        """X as the engine takes it: (float32 C-order array or CudaMatrix, [(feature, levels)] of its categorical
+        columns). `categorical`: the features that were categorical in fit (a DataFrame's columns there may hold
+        text)."""
+        if is_cuda_array(X):
+            matrix = cuda_matrix(what, X)
+            validate_data(self, matrix, reset=reset, skip_check_array=True)  # the feature count; no names
+            return matrix, []
         reject_non_numeric(what, X)
         if _is_dataframe(X) and (categorical or has_categories(X)):
             validate_data(self, X, reset=reset, skip_check_array=True)  # the feature names and count
@@ -130,8 +134,14 @@ class _FastTabMLP(BaseEstimator):
 
     def _validate_Xy(self, X, y):
         """(X, y, levels): X as _validate_X makes it (a DataFrame's text and category columns are categorical)."""
-        reject_device_arrays("X", X)
-        reject_device_arrays("y", y)
+        if is_cuda_array(X) or is_cuda_array(y):
+            X, levels = self._validate_X(X, reset=True)
+            y = column_or_1d(check_array(host_copy("y", y), ensure_2d=False, dtype="numeric" if self._y_numeric else None,
+                                         ensure_all_finite=True, input_name="y"), warn=True)
+            if y.shape[0] != X.shape[0]:
+                raise ValueError(f"Found input variables with inconsistent numbers of samples: [{X.shape[0]}, "
+                                 f"{y.shape[0]}]")
+            return X, y, levels
         reject_non_numeric("X", X)
         if has_categories(X):
             validate_data(self, X, reset=True, skip_check_array=True)
@@ -160,10 +170,9 @@ class _FastTabMLP(BaseEstimator):
         if not isinstance(eval_set, tuple) or len(eval_set) != 2:
             raise TypeError("eval_set must be a pair (X_eval, y_eval) (or a list holding one pair)")
         X_eval, y_eval = eval_set
-        reject_device_arrays("eval_set's X", X_eval)
-        reject_device_arrays("eval_set's y", y_eval)
         X_eval, levels = self._validate_X(X_eval, reset=False, what="eval_set's X", categorical=categorical)
-        y_eval = column_or_1d(check_array(y_eval, ensure_2d=False, dtype=None, ensure_all_finite=True,
+        y_eval = column_or_1d(check_array(host_copy("eval_set's y", y_eval), ensure_2d=False, dtype=None,
+                                          ensure_all_finite=True,
                                           input_name="eval_set's y"), warn=True)
         if y_eval.shape[0] != X_eval.shape[0]:
             raise ValueError(f"eval_set's X has {X_eval.shape[0]} rows but its y has {y_eval.shape[0]}")
@@ -184,6 +193,7 @@ class _FastTabMLP(BaseEstimator):
 
     def _fit(self, X, y, eval_set):
         hidden = _check_params(self)
+        caller_address = data_address(X)
         X, y, levels = self._validate_Xy(X, y)
         categorical = frozenset(feature for feature, _ in levels)
         y_train, task, classes = self._encode_fit_targets(y)
@@ -199,7 +209,7 @@ class _FastTabMLP(BaseEstimator):
         else:
             # The engine evaluates a test set; without eval_set it gets the first row and only at epoch ends, and
             # its figures are left out of history_.
-            X_test, y_test, levels_test = X[:1], y_train[:1], levels
+            X_test, y_test, levels_test = X.head(1) if isinstance(X, CudaMatrix) else X[:1], y_train[:1], levels
             eval_every = 0
         with_test = eval_set is not None
         # As scikit-learn's MLP does: a batch never exceeds the training rows (the CLI refuses instead).
@@ -248,6 +258,10 @@ class _FastTabMLP(BaseEstimator):
         self.stopped_by_callback_ = bool(result["stopped_by_callback"])
         self.best_epoch_ = int(result.get("best_epoch", 0))
         self.backend_ = result.get("backend")
+        # Whether the engine trained on the caller's own X (no copy): NumPy float32 C-order on the CPU backend, CUDA
+        # arrays on their GPU, without standardize (which changes a copy).
+        self._engine_input_address = result.get("train_features", 0)
+        self.input_in_place_ = caller_address is not None and self._engine_input_address == caller_address
         return self
 
     def _task_options(self):

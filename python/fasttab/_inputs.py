@@ -1,46 +1,128 @@
 """Input checks and conversions shared by the estimators.
 
-Every array reaches the engine as one float32 C-order NumPy array (converted once, by scikit-learn's
-check_array, which also refuses NaN/inf, empty and sparse input with scikit-learn's messages). A pandas
-DataFrame's text columns (object or string dtype) and `category` columns are categorical: each goes to the engine
-as level indices (NaN where missing) with its levels' text (frame_to_arrays), and the engine encodes them by the
-vocabularies it builds on the training rows. NumPy string arrays and other non-numeric columns (dates, complex)
-are refused with a TypeError naming them; arrays on a GPU with a TypeError that says what to do (the engine
-uploads a host table; see docs/python.md).
+Host arrays reach the engine as one float32 C-order NumPy array (converted once, by scikit-learn's check_array,
+which also refuses NaN/inf, empty and sparse input with scikit-learn's messages, and returns the caller's own array
+when it is already float32 in C order): the engine reads it in place on the CPU backend and uploads it once to a
+GPU. CUDA arrays (CuPy, PyTorch, Numba through __cuda_array_interface__; others through DLPack) are read in place on
+their GPU: they must be float32 and C-contiguous (cuda_matrix says how to make them so), and the engine checks them
+for NaN on the device. A pandas DataFrame's text columns (object or string dtype) and `category` columns are
+categorical: each goes to the engine as level indices (NaN where missing) with its levels' text (frame_to_arrays),
+and the engine encodes them by the vocabularies it builds on the training rows. NumPy string arrays and other
+non-numeric columns (dates, complex) are refused with a TypeError naming them.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
 _DLPACK_CPU = 1  # DLDeviceType kDLCPU
+_DLPACK_CUDA = (2, 13)  # kDLCUDA, kDLCUDAManaged
 
 
 def _is_dataframe(X):
     return hasattr(X, "dtypes") and hasattr(X, "columns") and hasattr(X, "iloc")
 
 
-def device_array_kind(X):
-    """A description of X when it lives in GPU memory (CuPy, PyTorch CUDA tensors, Numba...), else None."""
-    if hasattr(X, "__cuda_array_interface__"):
-        return "__cuda_array_interface__"
+class CudaMatrix(NamedTuple):
+    """A CUDA array as the engine takes it (python/src/core.cpp, input_matrix): its device pointer and shape. The
+    array itself must stay referenced by the caller while the engine reads it."""
+    pointer: int
+    rows: int
+    cols: int
+
+    @property
+    def shape(self):
+        return (self.rows, self.cols)
+
+    def head(self, rows):
+        """The first `rows` rows (the same memory)."""
+        return self._replace(rows=min(rows, self.rows))
+
+
+def _dlpack_device_type(X):
     dev = getattr(X, "__dlpack_device__", None)
-    if dev is not None and not isinstance(X, np.ndarray):
-        try:
-            device_type = int(dev()[0])
-        except Exception:  # noqa: BLE001 - an object that only pretends to support DLPack
-            return None
-        if device_type != _DLPACK_CPU:
-            return f"DLPack device type {device_type}"
+    if dev is None or isinstance(X, np.ndarray):
+        return None
+    try:
+        return int(dev()[0])
+    except Exception:  # noqa: BLE001 - an object that only pretends to support DLPack
+        return None
+
+
+def is_cuda_array(X):
+    """Whether X lives in GPU memory (CuPy, PyTorch CUDA tensors, Numba, JAX on a GPU...)."""
+    if getattr(X, "__cuda_array_interface__", None) is not None:
+        return True
+    device_type = _dlpack_device_type(X)
+    return device_type is not None and device_type != _DLPACK_CPU
+
+
+def _layout_error(what, X, problem):
+    return (f"{what} is a CUDA array ({type(X).__module__}.{type(X).__name__}) {problem}; fasttab reads float32 "
+            "C-contiguous arrays in place on the GPU: convert it there first, e.g. cupy.ascontiguousarray(X, "
+            "dtype=cupy.float32) or X.to(torch.float32).contiguous() (one copy on the GPU, none on the host)")
+
+
+def cuda_matrix(what, X):
+    """A CUDA array X as a CudaMatrix the engine reads in place, checked: 2-D, float32, C-contiguous, no mask, at
+    least one row and one column. ValueError for the shape, TypeError for the dtype, the layout and devices fasttab
+    cannot read (ROCm, Metal...)."""
+    cai = getattr(X, "__cuda_array_interface__", None)
+    if cai is not None:
+        shape, typestr, strides = tuple(cai["shape"]), cai["typestr"], cai.get("strides")
+        pointer = int(cai["data"][0])
+        if cai.get("mask") is not None:
+            raise TypeError(_layout_error(what, X, "has a mask"))
+        contiguous = strides is None or len(shape) != 2 or (
+            strides[1] == 4 and (shape[0] <= 1 or strides[0] == 4 * shape[1]))
+        float32 = typestr[1:] == "f4" and typestr[0] in "<|="
+    else:
+        device_type = _dlpack_device_type(X)
+        if device_type not in _DLPACK_CUDA:
+            raise TypeError(f"{what} is an array on DLPack device type {device_type}, which fasttab cannot read; "
+                            "pass a NumPy array or a CUDA array")
+        from . import _core
+        pointer, shape, float32, contiguous = _core.dlpack_matrix(X)
+        shape = tuple(shape)
+    if len(shape) != 2:
+        raise ValueError(f"Expected a 2D array for {what}, got a CUDA array of shape {shape}; reshape it to "
+                         "(n_samples, n_features)")
+    if not float32:
+        raise TypeError(_layout_error(what, X, f"of {cai['typestr'] if cai else 'another dtype'}, not float32"))
+    if not contiguous:
+        raise TypeError(_layout_error(what, X, "that is not C-contiguous"))
+    if shape[0] < 1 or shape[1] < 1:
+        raise ValueError(f"Found array with {shape[0]} sample(s) and {shape[1]} feature(s) ({what} is a CUDA array "
+                         f"of shape {shape}) while a minimum of 1 is required.")
+    return CudaMatrix(pointer, int(shape[0]), int(shape[1]))
+
+
+def data_address(X):
+    """The address of X's first element (host or device memory), or None for what has none (lists, DataFrames)."""
+    cai = getattr(X, "__cuda_array_interface__", None)
+    if cai is not None:
+        return int(cai["data"][0])
+    if isinstance(X, np.ndarray):
+        return int(X.__array_interface__["data"][0])
     return None
 
 
-def reject_device_arrays(what, X):
-    kind = device_array_kind(X)
-    if kind is not None:
-        raise TypeError(
-            f"{what} is a GPU array ({type(X).__module__}.{type(X).__name__}, {kind}): fasttab does not take "
-            "CUDA arrays yet, because its engine trains from a host table that it uploads itself (a zero-copy "
-            f"path needs an engine entry point for device pointers). Copy it to the host first, e.g. "
-            f"cupy.asnumpy({what}) or {what}.cpu().numpy()")
+def host_copy(what, y):
+    """y (labels, one per row: small) in host memory: a CUDA array copied by its own library (CuPy .get(), PyTorch
+    .cpu()), else NumPy's DLPack import to the CPU. TypeError when none works."""
+    if not is_cuda_array(y):
+        return y
+    if hasattr(y, "get") and callable(y.get):  # CuPy
+        return y.get()
+    if hasattr(y, "detach") and hasattr(y, "cpu"):  # PyTorch
+        return y.detach().cpu().numpy()
+    if hasattr(y, "copy_to_host"):  # Numba
+        return y.copy_to_host()
+    try:
+        return np.from_dlpack(y, device="cpu", copy=True)
+    except Exception as e:  # noqa: BLE001
+        raise TypeError(f"{what} is a CUDA array that fasttab cannot copy to the host ({e}); pass it as a NumPy "
+                        "array") from e
 
 
 _NUMBER_KINDS = ("integer", "floating", "mixed-integer-float", "decimal", "boolean")

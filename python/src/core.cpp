@@ -47,6 +47,77 @@ struct PythonErrorPending {};
 // trainer has already written, before calling on_epoch).
 struct StopRequested {};
 
+// An input matrix as the Python side passes it (python/fasttab/_inputs.py, engine_matrix): a float32 C-order NumPy
+// array, or a CUDA array as the tuple (device pointer, rows, cols) taken from its __cuda_array_interface__ or
+// DLPack. The Python side holds the array for the whole call, so its memory stays valid without the GIL.
+struct InputMatrix {
+  std::optional<Matrix> host;  // keeps nanobind's view of a NumPy array
+  fasttab::FeatureView view;
+  int device = -1;  // the CUDA device whose memory holds it; -1: host memory
+};
+
+InputMatrix input_matrix(nb::handle h, const char* what) {
+  InputMatrix m;
+  if (nb::isinstance<nb::tuple>(h)) {
+    const auto [pointer, rows, cols] = nb::cast<std::tuple<std::uintptr_t, std::int64_t, int>>(h);
+    m.view = fasttab::FeatureView{reinterpret_cast<const float*>(pointer), rows, cols};
+    m.device = fasttab::cuda_pointer_device(m.view.data);
+    if (m.device < 0)
+      throw nb::value_error((std::string(what) + " was passed as a CUDA array, but its pointer is not CUDA device "
+                             "memory that this process can read").c_str());
+    return m;
+  }
+  m.host = nb::cast<Matrix>(h, /*convert=*/false);
+  m.view = fasttab::FeatureView{m.host->data(), std::int64_t(m.host->shape(0)), int(m.host->shape(1))};
+  return m;
+}
+
+// The CUDA device of the arrays passed (-1: all in host memory). ValueError for arrays on two devices, or for a CUDA
+// array with device="cpu".
+int cuda_device_of(const std::vector<std::pair<const InputMatrix*, const char*>>& arrays, fasttab::DeviceChoice choice) {
+  int device = -1;
+  const char* first = nullptr;
+  for (const auto& [m, what] : arrays) {
+    if (m->device < 0) continue;
+    if (choice == fasttab::DeviceChoice::cpu)
+      throw nb::value_error((std::string(what) + " is a CUDA array (device " + std::to_string(m->device) +
+                             ") but device='cpu'; pass a NumPy array, or use device='cuda'").c_str());
+    if (device >= 0 && m->device != device)
+      throw nb::value_error((std::string(what) + " is on CUDA device " + std::to_string(m->device) + " but " + first +
+                             " is on device " + std::to_string(device) + "; fasttab trains on one GPU: move them to "
+                             "the same device").c_str());
+    device = m->device;
+    first = what;
+  }
+  return device;
+}
+
+// The backend for arrays on CUDA device `device` (-1: host arrays, the estimator's device choice).
+std::unique_ptr<fasttab::Backend> backend_for(fasttab::DeviceChoice choice, int device) {
+  return device >= 0 ? fasttab::make_cuda_backend(device) : fasttab::make_backend(choice);
+}
+
+// ValueError for a NaN or infinity among the features of a view the backend reads in place (a CUDA array: the
+// Python side checks host arrays as scikit-learn does). One pass on the device.
+void require_finite(fasttab::Backend& backend, const fasttab::FeatureView& v, const char* what) {
+  if (v.rows == 0 || !backend.can_read(v.data)) return;
+  const std::int64_t bad = backend.find_nonfinite(v.data, v.rows * v.cols);
+  if (bad >= 0)
+    throw nb::value_error((std::string(what) + " holds a NaN or an infinity (row " + std::to_string(bad / v.cols) +
+                           ", feature " + std::to_string(bad % v.cols) + "); fasttab does not take missing values in "
+                           "arrays: impute them first").c_str());
+}
+
+// A dataset table holding the rows' count, columns and labels of a view (the features stay in the caller's array).
+fasttab::Table labels_table(const fasttab::FeatureView& v, const Vector& y, const char* what) {
+  FASTTAB_REQUIRE(std::int64_t(y.shape(0)) == v.rows, what, " has ", v.rows, " rows but its labels ", y.shape(0));
+  fasttab::Table t;
+  t.rows = v.rows;
+  t.cols = v.cols;
+  t.labels.assign(y.data(), y.data() + y.size());
+  return t;
+}
+
 fasttab::Table make_table(const Matrix& x, const Vector& y) {
   FASTTAB_REQUIRE(x.shape(0) == y.shape(0), "X has ", x.shape(0), " rows but y has ", y.shape(0));
   fasttab::Table t;
@@ -237,15 +308,20 @@ class PythonObserver final : public fasttab::TrainObserver {
 // categorical / categorical_test: the categorical columns of X and X_test (level indices), encoded here with
 // vocabularies built on the training rows less the validation rows (encode_categories), which the checkpoint's
 // layout records with feature_names (the DataFrame's column names, or empty).
-nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, const Vector& y_test,
+nb::dict train_model(nb::handle x_arg, const Vector& y, nb::handle x_test_arg, const Vector& y_test,
                      const nb::dict& options, nb::object on_epoch, const std::string& device, const Levels& categorical,
                      const Levels& categorical_test, const std::vector<std::string>& feature_names) {
   fasttab::TrainConfig config = make_config(options);
-  FASTTAB_REQUIRE(x.shape(1) == x_test.shape(1), "the evaluation set has ", x_test.shape(1), " features but X has ",
-                  x.shape(1));
-  FASTTAB_REQUIRE(feature_names.empty() || feature_names.size() == x.shape(1), "internal: ", feature_names.size(),
-                  " feature names for ", x.shape(1), " features");
+  const InputMatrix x = input_matrix(x_arg, "X");
+  const InputMatrix x_test = input_matrix(x_test_arg, "the evaluation set's X");
+  FASTTAB_REQUIRE(x.view.cols == x_test.view.cols, "the evaluation set has ", x_test.view.cols, " features but X has ",
+                  x.view.cols);
+  FASTTAB_REQUIRE(feature_names.empty() || feature_names.size() == std::size_t(x.view.cols), "internal: ",
+                  feature_names.size(), " feature names for ", x.view.cols, " features");
   const fasttab::DeviceChoice choice = device_choice(device);
+  const int cuda_device = cuda_device_of({{&x, "X"}, {&x_test, "the evaluation set's X"}}, choice);
+  if (!categorical.empty() && (!x.host || !x_test.host))
+    throw nb::type_error("categorical columns come from a pandas DataFrame in host memory, not from CUDA arrays");
   fasttab::Dataset dataset;
   dataset.source = "python";
 
@@ -257,11 +333,13 @@ nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, con
   {
     nb::gil_scoped_release release;
     try {
-      // The one copy of the caller's arrays: into the engine's host tables (the arrays stay referenced by the
-      // caller for the whole call, so their memory is valid without the GIL).
-      dataset.train = make_table(x, y);
-      dataset.test = make_table(x_test, y_test);
+      if (cuda_device >= 0) fasttab::wait_for_cuda_device(cuda_device);  // the producer's streams, CuPy's or torch's
+      std::unique_ptr<fasttab::Backend> backend = backend_for(choice, cuda_device);
+      backend_kind = backend->kind();
       if (!categorical.empty()) {
+        // Categories are encoded on the host: a copy of the arrays into the engine's tables.
+        dataset.train = make_table(*x.host, y);
+        dataset.test = make_table(*x_test.host, y_test);
         dataset.train.feature_names = dataset.test.feature_names = feature_names;
         add_categorical(dataset.train, categorical, "X");
         add_categorical(dataset.test, categorical_test, "the evaluation set");
@@ -269,9 +347,16 @@ nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, con
                         ") leave no training rows of ", dataset.train.rows);
         fasttab::encode_categories(dataset, config.min_category_count, dataset.train.rows - config.val_rows);
         record_layout(dataset.train, feature_names, config.data_layout);
+      } else {
+        // Numbers only: the engine reads the caller's arrays (in place where the backend can read them: NumPy on the
+        // CPU backend, CUDA arrays on their GPU; else one upload from the host array).
+        require_finite(*backend, x.view, "X");
+        require_finite(*backend, x_test.view, "the evaluation set's X");
+        dataset.train = labels_table(x.view, y, "X");
+        dataset.test = labels_table(x_test.view, y_test, "the evaluation set's X");
+        dataset.train_features = x.view;
+        dataset.test_features = x_test.view;
       }
-      std::unique_ptr<fasttab::Backend> backend = fasttab::make_backend(choice);
-      backend_kind = backend->kind();
       result = fasttab::train(*backend, config, dataset, &observer);
     } catch (const StopRequested&) {
       stopped_by_callback = true;
@@ -298,6 +383,7 @@ nb::dict train_model(const Matrix& x, const Vector& y, const Matrix& x_test, con
     r["stopped_early"] = result.stopped_early;
     r["best_epoch"] = result.best_epoch;
     r["final_test"] = metrics_dict(result.final_test);
+    r["train_features"] = reinterpret_cast<std::uintptr_t>(result.train_features);
   }
   return r;
 }
@@ -312,34 +398,48 @@ class Model {
   // categorical: X's text columns as level indices with their levels (Levels), encoded by the model's
   // vocabularies by their text (a category the training rows did not have is the unseen code); a column that was
   // categorical in training but holds numbers in X is read by its values' text ("%g": encode_for_model).
-  nb::ndarray<nb::numpy, float, nb::ndim<2>> outputs(const Matrix& x, const Levels& categorical) {
+  nb::ndarray<nb::numpy, float, nb::ndim<2>> outputs(nb::handle x_arg, const Levels& categorical) {
+    const InputMatrix x = input_matrix(x_arg, "X");
     const int columns = model_.spec.inputs - model_.layout.indicator_count();
-    FASTTAB_REQUIRE(static_cast<int>(x.shape(1)) == columns, "X has ", x.shape(1), " features, but the model expects ",
-                    columns);
-    fasttab::Table t;
-    t.rows = static_cast<std::int64_t>(x.shape(0));
-    t.cols = static_cast<int>(x.shape(1));
-    t.feature_names = model_.layout.feature_names;
+    FASTTAB_REQUIRE(x.view.cols == columns, "X has ", x.view.cols, " features, but the model expects ", columns);
+    const int cuda_device = cuda_device_of({{&x, "X"}}, device_);
+    // Categories and imputations are applied on the host, to a copy in the engine's table; numbers are read in place.
+    const bool as_table = !categorical.empty() || !model_.layout.vocabularies.empty() ||
+                          !model_.layout.imputations.empty();
+    if (as_table && !x.host)
+      throw nb::type_error("this model encodes categorical columns (or imputes missing values) on the host: pass X "
+                           "as a pandas DataFrame or a NumPy array, not a CUDA array");
     const int width = model_.spec.outputs;
+    const std::int64_t rows = x.view.rows;
     auto* out = new std::vector<float>();
     nb::capsule owner(out, [](void* p) noexcept { delete static_cast<std::vector<float>*>(p); });
     {
       nb::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);  // one prediction at a time on the model's backend
-      t.features.assign(x.data(), x.data() + x.size());
-      t.labels.assign(std::size_t(t.rows), 0.0f);
-      add_categorical(t, categorical, "X");
-      fasttab::encode_for_model(model_, t, "X");
-      if (t.rows > 0) {
-        if (!backend_) backend_ = fasttab::make_backend(device_);
-        *out = fasttab::predict_outputs(*backend_, model_, t);
+      if (cuda_device >= 0) fasttab::wait_for_cuda_device(cuda_device);
+      if (rows > 0) {
+        fasttab::Backend& backend = backend_reading(x.view, cuda_device);
+        if (as_table) {
+          fasttab::Table t;
+          t.rows = rows;
+          t.cols = x.view.cols;
+          t.feature_names = model_.layout.feature_names;
+          t.features.assign(x.view.data, x.view.data + std::size_t(rows) * x.view.cols);
+          t.labels.assign(std::size_t(rows), 0.0f);
+          add_categorical(t, categorical, "X");
+          fasttab::encode_for_model(model_, t, "X");
+          *out = fasttab::predict_outputs(backend, model_, t);
+        } else {
+          require_finite(backend, x.view, "X");
+          *out = fasttab::predict_outputs(backend, model_, x.view);
+        }
       }
     }
-    return nb::ndarray<nb::numpy, float, nb::ndim<2>>(out->data(), {std::size_t(t.rows), std::size_t(width)}, owner);
+    return nb::ndarray<nb::numpy, float, nb::ndim<2>>(out->data(), {std::size_t(rows), std::size_t(width)}, owner);
   }
 
   // Binary: P(class 1) per row; multiclass: the softmax rows (both in double, as build/predict computes them).
-  nb::ndarray<nb::numpy, double, nb::ndim<2>> probabilities(const Matrix& x, const Levels& categorical) {
+  nb::ndarray<nb::numpy, double, nb::ndim<2>> probabilities(nb::handle x, const Levels& categorical) {
     FASTTAB_REQUIRE(model_.task != fasttab::Task::regression, "a regression model has no probabilities");
     nb::ndarray<nb::numpy, float, nb::ndim<2>> o = outputs(x, categorical);
     const std::size_t rows = o.shape(0);
@@ -376,6 +476,12 @@ class Model {
   }
 
  private:
+  // The model's backend (made on first use), made again on the GPU of a CUDA array it cannot read.
+  fasttab::Backend& backend_reading(const fasttab::FeatureView& x, int cuda_device) {
+    if (!backend_ || (cuda_device >= 0 && !backend_->can_read(x.data))) backend_ = backend_for(device_, cuda_device);
+    return *backend_;
+  }
+
   fasttab::SavedModel model_;
   fasttab::DeviceChoice device_;
   std::unique_ptr<fasttab::Backend> backend_;
@@ -396,6 +502,19 @@ nb::object checkpoint_section(nb::bytes checkpoint, const std::string& name) {
   return text ? nb::cast(*text) : nb::none();
 }
 
+// A DLPack array (one without __cuda_array_interface__, e.g. JAX's) described for the Python side's checks:
+// (data pointer, shape, float32, C-contiguous). The caller keeps the array, and so its memory, alive.
+std::tuple<std::uintptr_t, std::vector<std::int64_t>, bool, bool> dlpack_matrix(nb::handle array) {
+  nb::ndarray<> a;
+  if (!nb::try_cast(array, a, /*convert=*/false))
+    throw nb::type_error("the array names a CUDA device in __dlpack_device__ but is not a DLPack array that "
+                         "fasttab can import; pass a CuPy or PyTorch array, or a NumPy one");
+  std::vector<std::int64_t> shape;
+  for (std::size_t d = 0; d < a.ndim(); ++d) shape.push_back(std::int64_t(a.shape(d)));
+  const bool contiguous = a.ndim() != 2 || (a.stride(1) == 1 && (a.shape(0) <= 1 || a.stride(0) == a.shape(1)));
+  return {reinterpret_cast<std::uintptr_t>(a.data()), shape, a.dtype() == nb::dtype<float>(), contiguous};
+}
+
 }  // namespace
 
 NB_MODULE(_core, m) {
@@ -404,6 +523,8 @@ NB_MODULE(_core, m) {
   m.def("train", &train_model, "X"_a, "y"_a, "X_test"_a, "y_test"_a, "options"_a, "on_epoch"_a.none(), "device"_a,
         "categorical"_a = Levels(), "categorical_test"_a = Levels(), "feature_names"_a = std::vector<std::string>(),
         "Trains on (X, y), evaluating on (X_test, y_test); the checkpoint goes to options['save_path'].");
+  m.def("dlpack_matrix", &dlpack_matrix, "array"_a,
+        "A DLPack array's (data pointer, shape, is float32, is C-contiguous), for the input checks.");
   m.def("settings", &settings_table, "The engine's settings table: name, flag, help, range, kind, choices.");
   m.def("cuda_device_count", &fasttab::cuda_device_count, "Number of usable CUDA devices (0 without a driver or GPU).");
   m.def("checkpoint_with_section", &checkpoint_with_section, "checkpoint"_a, "name"_a, "text"_a,

@@ -19,4 +19,4 @@ export PYTHONPATH FASTTAB_BUILD_DIR
 # OpenBLAS on one thread per test process: CTest runs the test files side by side (-j2).
 OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 export OPENBLAS_NUM_THREADS
-exec "$py" -m pytest -q -p no:cacheprovider "$@"
+exec "$py" -m pytest -q -rs -p no:cacheprovider "$@"

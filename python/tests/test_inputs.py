@@ -131,22 +131,55 @@ def test_bad_parameters(param, value, exc, message):
         fasttab.MLPClassifier(**{**SMALL, param: value}).fit(X, Y)
 
 
+def test_numpy_float32_is_read_in_place_on_the_cpu_backend():
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    raw = {**SMALL, "standardize": False}
+    est = fasttab.MLPClassifier(**raw).fit(X32, Y)
+    assert est.backend_ == "cpu"
+    assert est.input_in_place_
+    assert est._engine_input_address == X32.__array_interface__["data"][0]
+    # A conversion (float64, Fortran order: the engine reads scikit-learn's float32 C-order copy) or standardize
+    # (which changes a copy of its own) is not in place; the figures are the same.
+    for other, params in ((X, raw), (np.asfortranarray(X32), raw), (X32, SMALL)):
+        fitted = fasttab.MLPClassifier(**params).fit(other, Y)
+        assert not fitted.input_in_place_
+        if params is raw:
+            assert np.array_equal(fitted.predict_proba(X32[:50]), est.predict_proba(X32[:50]))
+
+
 class FakeCudaArray:
-    """What CuPy and Numba expose: the interface is enough for fasttab to refuse it."""
-    __cuda_array_interface__ = {"shape": (600, 8), "typestr": "<f4", "data": (0, False), "version": 3}
+    """What CuPy, PyTorch and Numba expose, pointing nowhere: fasttab checks the layout, then the pointer."""
+
+    def __init__(self, shape=(600, 8), typestr="<f4", strides=None, pointer=0):
+        self.__cuda_array_interface__ = {"shape": shape, "typestr": typestr, "data": (pointer, False),
+                                         "strides": strides, "version": 3}
 
 
-class FakeDLPackOnGpu:
+class FakeDLPack:
+    def __init__(self, device_type):
+        self.device_type = device_type
+
     def __dlpack_device__(self):
-        return (2, 0)  # kDLCUDA, device 0
+        return (self.device_type, 0)
 
 
-@pytest.mark.parametrize("array", [FakeCudaArray(), FakeDLPackOnGpu()])
-def test_cuda_arrays_are_refused_with_a_clear_message(array):
-    with pytest.raises(TypeError, match="GPU array.*Copy it to the host first"):
+@pytest.mark.parametrize("array, exc, message", [
+    (FakeCudaArray(), ValueError, "passed as a CUDA array, but its pointer is not CUDA device memory"),
+    (FakeCudaArray(pointer=4096), ValueError, "not CUDA device memory"),
+    (FakeCudaArray(typestr="<f8"), TypeError, "of <f8, not float32.*cupy.ascontiguousarray"),
+    (FakeCudaArray(strides=(4, 2400)), TypeError, "not C-contiguous"),
+    (FakeCudaArray(shape=(600,)), ValueError, "Expected a 2D array for X"),
+    (FakeCudaArray(shape=(0, 8)), ValueError, "Found array with 0 sample"),
+    (FakeDLPack(2), TypeError, "not a DLPack array"),
+    (FakeDLPack(10), TypeError, "DLPack device type 10, which fasttab cannot read"),
+])
+def test_cuda_arrays_are_checked_with_a_clear_message(array, exc, message):
+    # Without a GPU every fake is refused: a layout fasttab cannot read in place, or a pointer that is not
+    # device memory. (tests/test_cuda_arrays.py trains on real CUDA arrays where a GPU is present.)
+    with pytest.raises(exc, match=message):
         fasttab.MLPClassifier(**SMALL).fit(array, Y)
     est = fasttab.MLPClassifier(**SMALL).fit(X, Y)
-    with pytest.raises(TypeError, match="GPU array"):
+    with pytest.raises(exc, match=message):
         est.predict(array)
 
 
