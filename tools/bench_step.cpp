@@ -68,12 +68,15 @@ void add_step_bench_flags(CLI::App& app, StepBenchFlags& f) {
                  "object to this file (replaced if it exists, as train's --json)");
 }
 
+// The optimiser the bench steps: Adam with PyTorch's defaults, as the seed.
+const OptimizerConfig kBenchOptimizer{};
+
 // The resident tables, the model, its optimiser and the buffers every measurement uses.
 struct StepBench {
   StepBench(Backend& b, const MlpSpec& s, const Dataset& d, int batch_rows, Precision precision)
       : backend(b), spec(s), ld(padded_width(s.inputs)), batch(batch_rows),
         train(upload_table(b, d.train, "training table")), test(upload_table(b, d.test, "test table")),
-        mlp(b, s, batch_rows, precision), opt(b, OptimizerConfig{}, ScheduleConfig{}, s.parameter_count(), 1 << 30),
+        mlp(b, s, batch_rows, precision), opt(b, kBenchOptimizer, ScheduleConfig{}, s.parameter_count(), 1 << 30),
         grad(b, std::size_t(batch_rows), "grad"), loss(b, 1, "loss"),
         outputs(b, std::size_t(test.rows), "test outputs"),
         scratch(b, std::size_t(batch_rows) * s.max_width() * 2, "gemm scratch"),
@@ -303,6 +306,10 @@ double optimizer_bytes(const OptimizerConfig& config, std::size_t parameters) {
   const double floats = config.kind == OptimizerKind::sgd ? (config.momentum != 0 ? 5.0 : 3.0) : 7.0;
   return floats * double(parameters) * kFloat;
 }
+std::string optimizer_counting(const OptimizerConfig& config) {
+  if (config.kind != OptimizerKind::sgd) return "Adam(W): read p, g, m, v, write p, m, v";
+  return config.momentum != 0 ? "SGD: read p, g, m, write p, m" : "SGD: read p, g, write p";
+}
 
 // The epoch permutation: only its output, n indices written once. A floor: the sort behind it (keys made, then
 // several radix passes over keys and values) moves many times this, so its fraction of the copy ceiling is a
@@ -351,8 +358,8 @@ std::vector<OpRow> op_rows(const StepTimes& t, const StepBench& b, std::int64_t 
        "read gradient, write the sums"},
       {"  backward with bias gradients (as trained)", t.fused_backward, CeilingKind::copy,
        fused_backward_bytes(spec, batch), "read gradient and output, write gradient and sums"},
-      {"  optimiser update", t.optimizer, CeilingKind::copy, optimizer_bytes(OptimizerConfig{}, spec.parameter_count()),
-       "Adam: read p, g, m, v, write p, m, v"},
+      {"  optimiser update", t.optimizer, CeilingKind::copy, optimizer_bytes(kBenchOptimizer, spec.parameter_count()),
+       optimizer_counting(kBenchOptimizer)},
       {"epoch permutation", t.perm, CeilingKind::copy, permutation_bytes(b.train.rows),
        "floor: the output indices written once"},
       {"gathers of one epoch", t.gather, CeilingKind::copy, gather_bytes(b.train.rows, b.ld),
