@@ -22,10 +22,10 @@ step() {  # step LIMIT_S NAME COMMAND...
 step 20 gpu nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
 step 240 gpu-tests "$B/fasttab_gpu_tests" --duration=true
 step 60 metrics-repeat bash -c "for i in \$(seq 20); do $B/fasttab_gpu_tests -tc='*multiclass and regression*' | grep -E 'ERROR|test cases'; done"
-step 120 bench-step "$B/bench_step" --repeats 30
+step 120 bench-step "$B/bench_step" --repeats 30 --json "$OUT/bench_step.json"
 step 120 train-reference "$B/train" --json "$OUT/train_reference.json"
 if [ "$mode" = full ]; then
-  step 60 bench-step-tf32 "$B/bench_step" --precision tf32 --repeats 30
+  step 60 bench-step-tf32 "$B/bench_step" --precision tf32 --repeats 30 --json "$OUT/bench_step_tf32.json"
   step 90 train-tf32-shuffle "$B/train" --precision tf32 --shuffle --epochs 3 --json "$OUT/train_tf32.json"
   step 300 compare-loaders "$B/compare_loaders" --epochs 1 --time-budget 12 --json "$OUT/loaders.json" \
     --plot "$OUT/loaders.svg" --export-npy /tmp/ft/synthetic.npy

@@ -1,15 +1,26 @@
 // build/bench_step: where the time of a training epoch goes, measured piece by piece on the chosen backend.
-// Prints, with the device name: the 15-GEMM floor of one step, one whole training step, the evaluation of the
-// test set, the epoch permutation and an epoch of gathers, each the median of repeated runs
-// (host clock around backend.synchronize(): throughput figures, launch gaps included).
+// Prints the device name and the precision, then the card's two ceilings measured in the same run (the copy
+// bandwidth of a large backend-to-backend copy, the rate of a large square GEMM through the model's GEMM), then
+// per op: the median time, the bytes it moves or the FLOPs it does, the rate that makes, and its fraction of the
+// matching ceiling; then the epoch estimate. Ops: the GEMMs of one step, one whole training step, its
+// element-wise parts and the optimiser, the evaluation of the test set, the epoch permutation and an epoch of
+// gathers. Every time is the median of repeated runs (host clock around backend.synchronize(): throughput
+// figures, launch gaps included). --json PATH writes the same as one JSON object.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "fasttab/fasttab.hpp"
 #include "fasttab/names.hpp"
+#include "tools/cli_common.hpp"
 
 using namespace fasttab;
 
@@ -36,6 +47,9 @@ struct StepBenchFlags {
   int batch = 16384, repeats = 20;
   std::string device = "auto", precision = "fp32";
   std::vector<int> hidden = {300, 300, 300, 300};
+  int gemm_size = 0;  // the ceiling GEMM's m = n = k; 0: 8192 on CUDA, 2048 on the CPU
+  int copy_mib = 0;   // the ceiling copy's size in MiB; 0: 1024 on CUDA, 256 on the CPU
+  std::string json;   // empty: no JSON
 };
 
 void add_step_bench_flags(CLI::App& app, StepBenchFlags& f) {
@@ -46,14 +60,23 @@ void add_step_bench_flags(CLI::App& app, StepBenchFlags& f) {
   app.add_option("--repeats", f.repeats, "timed repetitions (median reported)")->check(CLI::Range(1, 100000));
   app.add_option("--device", f.device, name_list<DeviceChoice>())->check(CLI::IsMember(name_map<DeviceChoice>()));
   app.add_option("--precision", f.precision, name_list<Precision>())->check(CLI::IsMember(name_map<Precision>()));
+  app.add_option("--gemm-size", f.gemm_size, "m = n = k of the GEMM that measures the GEMM ceiling "
+                 "(default 8192 on CUDA, 2048 on the CPU)")->check(CLI::Range(1, 32768));
+  app.add_option("--copy-mib", f.copy_mib, "MiB copied by the copy that measures the bandwidth ceiling "
+                 "(default 1024 on CUDA, 256 on the CPU)")->check(CLI::Range(1, 65536));
+  app.add_option("--json", f.json, "also write the device, precision, shapes, ceilings and per-op rows as one JSON "
+                 "object to this file (replaced if it exists, as train's --json)");
 }
+
+// The optimiser the bench steps: Adam with PyTorch's defaults, as the seed.
+const OptimizerConfig kBenchOptimizer{};
 
 // The resident tables, the model, its optimiser and the buffers every measurement uses.
 struct StepBench {
   StepBench(Backend& b, const MlpSpec& s, const Dataset& d, int batch_rows, Precision precision)
       : backend(b), spec(s), ld(padded_width(s.inputs)), batch(batch_rows),
         train(upload_table(b, d.train, "training table")), test(upload_table(b, d.test, "test table")),
-        mlp(b, s, batch_rows, precision), opt(b, OptimizerConfig{}, ScheduleConfig{}, s.parameter_count(), 1 << 30),
+        mlp(b, s, batch_rows, precision), opt(b, kBenchOptimizer, ScheduleConfig{}, s.parameter_count(), 1 << 30),
         grad(b, std::size_t(batch_rows), "grad"), loss(b, 1, "loss"),
         outputs(b, std::size_t(test.rows), "test outputs"),
         scratch(b, std::size_t(batch_rows) * s.max_width() * 2, "gemm scratch"),
@@ -79,8 +102,8 @@ struct StepTimes {
          bias_gradient = 0, optimizer = 0, eval = 0, perm = 0, gather = 0;
 };
 
-// 1. The GEMMs of one step alone (forward 5, backward dW 5 and dX 4), on the model's own buffers; 2. one whole
-// training step on a resident batch.
+// 1. The GEMMs of one step alone (forward and weight gradient per layer, input gradient per layer but the
+// first), on the model's own buffers; 2. one whole training step on a resident batch.
 void time_step(StepBench& b, int repeats, StepTimes& t) {
   Backend* const backend = &b.backend;
   const MlpSpec& spec = b.spec;
@@ -168,43 +191,318 @@ void time_epoch_parts(StepBench& b, int repeats, std::int64_t batches, StepTimes
   });
 }
 
-void print_step_times(const StepTimes& t, std::int64_t batches, std::int64_t train_rows, int ld) {
-  const double gather_bytes = double(train_rows) * (ld + 1) * 4 * 2 + double(train_rows) * 4;  // read + write + indices
+// ---- the ceilings ------------------------------------------------------------------------------------------
+
+// The card's two ceilings, measured in this run on the chosen backend.
+struct Ceilings {
+  std::size_t copy_bytes = 0;  // the size of the copy; it reads and writes that many bytes
+  double copy_ms = 0;
+  int gemm_size = 0;  // m = n = k
+  double gemm_ms = 0;
+
+  // Bytes moved by the copy: each byte read once and written once.
+  double copy_traffic() const { return 2.0 * double(copy_bytes); }
+  double copy_gb_per_s() const { return copy_traffic() / copy_ms / 1e6; }  // bytes / (ms * 1e-3) / 1e9
+  // FLOPs of the square GEMM: one multiply and one add per (i, j, p), 2 m n k.
+  double gemm_flop() const { return 2.0 * double(gemm_size) * gemm_size * gemm_size; }
+  double gemm_tflop_per_s() const { return gemm_flop() / gemm_ms / 1e9; }  // flop / (ms * 1e-3) / 1e12
+};
+
+// Bandwidth: one copy of `bytes` from one backend buffer to another (Backend::copy_within: cudaMemcpyAsync
+// device to device on CUDA, memmove on the CPU), far larger than any cache.
+void measure_copy_ceiling(Backend& backend, std::size_t bytes, int repeats, Ceilings& c) {
+  const std::size_t count = bytes / sizeof(float);
+  BackendBuffer<float> from(backend, count, "copy ceiling source"), to(backend, count, "copy ceiling destination");
+  backend.fill(from.data(), 1.0f, count);  // touch both, so that no page is first mapped inside the timing
+  backend.fill(to.data(), 0.0f, count);
+  c.copy_bytes = count * sizeof(float);
+  c.copy_ms = median_ms(backend, repeats, [&] { backend.copy_within(to.data(), from.data(), c.copy_bytes); });
+}
+
+// Compute: C = A B^T with m = n = k = size through Backend::gemm, the call and the orientation of the model's
+// forward GEMMs, in the precision set on the backend. The operands are random in [-1, 1) (a constant operand can
+// draw less power and clock higher); under bf16 they are rounded to bfloat16 first, as Mlp rounds its GEMM inputs.
+void measure_gemm_ceiling(Backend& backend, int size, Precision precision, int repeats, Ceilings& c) {
+  const std::size_t count = std::size_t(size) * size;
+  std::vector<float> host(count);
+  std::minstd_rand random(12345);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (float& v : host) v = uniform(random);
+  BackendBuffer<float> a(backend, count, "gemm ceiling A"), b(backend, count, "gemm ceiling B"),
+      out(backend, count, "gemm ceiling C");
+  backend.copy_to_backend(a.data(), host.data(), a.bytes());
+  std::reverse(host.begin(), host.end());  // B differs from A
+  backend.copy_to_backend(b.data(), host.data(), b.bytes());
+  if (precision == Precision::bf16) {
+    backend.round_to_bf16(a.data(), count);
+    backend.round_to_bf16(b.data(), count);
+  }
+  c.gemm_size = size;
+  c.gemm_ms = median_ms(backend, repeats, [&] {
+    backend.gemm(false, true, size, size, size, 1.0f, a.data(), size, b.data(), size, 0.0f, out.data(), size);
+  });
+}
+
+// ---- what each op moves or computes, counted from the shapes -------------------------------------------------
+// Bytes: every float (4 bytes) or index (4 bytes) the op must read from or write to backend memory, each counted
+// once per pass, as if nothing stayed in a cache between passes; parameters smaller than a row (biases) counted
+// too. Rates above the copy ceiling therefore mean that part of the traffic was served from a cache.
+// FLOPs: 2 m n k per GEMM (a multiply and an add); element-wise work is not counted.
+
+constexpr double kFloat = 4;  // bytes per float and per uint32 index
+
+// The GEMMs of one training step: forward X W^T for every layer, the weight gradient dZ^T X for every layer, and
+// the input gradient dZ W for every layer but the first (its input is the data: no gradient is formed).
+// Each is 2 * batch * in * out FLOPs.
+int step_gemm_calls(const MlpSpec& spec) { return 2 * spec.layers() + (spec.layers() - 1); }
+double step_gemm_flop(const MlpSpec& spec, int batch) {
+  double flop = 0;
+  for (int l = 0; l < spec.layers(); ++l)
+    flop += (l > 0 ? 3.0 : 2.0) * 2.0 * batch * spec.in_width(l) * spec.out_width(l);
+  return flop;
+}
+
+// The forward GEMMs over `rows` rows (the evaluation): 2 * rows * in * out per layer.
+double forward_flop(const MlpSpec& spec, std::int64_t rows) {
+  double flop = 0;
+  for (int l = 0; l < spec.layers(); ++l) flop += 2.0 * double(rows) * spec.in_width(l) * spec.out_width(l);
+  return flop;
+}
+
+// Bias + activation (+ dropout, whose mask is computed, not loaded) over the hidden layers, in place:
+// per layer read z (batch x width), read the bias (width), write a (batch x width).
+double elementwise_forward_bytes(const MlpSpec& spec, int batch) {
+  double bytes = 0;
+  for (int l = 0; l + 1 < spec.layers(); ++l) bytes += (2.0 * batch + 1) * spec.out_width(l) * kFloat;
+  return bytes;
+}
+
+// activation' (+ dropout) over the hidden layers, in place: per layer read the gradient and the stored output,
+// write the gradient: 3 x batch x width floats.
+double elementwise_backward_bytes(const MlpSpec& spec, int batch) {
+  double bytes = 0;
+  for (int l = 0; l + 1 < spec.layers(); ++l) bytes += 3.0 * batch * spec.out_width(l) * kFloat;
+  return bytes;
+}
+
+// Bias gradients of every layer in a pass of their own: read the gradient (batch x width), write width sums.
+double bias_gradient_bytes(const MlpSpec& spec, int batch) {
+  double bytes = 0;
+  for (int l = 0; l < spec.layers(); ++l) bytes += (double(batch) + 1) * spec.out_width(l) * kFloat;
+  return bytes;
+}
+
+// The backward pass of the hidden layers that also sums their bias gradients: the element-wise backward's
+// 3 x batch x width floats plus width sums written, per layer.
+double fused_backward_bytes(const MlpSpec& spec, int batch) {
+  double bytes = 0;
+  for (int l = 0; l + 1 < spec.layers(); ++l) bytes += (3.0 * batch + 1) * spec.out_width(l) * kFloat;
+  return bytes;
+}
+
+// One optimiser step over P parameters: Adam and AdamW read p, g, m, v and write p, m, v (7 floats per
+// parameter); SGD with momentum reads p, g, m and writes p, m (5); plain SGD reads p, g and writes p (3).
+double optimizer_bytes(const OptimizerConfig& config, std::size_t parameters) {
+  const double floats = config.kind == OptimizerKind::sgd ? (config.momentum != 0 ? 5.0 : 3.0) : 7.0;
+  return floats * double(parameters) * kFloat;
+}
+std::string optimizer_counting(const OptimizerConfig& config) {
+  if (config.kind != OptimizerKind::sgd) return "Adam(W): read p, g, m, v, write p, m, v";
+  return config.momentum != 0 ? "SGD: read p, g, m, write p, m" : "SGD: read p, g, write p";
+}
+
+// The epoch permutation: only its output, n indices written once. A floor: the sort behind it (keys made, then
+// several radix passes over keys and values) moves many times this, so its fraction of the copy ceiling is a
+// lower bound on the bandwidth the sort uses.
+double permutation_bytes(std::int64_t rows) { return double(rows) * kFloat; }
+
+// The gathers of one epoch: every training row's ld floats and its label read and written, and its index read.
+double gather_bytes(std::int64_t rows, int ld) { return double(rows) * ((ld + 1) * kFloat * 2 + kFloat); }
+
+// ---- the report ----------------------------------------------------------------------------------------------
+
+enum class CeilingKind { copy, gemm };
+
+// One op's row: its median time and what it moves (bytes, against the copy ceiling) or computes (FLOPs, against
+// the GEMM ceiling).
+struct OpRow {
+  std::string name;
+  double ms = 0;
+  CeilingKind ceiling = CeilingKind::copy;
+  double amount = 0;  // bytes read + written, or FLOPs
+  std::string counting;  // the counting rule, in words
+};
+
+// GB/s for bytes, TFLOP/s for FLOPs.
+double rate(const OpRow& r) { return r.amount / r.ms / (r.ceiling == CeilingKind::copy ? 1e6 : 1e9); }
+double ceiling_rate(const OpRow& r, const Ceilings& c) {
+  return r.ceiling == CeilingKind::copy ? c.copy_gb_per_s() : c.gemm_tflop_per_s();
+}
+double fraction_of_ceiling(const OpRow& r, const Ceilings& c) { return rate(r) / ceiling_rate(r, c); }
+
+std::vector<OpRow> op_rows(const StepTimes& t, const StepBench& b, std::int64_t test_rows) {
+  const MlpSpec& spec = b.spec;
+  const int batch = b.batch;
+  const std::string gemm_name = "GEMMs of one step (" + std::to_string(step_gemm_calls(spec)) + " calls)";
+  return {
+      {gemm_name, t.gemm, CeilingKind::gemm, step_gemm_flop(spec, batch), "2*batch*in*out per GEMM"},
+      {"whole training step", t.step, CeilingKind::gemm, step_gemm_flop(spec, batch),
+       "its GEMMs' FLOPs only (element-wise work not counted)"},
+      {"test evaluation (forward + loss + AUC)", t.eval, CeilingKind::gemm, forward_flop(spec, test_rows),
+       "forward GEMMs only: 2*test_rows*in*out per layer"},
+      {"  element-wise forward (hidden layers)", t.forward_elementwise, CeilingKind::copy,
+       elementwise_forward_bytes(spec, batch), "read z and bias, write a"},
+      {"  element-wise backward (hidden layers)", t.backward_elementwise, CeilingKind::copy,
+       elementwise_backward_bytes(spec, batch), "read gradient and output, write gradient"},
+      {"  bias gradients (all layers, own pass)", t.bias_gradient, CeilingKind::copy, bias_gradient_bytes(spec, batch),
+       "read gradient, write the sums"},
+      {"  backward with bias gradients (as trained)", t.fused_backward, CeilingKind::copy,
+       fused_backward_bytes(spec, batch), "read gradient and output, write gradient and sums"},
+      {"  optimiser update", t.optimizer, CeilingKind::copy, optimizer_bytes(kBenchOptimizer, spec.parameter_count()),
+       optimizer_counting(kBenchOptimizer)},
+      {"epoch permutation", t.perm, CeilingKind::copy, permutation_bytes(b.train.rows),
+       "floor: the output indices written once"},
+      {"gathers of one epoch", t.gather, CeilingKind::copy, gather_bytes(b.train.rows, b.ld),
+       "rows and labels read and written, indices read"},
+  };
+}
+
+// The epoch estimate from the pieces: every step, one evaluation per 100 steps, the permutation and the gathers.
+struct EpochSummary {
+  double gemm_s = 0, step_s = 0, eval_s = 0, predicted_s = 0;
+};
+
+EpochSummary epoch_summary(const StepTimes& t, std::int64_t batches) {
+  EpochSummary s;
   const double evals_per_epoch = double(batches) / 100.0;
-  std::printf("%-44s %10.3f ms  (%.3f s/epoch)\n", "GEMMs of one step (14 calls)", t.gemm, t.gemm * batches / 1e3);
-  std::printf("%-44s %10.3f ms  (%.3f s/epoch)\n", "whole training step", t.step, t.step * batches / 1e3);
-  std::printf("%-44s %10.3f ms  (%.3f s/epoch at one per 100 steps)\n", "test evaluation (forward + loss + AUC)", t.eval,
-              t.eval * evals_per_epoch / 1e3);
-  std::printf("%-44s %10.3f ms\n", "  element-wise forward (hidden layers)", t.forward_elementwise);
-  std::printf("%-44s %10.3f ms\n", "  element-wise backward (hidden layers)", t.backward_elementwise);
-  std::printf("%-44s %10.3f ms\n", "  bias gradients (all layers, own pass)", t.bias_gradient);
-  std::printf("%-44s %10.3f ms\n", "  backward with bias gradients (as trained)", t.fused_backward);
-  std::printf("%-44s %10.3f ms\n", "  optimiser update", t.optimizer);
-  std::printf("%-44s %10.3f ms\n", "epoch permutation", t.perm);
-  std::printf("%-44s %10.3f ms  (%.0f GB/s)\n", "gathers of one epoch", t.gather, gather_bytes / t.gather / 1e6);
-  std::printf("%-44s %10.3f s/epoch (step x %lld + evaluations + permutation + gathers)\n", "predicted epoch",
-              (t.step * batches + t.eval * evals_per_epoch + t.perm + t.gather) / 1e3, static_cast<long long>(batches));
+  s.gemm_s = t.gemm * batches / 1e3;
+  s.step_s = t.step * batches / 1e3;
+  s.eval_s = t.eval * evals_per_epoch / 1e3;
+  s.predicted_s = (t.step * batches + t.eval * evals_per_epoch + t.perm + t.gather) / 1e3;
+  return s;
+}
+
+// The columns of every row: name, median, what it moves or computes, the rate, the fraction of the ceiling.
+void print_header() {
+  std::printf("%-44s %13s %18s %19s  %s\n", "", "median", "moved / computed", "achieved", "of ceiling");
+}
+
+void print_ceilings(const Ceilings& c) {
+  char copy[64], gemm[64];
+  std::snprintf(copy, sizeof copy, "ceiling: copy of %.0f MiB", double(c.copy_bytes) / (1 << 20));
+  std::snprintf(gemm, sizeof gemm, "ceiling: GEMM %d x %d x %d", c.gemm_size, c.gemm_size, c.gemm_size);
+  std::printf("%-44s %10.3f ms %12.3f MB    %11.3f GB/s   \n", copy, c.copy_ms, c.copy_traffic() / 1e6,
+              c.copy_gb_per_s());
+  std::printf("%-44s %10.3f ms %12.3f GFLOP %11.3f TFLOP/s\n", gemm, c.gemm_ms, c.gemm_flop() / 1e9,
+              c.gemm_tflop_per_s());
+}
+
+void print_op_rows(const std::vector<OpRow>& rows, const Ceilings& c) {
+  for (const OpRow& r : rows) {
+    const bool bytes = r.ceiling == CeilingKind::copy;
+    std::printf("%-44s %10.3f ms %12.3f %s %11.3f %s %6.1f%% of %s\n", r.name.c_str(), r.ms,
+                bytes ? r.amount / 1e6 : r.amount / 1e9, bytes ? "MB   " : "GFLOP", rate(r),
+                bytes ? "GB/s   " : "TFLOP/s", 100 * fraction_of_ceiling(r, c), bytes ? "copy" : "GEMM");
+  }
+}
+
+void print_summary(const StepTimes& t, const EpochSummary& s, std::int64_t batches) {
+  std::printf("%-44s %10.3f s/epoch\n", "GEMMs of one step, every step", s.gemm_s);
+  std::printf("%-44s %10.3f s/epoch\n", "training steps", s.step_s);
+  std::printf("%-44s %10.3f s/epoch (one per 100 steps)\n", "test evaluations", s.eval_s);
+  std::printf("%-44s %10.3f s/epoch (step %.3f ms x %lld + evaluations + permutation + gathers)\n", "predicted epoch",
+              s.predicted_s, t.step, static_cast<long long>(batches));
+}
+
+// ---- JSON ------------------------------------------------------------------------------------------------------
+
+nlohmann::json shapes_json(const StepBenchFlags& f, const StepBench& b, std::int64_t batches) {
+  const MlpSpec& spec = b.spec;
+  nlohmann::json layers = nlohmann::json::array();
+  for (int l = 0; l < spec.layers(); ++l) layers.push_back({{"in", spec.in_width(l)}, {"out", spec.out_width(l)}});
+  return {{"train_rows", b.train.rows}, {"test_rows", b.test.rows}, {"batch_size", f.batch},
+          {"steps_per_epoch", batches}, {"inputs", spec.inputs}, {"input_ld", b.ld}, {"hidden", spec.hidden},
+          {"outputs", spec.outputs}, {"layers", layers}, {"parameters", spec.parameter_count()}};
+}
+
+nlohmann::json ceilings_json(const Ceilings& c) {
+  return {{"copy", {{"bytes_copied", c.copy_bytes}, {"bytes_moved", c.copy_traffic()}, {"ms", c.copy_ms},
+                    {"gb_per_s", c.copy_gb_per_s()}, {"op", "Backend::copy_within"}}},
+          {"gemm", {{"m", c.gemm_size}, {"n", c.gemm_size}, {"k", c.gemm_size}, {"flop", c.gemm_flop()},
+                    {"ms", c.gemm_ms}, {"tflop_per_s", c.gemm_tflop_per_s()}, {"op", "Backend::gemm(A, B^T)"}}}};
+}
+
+// A number, or null where it is not finite (JSON has no NaN or infinity).
+nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+nlohmann::json op_json(const OpRow& r, const Ceilings& c) {
+  const bool bytes = r.ceiling == CeilingKind::copy;
+  nlohmann::json j{{"name", r.name.substr(r.name.find_first_not_of(' '))}, {"ms", r.ms},
+                   {"ceiling", bytes ? "copy" : "gemm"}, {"counting", r.counting}};
+  j[bytes ? "bytes" : "flop"] = r.amount;
+  j[bytes ? "gb_per_s" : "tflop_per_s"] = number_or_null(rate(r));
+  j["fraction_of_ceiling"] = number_or_null(fraction_of_ceiling(r, c));
+  return j;
+}
+
+void write_json(const std::string& path, const StepBenchFlags& f, const Backend& backend, const StepBench& b,
+                std::int64_t batches, const Ceilings& c, const std::vector<OpRow>& rows, const EpochSummary& s) {
+  nlohmann::json j;
+  j["tool"] = "bench_step";
+  j["device"] = backend.device_name();
+  j["backend"] = backend.kind();
+  j["precision"] = f.precision;
+  j["repeats"] = f.repeats;
+  j["timing"] = "median of the repeats, host clock around Backend::synchronize, after one warm-up run";
+  j["shapes"] = shapes_json(f, b, batches);
+  j["ceilings"] = ceilings_json(c);
+  nlohmann::json ops = nlohmann::json::array();
+  for (const OpRow& r : rows) ops.push_back(op_json(r, c));
+  j["ops"] = ops;
+  j["summary"] = {{"gemm_s_per_epoch", s.gemm_s}, {"step_s_per_epoch", s.step_s},
+                  {"evaluation_s_per_epoch", s.eval_s}, {"predicted_epoch_s", s.predicted_s}};
+  std::ofstream out(path);
+  FASTTAB_REQUIRE(out, "--json: cannot write ", path);
+  out << j.dump(1) << "\n";
+  FASTTAB_REQUIRE(out.good(), "--json: writing ", path, " failed");
+}
+
+// The ceilings' sizes: the flags, else defaults far larger than the caches of either backend.
+int gemm_ceiling_size(const StepBenchFlags& f, const Backend& backend) {
+  return f.gemm_size > 0 ? f.gemm_size : std::string(backend.kind()) == "cuda" ? 8192 : 2048;
+}
+std::size_t copy_ceiling_bytes(const StepBenchFlags& f, const Backend& backend) {
+  return std::size_t(f.copy_mib > 0 ? f.copy_mib : std::string(backend.kind()) == "cuda" ? 1024 : 256) << 20;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"fasttab bench_step: the cost of each part of a training epoch"};
+  CLI::App app{"fasttab bench_step: the cost of each part of a training epoch, against the card's ceilings"};
   StepBenchFlags f;
   add_step_bench_flags(app, f);
   CLI11_PARSE(app, argc, argv);
   try {
+    cli::check_writable("--json", f.json);  // before the run: a directory that exists and can be written
     auto backend = make_backend(parse_name<DeviceChoice>(f.device, "--device"));
     const Precision precision = parse_name<Precision>(f.precision, "--precision");
     backend->set_precision(precision);
     MlpSpec spec;
     spec.hidden = f.hidden;
     const std::int64_t batches = (f.train_rows + f.batch - 1) / f.batch;
-    std::printf("bench_step on %s (%s), %s, batch %d, hidden", backend->device_name().c_str(), backend->kind(),
-                f.precision.c_str(), f.batch);
-    for (int h : f.hidden) std::printf(" %d", h);
-    std::printf(", %lld training rows (%lld steps/epoch), %lld test rows\n", static_cast<long long>(f.train_rows),
-                static_cast<long long>(batches), static_cast<long long>(f.test_rows));
+    std::printf("bench_step on %s (%s), precision %s\n", backend->device_name().c_str(), backend->kind(),
+                f.precision.c_str());
+    std::printf("batch %d, MLP %d", f.batch, spec.inputs);
+    for (int h : f.hidden) std::printf("-%d", h);
+    std::printf("-%d, %lld training rows (%lld steps/epoch), %lld test rows; median of %d runs\n", spec.outputs,
+                static_cast<long long>(f.train_rows), static_cast<long long>(batches),
+                static_cast<long long>(f.test_rows), f.repeats);
+
+    Ceilings ceilings;
+    measure_copy_ceiling(*backend, copy_ceiling_bytes(f, *backend), f.repeats, ceilings);
+    measure_gemm_ceiling(*backend, gemm_ceiling_size(f, *backend), precision, f.repeats, ceilings);
+    print_header();
+    print_ceilings(ceilings);
 
     // Inputs: random, never zeros.
     SyntheticSpec s;
@@ -216,7 +514,15 @@ int main(int argc, char** argv) {
     time_step(bench, f.repeats, times);
     time_step_parts(bench, f.repeats, times);
     time_epoch_parts(bench, f.repeats, batches, times);
-    print_step_times(times, batches, bench.train.rows, bench.ld);
+
+    const std::vector<OpRow> rows = op_rows(times, bench, bench.test.rows);
+    const EpochSummary summary = epoch_summary(times, batches);
+    print_op_rows(rows, ceilings);
+    print_summary(times, summary, batches);
+    if (!f.json.empty()) {
+      write_json(f.json, f, *backend, bench, batches, ceilings, rows, summary);
+      std::printf("json: %s\n", f.json.c_str());
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <set>
 
@@ -208,6 +209,26 @@ TEST_CASE("optimiser steps against hand-computed values") {
     CHECK(buf == doctest::Approx(1.316));
     CHECK(p == doctest::Approx(0.7984));
   }
+}
+
+// copy_within is bench_step's bandwidth ceiling: bit-exact, only the bytes asked for, nothing for 0 bytes.
+TEST_CASE("cpu copy_within copies exactly the bytes asked for, bit for bit") {
+  auto backend = make_cpu_backend();
+  auto source = random_vector(1000, 43);
+  source[250] = std::nanf("");
+  source[251] = -0.0f;
+  std::vector<float> dest(1000, 5.0f);
+  backend->copy_within(dest.data() + 100, source.data() + 200, 300 * sizeof(float));
+  backend->copy_within(dest.data(), source.data(), 0);
+  for (std::size_t i = 0; i < dest.size(); ++i) {
+    if (i < 100 || i >= 400) {
+      CHECK(dest[i] == 5.0f);
+    } else {
+      CHECK(std::memcmp(&dest[i], &source[i + 100], sizeof(float)) == 0);
+    }
+  }
+  backend->copy_within(dest.data(), source.data(), source.size() * sizeof(float));
+  CHECK(std::memcmp(dest.data(), source.data(), source.size() * sizeof(float)) == 0);
 }
 
 TEST_CASE("cpu gather copies the indexed rows and labels exactly") {
