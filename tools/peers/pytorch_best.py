@@ -28,6 +28,7 @@ Precisions:
         cudnn TF32 on.
   bf16  torch.autocast(device_type, dtype=torch.bfloat16) around forward and loss (bfloat16 GEMMs, float32
         accumulation; the loss in float32); float32 master weights and Adam state; fp32 matmul precision.
+        The logits come out of autocast's last Linear in bfloat16, so the test AUC sees more ties than in fp32.
 Modes:
   eager            plain PyTorch.
   compile          torch.compile of the forward + loss (backward through AOTAutograd) and of the evaluation's forward.
