@@ -8,6 +8,7 @@
 //   C[m,n] = op(A) op(B)  <=>  C^T[n,m] = op(B)^T op(A)^T,
 // i.e. cublasSgemm(opB, opA, n, m, k, alpha, B, ldb, A, lda, beta, C, ldc) with the same leading dimensions.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -65,6 +66,7 @@ class CudaBackend final : public Backend {
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
     cublasDestroy(cublas_);
+    if (cublas_workspace_ != nullptr) cudaFree(cublas_workspace_);
     cudaStreamDestroy(stream_);
   }
 
@@ -148,7 +150,41 @@ class CudaBackend final : public Backend {
   void scale(float* values, float factor, std::size_t count) override {
     fasttab::scale(values, factor, count, limits_, stream_);
   }
+  void increment_counter(std::uint32_t* counter) override { fasttab::increment_counter(counter, stream_); }
   void synchronize() override { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+  // ---- captured work: CUDA Graphs ---------------------------------------------------------------------------
+  // A graph instantiated from one capture of the stream, launched on the same stream.
+  class GraphWork final : public CapturedWork {
+   public:
+    GraphWork(cudaGraphExec_t exec, cudaStream_t stream) : exec_(exec), stream_(stream) {}
+    ~GraphWork() override { cudaGraphExecDestroy(exec_); }
+    void run() override { CUDA_CHECK(cudaGraphLaunch(exec_, stream_)); }
+
+   private:
+    cudaGraphExec_t exec_;
+    cudaStream_t stream_;
+  };
+
+  std::unique_ptr<CapturedWork> capture(std::function<void()> enqueue) override {
+    use_own_cublas_workspace();  // cuBLAS must not allocate while the stream is captured
+    CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    cudaGraph_t graph = nullptr;
+    try {
+      enqueue();
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &graph);  // ends the failed capture; its error is the one thrown
+      if (graph != nullptr) cudaGraphDestroy(graph);
+      cudaGetLastError();
+      throw;
+    }
+    CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    CUDA_CHECK(instantiated);
+    return std::make_unique<GraphWork>(exec, stream_);
+  }
 
   // ---- dense algebra ----------------------------------------------------------------------------------------
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
@@ -242,6 +278,15 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  // A fixed cuBLAS workspace (32 MiB, NVIDIA's advice for Hopper) in place of the one cuBLAS manages: set before the
+  // first capture, so that no GEMM allocates inside a graph, and kept from then on.
+  void use_own_cublas_workspace() {
+    constexpr std::size_t kBytes = std::size_t(32) << 20;
+    if (cublas_workspace_ != nullptr) return;
+    CUDA_CHECK(cudaMalloc(&cublas_workspace_, kBytes));
+    CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kBytes));
+  }
+
   // kRowReducePartials doubles of per-block partials, then 8 doubles of results (allocated in the constructor).
   double* reduce_partials() { return reduce_scratch_.ensure_as<double>(kRowReducePartials + 8, stream_); }
 
@@ -250,6 +295,7 @@ class CudaBackend final : public Backend {
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
+  void* cublas_workspace_ = nullptr;
   DeviceWorkspace reduce_scratch_;
   DeviceWorkspace column_scratch_;
   DeviceWorkspace moments_;

@@ -172,6 +172,9 @@ void add_train_flags(CLI::App& app, TrainFlags& f) {
   app.add_option("--resume", f.config.resume_path,
                  "continue the run saved in this checkpoint up to --epochs (same flags and data as when it was saved)")
       ->check(CLI::ExistingFile);
+  app.add_flag("--cuda-graphs", f.config.cuda_graphs,
+               "capture the training step once (per batch size) and replay it: a CUDA Graph on the GPU, one launch a "
+               "step; the same results bit for bit (one process)");
   app.add_flag("--overwrite", f.overwrite, "let --save replace an existing checkpoint that is not the --resume one");
   app.add_option("--log-dir", f.log_dir, "write TensorBoard scalars (loss, test metric, lr, samples/s) into this directory");
   app.add_option("--plot", f.plot_path, "write an SVG of the test metric and loss against wall-clock time");

@@ -31,9 +31,11 @@ __device__ __forceinline__ float derivative(float a) {
 // The four keep decisions of flat indices 4g .. 4g+3 of the op's rows x cols elements, which are flat indices
 // first_row * cols + 4g .. of the global batch (dropout_keep with index >> 2 == that / 4; first_row * cols is a
 // multiple of 4: check_dropout_offset).
+// The step: key.step, or for a captured step the counter's value when the kernel runs (DropoutKey::step_counter).
 __device__ __forceinline__ Philox4x32 dropout_draws(const DropoutKey& key, std::uint64_t group, int cols) {
   const std::uint64_t global_group = group + key.first_row * static_cast<std::uint64_t>(cols) / 4;
-  return philox4x32(key.seed, static_cast<std::uint32_t>(global_group), key.step,
+  const std::uint32_t step = key.step_counter != nullptr ? __ldg(key.step_counter) : key.step;
+  return philox4x32(key.seed, static_cast<std::uint32_t>(global_group), step,
                     static_cast<std::uint32_t>(RandomStream::dropout), key.layer);
 }
 

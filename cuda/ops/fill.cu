@@ -24,6 +24,8 @@ __global__ void __launch_bounds__(kThreads) scale_kernel(float* __restrict__ val
     values[i] *= factor;
 }
 
+__global__ void increment_counter_kernel(std::uint32_t* counter) { *counter += 1; }
+
 }  // namespace
 
 void fill(float* dst, float value, std::size_t count, const DeviceLimits& limits, cudaStream_t stream) {
@@ -39,6 +41,12 @@ void scale(float* values, float factor, std::size_t count, const DeviceLimits& l
   FASTTAB_REQUIRE(values != nullptr, "scale: null buffer");
   const unsigned blocks = limits.grid_stride_blocks(static_cast<std::int64_t>(count), kThreads, kWaves);
   scale_kernel<<<blocks, kThreads, 0, stream>>>(values, factor, count);
+  CUDA_CHECK_LAUNCH();
+}
+
+void increment_counter(std::uint32_t* counter, cudaStream_t stream) {
+  FASTTAB_REQUIRE(counter != nullptr, "increment_counter: null counter");
+  increment_counter_kernel<<<1, 1, 0, stream>>>(counter);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -84,7 +84,21 @@ class CpuBackend final : public Backend {
   void scale(float* values, float factor, std::size_t count) override {
     for (std::size_t i = 0; i < count; ++i) values[i] *= factor;
   }
+  void increment_counter(std::uint32_t* counter) override { ++*counter; }
   void synchronize() override {}
+
+  // The CPU has nothing to record: each run() calls the work again.
+  class CalledWork final : public CapturedWork {
+   public:
+    explicit CalledWork(std::function<void()> work) : work_(std::move(work)) {}
+    void run() override { work_(); }
+
+   private:
+    std::function<void()> work_;
+  };
+  std::unique_ptr<CapturedWork> capture(std::function<void()> enqueue) override {
+    return std::make_unique<CalledWork>(std::move(enqueue));
+  }
 
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
             int ldb, float beta, float* c, int ldc) override {
@@ -100,6 +114,7 @@ class CpuBackend final : public Backend {
 
   void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias, Activation act,
                                        float p, DropoutKey key) override {
+    key = reference::resolve_step(key);
     const float scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (int r = 0; r < rows; ++r) {
@@ -117,6 +132,7 @@ class CpuBackend final : public Backend {
 
   void activation_dropout_backward(float* grad, const float* out, int rows, int cols, int ld, Activation act,
                                    float p, DropoutKey key) override {
+    key = reference::resolve_step(key);
     const float scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     const float keep = 1.0f - p;
 #pragma omp parallel for schedule(static) num_threads(threads_)
@@ -152,8 +168,9 @@ class CpuBackend final : public Backend {
     *loss = static_cast<float>(reference::loss_and_gradient(task, outputs, rows, width, ld, labels, grad));
   }
 
-  void optimizer_update(const OptimizerUpdate& u, float* params, const float* grads, float* state1, float* state2,
-                        std::size_t count) override {
+  void optimizer_update(const OptimizerUpdate& update, float* params, const float* grads, float* state1,
+                        float* state2, std::size_t count) override {
+    const OptimizerUpdate u = reference::resolve_step(update);
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i) {
       reference::optimizer_step(u, params[i], grads[i], state1[i], state2[i]);

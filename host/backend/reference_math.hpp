@@ -50,6 +50,22 @@ inline float activation_derivative(Activation act, float a) {
 // softplus(x) - y*x, stable for large |x|: the binary cross-entropy of sigmoid(x) against y.
 inline double bce_with_logit(double x, double y) { return std::max(x, 0.0) - x * y + std::log1p(std::exp(-std::fabs(x))); }
 
+// A captured step's per-step values read from memory the host can read (the CPU backend's): the dropout step from
+// DropoutKey::step_counter, and t, lr and the bias corrections from OptimizerUpdate::step_counter and schedule.
+inline DropoutKey resolve_step(DropoutKey key) {
+  if (key.step_counter != nullptr) key.step = *key.step_counter;
+  return key;
+}
+inline OptimizerUpdate resolve_step(OptimizerUpdate u) {
+  if (u.step_counter == nullptr) return u;
+  u.step = std::int64_t(*u.step_counter) + 1;
+  const float* values = u.schedule + 3 * ((u.step - 1) % u.schedule_steps);
+  u.lr = values[0];
+  u.bias_correction1 = values[1];
+  u.bias_correction2 = values[2];
+  return u;
+}
+
 // One optimiser step on one parameter (see OptimizerUpdate in backend.hpp).
 inline void optimizer_step(const OptimizerUpdate& u, float& p, float g, float& s1, float& s2) {
   switch (u.kind) {

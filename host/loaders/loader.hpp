@@ -50,6 +50,9 @@ class Loader {
   // The next batch of the epoch. Its memory stays valid, and unchanged, for the work the caller enqueues on
   // the backend before the next call.
   virtual Batch next_batch() = 0;
+  // Whether every batch of the run is in the same buffer (the same features and labels pointers for a given row
+  // count), so that a captured step can read it there; else the step copies each batch into a buffer of its own.
+  virtual bool reuses_batch_buffer() const { return false; }
 
   std::int64_t rows() const { return rows_; }
   int batch_size() const { return batch_size_; }

@@ -20,6 +20,7 @@ class GatherLoader final : public Loader {
     }
   }
   const char* name() const override { return "gather"; }
+  bool reuses_batch_buffer() const override { return source_.shuffle; }  // else slices of the table
 
   void start_epoch(std::uint32_t epoch) override {
     next_ = 0;

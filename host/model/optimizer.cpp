@@ -36,21 +36,50 @@ Optimizer::Optimizer(Backend& backend, const OptimizerConfig& config, const Sche
   backend.fill(state2_.data(), 0.0f, state2_.size());
 }
 
-void Optimizer::step(float* params, const float* grads) {
-  ++steps_done_;
+OptimizerUpdate Optimizer::update_at(std::int64_t t) const {
   OptimizerUpdate u;
   u.kind = config_.kind;
-  last_lr_ = learning_rate_at(config_, schedule_, steps_done_, total_steps_);
-  u.lr = static_cast<float>(last_lr_);
+  u.lr = static_cast<float>(learning_rate_at(config_, schedule_, t, total_steps_));
   u.beta1 = config_.beta1;
   u.beta2 = config_.beta2;
   u.eps = config_.eps;
   u.weight_decay = config_.weight_decay;
   u.momentum = config_.momentum;
-  u.step = steps_done_;
-  u.bias_correction1 = static_cast<float>(1.0 - std::pow(double(config_.beta1), double(steps_done_)));
-  u.bias_correction2 = static_cast<float>(1.0 - std::pow(double(config_.beta2), double(steps_done_)));
+  u.step = t;
+  u.bias_correction1 = static_cast<float>(1.0 - std::pow(double(config_.beta1), double(t)));
+  u.bias_correction2 = static_cast<float>(1.0 - std::pow(double(config_.beta2), double(t)));
+  return u;
+}
+
+void Optimizer::step(float* params, const float* grads) {
+  count_step();
+  backend_.optimizer_update(update_at(steps_done_), params, grads, state1_.data(), state2_.data(), state1_.size());
+}
+
+void Optimizer::step_from_counter(float* params, const float* grads, const std::uint32_t* counter,
+                                  const float* schedule, std::int64_t schedule_steps) {
+  OptimizerUpdate u = update_at(1);  // the hyper-parameters that do not change; t and its values come from memory
+  u.step_counter = counter;
+  u.schedule = schedule;
+  u.schedule_steps = schedule_steps;
   backend_.optimizer_update(u, params, grads, state1_.data(), state2_.data(), state1_.size());
+}
+
+void Optimizer::count_step() {
+  ++steps_done_;
+  last_lr_ = learning_rate_at(config_, schedule_, steps_done_, total_steps_);
+}
+
+void Optimizer::schedule_values(std::int64_t first, std::int64_t count, std::int64_t window, float* out) const {
+  FASTTAB_REQUIRE(first >= 1 && count <= window, "schedule_values: steps ", first, "+", count, " in a window of ",
+                  window);
+  for (std::int64_t t = first; t < first + count; ++t) {
+    const OptimizerUpdate u = update_at(t);
+    float* values = out + 3 * ((t - 1) % window);
+    values[0] = u.lr;
+    values[1] = u.bias_correction1;
+    values[2] = u.bias_correction2;
+  }
 }
 
 }  // namespace fasttab

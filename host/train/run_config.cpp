@@ -40,6 +40,8 @@ double bytes_needed(const TrainConfig& c, const Dataset& d, std::int64_t train_r
   bytes += double(c.batch_size) * f * 2 * (cols + 1);                                        // batch buffers
   bytes += double(d.test.rows + c.val_rows) * width * f;                                     // evaluation outputs
   bytes += double(train_rows) * 4;                                                           // permutation, losses
+  if (c.cuda_graphs)  // the captured step's batch copy, schedule window, and cuBLAS workspace (CUDA)
+    bytes += double(c.batch_size) * (cols + 4) * f + double(train_rows) / c.batch_size * 3 * f + double(32 << 20);
   return bytes;
 }
 

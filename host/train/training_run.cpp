@@ -56,6 +56,18 @@ TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Data
     validation_outputs_ = BackendBuffer<float>(backend, std::size_t(validation_.rows) * width, "validation outputs");
     best_parameters_ = BackendBuffer<float>(backend, config.model.parameter_count(), "best parameters");
   }
+  if (config.cuda_graphs) {
+    FASTTAB_REQUIRE(!data_parallel_, "--cuda-graphs captures the step of one process: the all-reduce between ranks "
+                    "is not captured; leave --cuda-graphs out under mpirun");
+    step_counter_ = BackendBuffer<std::uint32_t>(backend, 1, "step counter");
+    schedule_window_ = BackendBuffer<float>(backend, std::size_t(loader_->batches_per_epoch()) * 3, "schedule window");
+    step_loss_ = BackendBuffer<float>(backend, 1, "step loss");
+    if (!loader_->reuses_batch_buffer()) {
+      const int ld = std::max(train_.ld, padded_width(config.model.inputs));
+      step_features_ = BackendBuffer<float>(backend, std::size_t(batch_rows_) * ld, "captured step batch");
+      step_labels_ = BackendBuffer<float>(backend, std::size_t(batch_rows_), "captured step batch");
+    }
+  }
 }
 
 // The tables go to backend memory once. Host-side loaders (per-sample, slice) read the host table instead of a
@@ -165,6 +177,7 @@ void TrainingRun::forward_backward(const float* x, int ld, int rows, const float
 }
 
 void TrainingRun::training_step(const Batch& batch, std::int64_t step, float* loss_slot) {
+  if (config_.cuda_graphs) return captured_step(batch, step, loss_slot);
   DropoutKey key{config_.seed, static_cast<std::uint32_t>(step), 0};
   const std::size_t count = config_.model.parameter_count();
   if (!data_parallel_) {
@@ -192,6 +205,71 @@ void TrainingRun::training_step(const Batch& batch, std::int64_t step, float* lo
   }
   if (data_parallel_) comm_.all_reduce_sum(mlp_.gradients(), count);
   optimizer_.step(mlp_.parameters(), mlp_.gradients());
+}
+
+// --cuda-graphs: the single-process step above, recorded once per batch row count (a CUDA Graph on the GPU: one
+// launch instead of one per op) and replayed. Its dropout step and its update's t, lr and bias corrections are read
+// from step_counter_ and schedule_window_, which hold the values the step above takes by value, and it runs the
+// same ops in the same order: the same bits. Outside the recorded work: a copy of the batch when the loader has no
+// buffer of its own, the copy of the loss to its slot, and at the first step of each epoch (or after a resume) the
+// host writing the counter and the schedule window (prepare_step_state: a wait for the device between epochs).
+void TrainingRun::captured_step(const Batch& batch, std::int64_t step, float* loss_slot) {
+  prepare_step_state(step);
+  const float* x = batch.features;
+  const float* labels = batch.labels;
+  if (!loader_->reuses_batch_buffer()) {
+    FASTTAB_REQUIRE(std::size_t(batch.rows) * batch.ld <= step_features_.size(), "internal: a batch of ", batch.rows,
+                    " rows x ", batch.ld, " floats is larger than the captured step's buffer");
+    backend_.copy_within(step_features_.data(), x, std::size_t(batch.rows) * batch.ld * sizeof(float));
+    backend_.copy_within(step_labels_.data(), labels, std::size_t(batch.rows) * sizeof(float));
+    x = step_features_.data();
+    labels = step_labels_.data();
+  }
+  CapturedStep& captured = captured_steps_[batch.rows];
+  if (!captured.work) {
+    const int rows = batch.rows, ld = batch.ld;
+    DropoutKey key{config_.seed, 0, 0};
+    key.step_counter = step_counter_.data();
+    // Once directly first, without the update: sizes every workspace the recorded work uses.
+    forward_backward(x, ld, rows, labels, key, step_loss_.data());
+    const std::int64_t window = std::int64_t(schedule_window_.size() / 3);
+    captured.work = backend_.capture([this, x, labels, rows, ld, key, window] {
+      forward_backward(x, ld, rows, labels, key, step_loss_.data());
+      optimizer_.step_from_counter(mlp_.parameters(), mlp_.gradients(), step_counter_.data(), schedule_window_.data(),
+                                   window);
+      backend_.increment_counter(step_counter_.data());
+    });
+    captured.features = x;
+    captured.labels = labels;
+    captured.ld = ld;
+  }
+  FASTTAB_REQUIRE(captured.features == x && captured.labels == labels && captured.ld == batch.ld,
+                  "internal: the loader's batch of ", batch.rows, " rows moved after its step was captured");
+  captured.work->run();
+  backend_.copy_within(loss_slot, step_loss_.data(), sizeof(float));
+  optimizer_.count_step();
+  counter_holds_ = step + 1;
+}
+
+// The captured step's state for step `step` (counted from 0): the counter, when it does not hold it already (the
+// first step, after a resume), and the schedule window, when it does not cover t = step + 1 (once an epoch: the
+// window holds one epoch's steps). Host copies: they wait for the work before them.
+void TrainingRun::prepare_step_state(std::int64_t step) {
+  if (counter_holds_ != step) {
+    FASTTAB_REQUIRE(step >= 0 && step <= std::int64_t(UINT32_MAX) - 1, "--cuda-graphs: step ", step,
+                    " does not fit the 32-bit step counter");
+    const std::uint32_t value = static_cast<std::uint32_t>(step);
+    backend_.copy_to_backend(step_counter_.data(), &value, sizeof value);
+    counter_holds_ = step;
+  }
+  const std::int64_t t = step + 1;
+  const std::int64_t window = std::int64_t(schedule_window_.size() / 3);
+  if (window_first_ < 1 || t < window_first_ || t >= window_first_ + window) {
+    std::vector<float> values(schedule_window_.size());
+    optimizer_.schedule_values(t, window, window, values.data());
+    backend_.copy_to_backend(schedule_window_.data(), values.data(), schedule_window_.bytes());
+    window_first_ = t;
+  }
 }
 
 // Forward passes over a resident table in batch-sized chunks into one outputs buffer, then the backend's metrics.
@@ -293,6 +371,7 @@ void TrainingRun::load_state(const TrainingState& s) {
   backend_.copy_to_backend(optimizer_.state1().data(), s.optimizer_state1.data(), optimizer_.state1().bytes());
   backend_.copy_to_backend(optimizer_.state2().data(), s.optimizer_state2.data(), optimizer_.state2().bytes());
   optimizer_.set_steps_done(s.progress.steps_done);
+  counter_holds_ = -1;  // a captured step's counter is written again before the next step
   if (best_parameters_.size() > 0) {
     FASTTAB_REQUIRE(s.best_parameters.size() == best_parameters_.size(),
                     "the checkpoint holds no best weights for early stopping");

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,10 +28,6 @@ enum class Task { binary, multiclass, regression };
 enum class Precision { fp32, tf32, bf16 };
 enum class OptimizerKind { adam, adamw, sgd };
 
-// Which dropout mask: element (row, column) of layer `layer` at training step `step` is kept iff
-// dropout_keep(seed, step, layer, (first_row + row) * width + column, p) (philox.hpp). The backward pass
-// recomputes it. first_row is where the rows an op sees start in the global batch: 0 for one process; a
-// data-parallel rank's slice of the batch starts there, so that it draws the single-process run's masks.
 // One column of the model's input rows x (the table's feature columns, in order), and where it goes in the
 // assembled first-layer input e: a numeric column (dim 0) is copied to e[:, out_offset]; a categorical column
 // holds a code (an integer-valued float: 0 missing, 1 unseen or rare, 2.. the vocabulary's categories) and its
@@ -52,11 +49,22 @@ struct InputLayout {
   int width = 0;    // columns of e: numeric columns + the sum of the embedding dims
 };
 
+// A captured training step's step counter: a word of backend memory holding the number of steps done, which
+// the step's ops read (DropoutKey::step_counter, OptimizerUpdate::step_counter) and which the step's last op
+// advances (Backend::increment_counter), so that a CUDA Graph replays each step with its own masks and update.
+
+// Which dropout mask: element (row, column) of layer `layer` at training step `step` is kept iff
+// dropout_keep(seed, step, layer, (first_row + row) * width + column, p) (philox.hpp). The backward pass
+// recomputes it. first_row is where the rows an op sees start in the global batch: 0 for one process; a
+// data-parallel rank's slice of the batch starts there, so that it draws the single-process run's masks.
+// With step_counter set, the step is read from that word of backend memory when the op runs instead (a captured
+// training step, replayed with the step that the counter holds then).
 struct DropoutKey {
   std::uint64_t seed = 0;
   std::uint32_t step = 0;
   std::uint32_t layer = 0;
   std::uint64_t first_row = 0;
+  const std::uint32_t* step_counter = nullptr;
 };
 
 // One optimiser step over a flat parameter vector, the hyper-parameters resolved on the host for this step.
@@ -73,6 +81,13 @@ struct OptimizerUpdate {
   std::int64_t step = 1;  // t, counted from 1
   float bias_correction1 = 1.0f;  // 1 - beta1^t
   float bias_correction2 = 1.0f;  // 1 - beta2^t
+  // A captured step's update: when step_counter is set, t = *step_counter + 1 and lr, bias_correction1
+  // and bias_correction2 are read when the op runs from schedule[3 * ((t - 1) % schedule_steps) + {0, 1, 2}], a
+  // window of the run's per-step values that the trainer fills on the host (so that they are the same floats as
+  // above); step, lr and the bias corrections above are then ignored.
+  const std::uint32_t* step_counter = nullptr;
+  const float* schedule = nullptr;
+  std::int64_t schedule_steps = 0;
 };
 
 // What an evaluation returns (host values). Fields that do not apply to the task are NaN.
@@ -118,7 +133,23 @@ class Backend {
   virtual void fill(float* dst, float value, std::size_t count) = 0;
   // In place: values[i] *= factor for i in [0, count) (a data-parallel rank's share of a batch mean).
   virtual void scale(float* values, float factor, std::size_t count) = 0;
+  // In place, asynchronously: *counter += 1 (a word of backend memory: the step counter of a captured step).
+  virtual void increment_counter(std::uint32_t* counter) = 0;
   virtual void synchronize() = 0;
+
+  // ---- captured work ------------------------------------------------------------------------------------
+  // Work recorded once and run again and again: CUDA records what `enqueue` launches on the backend's stream as a
+  // CUDA Graph (nothing runs while it records) and run() launches the graph, one launch for all of its kernels;
+  // the CPU backend keeps `enqueue` and calls it at each run(). Every run does what `enqueue` did when recorded:
+  // the same ops on the same pointers and sizes, so anything that changes between runs must be read from backend
+  // memory (the step counter, above). `enqueue` must only enqueue (no allocation, no wait, no host copy) and the workspaces it
+  // uses must already be sized (run the same work once directly first). Errors during recording end it and throw.
+  class CapturedWork {
+   public:
+    virtual ~CapturedWork() = default;
+    virtual void run() = 0;
+  };
+  virtual std::unique_ptr<CapturedWork> capture(std::function<void()> enqueue) = 0;
 
   // ---- dense algebra ------------------------------------------------------------------------------------
   // C[m,n] = alpha * op(A) op(B) + beta * C, op(A) m x k, op(B) k x n; op(X) = X^T when trans_x.

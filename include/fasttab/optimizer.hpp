@@ -44,6 +44,16 @@ class Optimizer {
             std::int64_t total_steps);
   // One update of params with grads; advances the step counter. Enqueued only: no wait.
   void step(float* params, const float* grads);
+  // The update of step t (from 1): the hyper-parameters, lr and bias corrections that step() uses for it.
+  OptimizerUpdate update_at(std::int64_t t) const;
+  // A captured step's update (OptimizerUpdate::step_counter): of step *counter + 1, its lr and bias corrections read
+  // from `schedule` (schedule_values) when it runs. Enqueued only; count_step() keeps the host's count.
+  void step_from_counter(float* params, const float* grads, const std::uint32_t* counter, const float* schedule,
+                         std::int64_t schedule_steps);
+  void count_step();  // steps_done + 1 and its learning rate, without an update (a captured step's)
+  // lr, bias_correction1, bias_correction2 of steps [first, first + count), 3 floats each at out[3 * ((t - 1) %
+  // window)]: the schedule window a captured step reads. count <= window.
+  void schedule_values(std::int64_t first, std::int64_t count, std::int64_t window, float* out) const;
   std::int64_t steps_done() const { return steps_done_; }
   double current_lr() const { return last_lr_; }
   // State for checkpoints: both state vectors and the step counter.

@@ -35,6 +35,8 @@ struct TrainConfig {
   std::int64_t val_rows = 0;   // early stopping: validation rows taken from the end of the training rows
   double val_fraction = 0;     // --val-fraction: the tools turn it into val_rows (random training rows moved to the end)
   int patience = 0;            // epochs without validation improvement before stopping (0 = never stop early)
+  bool cuda_graphs = false;    // --cuda-graphs: the training step captured once (per batch row count) and replayed;
+                               // the same results bit for bit, not a setting of the model (not in the checkpoint)
   std::string save_path;       // checkpoint written (atomically) at the end of every epoch; empty = none
   std::string resume_path;     // checkpoint to continue from: the run goes on from its next epoch, bit for bit
   ColumnLayout data_layout;    // recorded in the checkpoint's config for predict (not used by training)
