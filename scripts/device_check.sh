@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks, in one run on a CUDA machine, from the archive scripts/pack_device.sh made.
 #   scripts/device_check.sh [quick|full|tf32]
-#     quick: GPU tests, bench_step, the reference run; full: also tf32, the loader comparison and the PyTorch peer,
+#     quick: GPU tests, bench_step, the reference run, tf32 shuffled with and without --cuda-graphs; full: also the
+#     loader comparison and the PyTorch peer,
 #     predict and TensorBoard; tf32: quick, then the loader comparison and the PyTorch peer with TF32 GEMMs.
 # Logs go to $OUT (default /tmp/fasttab-device): all.log (everything printed) and the JSON/SVG outputs.
 # Each step has its own time limit and a failure does not stop the next one.
@@ -24,9 +25,13 @@ step 240 gpu-tests "$B/fasttab_gpu_tests" --duration=true
 step 60 metrics-repeat bash -c "for i in \$(seq 20); do $B/fasttab_gpu_tests -tc='*multiclass and regression*' | grep -E 'ERROR|test cases'; done"
 step 120 bench-step "$B/bench_step" --repeats 30 --json "$OUT/bench_step.json"
 step 120 train-reference "$B/train" --json "$OUT/train_reference.json"
+# The step as a CUDA Graph against op by op (issue 9, item 4): the same losses are expected, and less time.
+step 90 train-tf32-shuffle "$B/train" --precision tf32 --shuffle --epochs 3 --json "$OUT/train_tf32.json"
+step 90 train-tf32-shuffle-graphs "$B/train" --precision tf32 --shuffle --epochs 3 --cuda-graphs \
+  --json "$OUT/train_tf32_graphs.json"
+step 120 train-reference-graphs "$B/train" --cuda-graphs --json "$OUT/train_reference_graphs.json"
 if [ "$mode" = full ]; then
   step 60 bench-step-tf32 "$B/bench_step" --precision tf32 --repeats 30 --json "$OUT/bench_step_tf32.json"
-  step 90 train-tf32-shuffle "$B/train" --precision tf32 --shuffle --epochs 3 --json "$OUT/train_tf32.json"
   step 300 compare-loaders "$B/compare_loaders" --epochs 1 --time-budget 12 --json "$OUT/loaders.json" \
     --plot "$OUT/loaders.svg" --export-npy /tmp/ft/synthetic.npy
   step 120 compare-loaders-shuffled "$B/compare_loaders" --shuffle --loaders slice,gather --epochs 2 \
