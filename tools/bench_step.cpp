@@ -98,12 +98,13 @@ struct StepBench {
 
 // Milliseconds of each piece.
 struct StepTimes {
-  double gemm = 0, step = 0, forward_elementwise = 0, backward_elementwise = 0, fused_backward = 0,
+  double gemm = 0, step = 0, captured_step = 0, forward_elementwise = 0, backward_elementwise = 0, fused_backward = 0,
          bias_gradient = 0, optimizer = 0, eval = 0, perm = 0, gather = 0;
 };
 
 // 1. The GEMMs of one step alone (forward and weight gradient per layer, input gradient per layer but the
-// first), on the model's own buffers; 2. one whole training step on a resident batch.
+// first), on the model's own buffers; 2. one whole training step on a resident batch, op by op; 3. the same step
+// as captured work (below).
 void time_step(StepBench& b, int repeats, StepTimes& t) {
   Backend* const backend = &b.backend;
   const MlpSpec& spec = b.spec;
@@ -129,6 +130,27 @@ void time_step(StepBench& b, int repeats, StepTimes& t) {
     b.mlp.backward(b.train.features.data(), ld, batch, b.grad.data(), key);
     b.opt.step(b.mlp.parameters(), b.mlp.gradients());
   });
+  // 3. The same step recorded once and replayed (train --cuda-graphs: one CUDA Graph launch a step), its dropout
+  // step and optimiser step read from a counter in backend memory, its schedule from a window of `repeats` + 1 steps
+  // (median_ms runs the work repeats + 1 times).
+  BackendBuffer<std::uint32_t> counter(*backend, 1, "step counter");
+  const std::uint32_t first = 0;
+  backend->copy_to_backend(counter.data(), &first, sizeof first);
+  const std::int64_t window = repeats + 1;
+  std::vector<float> values(std::size_t(window) * 3);
+  b.opt.schedule_values(1, window, window, values.data());
+  BackendBuffer<float> schedule(*backend, values.size(), "schedule window");
+  backend->copy_to_backend(schedule.data(), values.data(), schedule.bytes());
+  DropoutKey key{1, 0, 0};
+  key.step_counter = counter.data();
+  const std::unique_ptr<Backend::CapturedWork> captured = backend->capture([&] {
+    const float* out = b.mlp.forward(b.train.features.data(), ld, batch, true, key);
+    backend->loss_forward_backward(Task::binary, out, batch, 1, 1, b.train.labels.data(), b.grad.data(), b.loss.data());
+    b.mlp.backward(b.train.features.data(), ld, batch, b.grad.data(), key);
+    b.opt.step_from_counter(b.mlp.parameters(), b.mlp.gradients(), counter.data(), schedule.data(), window);
+    backend->increment_counter(counter.data());
+  });
+  t.captured_step = median_ms(*backend, repeats, [&] { captured->run(); });
 }
 
 // 2b. The element-wise parts of one step, alone, on the same shapes (hidden layers only), and the optimiser.
@@ -348,6 +370,8 @@ std::vector<OpRow> op_rows(const StepTimes& t, const StepBench& b, std::int64_t 
       {gemm_name, t.gemm, CeilingKind::gemm, step_gemm_flop(spec, batch), "2*batch*in*out per GEMM"},
       {"whole training step", t.step, CeilingKind::gemm, step_gemm_flop(spec, batch),
        "its GEMMs' FLOPs only (element-wise work not counted)"},
+      {"training step, captured (--cuda-graphs)", t.captured_step, CeilingKind::gemm,
+       step_gemm_flop(spec, batch), "its GEMMs' FLOPs only (element-wise work not counted)"},
       {"test evaluation (forward + loss + AUC)", t.eval, CeilingKind::gemm, forward_flop(spec, test_rows),
        "forward GEMMs only: 2*test_rows*in*out per layer"},
       {"  element-wise forward (hidden layers)", t.forward_elementwise, CeilingKind::copy,
