@@ -188,12 +188,12 @@ def _levels(column):
     return out, list(index)
 
 
-def frame_to_arrays(what, X, categorical):
+def frame_to_arrays(what, X, categorical, allow_nan=False):
     """A DataFrame as the engine takes it: float32 C-order features, its categorical columns (the indices in
     `categorical`, or for fit=None those column_kinds calls "category") as level indices, and the list of
     (feature, levels). A column of `categorical` that holds numbers stays numbers (NaN: missing); the engine
-    reads them by their text. Numeric columns are checked as check_array does (NaN/inf refused). TypeError for
-    text in a column not in `categorical`, naming it."""
+    reads them by their text. Numeric columns are checked as check_array does (infinity refused, and NaN unless
+    `allow_nan`: nan_policy="indicator"). TypeError for text in a column not in `categorical`, naming it."""
     from sklearn.utils.validation import check_array
 
     kinds = column_kinds(X)
@@ -216,13 +216,14 @@ def frame_to_arrays(what, X, categorical):
                 out[:, i] = column.to_numpy(dtype=np.float32, na_value=np.nan)
             except (TypeError, ValueError) as e:
                 raise TypeError(f"{what}'s column {X.columns[i]!r} holds a value that is not a number ({e})") from e
-    # Missing values are allowed in the categorical columns only: check the others as check_array does.
+    # Missing values are categories of their own in the categorical columns: check the others as check_array does.
     cat = sorted(categorical)
     checked = out
     if cat:
         checked = out.copy()
         checked[:, cat] = np.nan_to_num(checked[:, cat], nan=0.0)
-    check_array(checked, dtype=np.float32, order="C", input_name=what if what != "X" else "X", copy=False)
+    check_array(checked, dtype=np.float32, order="C", input_name=what, copy=False,
+                ensure_all_finite="allow-nan" if allow_nan else True)
     return out, levels
 
 

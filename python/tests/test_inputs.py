@@ -124,6 +124,7 @@ def test_labels():
     ("epochs", 2.5, TypeError, "epochs=2.5 must be an integer"),
     ("lr", -1.0, ValueError, "lr=-1.0"),
     ("device", "tpu", ValueError, "device='tpu'"),
+    ("nan_policy", "zero", ValueError, "nan_policy='zero' is not one of 'reject', 'indicator'"),
     ("patience", 3, ValueError, "patience=3 needs a validation split"),
 ])
 def test_bad_parameters(param, value, exc, message):
