@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, co
 
 from . import _core
 from ._inputs import (CudaMatrix, _is_dataframe, convert_error, cuda_matrix, data_address, frame_to_arrays,
-                      has_categories, host_copy, is_cuda_array, reject_non_numeric)
+                      has_categories, host_copy, is_cuda_array, reject_non_numeric, text_array_as_frame)
 
 _METRICS = ("loss", "auc", "accuracy", "rmse", "mae", "r2")
 _FORMAT = 1  # version of the "python" checkpoint section
@@ -134,6 +134,7 @@ class _FastTabMLP(BaseEstimator):
             matrix = cuda_matrix(what, X)
             validate_data(self, matrix, reset=reset, skip_check_array=True)  # the feature count; no names
             return matrix, []
+        X = text_array_as_frame(what, X)
         reject_non_numeric(what, X)
         if _is_dataframe(X) and (categorical or has_categories(X)):
             validate_data(self, X, reset=reset, skip_check_array=True)  # the feature names and count
@@ -158,6 +159,7 @@ class _FastTabMLP(BaseEstimator):
                 raise ValueError(f"Found input variables with inconsistent numbers of samples: [{X.shape[0]}, "
                                  f"{y.shape[0]}]")
             return X, y, levels
+        X = text_array_as_frame("X", X)
         reject_non_numeric("X", X)
         if has_categories(X):
             validate_data(self, X, reset=True, skip_check_array=True)
