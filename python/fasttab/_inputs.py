@@ -255,7 +255,11 @@ def frame_to_arrays(what, X, categorical, allow_nan=False):
     for i in range(cols):
         column = X.iloc[:, i]
         if kinds[i] == "category":
-            out[:, i], names = _levels(column)
+            try:
+                out[:, i], names = _levels(column)
+            except UnicodeDecodeError as e:
+                raise TypeError(f"{what}'s column {X.columns[i]!r} holds bytes that are not UTF-8 text ({e}); decode "
+                                "them first") from e
             levels.append((i, names))
         else:
             try:

@@ -95,6 +95,8 @@ def test_bad_values_name_their_column(monkeypatch):
     bad[3, 0] = b"\xff\xfe"
     with pytest.raises(TypeError, match="column 0 holds bytes that are not UTF-8"):
         fasttab.MLPClassifier(**PARAMS).fit(bad, y)
+    with pytest.raises(TypeError, match="column 'city' holds bytes that are not UTF-8"):
+        fasttab.MLPClassifier(**PARAMS).fit(pd.DataFrame({"city": bad[:, 0], "x": X[:, 1].astype(float)}), y)
     monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas fails
     with pytest.raises(TypeError, match="X holds text.*install pandas"):
         fasttab.MLPClassifier(**PARAMS).fit(X, y)
