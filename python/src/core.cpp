@@ -108,9 +108,8 @@ void require_finite(fasttab::Backend& backend, const fasttab::FeatureView& v, co
                            ", feature " + std::to_string(bad % v.cols) + "); " + fix).c_str());
 }
 
-// Whether a host array holds a NaN (nan_policy="indicator": such a table is imputed on the host).
+// Whether a host array holds a NaN.
 bool host_has_nan(const InputMatrix& m) {
-  if (!m.host) return false;
   const float* v = m.view.data;
   return std::any_of(v, v + m.view.rows * m.view.cols, [](float x) { return std::isnan(x); });
 }
@@ -353,9 +352,12 @@ nb::dict train_model(nb::handle x_arg, const Vector& y, nb::handle x_test_arg, c
   const fasttab::DeviceChoice choice = device_choice(device);
   const int cuda_device = cuda_device_of({{&x, "X"}, {&x_test, "the evaluation set's X"}}, choice);
   if (!categorical.empty() && (!x.host || !x_test.host))
-    throw nb::type_error("categorical columns come from a pandas DataFrame in host memory, not from CUDA arrays");
+    throw nb::type_error("categorical columns come from host data (a pandas DataFrame or a NumPy array), not from "
+                         "CUDA arrays");
   // Categories and imputations are applied to host tables; numbers only are read from the caller's arrays.
-  const bool as_tables = !categorical.empty() || (impute_missing && (host_has_nan(x) || host_has_nan(x_test)));
+  // (Host arrays only: NaN in a CUDA array is refused on the device, with not_finite's advice.)
+  const bool impute = impute_missing && x.host && x_test.host && (host_has_nan(x) || host_has_nan(x_test));
+  const bool as_tables = !categorical.empty() || impute;
   const char* not_finite = impute_missing ? "nan_policy='indicator' imputes missing values in host arrays only: pass "
                                             "X as a NumPy array or a DataFrame"
                                           : "fasttab does not take missing values in arrays: impute them first";
