@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, co
 
 from . import _core
 from ._inputs import (CudaMatrix, _is_dataframe, convert_error, cuda_matrix, data_address, frame_to_arrays,
-                      has_categories, host_copy, is_cuda_array, reject_non_numeric)
+                      has_categories, host_copy, is_cuda_array, reject_non_numeric, text_array_as_frame)
 
 _METRICS = ("loss", "auc", "accuracy", "rmse", "mae", "r2")
 _FORMAT = 1  # version of the "python" checkpoint section
@@ -29,6 +29,9 @@ _FORMAT = 1  # version of the "python" checkpoint section
 # The engine's settings table (include/fasttab/settings.hpp): each parameter's range and choices come from it, so
 # that the CLI's flags, the engine's checks and these agree. validation_fraction is this package's own.
 _SETTINGS = {s["name"]: s for s in _core.settings()}
+# The CLI's --nan-policy values that apply to an estimator (a loader's setting, not in the table): "drop" (rows
+# left out) and "zero" are the caller's to do (X[~np.isnan(X).any(axis=1)], np.nan_to_num).
+_NAN_POLICIES = ("reject", "indicator")
 
 
 def _check_number(name, value, low, high, integral, low_open):
@@ -38,6 +41,12 @@ def _check_number(name, value, low, high, integral, low_open):
     if not (low < value if low_open else low <= value) or value > high or (not integral and math.isnan(value)):
         show = lambda v: int(v) if integral and math.isfinite(v) else v  # noqa: E731
         raise ValueError(f"{name}={value!r} is not in {'(' if low_open else '['}{show(low)}, {show(high)}]")
+
+
+def _choices():
+    """(parameter, allowed values) of the parameters that name a choice."""
+    names = ("activation", "optimizer", "lr_schedule", "precision", "device")
+    return [(name, _SETTINGS[name]["choices"]) for name in names] + [("nan_policy", _NAN_POLICIES)]
 
 
 def _check_params(est):
@@ -53,8 +62,7 @@ def _check_params(est):
     if not hidden or any(h < widths["min"] or h > widths["max"] for h in hidden):
         raise ValueError(f"hidden={est.hidden!r}: every layer width must be in [{int(widths['min'])}, "
                          f"{int(widths['max'])}], and there must be one")
-    for name in ("activation", "optimizer", "lr_schedule", "precision", "device"):
-        allowed = _SETTINGS[name]["choices"]
+    for name, allowed in _choices():
         if getattr(est, name) not in allowed:
             raise ValueError(f"{name}={getattr(est, name)!r} is not one of {', '.join(map(repr, allowed))}")
     for name in ("dropout", "batch_size", "epochs", "lr", "seed", "patience", "eval_every", "embedding_dim",
@@ -89,7 +97,7 @@ class _FastTabMLP(BaseEstimator):
     def __init__(self, hidden=(300, 300, 300, 300), activation="tanh", dropout=0.5, batch_size=16384, epochs=10,
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, validation_fraction=0.0, patience=0, eval_every=100, verbose=False,
-                 callback=None, embedding_dim=0, min_category_count=1):
+                 callback=None, embedding_dim=0, min_category_count=1, nan_policy="reject"):
         self.hidden = hidden
         self.activation = activation
         self.dropout = dropout
@@ -110,22 +118,30 @@ class _FastTabMLP(BaseEstimator):
         self.callback = callback
         self.embedding_dim = embedding_dim
         self.min_category_count = min_category_count
+        self.nan_policy = nan_policy
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.nan_policy == "indicator"
+        return tags
 
     # ---- inputs ----------------------------------------------------------------------------------------------
-    def _validate_X(self, X, reset, what="X", categorical=frozenset()):
+    def _validate_X(self, X, reset, what="X", categorical=frozenset(), allow_nan=False):
         """X as the engine takes it: (float32 C-order array or CudaMatrix, [(feature, levels)] of its categorical
         columns). `categorical`: the features that were categorical in fit (a DataFrame's columns there may hold
-        text)."""
+        text). `allow_nan`: NaN in numeric columns is a missing value (nan_policy="indicator"), not an error."""
         if is_cuda_array(X):
             matrix = cuda_matrix(what, X)
             validate_data(self, matrix, reset=reset, skip_check_array=True)  # the feature count; no names
             return matrix, []
+        X = text_array_as_frame(what, X)
         reject_non_numeric(what, X)
         if _is_dataframe(X) and (categorical or has_categories(X)):
             validate_data(self, X, reset=reset, skip_check_array=True)  # the feature names and count
-            return frame_to_arrays(what, X, set(categorical))
+            return frame_to_arrays(what, X, set(categorical), allow_nan)
         try:
-            return validate_data(self, X, reset=reset, dtype=np.float32, order="C", accept_sparse=False), []
+            return validate_data(self, X, reset=reset, dtype=np.float32, order="C", accept_sparse=False,
+                                 ensure_all_finite="allow-nan" if allow_nan else True), []
         except ValueError as e:
             converted = convert_error(what, e)
             if converted is not None:
@@ -134,23 +150,25 @@ class _FastTabMLP(BaseEstimator):
 
     def _validate_Xy(self, X, y):
         """(X, y, levels): X as _validate_X makes it (a DataFrame's text and category columns are categorical)."""
+        allow_nan = self.nan_policy == "indicator"
         if is_cuda_array(X) or is_cuda_array(y):
-            X, levels = self._validate_X(X, reset=True)
+            X, levels = self._validate_X(X, reset=True, allow_nan=allow_nan)
             y = column_or_1d(check_array(host_copy("y", y), ensure_2d=False, dtype="numeric" if self._y_numeric else None,
                                          ensure_all_finite=True, input_name="y"), warn=True)
             if y.shape[0] != X.shape[0]:
                 raise ValueError(f"Found input variables with inconsistent numbers of samples: [{X.shape[0]}, "
                                  f"{y.shape[0]}]")
             return X, y, levels
+        X = text_array_as_frame("X", X)
         reject_non_numeric("X", X)
         if has_categories(X):
             validate_data(self, X, reset=True, skip_check_array=True)
-            Xf, levels = frame_to_arrays("X", X, None)
+            Xf, levels = frame_to_arrays("X", X, None, allow_nan)
             Xf, y = check_X_y(Xf, y, dtype=np.float32, order="C", ensure_all_finite=False, y_numeric=self._y_numeric)
             return Xf, y, levels
         try:
             X, y = validate_data(self, X, y, reset=True, dtype=np.float32, order="C", accept_sparse=False,
-                                 y_numeric=self._y_numeric)
+                                 y_numeric=self._y_numeric, ensure_all_finite="allow-nan" if allow_nan else True)
             return X, y, []
         except ValueError as e:
             converted = convert_error("X", e)
@@ -170,7 +188,8 @@ class _FastTabMLP(BaseEstimator):
         if not isinstance(eval_set, tuple) or len(eval_set) != 2:
             raise TypeError("eval_set must be a pair (X_eval, y_eval) (or a list holding one pair)")
         X_eval, y_eval = eval_set
-        X_eval, levels = self._validate_X(X_eval, reset=False, what="eval_set's X", categorical=categorical)
+        X_eval, levels = self._validate_X(X_eval, reset=False, what="eval_set's X", categorical=categorical,
+                                          allow_nan=self.nan_policy == "indicator")
         y_eval = column_or_1d(check_array(host_copy("eval_set's y", y_eval), ensure_2d=False, dtype=None,
                                           ensure_all_finite=True,
                                           input_name="eval_set's y"), warn=True)
@@ -245,7 +264,7 @@ class _FastTabMLP(BaseEstimator):
             names = [str(c) for c in getattr(self, "feature_names_in_", [])]
             result = _core.train(X, np.ascontiguousarray(y_train, dtype=np.float32), X_test,
                                  np.ascontiguousarray(y_test, dtype=np.float32), options, on_epoch, self.device,
-                                 levels, levels_test, names)
+                                 levels, levels_test, names, self.nan_policy == "indicator")
             if not os.path.exists(path):  # stopped by the callback before the first epoch ended
                 raise RuntimeError("fasttab: training ended before the first epoch; there is no model")
             model = _core.Model(path, self.device)
@@ -271,9 +290,18 @@ class _FastTabMLP(BaseEstimator):
     # ---- prediction ------------------------------------------------------------------------------------------
     def _outputs(self, X):
         """(X, levels) for the model: a DataFrame's categorical columns map to the fit's categories by their text
-        (a category fit did not see is the unseen category)."""
+        (a category fit did not see is the unseen category); NaN in numeric columns is taken when the model imputes
+        (nan_policy="indicator" with missing values in fit's rows)."""
         check_is_fitted(self)
-        return self._validate_X(X, reset=False, categorical=self._categorical_features())
+        imputes = bool(self._model.imputations)
+        try:
+            return self._validate_X(X, reset=False, categorical=self._categorical_features(), allow_nan=imputes)
+        except ValueError as e:
+            if self.nan_policy == "indicator" and not imputes and "contains NaN" in str(e):
+                raise ValueError("Input X contains NaN. This model was fit with nan_policy='indicator' on rows "
+                                 "without missing values, so it has no means to replace them with: impute X first, "
+                                 "or fit on rows that have missing values") from e
+            raise
 
     # ---- persistence -----------------------------------------------------------------------------------------
     def _python_section(self):
@@ -382,12 +410,13 @@ class MLPRegressor(RegressorMixin, _FastTabMLP):
     def __init__(self, hidden=(300, 300, 300, 300), activation="tanh", dropout=0.5, batch_size=16384, epochs=10,
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, standardize_target=True, log_target=False, validation_fraction=0.0,
-                 patience=0, eval_every=100, verbose=False, callback=None, embedding_dim=0, min_category_count=1):
+                 patience=0, eval_every=100, verbose=False, callback=None, embedding_dim=0, min_category_count=1,
+                 nan_policy="reject"):
         super().__init__(hidden=hidden, activation=activation, dropout=dropout, batch_size=batch_size, epochs=epochs,
                          lr=lr, optimizer=optimizer, lr_schedule=lr_schedule, precision=precision, device=device,
                          shuffle=shuffle, seed=seed, standardize=standardize, validation_fraction=validation_fraction,
                          patience=patience, eval_every=eval_every, verbose=verbose, callback=callback,
-                         embedding_dim=embedding_dim, min_category_count=min_category_count)
+                         embedding_dim=embedding_dim, min_category_count=min_category_count, nan_policy=nan_policy)
         self.standardize_target = standardize_target
         self.log_target = log_target
 
@@ -452,18 +481,19 @@ def load(path, device="auto"):
                   seed=config.get("seed", 1), standardize=config.get("standardize", False),
                   validation_fraction=fraction, patience=config.get("patience", 0) if fraction > 0 else 0,
                   eval_every=config.get("eval_every", 100), embedding_dim=config.get("embedding_dim", 0),
-                  min_category_count=config.get("min_category_count", 1), **extra)
+                  min_category_count=config.get("min_category_count", 1),
+                  nan_policy="indicator" if model.imputations else "reject", **extra)
         est.history_ = []
         est.stopped_early_ = False
         est.best_epoch_ = 0
         names = config.get("layout", {}).get("feature_names", [])
-        if names and len(names) == model.inputs and all(names):  # a CSV with a header: its feature columns' names
+        if names and len(names) == model.columns and all(names):  # a CSV with a header: its feature columns' names
             est.feature_names_in_ = np.array(names, dtype=object)
         if model.task == "binary":
             est.classes_ = np.array([0, 1])
         elif model.task == "multiclass":
             est.classes_ = np.arange(model.width)
-    est.n_features_in_ = model.inputs
+    est.n_features_in_ = model.columns
     est.stopped_by_callback_ = False
     est.backend_ = None
     est._model = model

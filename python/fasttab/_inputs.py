@@ -7,8 +7,9 @@ GPU. CUDA arrays (CuPy, PyTorch, Numba through __cuda_array_interface__; others 
 their GPU: they must be float32 and C-contiguous (cuda_matrix says how to make them so), and the engine checks them
 for NaN on the device. A pandas DataFrame's text columns (object or string dtype) and `category` columns are
 categorical: each goes to the engine as level indices (NaN where missing) with its levels' text (frame_to_arrays),
-and the engine encodes them by the vocabularies it builds on the training rows. NumPy string arrays and other
-non-numeric columns (dates, complex) are refused with a TypeError naming them.
+and the engine encodes them by the vocabularies it builds on the training rows. A 2-D NumPy array holding text (an
+object array with str or bytes values, or a string array) is read as a DataFrame without column names
+(text_array_as_frame). Other non-numeric columns (dates, complex) are refused with a TypeError naming them.
 """
 
 from typing import NamedTuple
@@ -154,9 +155,54 @@ def has_categories(X):
     return _is_dataframe(X) and "category" in column_kinds(X)
 
 
+def _is_text(value):
+    return isinstance(value, (str, bytes))  # np.str_ and np.bytes_ too
+
+
+def _text(value):
+    """A category's text: str as it is, bytes decoded (UTF-8), anything else as str() writes it."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _array_column(what, i, column):
+    """One column of a NumPy array holding text: object values (text; None and NaN missing) when a non-missing
+    value is a string (or bytes, decoded), else float64 (None, pd.NA as NaN). TypeError naming the column for bytes
+    that are not UTF-8 and for a value that is neither text nor a number."""
+    if column.dtype.kind in "US" or any(map(_is_text, column)):
+        try:
+            return np.array([_text(v) if _is_text(v) else v for v in column], dtype=object)
+        except UnicodeDecodeError as e:
+            raise TypeError(f"{what}'s column {i} holds bytes that are not UTF-8 text ({e}); decode them first") from e
+    import pandas as pd
+
+    values = column.astype(object)
+    values[np.asarray(pd.isna(values), dtype=bool)] = np.nan
+    try:
+        return values.astype(np.float64)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{what}'s column {i} holds a value that is neither text nor a number ({e}); fasttab takes "
+                        "numbers and text (categories)") from e
+
+
+def text_array_as_frame(what, X):
+    """X itself, unless it is a 2-D NumPy array holding text (a string or bytes array, or an object array with a str
+    or bytes value): then a pandas DataFrame of its columns, named 0..n-1, each as _array_column makes it (text
+    columns are then categorical, the others numeric), which fit and predict take as a frame without column names.
+    TypeError when pandas is missing."""
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or not (
+            X.dtype.kind in "US" or (X.dtype == object and any(map(_is_text, X.flat)))):
+        return X
+    try:
+        import pandas as pd
+    except ImportError:
+        raise TypeError(f"{what} holds text, which fasttab reads as categorical columns through pandas: install "
+                        "pandas (pip install pandas), or encode the text as numbers") from None
+    return pd.DataFrame({i: _array_column(what, i, X[:, i]) for i in range(X.shape[1])}, index=range(X.shape[0]))
+
+
 def reject_non_numeric(what, X):
-    """TypeError for what fasttab cannot take: NumPy string arrays, and DataFrame columns that are neither numbers
-    nor categories (dates, complex numbers...)."""
+    """TypeError for what fasttab cannot take: NumPy string arrays that are not 2-D, and DataFrame columns that are
+    neither numbers nor categories (dates, complex numbers...)."""
     if _is_dataframe(X):
         bad = [f"{name!r} ({dtype})" for name, dtype, kind in zip(X.columns, X.dtypes, column_kinds(X)) if kind is None]
         if bad:
@@ -164,20 +210,20 @@ def reject_non_numeric(what, X):
                 f"{what} has columns fasttab cannot take: {', '.join(bad[:10])}{' ...' if len(bad) > 10 else ''}; "
                 "it trains on numeric columns and categories (text, pandas category); encode these as numbers")
     elif isinstance(X, np.ndarray) and X.dtype.kind in "USV":
-        raise TypeError(f"{what} holds {X.dtype} values (strings or bytes); fasttab takes numbers only, and text "
-                        "columns in a pandas DataFrame")
+        raise TypeError(f"{what} holds {X.dtype} values (strings or bytes) in {X.ndim} dimension(s); fasttab takes "
+                        "numbers, and text as the columns of a 2-D array or a pandas DataFrame")
 
 
 def _levels(column):
     """A categorical column's level indices (float32, NaN where missing) and levels: its distinct non-missing
-    values as text (str), in order of first appearance; values with the same text are one level."""
+    values as text (_text), in order of first appearance; values with the same text are one level."""
     import pandas as pd
 
     values = np.asarray(column, dtype=object).copy()
     missing = np.asarray(pd.isna(values), dtype=bool)
     values[missing] = None
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    text = [str(u) for u in uniques]
+    text = [_text(u) for u in uniques]
     index = {}
     remap = np.empty(len(text), dtype=np.float32)
     for i, t in enumerate(text):
@@ -188,12 +234,12 @@ def _levels(column):
     return out, list(index)
 
 
-def frame_to_arrays(what, X, categorical):
+def frame_to_arrays(what, X, categorical, allow_nan=False):
     """A DataFrame as the engine takes it: float32 C-order features, its categorical columns (the indices in
     `categorical`, or for fit=None those column_kinds calls "category") as level indices, and the list of
     (feature, levels). A column of `categorical` that holds numbers stays numbers (NaN: missing); the engine
-    reads them by their text. Numeric columns are checked as check_array does (NaN/inf refused). TypeError for
-    text in a column not in `categorical`, naming it."""
+    reads them by their text. Numeric columns are checked as check_array does (infinity refused, and NaN unless
+    `allow_nan`: nan_policy="indicator"). TypeError for text in a column not in `categorical`, naming it."""
     from sklearn.utils.validation import check_array
 
     kinds = column_kinds(X)
@@ -209,20 +255,25 @@ def frame_to_arrays(what, X, categorical):
     for i in range(cols):
         column = X.iloc[:, i]
         if kinds[i] == "category":
-            out[:, i], names = _levels(column)
+            try:
+                out[:, i], names = _levels(column)
+            except UnicodeDecodeError as e:
+                raise TypeError(f"{what}'s column {X.columns[i]!r} holds bytes that are not UTF-8 text ({e}); decode "
+                                "them first") from e
             levels.append((i, names))
         else:
             try:
                 out[:, i] = column.to_numpy(dtype=np.float32, na_value=np.nan)
             except (TypeError, ValueError) as e:
                 raise TypeError(f"{what}'s column {X.columns[i]!r} holds a value that is not a number ({e})") from e
-    # Missing values are allowed in the categorical columns only: check the others as check_array does.
+    # Missing values are categories of their own in the categorical columns: check the others as check_array does.
     cat = sorted(categorical)
     checked = out
     if cat:
         checked = out.copy()
         checked[:, cat] = np.nan_to_num(checked[:, cat], nan=0.0)
-    check_array(checked, dtype=np.float32, order="C", input_name=what if what != "X" else "X", copy=False)
+    check_array(checked, dtype=np.float32, order="C", input_name=what, copy=False,
+                ensure_all_finite="allow-nan" if allow_nan else True)
     return out, levels
 
 

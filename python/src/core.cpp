@@ -98,14 +98,20 @@ std::unique_ptr<fasttab::Backend> backend_for(fasttab::DeviceChoice choice, int 
 }
 
 // ValueError for a NaN or infinity among the features of a view the backend reads in place (a CUDA array: the
-// Python side checks host arrays as scikit-learn does). One pass on the device.
-void require_finite(fasttab::Backend& backend, const fasttab::FeatureView& v, const char* what) {
+// Python side checks host arrays as scikit-learn does). One pass on the device. `fix`: what the message advises.
+void require_finite(fasttab::Backend& backend, const fasttab::FeatureView& v, const char* what,
+                    const char* fix = "fasttab does not take missing values in arrays: impute them first") {
   if (v.rows == 0 || !backend.can_read(v.data)) return;
   const std::int64_t bad = backend.find_nonfinite(v.data, v.rows * v.cols);
   if (bad >= 0)
     throw nb::value_error((std::string(what) + " holds a NaN or an infinity (row " + std::to_string(bad / v.cols) +
-                           ", feature " + std::to_string(bad % v.cols) + "); fasttab does not take missing values in "
-                           "arrays: impute them first").c_str());
+                           ", feature " + std::to_string(bad % v.cols) + "); " + fix).c_str());
+}
+
+// Whether a host array holds a NaN.
+bool host_has_nan(const InputMatrix& m) {
+  const float* v = m.view.data;
+  return std::any_of(v, v + m.view.rows * m.view.cols, [](float x) { return std::isnan(x); });
 }
 
 // A dataset table holding the rows' count, columns and labels of a view (the features stay in the caller's array).
@@ -152,24 +158,47 @@ void add_categorical(fasttab::Table& t, const Levels& levels, const std::string&
                     t.categorical[i].feature, " is given twice");
 }
 
-// The checkpoint's column layout of a model trained on a DataFrame with categorical columns: as if from a CSV file
-// of the frame's columns (header: their names) with the label last, so that build/predict reads a CSV of the same
-// frame (df.to_csv(index=False), the label column optional) and knows which columns are categories.
-void record_layout(const fasttab::Table& train, const std::vector<std::string>& feature_names,
+// The checkpoint's column layout of a model trained with categorical columns or imputations (of the caller's
+// `columns`, before the indicators): as if from a CSV file of X's columns (header: their names, when X had them)
+// with the label last, so that build/predict reads a CSV of the same frame (df.to_csv(index=False), the label
+// column optional), or a .npy of X, and knows which columns are categories and which means replace missing values.
+void record_layout(const fasttab::Table& train, int columns, const std::vector<std::string>& feature_names,
                    fasttab::ColumnLayout& l) {
   l.known = true;
   l.format = "csv";
-  l.source_cols = train.cols + 1;
-  l.label_col = train.cols;
+  l.source_cols = columns + 1;
+  l.label_col = columns;
   l.features = "all";
   l.feature_cols.clear();
-  for (int c = 0; c < train.cols; ++c) l.feature_cols.push_back(c);
+  for (int c = 0; c < columns; ++c) l.feature_cols.push_back(c);
   l.feature_names = feature_names;
   l.delimiter = ',';
   l.header = !feature_names.empty();
   l.vocabularies = train.vocabularies;
   l.categorical_cols.clear();
   for (const fasttab::Vocabulary& v : l.vocabularies) l.categorical_cols.push_back(v.feature);
+  l.imputations = train.imputations;
+}
+
+// The host tables of X and the evaluation set (a copy of the arrays), with their categorical columns encoded by
+// vocabularies of the training rows less the validation rows, and with impute_missing (nan_policy="indicator")
+// each numeric column's missing values replaced by its mean over those rows, plus an indicator column per column
+// that had one there (impute_missing_values, as build/train --nan-policy indicator). The layout goes to the config.
+void host_tables(fasttab::Dataset& dataset, fasttab::TrainConfig& config, const Matrix& x, const Vector& y,
+                 const Matrix& x_test, const Vector& y_test, const Levels& categorical, const Levels& categorical_test,
+                 const std::vector<std::string>& feature_names, bool impute_missing) {
+  dataset.train = make_table(x, y);
+  dataset.test = make_table(x_test, y_test);
+  dataset.train.feature_names = dataset.test.feature_names = feature_names;
+  add_categorical(dataset.train, categorical, "X");
+  add_categorical(dataset.test, categorical_test, "the evaluation set");
+  FASTTAB_REQUIRE(config.val_rows < dataset.train.rows, "the validation rows (", config.val_rows,
+                  ") leave no training rows of ", dataset.train.rows);
+  const int columns = dataset.train.cols;
+  const std::int64_t rows = dataset.train.rows - config.val_rows;
+  fasttab::encode_categories(dataset, config.min_category_count, rows);
+  if (impute_missing) fasttab::impute_missing_values(dataset, rows);
+  record_layout(dataset.train, columns, feature_names, config.data_layout);
 }
 
 fasttab::DeviceChoice device_choice(const std::string& name) {
@@ -307,10 +336,12 @@ class PythonObserver final : public fasttab::TrainObserver {
 // options["save_path"] at every epoch end (the Python side keeps its bytes).
 // categorical / categorical_test: the categorical columns of X and X_test (level indices), encoded here with
 // vocabularies built on the training rows less the validation rows (encode_categories), which the checkpoint's
-// layout records with feature_names (the DataFrame's column names, or empty).
+// layout records with feature_names (the DataFrame's column names, or empty). impute_missing (nan_policy=
+// "indicator"): NaN in host arrays is a missing value, imputed as build/train --nan-policy indicator does.
 nb::dict train_model(nb::handle x_arg, const Vector& y, nb::handle x_test_arg, const Vector& y_test,
                      const nb::dict& options, nb::object on_epoch, const std::string& device, const Levels& categorical,
-                     const Levels& categorical_test, const std::vector<std::string>& feature_names) {
+                     const Levels& categorical_test, const std::vector<std::string>& feature_names,
+                     bool impute_missing) {
   fasttab::TrainConfig config = make_config(options);
   const InputMatrix x = input_matrix(x_arg, "X");
   const InputMatrix x_test = input_matrix(x_test_arg, "the evaluation set's X");
@@ -321,7 +352,15 @@ nb::dict train_model(nb::handle x_arg, const Vector& y, nb::handle x_test_arg, c
   const fasttab::DeviceChoice choice = device_choice(device);
   const int cuda_device = cuda_device_of({{&x, "X"}, {&x_test, "the evaluation set's X"}}, choice);
   if (!categorical.empty() && (!x.host || !x_test.host))
-    throw nb::type_error("categorical columns come from a pandas DataFrame in host memory, not from CUDA arrays");
+    throw nb::type_error("categorical columns come from host data (a pandas DataFrame or a NumPy array), not from "
+                         "CUDA arrays");
+  // Categories and imputations are applied to host tables; numbers only are read from the caller's arrays.
+  // (Host arrays only: NaN in a CUDA array is refused on the device, with not_finite's advice.)
+  const bool impute = impute_missing && x.host && x_test.host && (host_has_nan(x) || host_has_nan(x_test));
+  const bool as_tables = !categorical.empty() || impute;
+  const char* not_finite = impute_missing ? "nan_policy='indicator' imputes missing values in host arrays only: pass "
+                                            "X as a NumPy array or a DataFrame"
+                                          : "fasttab does not take missing values in arrays: impute them first";
   fasttab::Dataset dataset;
   dataset.source = "python";
 
@@ -336,22 +375,14 @@ nb::dict train_model(nb::handle x_arg, const Vector& y, nb::handle x_test_arg, c
       if (cuda_device >= 0) fasttab::wait_for_cuda_device(cuda_device);  // the producer's streams, CuPy's or torch's
       std::unique_ptr<fasttab::Backend> backend = backend_for(choice, cuda_device);
       backend_kind = backend->kind();
-      if (!categorical.empty()) {
-        // Categories are encoded on the host: a copy of the arrays into the engine's tables.
-        dataset.train = make_table(*x.host, y);
-        dataset.test = make_table(*x_test.host, y_test);
-        dataset.train.feature_names = dataset.test.feature_names = feature_names;
-        add_categorical(dataset.train, categorical, "X");
-        add_categorical(dataset.test, categorical_test, "the evaluation set");
-        FASTTAB_REQUIRE(config.val_rows < dataset.train.rows, "the validation rows (", config.val_rows,
-                        ") leave no training rows of ", dataset.train.rows);
-        fasttab::encode_categories(dataset, config.min_category_count, dataset.train.rows - config.val_rows);
-        record_layout(dataset.train, feature_names, config.data_layout);
+      if (as_tables) {
+        host_tables(dataset, config, *x.host, y, *x_test.host, y_test, categorical, categorical_test, feature_names,
+                    impute_missing);
       } else {
         // Numbers only: the engine reads the caller's arrays (in place where the backend can read them: NumPy on the
         // CPU backend, CUDA arrays on their GPU; else one upload from the host array).
-        require_finite(*backend, x.view, "X");
-        require_finite(*backend, x_test.view, "the evaluation set's X");
+        require_finite(*backend, x.view, "X", not_finite);
+        require_finite(*backend, x_test.view, "the evaluation set's X", not_finite);
         dataset.train = labels_table(x.view, y, "X");
         dataset.test = labels_table(x_test.view, y_test, "the evaluation set's X");
         dataset.train_features = x.view;
@@ -400,8 +431,7 @@ class Model {
   // categorical in training but holds numbers in X is read by its values' text ("%g": encode_for_model).
   nb::ndarray<nb::numpy, float, nb::ndim<2>> outputs(nb::handle x_arg, const Levels& categorical) {
     const InputMatrix x = input_matrix(x_arg, "X");
-    const int columns = model_.spec.inputs - model_.layout.indicator_count();
-    FASTTAB_REQUIRE(x.view.cols == columns, "X has ", x.view.cols, " features, but the model expects ", columns);
+    FASTTAB_REQUIRE(x.view.cols == columns(), "X has ", x.view.cols, " features, but the model expects ", columns());
     const int cuda_device = cuda_device_of({{&x, "X"}}, device_);
     // Categories and imputations are applied on the host, to a copy in the engine's table; numbers are read in place.
     const bool as_table = !categorical.empty() || !model_.layout.vocabularies.empty() ||
@@ -468,6 +498,14 @@ class Model {
   std::vector<int> hidden() const { return model_.spec.hidden; }
   int epochs_done() const { return model_.epochs_done; }
   std::string config_json() const { return model_.config_json; }
+  // The caller's columns (the model's inputs less the indicator columns of its imputations).
+  int columns() const { return model_.spec.inputs - model_.layout.indicator_count(); }
+  // The imputations of nan_policy="indicator" from the checkpoint's layout: (feature, mean, has an indicator).
+  std::vector<std::tuple<int, float, bool>> imputations() const {
+    std::vector<std::tuple<int, float, bool>> out;
+    for (const fasttab::Imputation& m : model_.layout.imputations) out.emplace_back(m.feature, m.mean, m.indicator);
+    return out;
+  }
   // The categorical columns' vocabularies from the checkpoint's layout: (feature, name, categories).
   std::vector<std::tuple<int, std::string, std::vector<std::string>>> vocabularies() const {
     std::vector<std::tuple<int, std::string, std::vector<std::string>>> out;
@@ -522,6 +560,7 @@ NB_MODULE(_core, m) {
   nb::exception<fasttab::Error>(m, "EngineError", PyExc_RuntimeError);
   m.def("train", &train_model, "X"_a, "y"_a, "X_test"_a, "y_test"_a, "options"_a, "on_epoch"_a.none(), "device"_a,
         "categorical"_a = Levels(), "categorical_test"_a = Levels(), "feature_names"_a = std::vector<std::string>(),
+        "impute_missing"_a = false,
         "Trains on (X, y), evaluating on (X_test, y_test); the checkpoint goes to options['save_path'].");
   m.def("dlpack_matrix", &dlpack_matrix, "array"_a,
         "A DLPack array's (data pointer, shape, is float32, is C-contiguous), for the input checks.");
@@ -542,5 +581,7 @@ NB_MODULE(_core, m) {
       .def_prop_ro("hidden", &Model::hidden)
       .def_prop_ro("epochs_done", &Model::epochs_done)
       .def_prop_ro("config_json", &Model::config_json)
+      .def_prop_ro("columns", &Model::columns)
+      .def_prop_ro("imputations", &Model::imputations)
       .def_prop_ro("vocabularies", &Model::vocabularies);
 }

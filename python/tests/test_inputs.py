@@ -70,11 +70,17 @@ def test_dataframe_with_string_column():
 
 
 def test_strings_in_X():
-    with pytest.raises(TypeError, match="strings"):
-        fasttab.MLPClassifier(**SMALL).fit(np.array([["a", "b"], ["c", "d"]]), [0, 1])
+    # 2-D arrays of text are categorical columns (test_categorical.py); strings in other shapes are refused, as are
+    # values that are neither text nor numbers.
+    with pytest.raises(TypeError, match="strings or bytes.*1 dimension"):
+        fasttab.MLPClassifier(**SMALL).fit(np.array(["a", "b"]), [0, 1])
     Xo = X.astype(object)
-    Xo[3, 2] = "seven"
-    with pytest.raises(TypeError, match="not a number.*seven"):
+    Xo[3, 2] = {"seven": 7}
+    with pytest.raises(TypeError, match="must be a string or a real number, not 'dict'"):
+        fasttab.MLPClassifier(**SMALL).fit(Xo, Y)
+    pytest.importorskip("pandas")
+    Xo[4, 0] = "seven"
+    with pytest.raises(TypeError, match="column 2 holds a value that is neither text nor a number"):
         fasttab.MLPClassifier(**SMALL).fit(Xo, Y)
 
 
@@ -124,6 +130,7 @@ def test_labels():
     ("epochs", 2.5, TypeError, "epochs=2.5 must be an integer"),
     ("lr", -1.0, ValueError, "lr=-1.0"),
     ("device", "tpu", ValueError, "device='tpu'"),
+    ("nan_policy", "zero", ValueError, "nan_policy='zero' is not one of 'reject', 'indicator'"),
     ("patience", 3, ValueError, "patience=3 needs a validation split"),
 ])
 def test_bad_parameters(param, value, exc, message):
