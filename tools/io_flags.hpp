@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "fasttab/io.hpp"
+#include "fasttab/names.hpp"
 
 namespace fasttab {
 
@@ -77,14 +78,11 @@ inline void add_io_flags(CLI::App& app, LoadOptions& options) {
          "--nan-policy",
          [&options](std::string value) {
            for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-           options.nan_policy = value == "drop"        ? NanPolicy::drop
-                                : value == "zero"      ? NanPolicy::zero
-                                : value == "indicator" ? NanPolicy::indicator
-                                                       : NanPolicy::reject;
+           options.nan_policy = parse_name<NanPolicy>(value, "--nan-policy");
          },
          "NaN, Inf, NA or empty numeric fields: reject (error with line and column, the default), drop the row, zero "
          "it, or indicator (the training mean, and a 0/1 'was missing' input per such column)")
-      ->check(CLI::IsMember({"reject", "drop", "zero", "indicator"}, CLI::ignore_case));
+      ->check(CLI::IsMember(names_in_order<NanPolicy>(), CLI::ignore_case));
   app.add_option("--cache-dir", options.cache_dir,
                  "directory of the binary cache of parsed columns (default: next to the data file)");
   app.add_flag_callback(

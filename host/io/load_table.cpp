@@ -7,6 +7,7 @@
 
 #include "fasttab/error.hpp"
 #include "fasttab/io.hpp"
+#include "fasttab/names.hpp"
 #include "host/io/csv_loader.hpp"
 #include "host/io/mapped_file.hpp"
 #include "host/io/npy_format.hpp"
@@ -34,8 +35,7 @@ std::string sniff_format(const MappedFile& file) {
 // Everything in the options that changes the parsed table (threads and cache location do not).
 std::string selection_key(const LoadOptions& o) {
   const char* header = o.header == HeaderMode::detect ? "detect" : o.header == HeaderMode::present ? "yes" : "no";
-  const char* nan = o.nan_policy == NanPolicy::reject ? "reject" : o.nan_policy == NanPolicy::drop ? "drop"
-                    : o.nan_policy == NanPolicy::zero ? "zero" : "indicator";
+  const char* nan = name_of(o.nan_policy);
   return detail::concat("label=", o.label_col, ";label_name=", o.label_name, ";features=", o.features,
                         ";drop=", o.drop, ";categorical=", o.categorical, ";numeric=", o.numeric,
                         ";max_categories=", o.max_categories, ";header=", header,

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fasttab/backend.hpp"
 #include "fasttab/error.hpp"
@@ -73,7 +74,8 @@ struct EnumNames<NanPolicy> {
   static constexpr EnumName<NanPolicy> table[] = {
       {NanPolicy::reject, "reject", "a missing or non-finite value is an error"},
       {NanPolicy::drop, "drop", "drop rows with one"},
-      {NanPolicy::zero, "zero", "replace it by 0"}};
+      {NanPolicy::zero, "zero", "replace it by 0"},
+      {NanPolicy::indicator, "indicator", "the training mean, and a 0/1 'was missing' input per such column"}};
 };
 template <>
 struct EnumNames<DeviceChoice> {
@@ -107,6 +109,14 @@ Enum parse_name(std::string_view name, const char* setting) {
   for (const auto& e : EnumNames<Enum>::table)
     if (name == e.name) return e.value;
   FASTTAB_FAIL(setting, ": unknown value '", name, "'; use ", name_list<Enum>());
+}
+
+// The names in the table's order, for CLI11's IsMember (whose message lists them in this order, the default first).
+template <typename Enum>
+std::vector<std::string> names_in_order() {
+  std::vector<std::string> names;
+  for (const auto& e : EnumNames<Enum>::table) names.emplace_back(e.name);
+  return names;
 }
 
 // name -> value, as CLI11's CheckedTransformer and IsMember take it.
