@@ -118,15 +118,7 @@ class CudaBackend final : public Backend {
   // As the CPU backend: the padding of each destination row (dst_pitch - row_bytes bytes) is zeroed.
   void copy_rows_to_backend(void* dst, std::size_t dst_pitch, const void* host_src, std::size_t src_pitch,
                             std::size_t row_bytes, std::size_t rows) override {
-    FASTTAB_REQUIRE(dst_pitch >= row_bytes && src_pitch >= row_bytes, "copy_rows_to_backend: row of ", row_bytes,
-                    " bytes with pitches ", dst_pitch, " (device) and ", src_pitch, " (host)");
-    if (rows == 0 || dst_pitch == 0) return;
-    if (dst_pitch > row_bytes)
-      CUDA_CHECK(cudaMemset2DAsync(static_cast<char*>(dst) + row_bytes, dst_pitch, 0, dst_pitch - row_bytes, rows,
-                                   stream_));
-    if (row_bytes > 0)
-      CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, host_src, src_pitch, row_bytes, rows, cudaMemcpyHostToDevice,
-                                   stream_));
+    copy_rows("copy_rows_to_backend", dst, dst_pitch, host_src, src_pitch, row_bytes, rows, cudaMemcpyHostToDevice);
     CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
   void copy_within(void* dst, const void* src, std::size_t bytes) override {
@@ -135,15 +127,7 @@ class CudaBackend final : public Backend {
   }
   void copy_rows_within(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
                         std::size_t row_bytes, std::size_t rows) override {
-    FASTTAB_REQUIRE(dst_pitch >= row_bytes && src_pitch >= row_bytes, "copy_rows_within: row of ", row_bytes,
-                    " bytes with pitches ", dst_pitch, " (destination) and ", src_pitch, " (source)");
-    if (rows == 0 || dst_pitch == 0) return;
-    if (dst_pitch > row_bytes)
-      CUDA_CHECK(cudaMemset2DAsync(static_cast<char*>(dst) + row_bytes, dst_pitch, 0, dst_pitch - row_bytes, rows,
-                                   stream_));
-    if (row_bytes > 0)
-      CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, row_bytes, rows, cudaMemcpyDeviceToDevice,
-                                   stream_));
+    copy_rows("copy_rows_within", dst, dst_pitch, src, src_pitch, row_bytes, rows, cudaMemcpyDeviceToDevice);
   }
   bool can_read(const void* pointer) const override { return cuda_pointer_device(pointer) == device_; }
   void fill(float* dst, float value, std::size_t count) override { fasttab::fill(dst, value, count, limits_, stream_); }
@@ -278,6 +262,19 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  // Enqueues rows x row_bytes from rows src_pitch apart to device rows dst_pitch apart (`kind`: from the host or
+  // within the device), the padding of each destination row zeroed.
+  void copy_rows(const char* op, void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
+                 std::size_t row_bytes, std::size_t rows, cudaMemcpyKind kind) {
+    FASTTAB_REQUIRE(dst_pitch >= row_bytes && src_pitch >= row_bytes, op, ": row of ", row_bytes,
+                    " bytes with pitches ", dst_pitch, " (destination) and ", src_pitch, " (source)");
+    if (rows == 0 || dst_pitch == 0) return;
+    if (dst_pitch > row_bytes)
+      CUDA_CHECK(cudaMemset2DAsync(static_cast<char*>(dst) + row_bytes, dst_pitch, 0, dst_pitch - row_bytes, rows,
+                                   stream_));
+    if (row_bytes > 0) CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, row_bytes, rows, kind, stream_));
+  }
+
   // A fixed cuBLAS workspace (32 MiB, NVIDIA's advice for Hopper) in place of the one cuBLAS manages: set before the
   // first capture, so that no GEMM allocates inside a graph, and kept from then on.
   void use_own_cublas_workspace() {

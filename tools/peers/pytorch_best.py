@@ -49,11 +49,10 @@ import math
 import statistics
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 
-from pytorch_loaders import fmt, make_model, synchronize
+from pytorch_loaders import fmt, make_model, read_table, synchronize
 
 PRECISIONS = ("fp32", "tf32", "bf16")
 MODES = ("eager", "compile", "reduce-overhead")
@@ -141,16 +140,8 @@ def run(precision, mode, data, args, device):
 
 
 def load(args, device):
-    table = np.load(args.table, mmap_mode="r")
-    if table.dtype != np.float32 or table.ndim != 2 or table.shape[1] < 2:
-        raise SystemExit(f"{args.table}: expected a float32 array [rows, 1 + features], got {table.dtype} "
-                         f"{table.shape}")
-    rows = table.shape[0]
-    if not 0 < args.test_rows < rows:
-        raise SystemExit(f"--test-rows {args.test_rows} must be in [1, {rows - 1}] for a table of {rows} rows")
-    train_rows = rows - args.test_rows
-    features = torch.from_numpy(np.ascontiguousarray(table[:, 1:])).to(device)
-    labels = torch.from_numpy(np.ascontiguousarray(table[:, 0])).to(device)
+    features, labels, train_rows = read_table(args.table, args.test_rows)
+    features, labels = features.to(device), labels.to(device)
     return {"features": features.shape[1], "train_x": features[:train_rows], "train_y": labels[:train_rows],
             "test_x": features[train_rows:], "test_y": labels[train_rows:]}
 

@@ -180,18 +180,22 @@ def train(name, data, args, device):
     return row
 
 
-def load(args, device):
-    table = np.load(args.table, mmap_mode="r")
+def read_table(path, test_rows):
+    """(features, labels, train_rows) of a table fasttab exported: contiguous float32 CPU tensors, as the seed's
+    torch.from_numpy(pandas .values); exits with the reason for a table of another shape or type."""
+    table = np.load(path, mmap_mode="r")
     if table.dtype != np.float32 or table.ndim != 2 or table.shape[1] < 2:
-        raise SystemExit(f"{args.table}: expected a float32 array [rows, 1 + features], got {table.dtype} "
-                         f"{table.shape}")
+        raise SystemExit(f"{path}: expected a float32 array [rows, 1 + features], got {table.dtype} {table.shape}")
     rows = table.shape[0]
-    if not 0 < args.test_rows < rows:
-        raise SystemExit(f"--test-rows {args.test_rows} must be in [1, {rows - 1}] for a table of {rows} rows")
-    train_rows = rows - args.test_rows
-    # Contiguous float32 copies, as the seed's torch.from_numpy(pandas .values).
+    if not 0 < test_rows < rows:
+        raise SystemExit(f"--test-rows {test_rows} must be in [1, {rows - 1}] for a table of {rows} rows")
     features = torch.from_numpy(np.ascontiguousarray(table[:, 1:]))
     labels = torch.from_numpy(np.ascontiguousarray(table[:, 0]))
+    return features, labels, rows - test_rows
+
+
+def load(args, device):
+    features, labels, train_rows = read_table(args.table, args.test_rows)
     data = {"features": features.shape[1], "train_rows": train_rows, "test_rows": args.test_rows,
             "train_x": features[:train_rows], "train_y": labels[:train_rows],
             "test_x_gpu": features[train_rows:].to(device), "test_y_gpu": labels[train_rows:].to(device)}
