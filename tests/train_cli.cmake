@@ -23,6 +23,15 @@ if(CMAKE_SCRIPT_MODE_FILE)
   if(NOT out MATCHES "${REGEX}")
     message(FATAL_ERROR "the output does not match /${REGEX}/: ${COMMAND}\noutput:\n${out}")
   endif()
+  if(SAME_AS)  # -DSAME_AS=command: it must print the same losses and metrics ("train loss ..." to the line's end)
+    execute_process(COMMAND ${SAME_AS} WORKING_DIRECTORY ${WORKDIR} RESULT_VARIABLE rc2 OUTPUT_VARIABLE out2
+                    ERROR_VARIABLE out2 TIMEOUT 300)
+    string(REGEX MATCHALL "train loss [^\n]*" figures "${out}")
+    string(REGEX MATCHALL "train loss [^\n]*" figures2 "${out2}")
+    if(NOT rc2 EQUAL 0 OR NOT figures OR NOT figures STREQUAL figures2)
+      message(FATAL_ERROR "${COMMAND}\nand ${SAME_AS}\nprint different figures (exit ${rc} and ${rc2}):\n${out}\n${out2}")
+    endif()
+  endif()
   if(JSON)
     file(READ ${WORKDIR}/${JSON} text)
     foreach(key ${JSON_KEYS})
@@ -99,3 +108,10 @@ add_test(NAME train_cli.bf16_predict
           "-DCOMMAND=${PROJECT_BINARY_DIR}/predict;--device;cpu;--model;bf16.ckpt;--data;bf16.npy;--out;bf16_predictions.csv"
           -DWORKDIR=${_cli_dir} -P ${CMAKE_CURRENT_LIST_FILE})
 set_tests_properties(train_cli.bf16_predict PROPERTIES LABELS cpu TIMEOUT 300 FIXTURES_REQUIRED bf16_model)
+# --cuda-graphs on the CPU backend (the captured step called again each step): the same figures as without it.
+set(_captured_args "--device;cpu;--rows;8000;--epochs;3;--batch-size;256;--hidden;32;--dropout;0.3;--shuffle")
+add_test(NAME train_cli.cuda_graphs_same_figures
+  COMMAND ${CMAKE_COMMAND} -DEXPECT=pass "-DREGEX=epoch   3 .* train loss"
+          "-DCOMMAND=${_train};${_captured_args};--cuda-graphs" "-DSAME_AS=${_train};${_captured_args}"
+          -DWORKDIR=${_cli_dir} -P ${CMAKE_CURRENT_LIST_FILE})
+set_tests_properties(train_cli.cuda_graphs_same_figures PROPERTIES LABELS cpu TIMEOUT 300)

@@ -143,6 +143,11 @@ def check_shard(train, np_, workdir):
     if refused.returncode == 0 or message not in refused.stdout + refused.stderr:
         failures.append(f"{np_ + 1} ranks with --shard and a batch of 500 were not refused with '{message}':\n"
                         + refused.stdout + refused.stderr)
+    graphs = mpirun(np_, [train] + ARGS + ["--cuda-graphs"], timeout=120)
+    message = "--cuda-graphs captures the step of one process"
+    if graphs.returncode == 0 or message not in graphs.stdout + graphs.stderr:
+        failures.append(f"{np_} ranks with --cuda-graphs were not refused with '{message}':\n"
+                        + graphs.stdout + graphs.stderr)
     print(f"sharded on {np_} ranks: test AUC {auc:.5f}, parameters crc32c {sorted(set(crcs.values()))}")
     if failures:
         sys.exit("\n".join(failures) + "\n" + output)
