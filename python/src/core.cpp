@@ -47,7 +47,7 @@ struct PythonErrorPending {};
 // trainer has already written, before calling on_epoch).
 struct StopRequested {};
 
-// An input matrix as the Python side passes it (python/fasttab/_inputs.py, engine_matrix): a float32 C-order NumPy
+// An input matrix as the Python side passes it (python/fasttab/_inputs.py, cuda_matrix): a float32 C-order NumPy
 // array, or a CUDA array as the tuple (device pointer, rows, cols) taken from its __cuda_array_interface__ or
 // DLPack. The Python side holds the array for the whole call, so its memory stays valid without the GIL.
 struct InputMatrix {
