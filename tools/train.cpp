@@ -10,6 +10,7 @@
 #include "fasttab/checkpoint.hpp"
 #include "fasttab/communicator.hpp"
 #include "host/io/crc32c.hpp"
+#include "host/train/training_run.hpp"
 #include "tools/report/plot.hpp"
 #include "fasttab/predictor.hpp"
 #include "tools/report/progress.hpp"
@@ -252,6 +253,36 @@ void write_outputs(const TrainFlags& f, const Dataset& dataset, const TrainResul
   }
 }
 
+// The automatic --shard before loading (docs/scaling.md): under mpirun without --shard, when the table's rows and
+// columns are known before reading it (a .npy file, a cached table) and a shard load is allowed
+// (cli::shard_load_allowed), every rank decides now whether the replicas would not fit on the cards while the
+// shards would (vote_for_shard, the rule resolve_config applies after a whole load), so that each rank then reads
+// only its own rows.
+void shard_before_loading(cli::DataFlags& f, TrainConfig& c, Backend& backend, Communicator& comm) {
+  const int ranks = comm.size();
+  TrainConfig sharded = c;
+  sharded.shard = true;
+  if (ranks <= 1 || c.shard || f.data.empty() || !cli::shard_load_allowed(f, sharded, ranks)) return;
+  LoadOptions load = f.load;
+  load.path = f.data;
+  const std::int64_t rows = known_table_rows(load);
+  std::int64_t test_rows = f.test_rows;
+  if (!f.test_data.empty()) {
+    LoadOptions test_load = f.load;
+    test_load.path = f.test_data;
+    test_rows = known_table_rows(test_load);
+  }
+  const std::int64_t train_rows = rows - (f.test_data.empty() ? test_rows : 0) - c.val_rows;
+  if (rows <= 0 || test_rows <= 0 || train_rows < std::int64_t(c.batch_size) * ranks) return;  // left to the load
+  const int cols = static_cast<int>(describe_file_columns(load).feature_cols.size());  // the header only
+  TrainConfig estimate = c;
+  estimate.model.inputs = cols;
+  estimate.model.outputs = c.task == Task::multiclass ? c.classes : 1;
+  const double replicated = run_bytes_needed(estimate, cols, train_rows, test_rows);
+  const double shards = run_bytes_needed(estimate, cols, train_rows / ranks, test_rows);
+  if (vote_for_shard(backend, c, replicated, shards, train_rows, ranks, &comm)) c.shard = true;
+}
+
 // Under mpirun (docs/scaling.md) rank 0 prints and writes every file; the other ranks only train.
 void silence_other_ranks(const Communicator& comm, TrainFlags& f) {
   if (comm.rank() == 0) return;
@@ -277,6 +308,7 @@ int main(int argc, char** argv) {
     silence_other_ranks(*comm, flags);
     if (comm->size() > 1) std::printf("data-parallel: %d ranks (%s)\n", comm->size(), comm->kind());
     std::printf("fasttab train on %s (%s backend)\n", backend->device_name().c_str(), backend->kind());
+    shard_before_loading(flags.data, config, *backend, *comm);
     Dataset dataset = cli::build_dataset(flags.data, config, *backend, stdout, comm->rank(), comm->size());
     if (comm->size() > 1)  // every rank: the rows its host table holds (tests/mpi checks a partial load's share)
       std::fprintf(stderr, "rank %d: host table %lld rows (%lld training and validation, %lld test), %lld bytes%s\n",

@@ -15,34 +15,9 @@
 namespace fasttab {
 namespace {
 
-// Bytes of backend memory the run allocates: the resident tables, the model (parameters, gradients, activations),
-// the optimiser state, the batch buffers and the evaluation outputs. Checked against the free memory before any
-// allocation, so that an oversized --hidden or --batch-size is refused with a message instead of thrashing.
 // Features read in place (Dataset::train_features on a backend that can read them, unstandardised) take none.
 double bytes_needed(const TrainConfig& c, const Dataset& d, std::int64_t train_rows, bool features_in_place) {
-  const double f = sizeof(float);
-  const double params = double(c.model.parameter_count());
-  const int width = c.model.outputs;
-  double activations = 0;
-  for (int l = 0; l < c.model.layers(); ++l) activations += c.model.out_width(l);
-  const bool bf16 = c.precision == Precision::bf16;
-  // the assembled first-layer input (embeddings; bf16: rounded)
-  if (bf16 || !c.model.embeddings.empty()) activations += c.model.input_width();
-  const double cols = d.train.cols + 1;  // features and the label
-  const double table_cols = features_in_place ? 1 : cols;
-  double bytes = 0;
-  if (loader_needs_device_table(c.loader)) bytes += double(train_rows) * table_cols * f;
-  bytes += double(d.test.rows + c.val_rows) * table_cols * f;
-  const double optimizer_state = 2;  // two state vectors for every optimiser (zeros where unused)
-  bytes += params * f * (2 + optimizer_state + (c.val_rows > 0 ? 1 : 0));                    // + best weights
-  if (bf16) bytes += double(c.model.weight_offset(c.model.layers())) * f;                     // bf16 weights copy
-  bytes += double(c.batch_size) * f * (activations + 2.0 * c.model.max_width() + width);     // passes, gradients
-  bytes += double(c.batch_size) * f * 2 * (cols + 1);                                        // batch buffers
-  bytes += double(d.test.rows + c.val_rows) * width * f;                                     // evaluation outputs
-  bytes += double(train_rows) * 4;                                                           // permutation, losses
-  if (c.cuda_graphs)  // the captured step's batch copy, schedule window, and cuBLAS workspace (CUDA)
-    bytes += double(c.batch_size) * (cols + 4) * f + double(train_rows) / c.batch_size * 3 * f + double(32 << 20);
-  return bytes;
+  return run_bytes_needed(c, d.train.cols, train_rows, d.test.rows, features_in_place);
 }
 
 // Binary task: a split holding one class has no AUC. Said once, before training.
@@ -55,6 +30,51 @@ void warn_single_class(Task task, const float* labels, std::int64_t rows, const 
 }
 
 }  // namespace
+
+// The resident tables, the model (parameters, gradients, activations), the optimiser state, the batch buffers and
+// the evaluation outputs.
+double run_bytes_needed(const TrainConfig& c, int feature_cols, std::int64_t train_rows, std::int64_t test_rows,
+                        bool features_in_place) {
+  const double f = sizeof(float);
+  const double params = double(c.model.parameter_count());
+  const int width = c.model.outputs;
+  double activations = 0;
+  for (int l = 0; l < c.model.layers(); ++l) activations += c.model.out_width(l);
+  const bool bf16 = c.precision == Precision::bf16;
+  // the assembled first-layer input (embeddings; bf16: rounded)
+  if (bf16 || !c.model.embeddings.empty()) activations += c.model.input_width();
+  const double cols = feature_cols + 1;  // features and the label
+  const double table_cols = features_in_place ? 1 : cols;
+  double bytes = 0;
+  if (loader_needs_device_table(c.loader)) bytes += double(train_rows) * table_cols * f;
+  bytes += double(test_rows + c.val_rows) * table_cols * f;
+  const double optimizer_state = 2;  // two state vectors for every optimiser (zeros where unused)
+  bytes += params * f * (2 + optimizer_state + (c.val_rows > 0 ? 1 : 0));                    // + best weights
+  if (bf16) bytes += double(c.model.weight_offset(c.model.layers())) * f;                     // bf16 weights copy
+  bytes += double(c.batch_size) * f * (activations + 2.0 * c.model.max_width() + width);     // passes, gradients
+  bytes += double(c.batch_size) * f * 2 * (cols + 1);                                        // batch buffers
+  bytes += double(test_rows + c.val_rows) * width * f;                                       // evaluation outputs
+  bytes += double(train_rows) * 4;                                                           // permutation, losses
+  if (c.cuda_graphs)  // the captured step's batch copy, schedule window, and cuBLAS workspace (CUDA)
+    bytes += double(c.batch_size) * (cols + 4) * f + double(train_rows) / c.batch_size * 3 * f + double(32 << 20);
+  return bytes;
+}
+
+bool vote_for_shard(Backend& backend, const TrainConfig& c, double replicated_bytes, double sharded_bytes,
+                    std::int64_t train_rows, int ranks, Communicator* comm) {
+  if (ranks <= 1 || c.shard) return false;
+  const double free = double(backend.free_bytes());
+  std::int64_t votes[2] = {replicated_bytes > free ? 1 : 0, sharded_bytes <= free ? 0 : 1};  // too big; sharded
+  if (comm != nullptr) comm->all_reduce_sum_host(votes, 2);
+  if (!(votes[0] > 0 && votes[1] == 0 && c.batch_size % ranks == 0)) return false;
+  if (comm == nullptr || comm->rank() == 0)
+    std::printf("note: the replicated run needs %lld bytes of %s memory per rank, more than the %lld available; "
+                "training sharded instead (--shard: each of the %d ranks holds %lld of the %lld training rows, %lld "
+                "bytes)\n", static_cast<long long>(replicated_bytes), backend.kind(), static_cast<long long>(free),
+                ranks, static_cast<long long>(train_rows / ranks), static_cast<long long>(train_rows),
+                static_cast<long long>(sharded_bytes));
+  return true;
+}
 
 void TrainConfig::validate() const {
   for_each_setting(*this, [](const Setting& s, const auto& value) {
@@ -122,16 +142,8 @@ TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Da
   const double free = double(backend.free_bytes());
   if (ranks > 1 && !c.shard && !data.partial()) {
     const double sharded_needed = bytes_needed(c, data, shard_rows, in_place);
-    std::int64_t votes[2] = {needed > free ? 1 : 0, sharded_needed <= free ? 0 : 1};  // too big replicated; sharded
-    if (comm != nullptr) comm->all_reduce_sum_host(votes, 2);
-    if (votes[0] > 0 && votes[1] == 0 && c.batch_size % ranks == 0) {
+    if (vote_for_shard(backend, c, needed, sharded_needed, train_rows, ranks, comm)) {
       c.shard = true;
-      if (comm == nullptr || comm->rank() == 0)
-        std::printf("note: the replicated run needs %lld bytes of %s memory per rank, more than the %lld "
-                    "available; training sharded instead (--shard: each of the %d ranks holds %lld of the %lld "
-                    "training rows, %lld bytes)\n", static_cast<long long>(needed), backend.kind(),
-                    static_cast<long long>(free), ranks, static_cast<long long>(shard_rows),
-                    static_cast<long long>(train_rows), static_cast<long long>(sharded_needed));
       needed = sharded_needed;
     }
   }

@@ -30,6 +30,18 @@ namespace fasttab {
 TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Dataset& data, int ranks = 1,
                            Communicator* comm = nullptr);
 
+// Bytes of backend memory a run of `c` (model.inputs and outputs set) allocates with train_rows resident training
+// rows of feature_cols features, test_rows test rows and c.val_rows validation rows (none of their features when
+// they are read in place); resolve_config checks it against the free memory before any allocation.
+double run_bytes_needed(const TrainConfig& c, int feature_cols, std::int64_t train_rows, std::int64_t test_rows,
+                        bool features_in_place = false);
+
+// The automatic --shard under mpirun without --shard: true on every rank when some rank's free memory is short of
+// replicated_bytes while every rank's holds sharded_bytes, and the ranks divide the batch (the note of the switch
+// printed by rank 0). Collective over `comm`: every rank calls it. False for one rank and under --shard.
+bool vote_for_shard(Backend& backend, const TrainConfig& c, double replicated_bytes, double sharded_bytes,
+                    std::int64_t train_rows, int ranks, Communicator* comm);
+
 // Rows [begin, end) of a table or batch.
 struct RowSlice {
   std::int64_t begin = 0, end = 0;
