@@ -196,6 +196,11 @@ DeviceTable upload_rows(Backend& backend, const Table& table, std::int64_t begin
   return d;
 }
 
+bool reads_in_place(const Backend& backend, const FeatureView& view) {
+  if (!view.set() || !backend.can_read(view.data)) return false;
+  return cuda_pointer_device(view.data) >= 0 || view.cols == padded_width(view.cols);
+}
+
 DeviceTable view_rows(Backend& backend, const FeatureView& view, const std::vector<float>& labels, std::int64_t begin,
                       std::int64_t end, const char* what) {
   FASTTAB_REQUIRE(view.set() && 0 <= begin && begin <= end && end <= view.rows &&
@@ -206,11 +211,12 @@ DeviceTable view_rows(Backend& backend, const FeatureView& view, const std::vect
   const std::int64_t rows = end - begin;
   const int device = cuda_pointer_device(view.data);
   DeviceTable d;
-  if (backend.can_read(view.data)) {  // in place
+  if (backend.can_read(view.data)) {
     d.rows = rows;
     d.cols = view.cols;
     d.ld = view.cols;
     d.features = BackendBuffer<float>::borrow(const_cast<float*>(first), std::size_t(rows) * view.cols);
+    if (!reads_in_place(backend, view)) make_features_writable(backend, d, what);  // host rows, padded
   } else {
     FASTTAB_REQUIRE(device < 0, "the ", what, " is in the memory of CUDA device ", device, ", which the ",
                     backend.kind(), " backend (", backend.device_name(), ") cannot read; train on that device, or "

@@ -114,7 +114,7 @@ std::vector<float> predict_raw_outputs(Backend& backend, const SavedModel& model
                   "have; pass it as a host table");
   FASTTAB_REQUIRE(chunk_rows >= 1, "chunk of ", chunk_rows, " rows is not >= 1");
   if (features.rows == 0) return {};
-  const bool in_place = backend.can_read(features.data) && !model.standardization.enabled();
+  const bool in_place = reads_in_place(backend, features) && !model.standardization.enabled();
   const double table_floats = double(features.rows) * (in_place ? 1 : features.cols + 1);
   require_prediction_room(backend, model, features.rows, chunk_rows, table_floats);
   backend.set_precision(model.precision);

@@ -137,7 +137,7 @@ TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Da
   // table whose replicas do not fit but whose shards do switches to --shard (on every rank: any rank's lack of
   // room decides, so that all take the same placement); one process keeps the error.
   const std::int64_t shard_rows = ranks > 1 ? train_rows / ranks : train_rows;
-  const bool in_place = data.train_features.set() && backend.can_read(data.train_features.data) && !c.standardize;
+  const bool in_place = reads_in_place(backend, data.train_features) && !c.standardize;
   double needed = bytes_needed(c, data, c.shard && ranks > 1 ? shard_rows : train_rows, in_place);
   const double free = double(backend.free_bytes());
   if (ranks > 1 && !c.shard && !data.partial()) {

@@ -97,7 +97,7 @@ class _FastTabMLP(BaseEstimator):
     def __init__(self, hidden=(300, 300, 300, 300), activation="tanh", dropout=0.5, batch_size=16384, epochs=10,
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, validation_fraction=0.0, patience=0, eval_every=100, verbose=False,
-                 callback=None, embedding_dim=0, min_category_count=1, nan_policy="reject"):
+                 callback=None, embedding_dim=0, min_category_count=1, nan_policy="reject", cuda_graphs=False):
         self.hidden = hidden
         self.activation = activation
         self.dropout = dropout
@@ -119,6 +119,7 @@ class _FastTabMLP(BaseEstimator):
         self.embedding_dim = embedding_dim
         self.min_category_count = min_category_count
         self.nan_policy = nan_policy
+        self.cuda_graphs = cuda_graphs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -260,7 +261,7 @@ class _FastTabMLP(BaseEstimator):
                            seed=int(self.seed), standardize=bool(self.standardize), val_rows=val_rows,
                            patience=int(self.patience), eval_every=eval_every, save_path=path,
                            embedding_dim=int(self.embedding_dim), min_category_count=int(self.min_category_count),
-                           **self._task_options())
+                           cuda_graphs=bool(self.cuda_graphs), **self._task_options())
             names = [str(c) for c in getattr(self, "feature_names_in_", [])]
             result = _core.train(X, np.ascontiguousarray(y_train, dtype=np.float32), X_test,
                                  np.ascontiguousarray(y_test, dtype=np.float32), options, on_epoch, self.device,
@@ -411,12 +412,13 @@ class MLPRegressor(RegressorMixin, _FastTabMLP):
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, standardize_target=True, log_target=False, validation_fraction=0.0,
                  patience=0, eval_every=100, verbose=False, callback=None, embedding_dim=0, min_category_count=1,
-                 nan_policy="reject"):
+                 nan_policy="reject", cuda_graphs=False):
         super().__init__(hidden=hidden, activation=activation, dropout=dropout, batch_size=batch_size, epochs=epochs,
                          lr=lr, optimizer=optimizer, lr_schedule=lr_schedule, precision=precision, device=device,
                          shuffle=shuffle, seed=seed, standardize=standardize, validation_fraction=validation_fraction,
                          patience=patience, eval_every=eval_every, verbose=verbose, callback=callback,
-                         embedding_dim=embedding_dim, min_category_count=min_category_count, nan_policy=nan_policy)
+                         embedding_dim=embedding_dim, min_category_count=min_category_count, nan_policy=nan_policy,
+                         cuda_graphs=cuda_graphs)
         self.standardize_target = standardize_target
         self.log_target = log_target
 

@@ -231,6 +231,7 @@ fasttab::TrainConfig make_config(const nb::dict& o) {
     else field = nb::cast<T>(o[name.c_str()]);
   });
   c.save_path = get<std::string>(o, "save_path");
+  if (o.contains("cuda_graphs")) c.cuda_graphs = nb::cast<bool>(o["cuda_graphs"]);  // not a setting of the model
   return c;
 }
 

@@ -136,3 +136,12 @@ def test_regressor_log_target():
     bad[9] = -1.0
     with pytest.raises(fasttab.EngineError, match=r"row 10: label -1 is not a finite number > 0"):
         fasttab.MLPRegressor(**SMALL, log_target=True).fit(Xr[:2500], bad)
+
+
+def test_cuda_graphs_gives_the_same_run():
+    # On the CPU backend the captured step is called again each step: the same figures and predictions, bit for bit.
+    runs = [fasttab.MLPClassifier(**{**SMALL, "dropout": 0.3, "cuda_graphs": graphs}).fit(
+        X[:2500], Y[:2500], eval_set=(X[2500:], Y[2500:])) for graphs in (False, True)]
+    assert runs[1].cuda_graphs and runs[1].get_params()["cuda_graphs"]
+    assert [h["train_loss"] for h in runs[0].history_] == [h["train_loss"] for h in runs[1].history_]
+    assert np.array_equal(runs[0].predict_proba(X[2500:]), runs[1].predict_proba(X[2500:]))
