@@ -280,7 +280,19 @@ void TrainingRun::prepare_step_state(std::int64_t step) {
 Metrics TrainingRun::evaluate(const DeviceTable& table, BackendBuffer<float>& outputs, const char* what,
                               std::int64_t step) {
   const int width = config_.model.outputs;
-  if (!data_parallel_) {
+  if (!data_parallel_ && config_.cuda_graphs) {
+    // --cuda-graphs: the forward passes over this table recorded after their first run (which sizes the workspaces)
+    // and replayed: the same table, outputs and weights buffers every time.
+    std::unique_ptr<Backend::CapturedWork>& work = captured_evaluations_[&table];
+    if (work) {
+      work->run();
+    } else {
+      mlp_.forward_rows(table.features.data(), table.ld, table.rows, outputs.data());
+      work = backend_.capture([this, &table, &outputs] {
+        mlp_.forward_rows(table.features.data(), table.ld, table.rows, outputs.data());
+      });
+    }
+  } else if (!data_parallel_) {
     mlp_.forward_rows(table.features.data(), table.ld, table.rows, outputs.data());
   } else {
     const RowSlice slice = rank_slice(table.rows, comm_.rank(), comm_.size());

@@ -141,6 +141,7 @@ class TrainingRun {
     int ld = 0;
   };
   std::map<int, CapturedStep> captured_steps_;
+  std::map<const DeviceTable*, std::unique_ptr<Backend::CapturedWork>> captured_evaluations_;  // test, validation
   BackendBuffer<std::uint32_t> step_counter_;
   BackendBuffer<float> schedule_window_, step_features_, step_labels_, step_loss_;
   std::int64_t counter_holds_ = -1;  // the step step_counter_ holds when the next step runs (-1: not written yet)
