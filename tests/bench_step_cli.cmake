@@ -101,3 +101,7 @@ endfunction()
 bench_step_cli_fail(json_into_missing_directory "--json no-such-dir/b\\.json: the directory .*no-such-dir does not exist"
                     --device cpu --json no-such-dir/b.json)
 bench_step_cli_fail(json_is_a_directory "--json \\. is a directory" --device cpu --json .)
+# A GEMM ceiling the CPU would compute for hours is refused, naming the flag and the limit.
+bench_step_cli_fail(gemm_size_too_large_for_the_cpu "--gemm-size 32768: at most 4096 on the CPU backend"
+                    --device cpu --train-rows 2000 --test-rows 500 --batch-size 64 --hidden 8 --repeats 1
+                    --gemm-size 32768)

@@ -492,8 +492,14 @@ void write_json(const std::string& path, const StepBenchFlags& f, const Backend&
 }
 
 // The ceilings' sizes: the flags, else defaults far larger than the caches of either backend.
+// On the CPU a GEMM of n = 32768 (70 TFLOP) would run for hours: --gemm-size is bounded there.
 int gemm_ceiling_size(const StepBenchFlags& f, const Backend& backend) {
-  return f.gemm_size > 0 ? f.gemm_size : std::string(backend.kind()) == "cuda" ? 8192 : 2048;
+  const bool cuda = std::string(backend.kind()) == "cuda";
+  constexpr int kCpuMaxGemmSize = 4096;
+  FASTTAB_REQUIRE(cuda || f.gemm_size <= kCpuMaxGemmSize, "--gemm-size ", f.gemm_size, ": at most ",
+                  kCpuMaxGemmSize, " on the CPU backend (2 n^3 FLOP: ", 2e-12 * double(f.gemm_size) * f.gemm_size *
+                  f.gemm_size, " TFLOP would take hours there)");
+  return f.gemm_size > 0 ? f.gemm_size : cuda ? 8192 : 2048;
 }
 std::size_t copy_ceiling_bytes(const StepBenchFlags& f, const Backend& backend) {
   return std::size_t(f.copy_mib > 0 ? f.copy_mib : std::string(backend.kind()) == "cuda" ? 1024 : 256) << 20;

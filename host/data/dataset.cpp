@@ -204,7 +204,7 @@ bool reads_in_place(const Backend& backend, const FeatureView& view) {
 DeviceTable view_rows(Backend& backend, const FeatureView& view, const std::vector<float>& labels, std::int64_t begin,
                       std::int64_t end, const char* what) {
   FASTTAB_REQUIRE(view.set() && 0 <= begin && begin <= end && end <= view.rows &&
-                      labels.size() == std::size_t(view.rows),
+                      (labels.empty() || labels.size() == std::size_t(view.rows)),
                   "view_rows: rows [", begin, ", ", end, ") of a view of ", view.rows, " rows with ", labels.size(),
                   " labels");
   const float* first = view.data + std::size_t(begin) * view.cols;
@@ -223,11 +223,12 @@ DeviceTable view_rows(Backend& backend, const FeatureView& view, const std::vect
                     "move the array there (or to the host) first");
     d = upload_features(backend, first, rows, view.cols, view.cols, what);
   }
-  upload_labels(backend, labels.data() + begin, d, what);
   const std::int64_t bad = backend.find_nonfinite(d.features.data(), std::int64_t(d.rows) * d.ld);
   if (bad >= 0)
     FASTTAB_FAIL("a NaN or an infinity in row ", begin + bad / d.ld, ", feature ", bad % d.ld, " (counting from 0) "
                  "of the ", what, "; replace missing values before training (e.g. SimpleImputer)");
+  if (labels.empty()) return d;
+  upload_labels(backend, labels.data() + begin, d, what);
   const std::int64_t bad_label = backend.find_nonfinite(d.labels.data(), d.rows);
   FASTTAB_REQUIRE(bad_label < 0, "a NaN or an infinity as the label of row ", begin + bad_label, " of the ", what);
   return d;

@@ -118,8 +118,7 @@ std::vector<float> predict_raw_outputs(Backend& backend, const SavedModel& model
   const double table_floats = double(features.rows) * (in_place ? 1 : features.cols + 1);
   require_prediction_room(backend, model, features.rows, chunk_rows, table_floats);
   backend.set_precision(model.precision);
-  const std::vector<float> no_labels(std::size_t(features.rows), 0.0f);
-  DeviceTable device = view_rows(backend, features, no_labels, 0, features.rows, "prediction rows");
+  DeviceTable device = view_rows(backend, features, {}, 0, features.rows, "prediction rows");
   return forward_table(backend, model, device, chunk_rows, source);
 }
 

@@ -59,8 +59,15 @@ TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Data
   if (config.cuda_graphs) {
     FASTTAB_REQUIRE(!data_parallel_, "--cuda-graphs captures the step of one process: the all-reduce between ranks "
                     "is not captured; leave --cuda-graphs out under mpirun");
+    // The whole run's schedule (3 floats a step) and the counter, written once here (and the counter again by
+    // load_state): nothing goes from the host to the device inside a step.
+    const std::int64_t steps = loader_->batches_per_epoch() * config.epochs;
     step_counter_ = BackendBuffer<std::uint32_t>(backend, 1, "step counter");
-    schedule_window_ = BackendBuffer<float>(backend, std::size_t(loader_->batches_per_epoch()) * 3, "schedule window");
+    schedule_ = BackendBuffer<float>(backend, std::size_t(steps) * 3, "learning-rate schedule");
+    std::vector<float> values(schedule_.size());
+    optimizer_.schedule_values(1, steps, steps, values.data());
+    backend.copy_to_backend(schedule_.data(), values.data(), schedule_.bytes());
+    write_step_counter(0);
     step_loss_ = BackendBuffer<float>(backend, 1, "step loss");
     if (!loader_->reuses_batch_buffer()) {
       const int ld = std::max(train_.ld, padded_width(config.model.inputs));
@@ -209,12 +216,13 @@ void TrainingRun::training_step(const Batch& batch, std::int64_t step, float* lo
 
 // --cuda-graphs: the single-process step above, recorded once per batch row count (a CUDA Graph on the GPU: one
 // launch instead of one per op) and replayed. Its dropout step and its update's t, lr and bias corrections are read
-// from step_counter_ and schedule_window_, which hold the values the step above takes by value, and it runs the
-// same ops in the same order: the same bits. Outside the recorded work: a copy of the batch when the loader has no
-// buffer of its own, the copy of the loss to its slot, and at the first step of each epoch (or after a resume) the
-// host writing the counter and the schedule window (prepare_step_state: a wait for the device between epochs).
+// from step_counter_ and schedule_, which hold the values the step above takes by value, and it runs the same ops
+// in the same order: the same bits. Outside the recorded work: a copy of the batch when the loader has no buffer of
+// its own, and the copy of the loss to its slot. The first step of each row count also records it (a one-time cost,
+// like cuBLAS's first calls).
 void TrainingRun::captured_step(const Batch& batch, std::int64_t step, float* loss_slot) {
-  prepare_step_state(step);
+  FASTTAB_REQUIRE(counter_holds_ == step, "internal: the captured step counter holds step ", counter_holds_,
+                  ", not ", step);
   const float* x = batch.features;
   const float* labels = batch.labels;
   if (!loader_->reuses_batch_buffer()) {
@@ -232,11 +240,11 @@ void TrainingRun::captured_step(const Batch& batch, std::int64_t step, float* lo
     key.step_counter = step_counter_.data();
     // Once directly first, without the update: sizes every workspace the recorded work uses.
     forward_backward(x, ld, rows, labels, key, step_loss_.data());
-    const std::int64_t window = std::int64_t(schedule_window_.size() / 3);
-    captured.work = backend_.capture([this, x, labels, rows, ld, key, window] {
+    const std::int64_t steps = std::int64_t(schedule_.size() / 3);
+    captured.work = backend_.capture([this, x, labels, rows, ld, key, steps] {
       forward_backward(x, ld, rows, labels, key, step_loss_.data());
-      optimizer_.step_from_counter(mlp_.parameters(), mlp_.gradients(), step_counter_.data(), schedule_window_.data(),
-                                   window);
+      optimizer_.step_from_counter(mlp_.parameters(), mlp_.gradients(), step_counter_.data(), schedule_.data(),
+                                   steps);
       backend_.increment_counter(step_counter_.data());
     });
     captured.features = x;
@@ -251,25 +259,13 @@ void TrainingRun::captured_step(const Batch& batch, std::int64_t step, float* lo
   counter_holds_ = step + 1;
 }
 
-// The captured step's state for step `step` (counted from 0): the counter, when it does not hold it already (the
-// first step, after a resume), and the schedule window, when it does not cover t = step + 1 (once an epoch: the
-// window holds one epoch's steps). Host copies: they wait for the work before them.
-void TrainingRun::prepare_step_state(std::int64_t step) {
-  if (counter_holds_ != step) {
-    FASTTAB_REQUIRE(step >= 0 && step <= std::int64_t(UINT32_MAX) - 1, "--cuda-graphs: step ", step,
-                    " does not fit the 32-bit step counter");
-    const std::uint32_t value = static_cast<std::uint32_t>(step);
-    backend_.copy_to_backend(step_counter_.data(), &value, sizeof value);
-    counter_holds_ = step;
-  }
-  const std::int64_t t = step + 1;
-  const std::int64_t window = std::int64_t(schedule_window_.size() / 3);
-  if (window_first_ < 1 || t < window_first_ || t >= window_first_ + window) {
-    std::vector<float> values(schedule_window_.size());
-    optimizer_.schedule_values(t, window, window, values.data());
-    backend_.copy_to_backend(schedule_window_.data(), values.data(), schedule_window_.bytes());
-    window_first_ = t;
-  }
+// The captured step's counter: the steps done (a host copy, at construction and resume only).
+void TrainingRun::write_step_counter(std::int64_t steps_done) {
+  FASTTAB_REQUIRE(steps_done >= 0 && steps_done <= std::int64_t(UINT32_MAX) - 1, "--cuda-graphs: step ", steps_done,
+                  " does not fit the 32-bit step counter");
+  const std::uint32_t value = static_cast<std::uint32_t>(steps_done);
+  backend_.copy_to_backend(step_counter_.data(), &value, sizeof value);
+  counter_holds_ = steps_done;
 }
 
 // Forward passes over a resident table in batch-sized chunks into one outputs buffer, then the backend's metrics.
@@ -383,7 +379,7 @@ void TrainingRun::load_state(const TrainingState& s) {
   backend_.copy_to_backend(optimizer_.state1().data(), s.optimizer_state1.data(), optimizer_.state1().bytes());
   backend_.copy_to_backend(optimizer_.state2().data(), s.optimizer_state2.data(), optimizer_.state2().bytes());
   optimizer_.set_steps_done(s.progress.steps_done);
-  counter_holds_ = -1;  // a captured step's counter is written again before the next step
+  if (config_.cuda_graphs) write_step_counter(s.progress.steps_done);
   if (best_parameters_.size() > 0) {
     FASTTAB_REQUIRE(s.best_parameters.size() == best_parameters_.size(),
                     "the checkpoint holds no best weights for early stopping");

@@ -103,7 +103,7 @@ class TrainingRun {
  private:
   void forward_backward(const float* x, int ld, int rows, const float* labels, DropoutKey key, float* loss_slot);
   void captured_step(const Batch& batch, std::int64_t step, float* loss_slot);
-  void prepare_step_state(std::int64_t step);
+  void write_step_counter(std::int64_t steps_done);
   Metrics evaluate(const DeviceTable& table, BackendBuffer<float>& outputs, const char* what, std::int64_t step);
   void upload_and_standardize(const Dataset& data);
   void view_tables(const Dataset& data);
@@ -132,8 +132,9 @@ class TrainingRun {
   BackendBuffer<float> grad_outputs_, batch_losses_, test_outputs_, validation_outputs_, best_parameters_;
 
   // --cuda-graphs (captured_step): the step recorded once per batch row count and replayed. It reads the step from
-  // step_counter_ (backend memory) and its schedule from schedule_window_ (3 floats per step of one epoch), its
-  // batch from the loader's buffer or a copy in step_features_/step_labels_, and writes its loss to step_loss_.
+  // step_counter_ (backend memory) and its learning rate and bias corrections from schedule_ (3 floats per step of
+  // the run, written at construction), its batch from the loader's buffer or a copy in step_features_/step_labels_,
+  // and writes its loss to step_loss_.
   struct CapturedStep {
     std::unique_ptr<Backend::CapturedWork> work;
     const float* features = nullptr;  // the batch it reads
@@ -143,9 +144,8 @@ class TrainingRun {
   std::map<int, CapturedStep> captured_steps_;
   std::map<const DeviceTable*, std::unique_ptr<Backend::CapturedWork>> captured_evaluations_;  // test, validation
   BackendBuffer<std::uint32_t> step_counter_;
-  BackendBuffer<float> schedule_window_, step_features_, step_labels_, step_loss_;
-  std::int64_t counter_holds_ = -1;  // the step step_counter_ holds when the next step runs (-1: not written yet)
-  std::int64_t window_first_ = -1;   // the first step t of the filled schedule window (-1: not filled)
+  BackendBuffer<float> schedule_, step_features_, step_labels_, step_loss_;
+  std::int64_t counter_holds_ = -1;  // the steps done that step_counter_ holds when the next step runs
 };
 
 }  // namespace fasttab

@@ -82,9 +82,9 @@ struct OptimizerUpdate {
   float bias_correction1 = 1.0f;  // 1 - beta1^t
   float bias_correction2 = 1.0f;  // 1 - beta2^t
   // A captured step's update: when step_counter is set, t = *step_counter + 1 and lr, bias_correction1
-  // and bias_correction2 are read when the op runs from schedule[3 * ((t - 1) % schedule_steps) + {0, 1, 2}], a
-  // window of the run's per-step values that the trainer fills on the host (so that they are the same floats as
-  // above); step, lr and the bias corrections above are then ignored.
+  // and bias_correction2 are read when the op runs from schedule[3 * ((t - 1) % schedule_steps) + {0, 1, 2}]: the
+  // run's per-step values (the trainer writes all of its steps; bench_step a window that repeats), filled on the
+  // host so that they are the same floats as above; step, lr and the bias corrections above are then ignored.
   const std::uint32_t* step_counter = nullptr;
   const float* schedule = nullptr;
   std::int64_t schedule_steps = 0;

@@ -117,7 +117,8 @@ DeviceTable upload_rows(Backend& backend, const Table& table, std::int64_t begin
 bool reads_in_place(const Backend& backend, const FeatureView& view);
 // Rows [begin, end) of a caller's features with the matching labels[begin, end) (host memory): the features read in
 // place when reads_in_place (the DeviceTable borrows them), else copied into padded rows in backend memory as
-// upload_rows does; the labels are always uploaded (the trainer transforms them). Throws Error naming `what` when
+// upload_rows does; the labels are always uploaded (the trainer transforms them), unless `labels` is empty (a
+// prediction: the table then has no labels). Throws Error naming `what` when
 // the view is on another device than the backend's, and when a feature or label is NaN or infinite (row, column).
 DeviceTable view_rows(Backend& backend, const FeatureView& view, const std::vector<float>& labels, std::int64_t begin,
                       std::int64_t end, const char* what);

@@ -97,11 +97,11 @@ std::unique_ptr<fasttab::Backend> backend_for(fasttab::DeviceChoice choice, int 
   return device >= 0 ? fasttab::make_cuda_backend(device) : fasttab::make_backend(choice);
 }
 
-// ValueError for a NaN or infinity among the features of a view the backend reads in place (a CUDA array: the
-// Python side checks host arrays as scikit-learn does). One pass on the device. `fix`: what the message advises.
+// ValueError for a NaN or infinity among the features of a CUDA array (the Python side checks host arrays as
+// scikit-learn does). One pass on the device. `fix`: what the message advises.
 void require_finite(fasttab::Backend& backend, const fasttab::FeatureView& v, const char* what,
                     const char* fix = "fasttab does not take missing values in arrays: impute them first") {
-  if (v.rows == 0 || !backend.can_read(v.data)) return;
+  if (v.rows == 0 || fasttab::cuda_pointer_device(v.data) < 0 || !backend.can_read(v.data)) return;
   const std::int64_t bad = backend.find_nonfinite(v.data, v.rows * v.cols);
   if (bad >= 0)
     throw nb::value_error((std::string(what) + " holds a NaN or an infinity (row " + std::to_string(bad / v.cols) +

@@ -16,6 +16,8 @@
 
 #include "fasttab/backend.hpp"
 #include "fasttab/error.hpp"
+#include "fasttab/model.hpp"
+#include "fasttab/optimizer.hpp"
 
 // First statement of every GPU test case. FASTTAB_GPU_TESTS_ON_CPU (a self-check of the tests on a machine
 // without a GPU) runs them with a second CPU backend in place of the CUDA one.
@@ -108,6 +110,39 @@ double relative_error(const std::vector<T>& got, const std::vector<T>& want) {
 
 inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+// The outputs, loss, gradients and updated parameters of one training step (forward with dropout, BCE, backward,
+// one Adam step) of `spec` from its initial weights (seed 21) on the batch x [rows, ld], y, in `precision`.
+struct StepOutputs {
+  std::vector<float> outputs, gradients, parameters;
+  float loss = 0;
+};
+
+inline StepOutputs one_step(Backend& backend, const MlpSpec& spec, const std::vector<float>& x,
+                            const std::vector<float>& y, int rows, int ld, Precision precision = Precision::fp32) {
+  backend.set_precision(precision);
+  Mlp mlp(backend, spec, rows, precision);
+  mlp.set_parameters(initial_parameters(spec, 21));
+  Optimizer opt(backend, OptimizerConfig{}, ScheduleConfig{}, spec.parameter_count(), 10);
+  BackendBuffer<float> bx(backend, x.size(), "x"), by(backend, y.size(), "y"), grad(backend, std::size_t(rows), "g"),
+      loss(backend, 1, "loss");
+  backend.copy_to_backend(bx.data(), x.data(), bx.bytes());
+  backend.copy_to_backend(by.data(), y.data(), by.bytes());
+  const DropoutKey key{5, 3, 0};
+  const float* out = mlp.forward(bx.data(), ld, rows, true, key);
+  StepOutputs s;
+  s.outputs.resize(std::size_t(rows));
+  backend.copy_to_host(s.outputs.data(), out, s.outputs.size() * sizeof(float));
+  backend.loss_forward_backward(Task::binary, out, rows, 1, 1, by.data(), grad.data(), loss.data());
+  mlp.backward(bx.data(), ld, rows, grad.data(), key);
+  opt.step(mlp.parameters(), mlp.gradients());
+  backend.copy_to_host(&s.loss, loss.data(), sizeof(float));
+  s.gradients.resize(spec.parameter_count());
+  backend.copy_to_host(s.gradients.data(), mlp.gradients(), s.gradients.size() * sizeof(float));
+  s.parameters = mlp.get_parameters();
+  backend.set_precision(Precision::fp32);
+  return s;
 }
 
 }  // namespace fasttab::gpu_test

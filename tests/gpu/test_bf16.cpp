@@ -16,16 +16,6 @@ using namespace fasttab;
 
 namespace {
 
-double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(b[i]) * b[i];
-  }
-  return std::sqrt(num / (den > 0 ? den : 1));
-}
-
 std::vector<float> rounded_on(Backend& backend, const std::vector<float>& values) {
   BackendBuffer<float> buffer(backend, values.size(), "values");
   backend.copy_to_backend(buffer.data(), values.data(), buffer.bytes());
@@ -33,37 +23,6 @@ std::vector<float> rounded_on(Backend& backend, const std::vector<float>& values
   std::vector<float> out(values.size());
   backend.copy_to_host(out.data(), buffer.data(), buffer.bytes());
   return out;
-}
-
-struct StepOutputs {
-  std::vector<float> outputs, gradients, parameters;
-  float loss = 0;
-};
-
-StepOutputs one_step(Backend& backend, const MlpSpec& spec, const std::vector<float>& x, const std::vector<float>& y,
-                     int rows, int ld) {
-  backend.set_precision(Precision::bf16);
-  Mlp mlp(backend, spec, rows, Precision::bf16);
-  mlp.set_parameters(initial_parameters(spec, 21));
-  Optimizer opt(backend, OptimizerConfig{}, ScheduleConfig{}, spec.parameter_count(), 10);
-  BackendBuffer<float> bx(backend, x.size(), "x"), by(backend, y.size(), "y"), grad(backend, std::size_t(rows), "g"),
-      loss(backend, 1, "loss");
-  backend.copy_to_backend(bx.data(), x.data(), bx.bytes());
-  backend.copy_to_backend(by.data(), y.data(), by.bytes());
-  const DropoutKey key{5, 3, 0};
-  const float* out = mlp.forward(bx.data(), ld, rows, true, key);
-  StepOutputs s;
-  s.outputs.resize(std::size_t(rows));
-  backend.copy_to_host(s.outputs.data(), out, s.outputs.size() * sizeof(float));
-  backend.loss_forward_backward(Task::binary, out, rows, 1, 1, by.data(), grad.data(), loss.data());
-  mlp.backward(bx.data(), ld, rows, grad.data(), key);
-  opt.step(mlp.parameters(), mlp.gradients());
-  backend.copy_to_host(&s.loss, loss.data(), sizeof(float));
-  s.gradients.resize(spec.parameter_count());
-  backend.copy_to_host(s.gradients.data(), mlp.gradients(), s.gradients.size() * sizeof(float));
-  s.parameters = mlp.get_parameters();
-  backend.set_precision(Precision::fp32);
-  return s;
 }
 
 }  // namespace
@@ -91,8 +50,8 @@ TEST_CASE("cuda bf16 training step (forward, BCE, backward, Adam) matches the CP
   std::vector<float> x = gpu_test::random_floats(std::size_t(rows) * ld, 1234, -2.0f, 2.0f);
   std::vector<float> y(rows);
   for (int r = 0; r < rows; ++r) y[r] = (x[std::size_t(r) * ld] + x[std::size_t(r) * ld + 3] > 0) ? 1.0f : 0.0f;
-  const StepOutputs cpu = one_step(*backends.cpu, spec, x, y, rows, ld);
-  const StepOutputs gpu = one_step(*backends.gpu, spec, x, y, rows, ld);
+  const gpu_test::StepOutputs cpu = gpu_test::one_step(*backends.cpu, spec, x, y, rows, ld, Precision::bf16);
+  const gpu_test::StepOutputs gpu = gpu_test::one_step(*backends.gpu, spec, x, y, rows, ld, Precision::bf16);
   // Both backends round the same float32 values to bfloat16, but a value computed in a different order (cuBLAS vs
   // OpenBLAS sums, tanhf vs std::tanh) may land on the other side of a rounding boundary and move by a bfloat16 ulp
   // (2^-8 relative). Bounds: the issue's bf16 tolerance, 1e-2, for outputs and gradients; the loss 1e-3 relative.
@@ -100,10 +59,10 @@ TEST_CASE("cuda bf16 training step (forward, BCE, backward, Adam) matches the CP
   // whatever |g|, so a gradient smaller than the two backends' difference may move its weight the other way, by
   // 2e-3, against weights of rms about 0.033. Bound 1e-2 (the worst case, every sign flipped, is 6e-2); not yet
   // measured on a GPU: tighten it when it is.
-  CHECK(rel_error(gpu.outputs, cpu.outputs) < 1e-2);
+  CHECK(gpu_test::relative_error(gpu.outputs, cpu.outputs) < 1e-2);
   CHECK(std::fabs(gpu.loss - cpu.loss) < 1e-3 * std::fabs(cpu.loss) + 1e-6);
-  CHECK(rel_error(gpu.gradients, cpu.gradients) < 1e-2);
-  CHECK(rel_error(gpu.parameters, cpu.parameters) < 1e-2);
+  CHECK(gpu_test::relative_error(gpu.gradients, cpu.gradients) < 1e-2);
+  CHECK(gpu_test::relative_error(gpu.parameters, cpu.parameters) < 1e-2);
 }
 
 TEST_CASE("cuda bf16 training run: the same seed gives identical losses on the device, and tracks the CPU run") {

@@ -11,50 +11,6 @@
 
 using namespace fasttab;
 
-namespace {
-
-double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(b[i]) * b[i];
-  }
-  return std::sqrt(num / (den > 0 ? den : 1));
-}
-
-struct StepOutputs {
-  std::vector<float> outputs, gradients, parameters;
-  float loss = 0;
-};
-
-StepOutputs one_step(Backend& backend, const MlpSpec& spec, const std::vector<float>& x, const std::vector<float>& y,
-                     int rows, int ld) {
-  Mlp mlp(backend, spec, rows);
-  mlp.set_parameters(initial_parameters(spec, 21));
-  OptimizerConfig oc;
-  Optimizer opt(backend, oc, ScheduleConfig{}, spec.parameter_count(), 10);
-  BackendBuffer<float> bx(backend, x.size(), "x"), by(backend, y.size(), "y"), grad(backend, std::size_t(rows), "g"),
-      loss(backend, 1, "loss");
-  backend.copy_to_backend(bx.data(), x.data(), bx.bytes());
-  backend.copy_to_backend(by.data(), y.data(), by.bytes());
-  const DropoutKey key{5, 3, 0};
-  const float* out = mlp.forward(bx.data(), ld, rows, true, key);
-  StepOutputs s;
-  s.outputs.resize(std::size_t(rows));
-  backend.copy_to_host(s.outputs.data(), out, s.outputs.size() * sizeof(float));
-  backend.loss_forward_backward(Task::binary, out, rows, 1, 1, by.data(), grad.data(), loss.data());
-  mlp.backward(bx.data(), ld, rows, grad.data(), key);
-  opt.step(mlp.parameters(), mlp.gradients());
-  backend.copy_to_host(&s.loss, loss.data(), sizeof(float));
-  s.gradients.resize(spec.parameter_count());
-  backend.copy_to_host(s.gradients.data(), mlp.gradients(), s.gradients.size() * sizeof(float));
-  s.parameters = mlp.get_parameters();
-  return s;
-}
-
-}  // namespace
-
 TEST_CASE("cuda training step (forward, BCE, backward, Adam) matches the CPU on fresh random inputs") {
   FASTTAB_REQUIRE_CUDA_DEVICE();
   auto backends = gpu_test::make_backends();
@@ -63,13 +19,13 @@ TEST_CASE("cuda training step (forward, BCE, backward, Adam) matches the CPU on 
   std::vector<float> x = gpu_test::random_floats(std::size_t(rows) * ld, 1234, -2.0f, 2.0f);
   std::vector<float> y(rows);
   for (int r = 0; r < rows; ++r) y[r] = (x[std::size_t(r) * ld] + x[std::size_t(r) * ld + 3] > 0) ? 1.0f : 0.0f;
-  const StepOutputs cpu = one_step(*backends.cpu, spec, x, y, rows, ld);
-  const StepOutputs gpu = one_step(*backends.gpu, spec, x, y, rows, ld);
+  const gpu_test::StepOutputs cpu = gpu_test::one_step(*backends.cpu, spec, x, y, rows, ld);
+  const gpu_test::StepOutputs gpu = gpu_test::one_step(*backends.gpu, spec, x, y, rows, ld);
   // Bounds: float32 GEMMs summed in different orders (K up to 2048) and tanhf vs std::tanh.
-  CHECK(rel_error(gpu.outputs, cpu.outputs) < 1e-4);
+  CHECK(gpu_test::relative_error(gpu.outputs, cpu.outputs) < 1e-4);
   CHECK(std::fabs(gpu.loss - cpu.loss) < 1e-5 * std::fabs(cpu.loss) + 1e-6);
-  CHECK(rel_error(gpu.gradients, cpu.gradients) < 1e-3);
-  CHECK(rel_error(gpu.parameters, cpu.parameters) < 1e-5);
+  CHECK(gpu_test::relative_error(gpu.gradients, cpu.gradients) < 1e-3);
+  CHECK(gpu_test::relative_error(gpu.parameters, cpu.parameters) < 1e-5);
 }
 
 TEST_CASE("cuda training run: two epochs with every loader track the CPU run and are deterministic") {

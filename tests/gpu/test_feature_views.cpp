@@ -20,6 +20,14 @@ using namespace fasttab;
 
 namespace {
 
+// CUDA memory is read in place whatever the row width (reads_in_place); the CPU stand-in of
+// FASTTAB_GPU_TESTS_ON_CPU pads host rows that are not a multiple of 4 floats, as the CPU backend does.
+#if defined(FASTTAB_GPU_TESTS_ON_CPU)
+constexpr bool kDeviceRowsOfAnyWidthInPlace = false;
+#else
+constexpr bool kDeviceRowsOfAnyWidthInPlace = true;
+#endif
+
 // A host table's features copied into backend memory: what a CUDA array from Python is.
 struct DeviceFeatures {
   DeviceFeatures(Backend& backend, const Table& t)
@@ -78,11 +86,14 @@ TEST_CASE("cuda view_rows reads device memory in place, uploads host memory, and
   const std::vector<float> labels = {0, 1, 1, 0, 1, 0};
   DeviceFeatures device(*gpu, t);
   CHECK(gpu->can_read(device.view.data));
+  CHECK(reads_in_place(*gpu, device.view) == kDeviceRowsOfAnyWidthInPlace);
 
   DeviceTable in_place = view_rows(*gpu, device.view, labels, 2, 6, "training rows");
-  CHECK(in_place.features.data() == device.buffer.data() + 2 * 5);
-  CHECK_FALSE(in_place.features.owned());
-  CHECK(in_place.ld == 5);
+  if (kDeviceRowsOfAnyWidthInPlace) {
+    CHECK(in_place.features.data() == device.buffer.data() + 2 * 5);
+    CHECK_FALSE(in_place.features.owned());
+    CHECK(in_place.ld == 5);
+  }
 
   // A writable copy: padded to 8 floats a row, the values equal, the padding zero; the caller's memory unchanged.
   make_features_writable(*gpu, in_place, "copy");
@@ -125,7 +136,7 @@ TEST_CASE("cuda training on device views: the caller's pointer, and the uploaded
     c.standardize = standardize;
     const TrainResult copied = fasttab::train(*gpu, c, tables);
     const TrainResult in_place = fasttab::train(*gpu, c, labels_only(tables, train.view, test.view));
-    CHECK((in_place.train_features == train.view.data) == !standardize);
+    CHECK((in_place.train_features == train.view.data) == (!standardize && kDeviceRowsOfAnyWidthInPlace));
     REQUIRE(in_place.evals.size() == copied.evals.size());
     // Bound: float32 rounding over 70 steps; cuBLAS may pick other kernels for leading dimensions 21 and 24.
     for (std::size_t i = 0; i < copied.evals.size(); ++i) {
