@@ -13,6 +13,7 @@
 #include <string>
 
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
 #include "cuda/ops/bias_activation.cuh"
@@ -25,7 +26,7 @@
 #include "cuda/ops/embedding.cuh"
 #include "cuda/ops/gather_rows.cuh"
 #include "cuda/ops/loss.cuh"
-#include "cuda/ops/round_bf16.cuh"
+#include "cuda/ops/convert_bf16.cuh"
 #include "cuda/ops/metrics.cuh"
 #include "cuda/ops/optimizer.cuh"
 #include "cuda/ops/random_permutation.cuh"
@@ -36,6 +37,8 @@
 
 namespace fasttab {
 namespace {
+
+static_assert(sizeof(__nv_bfloat16) == sizeof(bfloat16), "Backend's bfloat16 is laid out as __nv_bfloat16");
 
 // Bias-gradient partial sums allocated up front: 256 chunks x 512 columns of doubles (1 MiB); wider layers grow it.
 constexpr std::size_t kInitialColumnPartials = 256 * 512;
@@ -173,25 +176,52 @@ class CudaBackend final : public Backend {
   // ---- dense algebra ----------------------------------------------------------------------------------------
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
             int ldb, float beta, float* c, int ldc) override {
-    FASTTAB_REQUIRE(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=", m, " n=", n, " k=", k);
+    check_gemm_shape("gemm", trans_a, trans_b, m, n, k, lda, ldb, ldc);
     if (m == 0 || n == 0) return;
-    const int min_lda = trans_a ? m : k, min_ldb = trans_b ? k : n;
-    FASTTAB_REQUIRE(lda >= (min_lda > 1 ? min_lda : 1), "gemm: lda ", lda, " < ", min_lda);
-    FASTTAB_REQUIRE(ldb >= (min_ldb > 1 ? min_ldb : 1), "gemm: ldb ", ldb, " < ", min_ldb);
-    FASTTAB_REQUIRE(ldc >= n, "gemm: ldc ", ldc, " < n ", n);
     CUBLAS_CHECK(cublasSgemm(cublas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
                              k, &alpha, b, ldb, a, lda, &beta, c, ldc));
   }
-  // bf16 (this first version): float32 storage holding bfloat16-rounded GEMM inputs (Mlp) and float32 cuBLAS GEMMs
-  // without TF32 (the backward pass's gradients are float32 and TF32 would round them). Correct, not fast: the
-  // tensor-core path (bfloat16 storage, cublasGemmEx with CUDA_R_16BF inputs and CUBLAS_COMPUTE_32F) is issue 9's
-  // next step.
+  // tf32: the float32 GEMMs above on TF32 tensor cores. bf16's GEMMs are gemm_bf16's (tensor cores whatever the mode).
   void set_precision(Precision precision) override {
     CUBLAS_CHECK(cublasSetMathMode(cublas_, precision == Precision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
                                                                            : CUBLAS_DEFAULT_MATH));
   }
-  void round_to_bf16(float* values, std::size_t count) override {
-    fasttab::round_to_bf16(values, count, limits_, stream_);
+
+  // ---- bfloat16 storage -------------------------------------------------------------------------------------
+  void convert_to_bf16(const float* src, int rows, int cols, int ld_src, bfloat16* dst, int ld_dst) override {
+    fasttab::convert_to_bf16(src, rows, cols, ld_src, device_bf16(dst), ld_dst, limits_, stream_);
+  }
+  // As gemm(), through cublasGemmEx: bfloat16 A and B, float32 C, float32 accumulation (CUBLAS_COMPUTE_32F), the
+  // heuristic's algorithm (CUBLAS_GEMM_DEFAULT: tensor-core kernels on sm_80 and later).
+  void gemm_bf16(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const bfloat16* a, int lda,
+                 const bfloat16* b, int ldb, float beta, float* c, int ldc) override {
+    check_gemm_shape("gemm_bf16", trans_a, trans_b, m, n, k, lda, ldb, ldc);
+    if (m == 0 || n == 0) return;
+    CUBLAS_CHECK(cublasGemmEx(cublas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
+                              k, &alpha, b, CUDA_R_16BF, ldb, a, CUDA_R_16BF, lda, &beta, c, CUDA_R_32F, ldc,
+                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+  void bias_activation_dropout_forward_bf16(const float* z, int rows, int cols, int ld_z, const float* bias,
+                                            Activation act, float dropout_p, DropoutKey key, bfloat16* out,
+                                            int ld_out) override {
+    fasttab::bias_activation_dropout_forward_bf16(z, rows, cols, ld_z, bias, act, dropout_p, key, device_bf16(out),
+                                                  ld_out, limits_, stream_);
+  }
+  // The fused pass where the shape takes it (hidden widths 4k up to 1024), else the element pass (which writes the
+  // float32 dL/dz into grad as well) and the bias gradient of grad.
+  void activation_dropout_backward_bias_gradient_bf16(float* grad, int ld_grad, const bfloat16* out, int ld_out,
+                                                      int rows, int cols, Activation act, float dropout_p,
+                                                      DropoutKey key, float* bias_grad, bfloat16* grad_z,
+                                                      int ld_grad_z) override {
+    const std::size_t partials_count = fused_backward_partials(rows, cols, limits_);
+    double* partials = partials_count ? column_scratch_.ensure_as<double>(partials_count, stream_) : nullptr;
+    if (fasttab::activation_dropout_backward_bias_gradient_bf16(grad, ld_grad, device_bf16(out), ld_out, rows, cols,
+                                                                act, dropout_p, key, bias_grad, device_bf16(grad_z),
+                                                                ld_grad_z, partials, limits_, stream_))
+      return;
+    fasttab::activation_dropout_backward_to_bf16(grad, ld_grad, device_bf16(out), ld_out, rows, cols, act, dropout_p,
+                                                 key, device_bf16(grad_z), ld_grad_z, limits_, stream_);
+    bias_gradient(grad, rows, cols, ld_grad, bias_grad);
   }
 
   // ---- the MLP's element-wise ops -------------------------------------------------------------------------
@@ -262,6 +292,16 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  static __nv_bfloat16* device_bf16(bfloat16* p) { return reinterpret_cast<__nv_bfloat16*>(p); }
+  static const __nv_bfloat16* device_bf16(const bfloat16* p) { return reinterpret_cast<const __nv_bfloat16*>(p); }
+  static void check_gemm_shape(const char* op, bool trans_a, bool trans_b, int m, int n, int k, int lda, int ldb,
+                               int ldc) {
+    FASTTAB_REQUIRE(m >= 0 && n >= 0 && k >= 0, op, ": negative size m=", m, " n=", n, " k=", k);
+    const int min_lda = trans_a ? m : k, min_ldb = trans_b ? k : n;
+    FASTTAB_REQUIRE(lda >= (min_lda > 1 ? min_lda : 1), op, ": lda ", lda, " < ", min_lda);
+    FASTTAB_REQUIRE(ldb >= (min_ldb > 1 ? min_ldb : 1), op, ": ldb ", ldb, " < ", min_ldb);
+    FASTTAB_REQUIRE(ldc >= n, op, ": ldc ", ldc, " < n ", n);
+  }
   // Enqueues rows x row_bytes from rows src_pitch apart to device rows dst_pitch apart (`kind`: from the host or
   // within the device), the padding of each destination row zeroed.
   void copy_rows(const char* op, void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,

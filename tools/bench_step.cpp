@@ -83,7 +83,17 @@ struct StepBench {
         perm(b, std::size_t(train.rows), "permutation"), bx(b, std::size_t(batch_rows) * ld, "batch"),
         by(b, std::size_t(batch_rows), "batch") {
     mlp.set_parameters(initial_parameters(spec, 1));
+    if (bf16()) {  // bfloat16 operands for the GEMM and element-wise timings, as Mlp stores them
+      const int width = s.max_width(), ld16 = Mlp::bf16_ld(width);
+      scratch16 = BackendBuffer<bfloat16>(b, std::size_t(2) * batch_rows * ld16, "bfloat16 scratch");
+      weights16 = BackendBuffer<bfloat16>(b, std::size_t(width) * ld16, "bfloat16 weights");
+      BackendBuffer<float> values(b, std::max(std::size_t(2) * batch_rows, std::size_t(width)) * width, "values");
+      backend.fill(values.data(), 0.25f, values.size());
+      backend.convert_to_bf16(values.data(), 2 * batch_rows, width, width, scratch16.data(), ld16);
+      backend.convert_to_bf16(values.data(), width, width, width, weights16.data(), ld16);
+    }
   }
+  bool bf16() const { return mlp.precision() == Precision::bf16; }
   Backend& backend;
   const MlpSpec& spec;
   const int ld;
@@ -94,6 +104,7 @@ struct StepBench {
   BackendBuffer<float> grad, loss, outputs, scratch;
   BackendBuffer<std::uint32_t> perm;
   BackendBuffer<float> bx, by;
+  BackendBuffer<bfloat16> scratch16, weights16;  // bf16 only: two [batch, bf16_ld(max width)] panels; one weight
 };
 
 // Milliseconds of each piece.
@@ -102,14 +113,36 @@ struct StepTimes {
          bias_gradient = 0, optimizer = 0, eval = 0, perm = 0, gather = 0;
 };
 
+// The GEMMs of one bf16 step, as Mlp runs them: bfloat16 operands (the first layer's input, the activations, the
+// weights and the gradients, in rows padded to 8), float32 outputs.
+double time_step_gemms_bf16(StepBench& b, int repeats) {
+  const MlpSpec& spec = b.spec;
+  const int batch = b.batch;
+  const std::size_t panel = std::size_t(batch) * Mlp::bf16_ld(spec.max_width());
+  const bfloat16* a = b.scratch16.data();
+  const bfloat16* g = b.scratch16.data() + panel;
+  const bfloat16* w = b.weights16.data();
+  float* out = b.scratch.data();
+  float* dw = b.mlp.gradients();
+  return median_ms(b.backend, repeats, [&] {
+    for (int l = 0; l < spec.layers(); ++l) {
+      const int in = spec.in_width(l), out_w = spec.out_width(l);
+      const int ld_in = Mlp::bf16_ld(in), ld_out = Mlp::bf16_ld(out_w);
+      b.backend.gemm_bf16(false, true, batch, out_w, in, 1.0f, a, ld_in, w, ld_in, 0.0f, out, out_w);
+      b.backend.gemm_bf16(true, false, out_w, in, batch, 1.0f, g, ld_out, a, ld_in, 0.0f, dw + spec.weight_offset(l), in);
+      if (l > 0) b.backend.gemm_bf16(false, false, batch, in, out_w, 1.0f, g, ld_out, w, ld_in, 0.0f, out, in);
+    }
+  });
+}
+
 // 1. The GEMMs of one step alone (forward and weight gradient per layer, input gradient per layer but the
-// first), on the model's own buffers; 2. one whole training step on a resident batch, op by op; 3. the same step
+// first), on the model's own buffers (bf16: time_step_gemms_bf16); 2. one whole training step on a resident batch, op by op; 3. the same step
 // as captured work (below).
 void time_step(StepBench& b, int repeats, StepTimes& t) {
   Backend* const backend = &b.backend;
   const MlpSpec& spec = b.spec;
   const int batch = b.batch, ld = b.ld;
-  t.gemm = median_ms(*backend, repeats, [&] {
+  t.gemm = b.bf16() ? time_step_gemms_bf16(b, repeats) : median_ms(*backend, repeats, [&] {
     float* a = b.scratch.data();
     float* out_buf = b.scratch.data() + std::size_t(batch) * spec.max_width();
     const float* w = b.mlp.parameters();
@@ -153,6 +186,41 @@ void time_step(StepBench& b, int repeats, StepTimes& t) {
   t.captured_step = median_ms(*backend, repeats, [&] { captured->run(); });
 }
 
+// 2b under bf16: the element-wise ops as Mlp runs them (float32 z in, bfloat16 activations out; float32 gradient
+// and bfloat16 activations in, bfloat16 gradient out, with the bias gradient), and the optimiser. The
+// element-wise backward without the bias gradient is not an op of the bf16 step: its row is left out.
+void time_step_parts_bf16(StepBench& b, int repeats, StepTimes& t) {
+  Backend& backend = b.backend;
+  const MlpSpec& spec = b.spec;
+  Mlp& mlp = b.mlp;
+  const int batch = b.batch;
+  const int width = spec.max_width(), ld16 = Mlp::bf16_ld(width);
+  float* z = b.scratch.data();
+  bfloat16* act16 = b.scratch16.data();
+  bfloat16* grad16 = b.scratch16.data() + std::size_t(batch) * ld16;
+  backend.fill(z, 0.25f, std::size_t(batch) * width * 2);
+  t.forward_elementwise = median_ms(backend, repeats, [&] {
+    for (int l = 0; l + 1 < spec.layers(); ++l)
+      backend.bias_activation_dropout_forward_bf16(z, batch, spec.out_width(l), width,
+                                                   mlp.parameters() + spec.bias_offset(l), spec.activation,
+                                                   spec.dropout_after(l), DropoutKey{1, 2, std::uint32_t(l)}, act16,
+                                                   ld16);
+  });
+  t.backward_elementwise = std::nan("");
+  t.fused_backward = median_ms(backend, repeats, [&] {
+    for (int l = 0; l + 1 < spec.layers(); ++l)
+      backend.activation_dropout_backward_bias_gradient_bf16(z, width, act16, ld16, batch, spec.out_width(l),
+                                                             spec.activation, spec.dropout_after(l),
+                                                             DropoutKey{1, 2, std::uint32_t(l)},
+                                                             mlp.gradients() + spec.bias_offset(l), grad16, ld16);
+  });
+  t.bias_gradient = median_ms(backend, repeats, [&] {
+    for (int l = 0; l < spec.layers(); ++l)
+      backend.bias_gradient(z, batch, spec.out_width(l), width, mlp.gradients() + spec.bias_offset(l));
+  });
+  t.optimizer = median_ms(backend, repeats, [&] { b.opt.step(mlp.parameters(), mlp.gradients()); });
+}
+
 // 2b. The element-wise parts of one step, alone, on the same shapes (hidden layers only), and the optimiser.
 void time_step_parts(StepBench& b, int repeats, StepTimes& t) {
   Backend* const backend = &b.backend;
@@ -163,6 +231,10 @@ void time_step_parts(StepBench& b, int repeats, StepTimes& t) {
   float* act_grad = b.scratch.data() + std::size_t(batch) * spec.max_width();
   backend->fill(act, 0.25f, std::size_t(batch) * spec.max_width());
   backend->fill(act_grad, 0.5f, std::size_t(batch) * spec.max_width());
+  if (b.bf16()) {
+    time_step_parts_bf16(b, repeats, t);
+    return;
+  }
   t.forward_elementwise = median_ms(*backend, repeats, [&] {
     for (int l = 0; l + 1 < spec.layers(); ++l)
       backend->bias_activation_dropout_forward(act, batch, spec.out_width(l), spec.out_width(l),
@@ -221,6 +293,7 @@ struct Ceilings {
   double copy_ms = 0;
   int gemm_size = 0;  // m = n = k
   double gemm_ms = 0;
+  std::string gemm_op = "Backend::gemm(A, B^T)";
 
   // Bytes moved by the copy: each byte read once and written once.
   double copy_traffic() const { return 2.0 * double(copy_bytes); }
@@ -243,7 +316,7 @@ void measure_copy_ceiling(Backend& backend, std::size_t bytes, int repeats, Ceil
 
 // Compute: C = A B^T with m = n = k = size through Backend::gemm, the call and the orientation of the model's
 // forward GEMMs, in the precision set on the backend. The operands are random in [-1, 1) (a constant operand can
-// draw less power and clock higher); under bf16 they are rounded to bfloat16 first, as Mlp rounds its GEMM inputs.
+// draw less power and clock higher); under bf16 they are converted to bfloat16 and the GEMM is gemm_bf16, as Mlp's.
 void measure_gemm_ceiling(Backend& backend, int size, Precision precision, int repeats, Ceilings& c) {
   const std::size_t count = std::size_t(size) * size;
   std::vector<float> host(count);
@@ -255,11 +328,17 @@ void measure_gemm_ceiling(Backend& backend, int size, Precision precision, int r
   backend.copy_to_backend(a.data(), host.data(), a.bytes());
   std::reverse(host.begin(), host.end());  // B differs from A
   backend.copy_to_backend(b.data(), host.data(), b.bytes());
-  if (precision == Precision::bf16) {
-    backend.round_to_bf16(a.data(), count);
-    backend.round_to_bf16(b.data(), count);
-  }
   c.gemm_size = size;
+  if (precision == Precision::bf16) {
+    c.gemm_op = "Backend::gemm_bf16(A, B^T)";
+    BackendBuffer<bfloat16> a16(backend, count, "gemm ceiling A"), b16(backend, count, "gemm ceiling B");
+    backend.convert_to_bf16(a.data(), size, size, size, a16.data(), size);
+    backend.convert_to_bf16(b.data(), size, size, size, b16.data(), size);
+    c.gemm_ms = median_ms(backend, repeats, [&] {
+      backend.gemm_bf16(false, true, size, size, size, 1.0f, a16.data(), size, b16.data(), size, 0.0f, out.data(), size);
+    });
+    return;
+  }
   c.gemm_ms = median_ms(backend, repeats, [&] {
     backend.gemm(false, true, size, size, size, 1.0f, a.data(), size, b.data(), size, 0.0f, out.data(), size);
   });
@@ -291,11 +370,16 @@ double forward_flop(const MlpSpec& spec, std::int64_t rows) {
   return flop;
 }
 
-// Bias + activation (+ dropout, whose mask is computed, not loaded) over the hidden layers, in place:
-// per layer read z (batch x width), read the bias (width), write a (batch x width).
-double elementwise_forward_bytes(const MlpSpec& spec, int batch) {
+// Bytes per stored activation and activation gradient: float32, or bfloat16 under bf16 (z and the float32
+// gradient that the backward GEMM writes stay float32).
+double stored_bytes(bool bf16) { return bf16 ? 2.0 : kFloat; }
+
+// Bias + activation (+ dropout, whose mask is computed, not loaded) over the hidden layers: per layer read z
+// (batch x width, float32), read the bias (width), write a (batch x width, stored).
+double elementwise_forward_bytes(const MlpSpec& spec, int batch, bool bf16) {
   double bytes = 0;
-  for (int l = 0; l + 1 < spec.layers(); ++l) bytes += (2.0 * batch + 1) * spec.out_width(l) * kFloat;
+  for (int l = 0; l + 1 < spec.layers(); ++l)
+    bytes += (double(batch) * (kFloat + stored_bytes(bf16)) + kFloat) * spec.out_width(l);
   return bytes;
 }
 
@@ -314,11 +398,12 @@ double bias_gradient_bytes(const MlpSpec& spec, int batch) {
   return bytes;
 }
 
-// The backward pass of the hidden layers that also sums their bias gradients: the element-wise backward's
-// 3 x batch x width floats plus width sums written, per layer.
-double fused_backward_bytes(const MlpSpec& spec, int batch) {
+// The backward pass of the hidden layers that also sums their bias gradients: per layer read the float32 gradient
+// and the stored output, write the gradient (float32 in place, or bfloat16), plus width sums written.
+double fused_backward_bytes(const MlpSpec& spec, int batch, bool bf16) {
   double bytes = 0;
-  for (int l = 0; l + 1 < spec.layers(); ++l) bytes += (3.0 * batch + 1) * spec.out_width(l) * kFloat;
+  for (int l = 0; l + 1 < spec.layers(); ++l)
+    bytes += (double(batch) * (kFloat + 2.0 * stored_bytes(bf16)) + kFloat) * spec.out_width(l);
   return bytes;
 }
 
@@ -365,8 +450,9 @@ double fraction_of_ceiling(const OpRow& r, const Ceilings& c) { return rate(r) /
 std::vector<OpRow> op_rows(const StepTimes& t, const StepBench& b, std::int64_t test_rows) {
   const MlpSpec& spec = b.spec;
   const int batch = b.batch;
+  const bool bf16 = b.bf16();
   const std::string gemm_name = "GEMMs of one step (" + std::to_string(step_gemm_calls(spec)) + " calls)";
-  return {
+  std::vector<OpRow> rows = {
       {gemm_name, t.gemm, CeilingKind::gemm, step_gemm_flop(spec, batch), "2*batch*in*out per GEMM"},
       {"whole training step", t.step, CeilingKind::gemm, step_gemm_flop(spec, batch),
        "its GEMMs' FLOPs only (element-wise work not counted)"},
@@ -375,13 +461,15 @@ std::vector<OpRow> op_rows(const StepTimes& t, const StepBench& b, std::int64_t 
       {"test evaluation (forward + loss + AUC)", t.eval, CeilingKind::gemm, forward_flop(spec, test_rows),
        "forward GEMMs only: 2*test_rows*in*out per layer"},
       {"  element-wise forward (hidden layers)", t.forward_elementwise, CeilingKind::copy,
-       elementwise_forward_bytes(spec, batch), "read z and bias, write a"},
+       elementwise_forward_bytes(spec, batch, bf16), bf16 ? "read z and bias, write a (bfloat16)" : "read z and bias, write a"},
       {"  element-wise backward (hidden layers)", t.backward_elementwise, CeilingKind::copy,
        elementwise_backward_bytes(spec, batch), "read gradient and output, write gradient"},
       {"  bias gradients (all layers, own pass)", t.bias_gradient, CeilingKind::copy, bias_gradient_bytes(spec, batch),
        "read gradient, write the sums"},
       {"  backward with bias gradients (as trained)", t.fused_backward, CeilingKind::copy,
-       fused_backward_bytes(spec, batch), "read gradient and output, write gradient and sums"},
+       fused_backward_bytes(spec, batch, bf16),
+       bf16 ? "read gradient and output (bfloat16), write gradient (bfloat16) and sums"
+            : "read gradient and output, write gradient and sums"},
       {"  optimiser update", t.optimizer, CeilingKind::copy, optimizer_bytes(kBenchOptimizer, spec.parameter_count()),
        optimizer_counting(kBenchOptimizer)},
       {"epoch permutation", t.perm, CeilingKind::copy, permutation_bytes(b.train.rows),
@@ -389,6 +477,9 @@ std::vector<OpRow> op_rows(const StepTimes& t, const StepBench& b, std::int64_t 
       {"gathers of one epoch", t.gather, CeilingKind::copy, gather_bytes(b.train.rows, b.ld),
        "rows and labels read and written, indices read"},
   };
+  // An op the precision's step does not run (bf16: the element-wise backward alone) has no time.
+  rows.erase(std::remove_if(rows.begin(), rows.end(), [](const OpRow& r) { return std::isnan(r.ms); }), rows.end());
+  return rows;
 }
 
 // The epoch estimate from the pieces: every step, one evaluation per 100 steps, the permutation and the gathers.
@@ -453,7 +544,7 @@ nlohmann::json ceilings_json(const Ceilings& c) {
   return {{"copy", {{"bytes_copied", c.copy_bytes}, {"bytes_moved", c.copy_traffic()}, {"ms", c.copy_ms},
                     {"gb_per_s", c.copy_gb_per_s()}, {"op", "Backend::copy_within"}}},
           {"gemm", {{"m", c.gemm_size}, {"n", c.gemm_size}, {"k", c.gemm_size}, {"flop", c.gemm_flop()},
-                    {"ms", c.gemm_ms}, {"tflop_per_s", c.gemm_tflop_per_s()}, {"op", "Backend::gemm(A, B^T)"}}}};
+                    {"ms", c.gemm_ms}, {"tflop_per_s", c.gemm_tflop_per_s()}, {"op", c.gemm_op}}}};
 }
 
 // A number, or null where it is not finite (JSON has no NaN or infinity).

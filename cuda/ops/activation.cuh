@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include <cuda_bf16.h>
+
 #include "cuda/launch.cuh"
 #include "fasttab/backend.hpp"
 #include "host/backend/philox.hpp"
@@ -44,6 +46,42 @@ template <Activation act, bool dropout>
 __device__ __forceinline__ float backward_one(float g, float o, std::uint32_t bits, float p, float keep, float scale) {
   if constexpr (dropout) return uniform_from_bits(bits) >= p ? g * scale * derivative<act>(o * keep) : 0.0f;
   else return g * derivative<act>(o);
+}
+
+// Loads and stores of the element-wise kernels for float32 or bfloat16 storage, computing in float32: one element,
+// or the group of four consecutive elements that starts at element 4 * group (one 16-byte float4 or one 8-byte
+// pair of bfloat162). A bfloat16 store rounds to nearest even (cvt.rn.bf16.f32, as __float2bfloat16_rn).
+__device__ __forceinline__ float load1(const float* p, std::size_t i) { return p[i]; }
+__device__ __forceinline__ float load1(const __nv_bfloat16* p, std::size_t i) { return __bfloat162float(p[i]); }
+__device__ __forceinline__ void store1(float* p, std::size_t i, float v) { p[i] = v; }
+__device__ __forceinline__ void store1(__nv_bfloat16* p, std::size_t i, float v) { p[i] = __float2bfloat16_rn(v); }
+
+__device__ __forceinline__ float4 load4(const float* p, std::size_t group) {
+  return reinterpret_cast<const float4*>(p)[group];
+}
+__device__ __forceinline__ float4 load4(const __nv_bfloat16* p, std::size_t group) {
+  const uint2 bits = reinterpret_cast<const uint2*>(p)[group];
+  __nv_bfloat162 lo, hi;  // elements 0, 1 (the lower address) and 2, 3
+  memcpy(&lo, &bits.x, sizeof lo);
+  memcpy(&hi, &bits.y, sizeof hi);
+  const float2 a = __bfloat1622float2(lo), b = __bfloat1622float2(hi);
+  return make_float4(a.x, a.y, b.x, b.y);
+}
+__device__ __forceinline__ void store4(float* p, std::size_t group, float4 v) {
+  reinterpret_cast<float4*>(p)[group] = v;
+}
+__device__ __forceinline__ void store4(__nv_bfloat16* p, std::size_t group, float4 v) {
+  const __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y), hi = __floats2bfloat162_rn(v.z, v.w);
+  uint2 bits;
+  memcpy(&bits.x, &lo, sizeof lo);
+  memcpy(&bits.y, &hi, sizeof hi);
+  reinterpret_cast<uint2*>(p)[group] = bits;
+}
+
+// Whether a pointer holds whole groups of four elements at its alignment (float4: 16 bytes, 4 bfloat16s: 8 bytes).
+template <typename T>
+inline bool aligned_groups(const T* p) {
+  return (reinterpret_cast<std::uintptr_t>(p) % (4 * sizeof(T))) == 0;
 }
 
 template <Activation act>

@@ -24,8 +24,10 @@ using namespace elementwise;
 
 constexpr int kWaves = 4;  // full-occupancy waves of the device at most (grid-stride beyond)
 
-template <Activation act, bool dropout>
-__global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ z, int cols, int ld,
+// z: float32 pre-activations (leading dim ld_z); out: the activations, float32 or bfloat16 (leading dim ld_out).
+// In place when out == z (float32): each element is read before it is written, by the same thread.
+template <Activation act, bool dropout, typename Out>
+__global__ void __launch_bounds__(kThreads) forward_kernel(const float* z, int ld_z, Out* out, int ld_out, int cols,
                                                            std::uint64_t total, const float* __restrict__ bias,
                                                            float p, DropoutKey key) {
   const std::uint64_t groups = (total + 3) / 4;
@@ -40,10 +42,9 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ z
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       if (f0 + j < total) {
-        float* element = z + r * static_cast<std::uint64_t>(ld) + c;
-        float a = activate<act>(*element + bias[c]);
+        float a = activate<act>(z[r * static_cast<std::uint64_t>(ld_z) + c] + bias[c]);
         if constexpr (dropout) a = uniform_from_bits(draws.v[j]) >= p ? a * scale : 0.0f;
-        *element = a;
+        store1(out, r * static_cast<std::uint64_t>(ld_out) + c, a);
       }
       if (++c == cols) {
         c = 0;
@@ -53,10 +54,13 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ z
   }
 }
 
-template <Activation act, bool dropout>
-__global__ void __launch_bounds__(kThreads) backward_kernel(float* __restrict__ grad, const float* __restrict__ out,
-                                                            int cols, int ld, std::uint64_t total, float p,
-                                                            DropoutKey key) {
+// grad: float32 dL/da on entry, dL/dz on exit (leading dim ld_grad); out: the forward op's output, float32 or
+// bfloat16 (leading dim ld_out); rounded, when not null: also gets bf16(dL/dz) (leading dim ld_rounded).
+template <Activation act, bool dropout, typename Stored>
+__global__ void __launch_bounds__(kThreads) backward_kernel(float* __restrict__ grad, int ld_grad,
+                                                            const Stored* __restrict__ out, int ld_out,
+                                                            __nv_bfloat16* __restrict__ rounded, int ld_rounded,
+                                                            int cols, std::uint64_t total, float p, DropoutKey key) {
   const std::uint64_t groups = (total + 3) / 4;
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
   const float keep = 1.0f - p;
@@ -70,16 +74,11 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(float* __restrict__ 
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       if (f0 + j < total) {
-        const std::uint64_t offset = r * static_cast<std::uint64_t>(ld) + c;
-        if constexpr (dropout) {
-          if (uniform_from_bits(draws.v[j]) >= p) {
-            grad[offset] = grad[offset] * scale * derivative<act>(out[offset] * keep);
-          } else {
-            grad[offset] = 0.0f;
-          }
-        } else {
-          grad[offset] = grad[offset] * derivative<act>(out[offset]);
-        }
+        const std::uint64_t at = r * static_cast<std::uint64_t>(ld_grad) + c;
+        const float v = backward_one<act, dropout>(grad[at], load1(out, r * static_cast<std::uint64_t>(ld_out) + c),
+                                                   draws.v[j], p, keep, scale);
+        grad[at] = v;
+        if (rounded != nullptr) store1(rounded, r * static_cast<std::uint64_t>(ld_rounded) + c, v);
       }
       if (++c == cols) {
         c = 0;
@@ -94,15 +93,19 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(float* __restrict__ 
 // hidden layer of width 4k). Thread g takes group g = the float4 at row r = g / (cols/4), column 4 * (g % (cols/4)):
 // one 16-byte load and store per operand, 32-bit index arithmetic, and the group's flat index 4g is the one the
 // scalar path and the CPU use for its Philox draw.
-template <Activation act, bool dropout>
-__global__ void __launch_bounds__(kThreads) forward_vec4_kernel(float* __restrict__ z, int groups_per_row, int ld4,
-                                                                unsigned groups, const float4* __restrict__ bias,
-                                                                float p, DropoutKey key) {
+// The vectorised path, for rows of whole groups of four (cols % 4 == 0, leading dims % 4 == 0, aligned pointers:
+// every hidden layer of width 4k). Thread g takes group g = the four elements at row r = g / (cols/4), column
+// 4 * (g % (cols/4)): one float4 load of z, one store of four outputs (16 bytes of float32 or 8 of bfloat16), 32-bit
+// index arithmetic, and the group's flat index 4g is the one the scalar path and the CPU use for its Philox draw.
+template <Activation act, bool dropout, typename Out>
+__global__ void __launch_bounds__(kThreads) forward_vec4_kernel(const float* z, int ld4_z, Out* out, int ld4_out,
+                                                                int groups_per_row, unsigned groups,
+                                                                const float4* __restrict__ bias, float p,
+                                                                DropoutKey key) {
   const float scale = 1.0f / (1.0f - p);
   for (unsigned g = blockIdx.x * blockDim.x + threadIdx.x; g < groups; g += gridDim.x * blockDim.x) {
     const unsigned r = g / groups_per_row, c4 = g - r * groups_per_row;
-    float4* element = reinterpret_cast<float4*>(z) + static_cast<std::size_t>(r) * ld4 + c4;
-    float4 v = *element;
+    float4 v = load4(z, static_cast<std::size_t>(r) * ld4_z + c4);
     const float4 b = bias[c4];
     v.x = activate<act>(v.x + b.x);
     v.y = activate<act>(v.y + b.y);
@@ -115,7 +118,7 @@ __global__ void __launch_bounds__(kThreads) forward_vec4_kernel(float* __restric
       v.z = uniform_from_bits(d.v[2]) >= p ? v.z * scale : 0.0f;
       v.w = uniform_from_bits(d.v[3]) >= p ? v.w * scale : 0.0f;
     }
-    *element = v;
+    store4(out, static_cast<std::size_t>(r) * ld4_out + c4, v);
   }
 }
 
@@ -147,27 +150,48 @@ unsigned grid_for(std::uint64_t total, const DeviceLimits& limits) {
 
 }  // namespace
 
-void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias, Activation act,
-                                     float dropout_p, DropoutKey key, const DeviceLimits& limits, cudaStream_t stream) {
-  check_shape("bias_activation_dropout_forward", rows, cols, ld, dropout_p);
-  check_dropout_offset("bias_activation_dropout_forward", key, cols, dropout_p);
+namespace {
+
+// bias + activation + dropout from float32 z into out (float32, possibly z itself, or bfloat16).
+template <typename Out>
+void launch_forward(const char* op, const float* z, int ld_z, Out* out, int ld_out, int rows, int cols,
+                    const float* bias, Activation act, float dropout_p, DropoutKey key, const DeviceLimits& limits,
+                    cudaStream_t stream) {
+  check_shape(op, rows, cols, ld_z, dropout_p);
+  FASTTAB_REQUIRE(ld_out >= cols, op, ": output leading dimension ", ld_out, " < columns ", cols);
+  check_dropout_offset(op, key, cols, dropout_p);
   const std::uint64_t total = static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols);
   if (total == 0) return;
   const unsigned blocks = grid_for(total, limits);
-  if (vec4_applies(cols, ld, total, z, bias)) {
+  if (vec4_applies(cols, ld_z, total, z, bias) && ld_out % 4 == 0 && aligned_groups(out)) {
     const unsigned groups = static_cast<unsigned>(total / 4);
     const auto* b4 = reinterpret_cast<const float4*>(bias);
     dispatch_activation_dropout(act, dropout_p > 0.0f, [&](auto a, auto d) {
-      forward_vec4_kernel<decltype(a)::value, decltype(d)::value>
-          <<<blocks, kThreads, 0, stream>>>(z, cols / 4, ld / 4, groups, b4, dropout_p, key);
+      forward_vec4_kernel<decltype(a)::value, decltype(d)::value, Out>
+          <<<blocks, kThreads, 0, stream>>>(z, ld_z / 4, out, ld_out / 4, cols / 4, groups, b4, dropout_p, key);
     });
   } else {
     dispatch_activation_dropout(act, dropout_p > 0.0f, [&](auto a, auto d) {
-      forward_kernel<decltype(a)::value, decltype(d)::value>
-          <<<blocks, kThreads, 0, stream>>>(z, cols, ld, total, bias, dropout_p, key);
+      forward_kernel<decltype(a)::value, decltype(d)::value, Out>
+          <<<blocks, kThreads, 0, stream>>>(z, ld_z, out, ld_out, cols, total, bias, dropout_p, key);
     });
   }
   CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias, Activation act,
+                                     float dropout_p, DropoutKey key, const DeviceLimits& limits, cudaStream_t stream) {
+  launch_forward("bias_activation_dropout_forward", z, ld, z, ld, rows, cols, bias, act, dropout_p, key, limits,
+                 stream);
+}
+
+void bias_activation_dropout_forward_bf16(const float* z, int rows, int cols, int ld_z, const float* bias,
+                                          Activation act, float dropout_p, DropoutKey key, __nv_bfloat16* out,
+                                          int ld_out, const DeviceLimits& limits, cudaStream_t stream) {
+  launch_forward("bias_activation_dropout_forward_bf16", z, ld_z, out, ld_out, rows, cols, bias, act, dropout_p, key,
+                 limits, stream);
 }
 
 void activation_dropout_backward(float* grad, const float* out, int rows, int cols, int ld, Activation act,
@@ -185,10 +209,28 @@ void activation_dropout_backward(float* grad, const float* out, int rows, int co
     });
   } else {
     dispatch_activation_dropout(act, dropout_p > 0.0f, [&](auto a, auto d) {
-      backward_kernel<decltype(a)::value, decltype(d)::value>
-          <<<blocks, kThreads, 0, stream>>>(grad, out, cols, ld, total, dropout_p, key);
+      backward_kernel<decltype(a)::value, decltype(d)::value, float><<<blocks, kThreads, 0, stream>>>(
+          grad, ld, out, ld, nullptr, 0, cols, total, dropout_p, key);
     });
   }
+  CUDA_CHECK_LAUNCH();
+}
+
+void activation_dropout_backward_to_bf16(float* grad, int ld_grad, const __nv_bfloat16* out, int ld_out, int rows,
+                                         int cols, Activation act, float dropout_p, DropoutKey key,
+                                         __nv_bfloat16* grad_z, int ld_grad_z, const DeviceLimits& limits,
+                                         cudaStream_t stream) {
+  check_shape("activation_dropout_backward_to_bf16", rows, cols, ld_grad, dropout_p);
+  FASTTAB_REQUIRE(ld_out >= cols && ld_grad_z >= cols, "activation_dropout_backward_to_bf16: leading dimensions ",
+                  ld_out, " and ", ld_grad_z, " must be >= columns ", cols);
+  check_dropout_offset("activation_dropout_backward_to_bf16", key, cols, dropout_p);
+  const std::uint64_t total = static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols);
+  if (total == 0) return;
+  dispatch_activation_dropout(act, dropout_p > 0.0f, [&](auto a, auto d) {
+    backward_kernel<decltype(a)::value, decltype(d)::value, __nv_bfloat16><<<grid_for(total, limits), kThreads, 0,
+                                                                             stream>>>(
+        grad, ld_grad, out, ld_out, grad_z, ld_grad_z, cols, total, dropout_p, key);
+  });
   CUDA_CHECK_LAUNCH();
 }
 

@@ -106,52 +106,44 @@ class CpuBackend final : public Backend {
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
                 alpha, a, lda, b, ldb, beta, c, ldc);
   }
-  void set_precision(Precision) override {}  // float32 GEMMs throughout on the CPU (bf16: Mlp rounds the inputs)
-  void round_to_bf16(float* values, std::size_t count) override {
+  void set_precision(Precision) override {}  // float32 GEMMs throughout on the CPU (bf16: gemm_bf16)
+
+  void convert_to_bf16(const float* src, int rows, int cols, int ld_src, bfloat16* dst, int ld_dst) override {
 #pragma omp parallel for schedule(static) num_threads(threads_)
-    for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i) values[i] = reference::round_to_bf16(values[i]);
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < cols; ++c)
+        dst[std::size_t(r) * ld_dst + c] = reference::bf16_bits(src[std::size_t(r) * ld_src + c]);
+  }
+  // The operands widened to float32 (exact: every bfloat16 is a float32) in scratch kept between calls, then sgemm:
+  // the products of two bfloat16s are exact in float32, so the result is a float32 GEMM of the bfloat16 values.
+  void gemm_bf16(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const bfloat16* a, int lda,
+                 const bfloat16* b, int ldb, float beta, float* c, int ldc) override {
+    if (m == 0 || n == 0) return;
+    const float* wide_a = widen(a, trans_a ? k : m, trans_a ? m : k, lda, wide_a_);
+    const float* wide_b = widen(b, trans_b ? n : k, trans_b ? k : n, ldb, wide_b_);
+    gemm(trans_a, trans_b, m, n, k, alpha, wide_a, lda, wide_b, ldb, beta, c, ldc);
+  }
+  void bias_activation_dropout_forward_bf16(const float* z, int rows, int cols, int ld_z, const float* bias,
+                                            Activation act, float p, DropoutKey key, bfloat16* out,
+                                            int ld_out) override {
+    forward_elements(z, ld_z, rows, cols, bias, act, p, key, out, ld_out);
+  }
+  void activation_dropout_backward_bias_gradient_bf16(float* grad, int ld_grad, const bfloat16* out, int ld_out,
+                                                      int rows, int cols, Activation act, float p, DropoutKey key,
+                                                      float* bias_grad, bfloat16* grad_z, int ld_grad_z) override {
+    backward_elements(grad, ld_grad, out, ld_out, rows, cols, act, p, key);
+    bias_gradient(grad, rows, cols, ld_grad, bias_grad);
+    convert_to_bf16(grad, rows, cols, ld_grad, grad_z, ld_grad_z);
   }
 
   void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias, Activation act,
                                        float p, DropoutKey key) override {
-    key = reference::resolve_step(key);
-    const float scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
-#pragma omp parallel for schedule(static) num_threads(threads_)
-    for (int r = 0; r < rows; ++r) {
-      float* row = z + static_cast<std::size_t>(r) * ld;
-      for (int c = 0; c < cols; ++c) {
-        float a = reference::activate(act, row[c] + bias[c]);
-        if (p > 0) {
-          const std::uint64_t index = (key.first_row + static_cast<std::uint64_t>(r)) * cols + c;
-          a = dropout_keep(key.seed, key.step, key.layer, index, p) ? a * scale : 0.0f;
-        }
-        row[c] = a;
-      }
-    }
+    forward_elements(z, ld, rows, cols, bias, act, p, key, z, ld);
   }
 
   void activation_dropout_backward(float* grad, const float* out, int rows, int cols, int ld, Activation act,
                                    float p, DropoutKey key) override {
-    key = reference::resolve_step(key);
-    const float scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
-    const float keep = 1.0f - p;
-#pragma omp parallel for schedule(static) num_threads(threads_)
-    for (int r = 0; r < rows; ++r) {
-      float* g = grad + static_cast<std::size_t>(r) * ld;
-      const float* o = out + static_cast<std::size_t>(r) * ld;
-      for (int c = 0; c < cols; ++c) {
-        if (p > 0) {
-          const std::uint64_t index = (key.first_row + static_cast<std::uint64_t>(r)) * cols + c;
-          if (!dropout_keep(key.seed, key.step, key.layer, index, p)) {
-            g[c] = 0.0f;
-            continue;
-          }
-          g[c] = g[c] * scale * reference::activation_derivative(act, o[c] * keep);
-        } else {
-          g[c] = g[c] * reference::activation_derivative(act, o[c]);
-        }
-      }
-    }
+    backward_elements(grad, ld, out, ld, rows, cols, act, p, key);
   }
 
   void bias_gradient(const float* grad, int rows, int cols, int ld, float* bias_grad) override {
@@ -249,6 +241,69 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // The element math of the forward and backward element-wise ops, for float32 or bfloat16 storage of the
+  // activation (out); float32 throughout, rounded only where a bfloat16 is stored.
+  static void store(float* at, float v) { *at = v; }
+  static void store(bfloat16* at, float v) { *at = reference::bf16_bits(v); }
+  static float load(const float* at) { return *at; }
+  static float load(const bfloat16* at) { return reference::bf16_value(*at); }
+
+  template <typename Out>
+  void forward_elements(const float* z, int ld_z, int rows, int cols, const float* bias, Activation act, float p,
+                        DropoutKey key, Out* out, int ld_out) {
+    key = reference::resolve_step(key);
+    const float scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (int r = 0; r < rows; ++r) {
+      const float* row = z + static_cast<std::size_t>(r) * ld_z;
+      Out* row_out = out + static_cast<std::size_t>(r) * ld_out;
+      for (int c = 0; c < cols; ++c) {
+        float a = reference::activate(act, row[c] + bias[c]);
+        if (p > 0) {
+          const std::uint64_t index = (key.first_row + static_cast<std::uint64_t>(r)) * cols + c;
+          a = dropout_keep(key.seed, key.step, key.layer, index, p) ? a * scale : 0.0f;
+        }
+        store(row_out + c, a);
+      }
+    }
+  }
+
+  template <typename Stored>
+  void backward_elements(float* grad, int ld_grad, const Stored* out, int ld_out, int rows, int cols, Activation act,
+                         float p, DropoutKey key) {
+    key = reference::resolve_step(key);
+    const float scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+    const float keep = 1.0f - p;
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (int r = 0; r < rows; ++r) {
+      float* g = grad + static_cast<std::size_t>(r) * ld_grad;
+      const Stored* o = out + static_cast<std::size_t>(r) * ld_out;
+      for (int c = 0; c < cols; ++c) {
+        if (p > 0) {
+          const std::uint64_t index = (key.first_row + static_cast<std::uint64_t>(r)) * cols + c;
+          if (!dropout_keep(key.seed, key.step, key.layer, index, p)) {
+            g[c] = 0.0f;
+            continue;
+          }
+          g[c] = g[c] * scale * reference::activation_derivative(act, load(o + c) * keep);
+        } else {
+          g[c] = g[c] * reference::activation_derivative(act, load(o + c));
+        }
+      }
+    }
+  }
+
+  // src[rows, cols] (leading dim ld) widened into `scratch` with the same leading dim; returns its data.
+  const float* widen(const bfloat16* src, int rows, int cols, int ld, std::vector<float>& scratch) {
+    const std::size_t needed = rows > 0 ? std::size_t(rows - 1) * ld + cols : 0;
+    if (scratch.size() < needed) scratch.resize(needed);
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < cols; ++c) scratch[std::size_t(r) * ld + c] = reference::bf16_value(src[std::size_t(r) * ld + c]);
+    return scratch.data();
+  }
+  std::vector<float> wide_a_, wide_b_;  // gemm_bf16's widened operands, grown on demand and kept
+
   int threads_;
 };
 

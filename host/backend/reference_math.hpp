@@ -10,23 +10,28 @@
 
 namespace fasttab::reference {
 
-// x rounded to bfloat16 and back to float32: round-to-nearest-even on the bit pattern, as CUDA's host
-// __float2bfloat16_rn (and the device's cvt.rn.bf16.f32): subnormals are rounded like any value (not flushed),
-// values beyond the largest bfloat16 go to +-Inf, and every NaN becomes the canonical bfloat16 NaN 0x7FFF.
-inline float round_to_bf16(float x) {
+// x rounded to bfloat16: round-to-nearest-even on the bit pattern, as CUDA's host __float2bfloat16_rn (and the
+// device's cvt.rn.bf16.f32): subnormals are rounded like any value (not flushed), values beyond the largest
+// bfloat16 go to +-Inf, and every NaN becomes the canonical bfloat16 NaN 0x7FFF.
+inline bfloat16 bf16_bits(float x) {
   std::uint32_t u;
   std::memcpy(&u, &x, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) {
-    u = 0x7fff0000u;
-  } else {
-    const std::uint32_t upper = u >> 16, remainder = u << 16;
-    const std::uint32_t rounded = upper + ((remainder > 0x80000000u || (remainder == 0x80000000u && (upper & 1u))) ? 1u : 0u);
-    u = rounded << 16;
-  }
+  if ((u & 0x7fffffffu) > 0x7f800000u) return bfloat16{0x7fffu};
+  const std::uint32_t upper = u >> 16, remainder = u << 16;
+  const std::uint32_t rounded = upper + ((remainder > 0x80000000u || (remainder == 0x80000000u && (upper & 1u))) ? 1u : 0u);
+  return bfloat16{static_cast<std::uint16_t>(rounded)};
+}
+
+// The float32 value of a bfloat16 (exact).
+inline float bf16_value(bfloat16 b) {
+  const std::uint32_t u = std::uint32_t(b.bits) << 16;
   float r;
   std::memcpy(&r, &u, sizeof r);
   return r;
 }
+
+// x rounded to bfloat16 and back to float32.
+inline float round_to_bf16(float x) { return bf16_value(bf16_bits(x)); }
 
 inline float activate(Activation act, float x) {
   switch (act) {

@@ -95,45 +95,81 @@ Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precisio
   FASTTAB_REQUIRE(max_rows >= 1, "batch size ", max_rows, " is not >= 1");
   {
     // All of it checked before any allocation (the trainer checks the whole run first; this covers every user).
-    double activations = 0;
-    for (int l = 0; l < spec_.layers(); ++l) activations += spec_.out_width(l);
-    if (assembles_input()) activations += spec_.input_width();
-    const double rounded = bf16() ? double(spec_.weight_offset(spec_.layers())) : 0.0;
-    const double needed = sizeof(float) * (2.0 * double(spec_.parameter_count()) + rounded +
-                                           double(max_rows) * (activations + 2.0 * spec_.max_width()));
+    const double needed = bytes_needed(spec_, max_rows, precision);
     const double free = double(backend.free_bytes());
     FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
                     backend.kind(), " memory but only ", std::int64_t(free), " are available; use smaller --hidden "
                     "or --batch-size");
   }
+  const int last = spec_.layers() - 1;
   parameters_ = BackendBuffer<float>(backend, spec_.parameter_count(), "model parameters");
   gradients_ = BackendBuffer<float>(backend, spec_.parameter_count(), "model gradients");
-  for (int l = 0; l < spec_.layers(); ++l)
-    activations_.emplace_back(backend, std::size_t(max_rows) * spec_.out_width(l), "layer activations");
-  grad_a_ = BackendBuffer<float>(backend, std::size_t(max_rows) * spec_.max_width(), "activation gradients");
-  grad_b_ = BackendBuffer<float>(backend, std::size_t(max_rows) * spec_.max_width(), "activation gradients");
-  if (bf16())
-    rounded_weights_ = BackendBuffer<float>(backend, spec_.weight_offset(spec_.layers()), "bfloat16 weights");
+  outputs_ = BackendBuffer<float>(backend, std::size_t(max_rows) * spec_.outputs, "model outputs");
+  const std::size_t max_rows_size = std::size_t(max_rows);
+  if (bf16()) {
+    weights16_ = BackendBuffer<bfloat16>(backend, weight16_offset(spec_.layers()), "bfloat16 weights");
+    input16_ = BackendBuffer<bfloat16>(backend, max_rows_size * bf16_ld(spec_.input_width()), "bfloat16 inputs");
+    for (int l = 0; l < last; ++l)
+      activations16_.emplace_back(backend, max_rows_size * bf16_ld(spec_.out_width(l)), "bfloat16 activations");
+    for (BackendBuffer<bfloat16>& g : grad16_)
+      g = BackendBuffer<bfloat16>(backend, max_rows_size * bf16_ld(spec_.max_width()), "bfloat16 gradients");
+    scratch_ = BackendBuffer<float>(backend, max_rows_size * float_ld(spec_.max_width()), "pre-activations");
+  } else {
+    for (int l = 0; l < last; ++l)
+      activations_.emplace_back(backend, max_rows_size * spec_.out_width(l), "layer activations");
+    grad_a_ = BackendBuffer<float>(backend, max_rows_size * spec_.max_width(), "activation gradients");
+    grad_b_ = BackendBuffer<float>(backend, max_rows_size * spec_.max_width(), "activation gradients");
+  }
   if (assembles_input()) {
-    embedded_ = BackendBuffer<float>(backend, std::size_t(max_rows) * spec_.input_width(), "embedded inputs");
+    embedded_ = BackendBuffer<float>(backend, max_rows_size * spec_.input_width(), "embedded inputs");
     input_columns_ = spec_.input_columns();
     device_input_columns_ = BackendBuffer<InputColumn>(backend, input_columns_.size(), "input columns");
     backend.copy_to_backend(device_input_columns_.data(), input_columns_.data(), device_input_columns_.bytes());
   }
 }
 
+double Mlp::bytes_needed(const MlpSpec& spec, int max_rows, Precision precision) {
+  const int last = spec.layers() - 1;
+  const double rows = max_rows;
+  double floats = 2.0 * double(spec.parameter_count()) + rows * spec.outputs;  // parameters, gradients, outputs
+  if (!spec.embeddings.empty()) floats += rows * spec.input_width();
+  double halves = 0;  // bfloat16s
+  if (precision == Precision::bf16) {
+    floats += rows * float_ld(spec.max_width());
+    for (int l = 0; l <= last; ++l) halves += double(spec.out_width(l)) * bf16_ld(spec.in_width(l));
+    halves += rows * (bf16_ld(spec.input_width()) + 2.0 * bf16_ld(spec.max_width()));
+    for (int l = 0; l < last; ++l) halves += rows * bf16_ld(spec.out_width(l));
+  } else {
+    floats += rows * 2.0 * spec.max_width();
+    for (int l = 0; l < last; ++l) floats += rows * spec.out_width(l);
+  }
+  return sizeof(float) * floats + sizeof(bfloat16) * halves;
+}
+
 InputLayout Mlp::input_layout() const {
   return InputLayout{input_columns_.data(), device_input_columns_.data(), spec_.inputs, spec_.input_width()};
+}
+
+std::size_t Mlp::weight16_offset(int layer) const {
+  std::size_t offset = 0;
+  for (int l = 0; l < layer; ++l) offset += std::size_t(spec_.out_width(l)) * bf16_ld(spec_.in_width(l));
+  return offset;
+}
+
+const float* Mlp::activations(int layer) const {
+  return bf16() ? nullptr : activations_[std::size_t(layer)].data();
+}
+const bfloat16* Mlp::bf16_activations(int layer) const {
+  return bf16() ? activations16_[std::size_t(layer)].data() : nullptr;
+}
+int Mlp::activation_ld(int layer) const {
+  return bf16() ? bf16_ld(spec_.out_width(layer)) : spec_.out_width(layer);
 }
 
 void Mlp::set_parameters(const std::vector<float>& host_parameters) {
   FASTTAB_REQUIRE(host_parameters.size() == parameters_.size(), "parameter vector has ", host_parameters.size(),
                   " values; the model has ", parameters_.size());
   backend_.copy_to_backend(parameters_.data(), host_parameters.data(), parameters_.bytes());
-}
-
-const float* Mlp::gemm_weights(int layer) const {
-  return (bf16() ? rounded_weights_.data() : parameters_.data()) + spec_.weight_offset(layer);
 }
 
 std::vector<float> Mlp::get_parameters() const {
@@ -147,21 +183,23 @@ const float* Mlp::forward(const float* x, int ld_x, int rows, bool training, Dro
                   max_rows_);
   const float* input = x;
   int ld_in = ld_x;
-  if (bf16()) {  // this pass's bfloat16 weights: the master weights as they are now, rounded
-    backend_.copy_within(rounded_weights_.data(), parameters_.data(), rounded_weights_.bytes());
-    backend_.round_to_bf16(rounded_weights_.data(), rounded_weights_.size());
-  }
-  if (assembles_input()) {  // e[rows, input_width] = x with each code replaced by its embedding row (bf16: rounded)
+  if (assembles_input()) {  // e[rows, input_width] = x with each code replaced by its embedding row
     backend_.embed_inputs(x, ld_x, rows, input_layout(), parameters_.data(), embedded_.data(), spec_.input_width());
-    if (bf16()) backend_.round_to_bf16(embedded_.data(), std::size_t(rows) * spec_.input_width());
     input = embedded_.data();
     ld_in = spec_.input_width();
   }
+  float* z_last = outputs ? outputs : outputs_.data();
+  if (bf16()) forward_bf16(input, ld_in, rows, training, key, z_last);
+  else forward_fp32(input, ld_in, rows, training, key, z_last);
+  return z_last;
+}
+
+void Mlp::forward_fp32(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last) {
   const int last = spec_.layers() - 1;
   for (int l = 0; l <= last; ++l) {
     const int in = spec_.in_width(l), out = spec_.out_width(l);
-    float* z = (l == last && outputs) ? outputs : activations_[l].data();
-    const float* w = gemm_weights(l);
+    float* z = l == last ? z_last : activations_[l].data();
+    const float* w = parameters_.data() + spec_.weight_offset(l);
     const float* b = parameters_.data() + spec_.bias_offset(l);
     // z[rows, out] = input[rows, in] W^T
     backend_.gemm(false, true, rows, out, in, 1.0f, input, ld_in, w, in, 0.0f, z, out);
@@ -170,12 +208,39 @@ const float* Mlp::forward(const float* x, int ld_x, int rows, bool training, Dro
     const float p = training ? spec_.dropout_after(l) : 0.0f;
     backend_.bias_activation_dropout_forward(z, rows, out, out, b, l == last ? Activation::identity : spec_.activation,
                                              p, layer_key);
-    // bf16: a hidden layer's output is stored in bfloat16 (the next GEMM's input, and what backward reads)
-    if (bf16() && l < last) backend_.round_to_bf16(z, std::size_t(rows) * out);
     input = z;
     ld_in = out;
   }
-  return input;
+}
+
+void Mlp::forward_bf16(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last) {
+  const int last = spec_.layers() - 1;
+  // This pass's bfloat16 weights (the master weights as they are now) and first-layer input.
+  for (int l = 0; l <= last; ++l)
+    backend_.convert_to_bf16(parameters_.data() + spec_.weight_offset(l), spec_.out_width(l), spec_.in_width(l),
+                             spec_.in_width(l), weights16_.data() + weight16_offset(l), bf16_ld(spec_.in_width(l)));
+  backend_.convert_to_bf16(input, rows, spec_.input_width(), ld_in, input16_.data(), bf16_ld(spec_.input_width()));
+  const bfloat16* input16 = input16_.data();
+  for (int l = 0; l <= last; ++l) {
+    const int in = spec_.in_width(l), out = spec_.out_width(l);
+    const bfloat16* w = weights16_.data() + weight16_offset(l);
+    const float* b = parameters_.data() + spec_.bias_offset(l);
+    DropoutKey layer_key = key;
+    layer_key.layer = static_cast<std::uint32_t>(l);
+    const float p = training ? spec_.dropout_after(l) : 0.0f;
+    if (l == last) {  // the logits, float32: z[rows, out] = input16 W16^T + b
+      backend_.gemm_bf16(false, true, rows, out, in, 1.0f, input16, bf16_ld(in), w, bf16_ld(in), 0.0f, z_last, out);
+      backend_.bias_activation_dropout_forward(z_last, rows, out, out, b, Activation::identity, p, layer_key);
+      break;
+    }
+    // z (float32 scratch) = input16 W16^T;  a16 = bf16(act(z + b), dropout)
+    backend_.gemm_bf16(false, true, rows, out, in, 1.0f, input16, bf16_ld(in), w, bf16_ld(in), 0.0f, scratch_.data(),
+                       float_ld(out));
+    bfloat16* a16 = activations16_[std::size_t(l)].data();
+    backend_.bias_activation_dropout_forward_bf16(scratch_.data(), rows, out, float_ld(out), b, spec_.activation, p,
+                                                  layer_key, a16, bf16_ld(out));
+    input16 = a16;
+  }
 }
 
 void Mlp::forward_rows(const float* x, int ld_x, std::int64_t rows, float* outputs) {
@@ -186,6 +251,11 @@ void Mlp::forward_rows(const float* x, int ld_x, std::int64_t rows, float* outpu
 }
 
 void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key) {
+  if (bf16()) backward_bf16(x, ld_x, rows, grad_outputs, key);
+  else backward_fp32(x, ld_x, rows, grad_outputs, key);
+}
+
+void Mlp::backward_fp32(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key) {
   float* grad = grad_outputs;  // dL/dz of layer l on entry to iteration l
   float* spare[2] = {grad_a_.data(), grad_b_.data()};
   int next_spare = 0;
@@ -195,6 +265,7 @@ void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, Drop
     const bool embedded = l == 0 && assembles_input();
     const float* input = l > 0 ? activations_[l - 1].data() : embedded ? embedded_.data() : x;
     const int ld_in = l == 0 && !embedded ? ld_x : in;
+    const float* w = parameters_.data() + spec_.weight_offset(l);
     float* dw = gradients_.data() + spec_.weight_offset(l);
     // dW[out, in] = grad[rows, out]^T input[rows, in];  db = column sums of grad
     backend_.gemm(true, false, out, in, rows, 1.0f, grad, out, input, ld_in, 0.0f, dw, in);
@@ -202,7 +273,7 @@ void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, Drop
     if (l == 0) {
       if (!spec_.embeddings.empty()) {  // de[rows, in] = grad W_0, scattered into the embedding tables' gradient
         float* grad_e = spare[next_spare];
-        backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, gemm_weights(0), in, 0.0f, grad_e, in);
+        backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, w, in, 0.0f, grad_e, in);
         backend_.embedding_gradient(x, ld_x, rows, input_layout(), grad_e, in, gradients_.data());
       }
       break;
@@ -211,7 +282,7 @@ void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, Drop
     // also sums layer l-1's bias gradient.
     float* grad_in = spare[next_spare];
     next_spare ^= 1;
-    backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, gemm_weights(l), in, 0.0f, grad_in, in);
+    backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, w, in, 0.0f, grad_in, in);
     DropoutKey layer_key = key;
     layer_key.layer = static_cast<std::uint32_t>(l - 1);
     backend_.activation_dropout_backward_bias_gradient(grad_in, activations_[l - 1].data(), rows, in, in,
@@ -219,6 +290,39 @@ void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, Drop
                                                        gradients_.data() + spec_.bias_offset(l - 1));
     bias_grad_done = true;
     grad = grad_in;
+  }
+}
+
+void Mlp::backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key) {
+  const int last = spec_.layers() - 1;
+  // The last layer: its bias gradient from the float32 loss gradient, which then becomes g16.
+  backend_.bias_gradient(grad_outputs, rows, spec_.outputs, spec_.outputs, gradients_.data() + spec_.bias_offset(last));
+  backend_.convert_to_bf16(grad_outputs, rows, spec_.outputs, spec_.outputs, grad16_[0].data(), bf16_ld(spec_.outputs));
+  int current = 0;  // grad16_[current] holds g16_l = bf16(dL/dz_l) on entry to iteration l
+  for (int l = last; l >= 0; --l) {
+    const int in = spec_.in_width(l), out = spec_.out_width(l);
+    const bfloat16* g16 = grad16_[current].data();
+    const bfloat16* input16 = l > 0 ? activations16_[std::size_t(l - 1)].data() : input16_.data();
+    const bfloat16* w = weights16_.data() + weight16_offset(l);
+    // dW[out, in] = g16[rows, out]^T input16[rows, in], float32
+    backend_.gemm_bf16(true, false, out, in, rows, 1.0f, g16, bf16_ld(out), input16, bf16_ld(in), 0.0f,
+                       gradients_.data() + spec_.weight_offset(l), in);
+    // d(input)[rows, in] = g16 W16 (float32): the first layer's only where it feeds embedding tables.
+    if (l == 0 && spec_.embeddings.empty()) break;
+    backend_.gemm_bf16(false, false, rows, in, out, 1.0f, g16, bf16_ld(out), w, bf16_ld(in), 0.0f, scratch_.data(),
+                       float_ld(in));
+    if (l == 0) {  // de, scattered into the embedding tables' gradient
+      backend_.embedding_gradient(x, ld_x, rows, input_layout(), scratch_.data(), float_ld(in), gradients_.data());
+      break;
+    }
+    // Through layer l-1's activation and dropout: g16_{l-1}, and layer l-1's bias gradient.
+    DropoutKey layer_key = key;
+    layer_key.layer = static_cast<std::uint32_t>(l - 1);
+    current ^= 1;
+    backend_.activation_dropout_backward_bias_gradient_bf16(
+        scratch_.data(), float_ld(in), activations16_[std::size_t(l - 1)].data(), bf16_ld(in), rows, in,
+        spec_.activation, spec_.dropout_after(l - 1), layer_key, gradients_.data() + spec_.bias_offset(l - 1),
+        grad16_[current].data(), bf16_ld(in));
   }
 }
 

@@ -48,16 +48,9 @@ namespace {
 // must hold (table_floats: none for features read in place), the model for one chunk, the outputs.
 void require_prediction_room(Backend& backend, const SavedModel& model, std::int64_t rows, int chunk_rows,
                              double table_floats) {
-  const MlpSpec& spec = model.spec;
-  double activations = 0;
-  for (int l = 0; l < spec.layers(); ++l) activations += spec.out_width(l);
-  const bool bf16 = model.precision == Precision::bf16;  // Mlp's rounded weights and first-layer input
-  if (bf16 || !spec.embeddings.empty()) activations += spec.input_width();
-  const double rounded = bf16 ? double(spec.weight_offset(spec.layers())) : 0.0;
-  const double chunk = double(std::min<std::int64_t>(chunk_rows, rows));
-  const double outputs = double(rows) * spec.outputs;
-  const double needed = 4.0 * (table_floats + 2.0 * double(spec.parameter_count()) + rounded +
-                               chunk * (activations + 2.0 * spec.max_width()) + outputs);
+  const int chunk = static_cast<int>(std::min<std::int64_t>(chunk_rows, rows));
+  const double outputs = double(rows) * model.spec.outputs;
+  const double needed = 4.0 * (table_floats + outputs) + Mlp::bytes_needed(model.spec, chunk, model.precision);
   const double free = double(backend.free_bytes());
   FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
                   backend.kind(), " memory but only ", std::int64_t(free), " are available; predict a smaller "

@@ -7,6 +7,7 @@
 
 #include "fasttab/communicator.hpp"
 #include "fasttab/error.hpp"
+#include "fasttab/model.hpp"
 #include "fasttab/names.hpp"
 #include "fasttab/settings.hpp"
 #include "host/loaders/loader.hpp"
@@ -38,20 +39,15 @@ double run_bytes_needed(const TrainConfig& c, int feature_cols, std::int64_t tra
   const double f = sizeof(float);
   const double params = double(c.model.parameter_count());
   const int width = c.model.outputs;
-  double activations = 0;
-  for (int l = 0; l < c.model.layers(); ++l) activations += c.model.out_width(l);
-  const bool bf16 = c.precision == Precision::bf16;
-  // the assembled first-layer input (embeddings; bf16: rounded)
-  if (bf16 || !c.model.embeddings.empty()) activations += c.model.input_width();
   const double cols = feature_cols + 1;  // features and the label
   const double table_cols = features_in_place ? 1 : cols;
   double bytes = 0;
   if (loader_needs_device_table(c.loader)) bytes += double(train_rows) * table_cols * f;
   bytes += double(test_rows + c.val_rows) * table_cols * f;
   const double optimizer_state = 2;  // two state vectors for every optimiser (zeros where unused)
-  bytes += params * f * (2 + optimizer_state + (c.val_rows > 0 ? 1 : 0));                    // + best weights
-  if (bf16) bytes += double(c.model.weight_offset(c.model.layers())) * f;                     // bf16 weights copy
-  bytes += double(c.batch_size) * f * (activations + 2.0 * c.model.max_width() + width);     // passes, gradients
+  bytes += params * f * (optimizer_state + (c.val_rows > 0 ? 1 : 0));                        // + best weights
+  bytes += Mlp::bytes_needed(c.model, c.batch_size, c.precision);                            // the model
+  bytes += double(c.batch_size) * f * width;                                                 // loss gradient
   bytes += double(c.batch_size) * f * 2 * (cols + 1);                                        // batch buffers
   bytes += double(test_rows + c.val_rows) * width * f;                                       // evaluation outputs
   bytes += double(train_rows) * 4;                                                           // permutation, losses

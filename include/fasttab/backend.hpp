@@ -22,10 +22,18 @@ namespace fasttab {
 
 enum class Activation { tanh, relu, identity };
 enum class Task { binary, multiclass, regression };
-// fp32: float32 GEMMs. tf32: float32 data, TF32 tensor-core GEMMs on the GPU. bf16: the GEMM inputs (a bfloat16 copy
-// of the weights, the stored activations and the first layer's input) are rounded to bfloat16, the products
-// accumulate in float32; master weights, optimiser state, gradients, loss and metrics stay float32 (Mlp).
+// fp32: float32 GEMMs. tf32: float32 data, TF32 tensor-core GEMMs on the GPU. bf16: every GEMM input (a bfloat16 copy
+// of the weights, the stored activations, the first layer's input and the gradients w.r.t. pre-activations) is
+// stored in bfloat16 and the GEMMs accumulate in float32 (tensor cores on the GPU); master weights, optimiser
+// state, biases, parameter gradients, the logits, the loss and the metrics stay float32 (Mlp).
 enum class Precision { fp32, tf32, bf16 };
+
+// A bfloat16 number as stored in backend memory: the upper 16 bits of a float32 (sign, 8 exponent bits, 7 mantissa
+// bits), the layout of CUDA's __nv_bfloat16, so that an array of it is an __nv_bfloat16 array on the GPU.
+struct bfloat16 {
+  std::uint16_t bits;
+};
+static_assert(sizeof(bfloat16) == 2, "bfloat16 is two bytes");
 enum class OptimizerKind { adam, adamw, sgd };
 
 // One column of the model's input rows x (the table's feature columns, in order), and where it goes in the
@@ -156,13 +164,36 @@ class Backend {
   // Row-major: A is m x k (lda >= k), or k x m (lda >= m) when trans_a; likewise B; ldc >= n.
   virtual void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                     const float* b, int ldb, float beta, float* c, int ldc) = 0;
-  // tf32 lets the GPU use tensor cores for float32 GEMMs; fp32 and bf16 run float32 GEMMs (bf16: on inputs that Mlp
-  // has rounded to bfloat16, so that they are exact in any GEMM arithmetic of >= 8 significant bits).
+  // tf32 lets the GPU use tensor cores for the float32 GEMMs above; fp32 and bf16 keep them float32 (bf16's GEMMs
+  // are gemm_bf16's).
   virtual void set_precision(Precision precision) = 0;
-  // In place: values[i] = the float32 value of values[i] rounded to bfloat16, round-to-nearest-even, as CUDA's
-  // __float2bfloat16_rn: subnormals kept (not flushed), overflow to +-Inf, every NaN becomes the canonical bfloat16
-  // NaN 0x7FFF (float bits 0x7FFF0000). Bit-exact on every backend (reference::round_to_bf16).
-  virtual void round_to_bf16(float* values, std::size_t count) = 0;
+
+  // ---- bfloat16 storage (Precision::bf16) -----------------------------------------------------------------
+  // dst[r, c] = src[r, c] rounded to bfloat16 for r < rows, c < cols (leading dims ld_src, ld_dst; the padding of
+  // dst's rows is not written): round-to-nearest-even, as CUDA's __float2bfloat16_rn: subnormals kept (not flushed),
+  // overflow to +-Inf, every NaN becomes the canonical bfloat16 NaN 0x7FFF. Bit-exact on every backend
+  // (reference::bf16_bits).
+  virtual void convert_to_bf16(const float* src, int rows, int cols, int ld_src, bfloat16* dst, int ld_dst) = 0;
+  // gemm() with bfloat16 operands and a float32 C: C = alpha op(A) op(B) + beta C, the products of the bfloat16
+  // values (exact in float32) summed in float32. CUDA: cublasGemmEx, CUDA_R_16BF inputs, CUBLAS_COMPUTE_32F (tensor
+  // cores); the CPU widens A and B to float32 (exactly) and runs OpenBLAS's sgemm. Rows of 8 bfloat16s (16 bytes)
+  // let the GPU use its fastest kernels (Mlp pads its leading dimensions to that).
+  virtual void gemm_bf16(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const bfloat16* a, int lda,
+                         const bfloat16* b, int ldb, float beta, float* c, int ldc) = 0;
+  // bias_activation_dropout_forward from a float32 z [rows, cols] (leading dim ld_z, not changed) into a bfloat16
+  // out [rows, cols] (leading dim ld_out): out = bf16(keep ? act(z + bias[col]) * scale : 0), the float32 value of
+  // the float32 op rounded once.
+  virtual void bias_activation_dropout_forward_bf16(const float* z, int rows, int cols, int ld_z, const float* bias,
+                                                    Activation act, float dropout_p, DropoutKey key, bfloat16* out,
+                                                    int ld_out) = 0;
+  // activation_dropout_backward_bias_gradient with the forward op's output stored in bfloat16 (out, leading dim
+  // ld_out): dz = the float32 op's dL/dz from grad (float32 dL/da, leading dim ld_grad) and float(out);
+  // bias_grad[c] = sum over rows of dz[r, c] (float32 dz, summed as bias_gradient does); grad_z[r, c] = bf16(dz)
+  // (leading dim ld_grad_z), the next backward GEMMs' input. grad is scratch: its contents afterwards are unspecified.
+  virtual void activation_dropout_backward_bias_gradient_bf16(float* grad, int ld_grad, const bfloat16* out,
+                                                              int ld_out, int rows, int cols, Activation act,
+                                                              float dropout_p, DropoutKey key, float* bias_grad,
+                                                              bfloat16* grad_z, int ld_grad_z) = 0;
 
   // ---- the MLP's element-wise ops ----------------------------------------------------------------------
   // In place over z[rows, cols] (leading dim ld):  a = act(z + bias[col]);  with p > 0 (training only):

@@ -69,13 +69,19 @@ struct MlpSpec {
 // Drawn from Philox (seed, RandomStream::init), so that both backends and every loader start from the same weights.
 std::vector<float> initial_parameters(const MlpSpec& spec, std::uint64_t seed);
 
-// Precision::bf16 (the CPU emulates exactly what the GPU stores): each forward pass first makes a copy of the layers'
-// weights rounded to bfloat16 (Backend::round_to_bf16) and runs every GEMM on it; the first layer's input (x's rows,
-// or the embedded e) is copied and rounded, and each hidden layer's stored output (after activation and dropout)
-// is rounded in place, so that every GEMM input holds bfloat16 values and the float32 GEMM over them accumulates in
-// float32. The master parameters, the biases, the last layer's outputs (the loss's input) and every gradient stay
-// float32; in this first version the gradients w.r.t. activations flow in float32 (the backward GEMMs take the
-// float32 gradient and the bfloat16 weights copy or stored activations). fp32 and tf32 round nothing.
+// Precision::bf16: every GEMM reads bfloat16 and accumulates in float32 (gemm_bf16: tensor cores on the GPU, the
+// same values widened to float32 on the CPU, so the CPU is the reference for what the GPU stores).
+//   forward:  each pass first converts the master weights into a bfloat16 copy W16 and the first layer's input
+//             (x's rows, or the embedded e) into x16; hidden layer l: z = gemm_bf16(a16_{l-1}, W16_l) into a float32
+//             scratch, then a16_l = bf16(act(z + b_l), dropout) (one fused pass); the last layer's z (the logits)
+//             is float32.
+//   backward: the loss gradient g (float32) gives the last bias gradient and is converted to g16; layer l:
+//             dW_l = gemm_bf16(g16_l^T, a16_{l-1}) (float32, straight into the parameter gradients), dA =
+//             gemm_bf16(g16_l, W16_l) (float32), then one fused pass gives g16_{l-1} = bf16(dA * act'(a16_{l-1}),
+//             dropout) and the bias gradient of layer l-1 from the float32 values before rounding.
+// Master weights, biases, optimiser state, parameter gradients, logits, loss and metrics stay float32. The bfloat16
+// buffers' rows are padded to multiples of 8 (16 bytes) for the tensor cores; the padding is never read. fp32 and
+// tf32 store everything in float32.
 class Mlp {
  public:
   // Allocates parameters, gradients and activations for up to max_rows rows per pass.
@@ -83,8 +89,11 @@ class Mlp {
 
   const MlpSpec& spec() const { return spec_; }
   Precision precision() const { return precision_; }
-  // The layer activations [max_rows, out_width(layer)] of the last forward pass (tests).
-  const float* activations(int layer) const { return activations_[std::size_t(layer)].data(); }
+  // Hidden layer `layer`'s activations [max_rows, out_width(layer)] of the last forward pass (tests), leading dim
+  // activation_ld(layer): float32 (fp32, tf32) or bfloat16 (bf16; the other accessor is then null).
+  const float* activations(int layer) const;
+  const bfloat16* bf16_activations(int layer) const;
+  int activation_ld(int layer) const;
   int max_rows() const { return max_rows_; }
   float* parameters() { return parameters_.data(); }
   const float* parameters() const { return parameters_.data(); }
@@ -105,6 +114,12 @@ class Mlp {
   // (overwritten). Writes dL/dparameters into gradients(); the first layer's input gradient is not formed.
   void backward(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key);
 
+  // The bytes of backend memory an Mlp of this shape allocates (parameters, gradients and every buffer of its
+  // passes): what the constructor checks before allocating, and what a caller adds to its own.
+  static double bytes_needed(const MlpSpec& spec, int max_rows, Precision precision);
+  // The leading dimension of a bfloat16 buffer of `width` columns: rows of whole 16-byte groups.
+  static int bf16_ld(int width) { return (width + 7) / 8 * 8; }
+
  private:
   Backend& backend_;
   MlpSpec spec_;
@@ -112,19 +127,31 @@ class Mlp {
   Precision precision_;
   bool bf16() const { return precision_ == Precision::bf16; }
   BackendBuffer<float> parameters_, gradients_;
-  // bf16: the layers' weights and biases (the flat vector up to the embeddings) rounded to bfloat16 by the last
-  // forward pass; the GEMMs read their weights here (the biases are read from parameters_).
-  BackendBuffer<float> rounded_weights_;
-  const float* gemm_weights(int layer) const;
-  std::vector<BackendBuffer<float>> activations_;  // one per layer: [max_rows, out_width(l)]
-  BackendBuffer<float> grad_a_, grad_b_;           // ping-pong input gradients [max_rows, max_width]
-  // With embeddings or bf16: the assembled first-layer input e [max_rows, input_width] of the last forward pass
-  // (bf16: rounded), and x's columns for the embedding ops in host and backend memory.
+  BackendBuffer<float> outputs_;                   // the last layer's outputs [max_rows, outputs] (float32)
+  // With embeddings: the assembled first-layer input e [max_rows, input_width] of the last forward pass, and x's
+  // columns for the embedding ops in host and backend memory.
   BackendBuffer<float> embedded_;
   std::vector<InputColumn> input_columns_;
   BackendBuffer<InputColumn> device_input_columns_;
   InputLayout input_layout() const;
-  bool assembles_input() const { return !spec_.embeddings.empty() || bf16(); }
+  bool assembles_input() const { return !spec_.embeddings.empty(); }
+
+  // fp32, tf32: one float32 buffer per hidden layer [max_rows, out_width(l)], and ping-pong input gradients.
+  std::vector<BackendBuffer<float>> activations_;
+  BackendBuffer<float> grad_a_, grad_b_;  // [max_rows, max_width]
+  void forward_fp32(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last);
+  void backward_fp32(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key);
+
+  // bf16 (leading dims bf16_ld(width); float32 scratch rows of whole float4s):
+  BackendBuffer<bfloat16> weights16_;                  // W16_l at weight16_offset(l): [out_l, bf16_ld(in_l)]
+  BackendBuffer<bfloat16> input16_;                    // x16 [max_rows, bf16_ld(input_width)]
+  std::vector<BackendBuffer<bfloat16>> activations16_; // a16_l [max_rows, bf16_ld(out_l)], hidden layers
+  BackendBuffer<bfloat16> grad16_[2];                  // ping-pong g16 [max_rows, bf16_ld(max_width)]
+  BackendBuffer<float> scratch_;                       // z (forward) and dA (backward) [max_rows, float_ld(max_width)]
+  std::size_t weight16_offset(int layer) const;
+  static int float_ld(int width) { return (width + 3) / 4 * 4; }
+  void forward_bf16(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last);
+  void backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key);
 };
 
 }  // namespace fasttab

@@ -45,8 +45,9 @@ struct EnumNames<Precision> {
   static constexpr EnumName<Precision> table[] = {
       {Precision::fp32, "fp32", "float32 GEMMs"},
       {Precision::tf32, "tf32", "float32 data, TF32 tensor-core GEMMs on the GPU (float32 on the CPU)"},
-      {Precision::bf16, "bf16", "bfloat16 GEMM inputs (weights copy, activations), float32 accumulation, float32 "
-                                "master weights and optimiser state (emulated by rounding on the CPU)"}};
+      {Precision::bf16, "bf16", "bfloat16 GEMM inputs (weights copy, activations, gradients), float32 accumulation "
+                                "on the tensor cores, float32 master weights and optimiser state (the CPU widens the "
+                                "same bfloat16 values)"}};
 };
 template <>
 struct EnumNames<OptimizerKind> {

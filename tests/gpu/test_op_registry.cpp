@@ -6,13 +6,20 @@
 //   1e-6   float arithmetic in the CPU's order up to nvcc's FMA contractions (optimizer, standardize_columns);
 //   1e-5   tanhf against std::tanh and float sums in another order (element-wise ops, bias gradients), and double
 //          per-row losses rounded to float (loss_forward_backward);
-//   1e-9   double sums in another order (column_moments, evaluate: loss, accuracy, AUC, RMSE, R^2 in double).
+//   1e-9   double sums in another order (column_moments, evaluate: loss, accuracy, AUC, RMSE, R^2 in double);
+//   0      convert_to_bf16: the same rounding of the same floats;
+//   1e-5   gemm_bf16: exact products of bfloat16s summed in float32 in another order (cuBLAS's tensor-core
+//          reduction against OpenBLAS's), k <= 2048;
+//   1e-4   the element-wise ops that store bfloat16: a float32 value one ulp away (tanhf against std::tanh, sums in
+//          another order) rounds to the neighbouring bfloat16 (2^-8 relative) in a small fraction of elements.
 // Sizes cover the scalar and float4 paths (cols % 4, ld % 4), the fused backward's fallback (> 1024 columns), one
 // element, and grids larger than one wave.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 
+#include "fasttab/model.hpp"
+#include "host/backend/reference_math.hpp"
 #include "op_registry.hpp"
 
 using namespace fasttab;
@@ -244,6 +251,73 @@ std::vector<double> run_embedding_gradient(Backend& b, const OpCase& c) {
   return out;
 }
 
+// ---- bfloat16 storage (Precision::bf16) ----
+// A bfloat16 buffer's values as doubles (each exact), and a finite pattern (3.140625) in the padding of rows that
+// no op may write: it must come back unchanged from both backends.
+std::vector<double> bf16_values(Backend& b, const BackendBuffer<bfloat16>& buffer) {
+  std::vector<double> out;
+  for (bfloat16 v : download(b, buffer)) out.push_back(reference::bf16_value(v));
+  return out;
+}
+BackendBuffer<bfloat16> bf16_buffer(Backend& b, std::size_t n) {
+  return upload(b, std::vector<bfloat16>(n, bfloat16{0x4049u}));
+}
+// c.ld is the bfloat16 leading dimension; the float32 source is c.cols wide plus 1 (a source ld != the result's).
+std::vector<double> run_convert_bf16(Backend& b, const OpCase& c) {
+  const int ld_src = c.cols + 1;
+  std::vector<float> values = random_floats(std::size_t(c.rows) * ld_src, 21, -3.0f, 3.0f);
+  for (std::size_t i = 0; i < values.size(); i += 7) values[i] *= 1e30f;  // large, and
+  for (std::size_t i = 3; i < values.size(); i += 11) values[i] *= 1e-39f;  // subnormal
+  auto src = upload(b, values);
+  auto dst = bf16_buffer(b, elements(c));
+  b.convert_to_bf16(src.data(), c.rows, c.cols, ld_src, dst.data(), c.ld);
+  return bf16_values(b, dst);
+}
+// m = c.rows, n = c.cols, k = c.ld; the four (trans_a, trans_b) forms, operands in rows padded to 8 bfloat16s.
+std::vector<double> run_gemm_bf16(Backend& b, const OpCase& c) {
+  const int m = c.rows, n = c.cols, k = c.ld;
+  std::vector<double> out;
+  for (int form = 0; form < 4; ++form) {
+    const bool ta = form & 1, tb = form & 2;
+    const int a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
+    const int lda = Mlp::bf16_ld(a_cols), ldb = Mlp::bf16_ld(b_cols);
+    auto a32 = upload(b, random_floats(std::size_t(a_rows) * a_cols, 22 + form));
+    auto b32 = upload(b, random_floats(std::size_t(b_rows) * b_cols, 26 + form));
+    auto a16 = bf16_buffer(b, std::size_t(a_rows) * lda), b16 = bf16_buffer(b, std::size_t(b_rows) * ldb);
+    b.convert_to_bf16(a32.data(), a_rows, a_cols, a_cols, a16.data(), lda);
+    b.convert_to_bf16(b32.data(), b_rows, b_cols, b_cols, b16.data(), ldb);
+    auto result = upload(b, random_floats(std::size_t(m) * n, 30));  // beta = 0.5 reads it
+    b.gemm_bf16(ta, tb, m, n, k, 1.5f, a16.data(), lda, b16.data(), ldb, 0.5f, result.data(), n);
+    append(out, download(b, result));
+  }
+  return out;
+}
+// z float32 (leading dim c.cols rounded up to 4), activations bfloat16 (leading dim c.ld).
+std::vector<double> run_forward_bf16(Backend& b, const OpCase& c) {
+  const int ld_z = (c.cols + 3) / 4 * 4;
+  auto z = upload(b, random_floats(std::size_t(c.rows) * ld_z, 1, -2.0f, 2.0f));
+  auto bias = upload(b, random_floats(static_cast<std::size_t>(c.cols), 2));
+  auto out = bf16_buffer(b, elements(c));
+  b.bias_activation_dropout_forward_bf16(z.data(), c.rows, c.cols, ld_z, bias.data(), c.act, c.dropout, kKey,
+                                         out.data(), c.ld);
+  return bf16_values(b, out);
+}
+// grad float32 (leading dim c.cols rounded up to 4), the stored output and the result bfloat16 (leading dim c.ld).
+std::vector<double> run_backward_bias_gradient_bf16(Backend& b, const OpCase& c) {
+  const int ld_grad = (c.cols + 3) / 4 * 4;
+  auto grad = upload(b, random_floats(std::size_t(c.rows) * ld_grad, 5));
+  auto out32 = upload(b, random_floats(elements(c), 6, -0.99f, 0.99f));
+  auto out16 = bf16_buffer(b, elements(c));
+  b.convert_to_bf16(out32.data(), c.rows, c.cols, c.ld, out16.data(), c.ld);
+  auto bias_grad = upload(b, std::vector<float>(static_cast<std::size_t>(c.cols), kNaN));
+  auto grad_z = bf16_buffer(b, elements(c));
+  b.activation_dropout_backward_bias_gradient_bf16(grad.data(), ld_grad, out16.data(), c.ld, c.rows, c.cols, c.act,
+                                                   c.dropout, kKey, bias_grad.data(), grad_z.data(), c.ld);
+  std::vector<double> out = bf16_values(b, grad_z);
+  append(out, download(b, bias_grad));
+  return out;
+}
+
 OpRunner runner_for(const std::string& op) {
   if (op == "fill") return run_fill;
   if (op == "bias_activation_dropout_forward") return run_forward;
@@ -260,6 +334,10 @@ OpRunner runner_for(const std::string& op) {
   if (op == "find_nonfinite") return run_find_nonfinite;
   if (op == "embed_inputs") return run_embed_inputs;
   if (op == "embedding_gradient") return run_embedding_gradient;
+  if (op == "convert_to_bf16") return run_convert_bf16;
+  if (op == "gemm_bf16") return run_gemm_bf16;
+  if (op == "bias_activation_dropout_forward_bf16") return run_forward_bf16;
+  if (op == "activation_dropout_backward_bias_gradient_bf16") return run_backward_bias_gradient_bf16;
   return nullptr;
 }
 
@@ -318,6 +396,20 @@ const OpCase kCases[] = {
   {"embedding_gradient",                       1000,   7,    9,    0.0},
   {"embedding_gradient",                       16384,  12,   13,   0.0},
   {"embedding_gradient",                       1,      2,    2,    0.0},
+  // bfloat16 storage. ld: the bfloat16 leading dimension (gemm_bf16: k).
+  {"convert_to_bf16",                          1000,   300,  304,  0.0},
+  {"convert_to_bf16",                          777,    21,   24,   0.0},
+  {"convert_to_bf16",                          1,      1,    8,    0.0},
+  {"gemm_bf16",                                2048,   300,  300,  1e-5},
+  {"gemm_bf16",                                129,    1,    21,   1e-5},
+  {"gemm_bf16",                                300,    300,  2048, 1e-5},
+  {"bias_activation_dropout_forward_bf16",     16384,  300,  304,  1e-4, kTanh,     0.5f},
+  {"bias_activation_dropout_forward_bf16",     513,    128,  128,  1e-4, kRelu,     0.0f},
+  {"bias_activation_dropout_forward_bf16",     37,     301,  304,  1e-4, kTanh,     0.3f},  // not float4: scalar
+  {"activation_dropout_backward_bias_gradient_bf16", 16384, 300, 304, 1e-4, kTanh, 0.5f},
+  {"activation_dropout_backward_bias_gradient_bf16", 513,   128, 128, 1e-4, kRelu, 0.0f},
+  {"activation_dropout_backward_bias_gradient_bf16", 300,  1028, 1032, 1e-4, kTanh, 0.2f},  // > 1024: fallback
+  {"activation_dropout_backward_bias_gradient_bf16", 64,    6,    8,   1e-4, kIdentity, 0.0f},  // fallback
 };
 // clang-format on
 
