@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Packs what a GPU machine without package registries needs to run fasttab's GPU checks: the built
-# executables and the Debian shared libraries they link that a CUDA image may lack (ISA-L), as one
-# xz-compressed archive devbin/fasttab-bin.tar.xz (the binaries carry OpenBLAS statically, so they are large
-# but compress ~15x). The CUDA 13 libraries are expected on the GPU machine.
+# executables and every shared library they link that a CUDA image may lack (found with ldd: OpenMPI and what it
+# needs, ISA-L, libgomp, zlib, ...; not the C and C++ runtimes every Linux has, nor CUDA's own), and OpenMPI's and
+# PMIx's plug-ins with their libraries (MPI_Init loads them: the NCCL single-rank test and mpirun runs), as one
+# xz-compressed archive devbin/fasttab-bin.tar.xz (the binaries carry OpenBLAS statically, so they are large but
+# compress ~15x). scripts/device_check.sh unpacks it and points LD_LIBRARY_PATH and OpenMPI at it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -16,9 +18,16 @@ if ls "$build"/python/fasttab/_core*.so >/dev/null 2>&1; then
   mkdir -p "$stage/python/fasttab"
   cp "$build"/python/fasttab/*.py "$build"/python/fasttab/_core*.so "$stage/python/fasttab/"
 fi
-cp -L /usr/lib/x86_64-linux-gnu/libisal.so.2 "$stage/lib/"
-cp -L /usr/lib/x86_64-linux-gnu/libgomp.so.1 "$stage/lib/"
+openmpi=/usr/lib/x86_64-linux-gnu/openmpi/lib/openmpi3 pmix=/usr/lib/x86_64-linux-gnu/pmix2/lib/pmix
+[ -d "$openmpi" ] && cp -a "$openmpi" "$stage/openmpi3"
+[ -d "$pmix" ] && cp -a "$pmix" "$stage/pmix"
+# Libraries every Linux system or the CUDA installation provides are left out.
+everywhere='linux-vdso|ld-linux|/libc\.so|/libm\.so|/libdl\.so|/libpthread\.so|/librt\.so|/libgcc_s\.so|/libstdc\+\+\.so|/usr/local/cuda|/libcuda\.so|/libnvidia'
+objects=$(ls "$stage"/bin/* "$stage"/python/fasttab/*.so "$stage"/openmpi3/*.so "$stage"/pmix/*.so 2>/dev/null || true)
+for lib in $(ldd $objects 2>/dev/null | awk '/=> \//{print $3}' | grep -Ev "$everywhere" | sort -u); do
+  cp -L "$lib" "$stage/lib/"
+done
 strip "$stage"/bin/* 2>/dev/null || true
-tar -C "$stage" -cJf devbin/fasttab-bin.tar.xz $(cd "$stage" && ls -d bin lib python 2>/dev/null)
+tar -C "$stage" -cJf devbin/fasttab-bin.tar.xz $(cd "$stage" && ls -d bin lib python openmpi3 pmix 2>/dev/null)
 rm -rf "$stage"
 ls -la devbin/fasttab-bin.tar.xz
