@@ -1,4 +1,6 @@
-// The MLP's element-wise ops on z[rows, cols] (row-major, leading dimension ld), in place:
+// The MLP's element-wise ops on z[rows, cols] (row-major, leading dimension ld), in place (float32), or from float32
+// z into bfloat16 activations and from bfloat16 activations into a bfloat16 gradient (Precision::bf16: computed in
+// float32, rounded once when stored; activation.cuh's load/store):
 //   forward:   a = act(z + bias[c]);  with p > 0: a = keep ? a * scale : 0,  scale = 1 / (1 - p)
 //   backward:  grad = keep ? grad * scale * act'(a) : 0,  a = out * (1 - p) recovered from the stored output,
 //              tanh' = 1 - a^2, relu' = [a > 0], identity' = 1  (p == 0: grad * act'(out), every element kept)
@@ -89,10 +91,6 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(float* __restrict__ 
 }
 
 
-// The vectorised path, for rows of whole float4s (cols % 4 == 0, ld % 4 == 0, 16-byte aligned pointers: every
-// hidden layer of width 4k). Thread g takes group g = the float4 at row r = g / (cols/4), column 4 * (g % (cols/4)):
-// one 16-byte load and store per operand, 32-bit index arithmetic, and the group's flat index 4g is the one the
-// scalar path and the CPU use for its Philox draw.
 // The vectorised path, for rows of whole groups of four (cols % 4 == 0, leading dims % 4 == 0, aligned pointers:
 // every hidden layer of width 4k). Thread g takes group g = the four elements at row r = g / (cols/4), column
 // 4 * (g % (cols/4)): one float4 load of z, one store of four outputs (16 bytes of float32 or 8 of bfloat16), 32-bit
