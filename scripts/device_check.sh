@@ -38,6 +38,8 @@ step 90 train-tf32-shuffle-graphs "$B/train" --precision tf32 --shuffle --epochs
 step 120 train-reference-graphs "$B/train" --cuda-graphs --json "$OUT/train_reference_graphs.json"
 # bf16 on the tensor cores (bfloat16 storage, cublasGemmEx): the issue's 0.10 s/epoch target, with and without graphs.
 step 90 bench-step-bf16 "$B/bench_step" --precision bf16 --repeats 30 --json "$OUT/bench_step_bf16.json"
+# Issue 9, item 3: would cuBLASLt algorithms chosen by timing beat the engine's GEMM calls? (per GEMM of the step)
+step 90 bench-gemm-bf16 "$B/bench_gemm" --precision bf16 --json "$OUT/bench_gemm_bf16.json"
 step 90 train-bf16-shuffle "$B/train" --precision bf16 --shuffle --epochs 3 --json "$OUT/train_bf16.json"
 step 90 train-bf16-shuffle-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --cuda-graphs \
   --json "$OUT/train_bf16_graphs.json"
@@ -47,6 +49,8 @@ step 90 train-bf16-shuffle-graphs "$B/train" --precision bf16 --shuffle --epochs
   python3 -m pytest -q -rs -p no:cacheprovider python/tests/test_cuda_arrays.py
 if [ "$mode" = full ]; then
   step 60 bench-step-tf32 "$B/bench_step" --precision tf32 --repeats 30 --json "$OUT/bench_step_tf32.json"
+  step 60 bench-gemm-tf32 "$B/bench_gemm" --precision tf32 --json "$OUT/bench_gemm_tf32.json"
+  step 60 bench-gemm-fp32 "$B/bench_gemm" --precision fp32 --json "$OUT/bench_gemm_fp32.json"
   step 300 compare-loaders "$B/compare_loaders" --epochs 1 --time-budget 12 --json "$OUT/loaders.json" \
     --plot "$OUT/loaders.svg" --export-npy /tmp/ft/synthetic.npy
   step 120 compare-loaders-shuffled "$B/compare_loaders" --shuffle --loaders slice,gather --epochs 2 \
