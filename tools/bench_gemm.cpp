@@ -6,7 +6,8 @@
 // Per GEMM: the engine's time (cublasSgemm under fp32/tf32, cublasGemmEx with bfloat16 inputs under bf16, as
 // CudaBackend::gemm and gemm_bf16 call them), the heuristic's first algorithm, and the fastest one, with its
 // configuration (tile, stages, split-k, reduction scheme) and whether its result has the engine's bits (a choice
-// by timing that changes the bits would change a run's results). Then the totals per step and per epoch. Every
+// by timing that changes the bits would change a run's results). Then the totals per step and per epoch, and the
+// step's GEMMs back to back against the weight gradients on a second stream (item 3's other idea, as a bound). Every
 // time is the median over --repeats timings of --inner back-to-back launches, by CUDA events. Row-major operands
 // with the leading dimensions Mlp uses (bf16: rows padded to 8). --json writes it all.
 //
@@ -159,8 +160,9 @@ AlgoConfig config_of(const cublasLtMatmulAlgo_t& algo) {
 
 // The GPU's handles, stream, events and workspace.
 struct Device {
-  cudaStream_t stream = nullptr;
-  cublasHandle_t cublas = nullptr;
+  cudaStream_t stream = nullptr, side_stream = nullptr;  // the side stream: the overlap measurement's weight gradients
+  cublasHandle_t cublas = nullptr, side_cublas = nullptr;
+  cudaEvent_t fork = nullptr, join = nullptr;
   cublasLtHandle_t lt = nullptr;
   cudaEvent_t start = nullptr, stop = nullptr;
   void* workspace = nullptr;
@@ -174,6 +176,13 @@ struct Device {
     CUBLAS_CHECK(cublasCreate(&cublas));
     CUBLAS_CHECK(cublasSetStream(cublas, stream));
     CUBLAS_CHECK(cublasSetMathMode(cublas, precision == Precision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&side_stream, cudaStreamNonBlocking));
+    CUBLAS_CHECK(cublasCreate(&side_cublas));  // its own workspace: the two streams' GEMMs may run at once
+    CUBLAS_CHECK(cublasSetStream(side_cublas, side_stream));
+    CUBLAS_CHECK(cublasSetMathMode(side_cublas, precision == Precision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                                             : CUBLAS_DEFAULT_MATH));
+    CUDA_CHECK(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&join, cudaEventDisableTiming));
     CUBLAS_CHECK(cublasLtCreate(&lt));
     CUDA_CHECK(cudaEventCreate(&start));
     CUDA_CHECK(cudaEventCreate(&stop));
@@ -181,6 +190,11 @@ struct Device {
   }
   ~Device() {
     cudaStreamSynchronize(stream);
+    cudaStreamSynchronize(side_stream);
+    cudaEventDestroy(join);
+    cudaEventDestroy(fork);
+    cublasDestroy(side_cublas);
+    cudaStreamDestroy(side_stream);
     cudaFree(workspace);
     cudaEventDestroy(stop);
     cudaEventDestroy(start);
@@ -211,15 +225,16 @@ struct Device {
   }
 };
 
-// The engine's call for this GEMM (CudaBackend::gemm or gemm_bf16).
-void engine_gemm(Device& d, const GemmShape& g, Precision precision, const void* a, const void* b, float* c) {
+// The engine's call for this GEMM (CudaBackend::gemm or gemm_bf16), on the handle's stream.
+void engine_gemm(cublasHandle_t handle, const GemmShape& g, Precision precision, const void* a, const void* b,
+                 float* c) {
   const float alpha = 1.0f, beta = 0.0f;
   const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   if (precision == Precision::bf16) {
-    CUBLAS_CHECK(cublasGemmEx(d.cublas, op_b, op_a, g.n, g.m, g.k, &alpha, b, CUDA_R_16BF, g.ldb, a, CUDA_R_16BF, g.lda,
+    CUBLAS_CHECK(cublasGemmEx(handle, op_b, op_a, g.n, g.m, g.k, &alpha, b, CUDA_R_16BF, g.ldb, a, CUDA_R_16BF, g.lda,
                               &beta, c, CUDA_R_32F, g.ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   } else {
-    CUBLAS_CHECK(cublasSgemm(d.cublas, op_b, op_a, g.n, g.m, g.k, &alpha, static_cast<const float*>(b), g.ldb,
+    CUBLAS_CHECK(cublasSgemm(handle, op_b, op_a, g.n, g.m, g.k, &alpha, static_cast<const float*>(b), g.ldb,
                              static_cast<const float*>(a), g.lda, &beta, c, g.ldc));
   }
 }
@@ -262,7 +277,7 @@ GemmResult measure(Device& d, const GemmShape& g, Precision precision, const Gem
   float* c = static_cast<float*>(c_memory);
   GemmResult r;
   r.shape = g;
-  r.engine_ms = d.median_ms(f.repeats, f.inner, [&] { engine_gemm(d, g, precision, a.data, b.data, c); });
+  r.engine_ms = d.median_ms(f.repeats, f.inner, [&] { engine_gemm(d.cublas, g, precision, a.data, b.data, c); });
   CUDA_CHECK(cudaStreamSynchronize(d.stream));
   const std::vector<float> reference = download(c, c_count);
 
@@ -307,6 +322,45 @@ GemmResult measure(Device& d, const GemmShape& g, Precision precision, const Gem
     r.candidates.push_back(cand);
   }
   return r;
+}
+
+// The second-stream idea, bounded: every GEMM of the step in order on one stream, against the weight gradients on
+// a side stream (forked at the start, joined at the end) beside the rest. The overlapped run ignores that a weight
+// gradient must wait for its layer's gradient, so it bounds from below what overlapping could reach.
+struct OverlapTimes {
+  double sequential_ms = 0, overlapped_ms = 0;
+};
+OverlapTimes measure_overlap(Device& d, const std::vector<GemmShape>& gemms, Precision precision,
+                             const GemmBenchFlags& f) {
+  const bool bf16 = precision == Precision::bf16;
+  struct Operands {
+    DeviceOperand a, b, c;
+    Operands(const GemmShape& g, bool half, std::uint32_t seed)
+        : a(std::size_t(g.a_rows()) * g.lda, half, seed), b(std::size_t(g.b_rows()) * g.ldb, half, seed + 1),
+          c(std::size_t(g.m) * g.ldc, false, seed + 2) {}
+  };
+  std::vector<std::unique_ptr<Operands>> operands;
+  for (std::size_t i = 0; i < gemms.size(); ++i)
+    operands.push_back(std::make_unique<Operands>(gemms[i], bf16, std::uint32_t(100 + 3 * i)));
+  auto run = [&](bool overlap) {
+    if (overlap) {
+      CUDA_CHECK(cudaEventRecord(d.fork, d.stream));
+      CUDA_CHECK(cudaStreamWaitEvent(d.side_stream, d.fork, 0));
+    }
+    for (std::size_t i = 0; i < gemms.size(); ++i) {
+      const bool side = overlap && gemms[i].trans_a;  // the weight gradients: dW = g^T x
+      engine_gemm(side ? d.side_cublas : d.cublas, gemms[i], precision, operands[i]->a.data, operands[i]->b.data,
+                  static_cast<float*>(operands[i]->c.data));
+    }
+    if (overlap) {
+      CUDA_CHECK(cudaEventRecord(d.join, d.side_stream));
+      CUDA_CHECK(cudaStreamWaitEvent(d.stream, d.join, 0));
+    }
+  };
+  OverlapTimes t;
+  t.sequential_ms = d.median_ms(f.repeats, 1, [&] { run(false); });
+  t.overlapped_ms = d.median_ms(f.repeats, 1, [&] { run(true); });
+  return t;
 }
 
 std::string describe(const AlgoConfig& c) {
@@ -372,13 +426,19 @@ int main(int argc, char** argv) {
     std::printf("%-20s %31.4f %10.4f %10.4f   ms per step\n", "step", engine_total, first_total, best_total);
     std::printf("%-20s %31.4f %10.4f %10.4f   s per epoch (%lld steps)\n", "epoch", engine_total * steps / 1e3,
                 first_total * steps / 1e3, best_total * steps / 1e3, static_cast<long long>(steps));
+    const OverlapTimes overlap = measure_overlap(device, step_gemms(f, precision == Precision::bf16), precision, f);
+    std::printf("the step's GEMMs back to back: %.4f ms; with the weight gradients on a second stream (a bound, "
+                "dependencies ignored): %.4f ms\n", overlap.sequential_ms, overlap.overlapped_ms);
     if (!f.json.empty()) {
       nlohmann::json j{{"tool", "bench_gemm"}, {"device", device.name}, {"precision", f.precision},
                        {"batch_size", f.batch}, {"steps_per_epoch", steps}, {"repeats", f.repeats},
                        {"inner", f.inner}, {"workspace_bytes", Device::kWorkspaceBytes},
                        {"timing", "median of the repeats; each a CUDA-event time of `inner` back-to-back launches"},
                        {"gemms", gemms},
-                       {"step_ms", {{"engine", engine_total}, {"heuristic_first", first_total}, {"best", best_total}}}};
+                       {"step_ms", {{"engine", engine_total}, {"heuristic_first", first_total}, {"best", best_total}}},
+                       {"overlap_ms", {{"sequential", overlap.sequential_ms},
+                                       {"weight_gradients_on_a_second_stream", overlap.overlapped_ms},
+                                       {"note", "the second figure ignores the dependencies: a bound"}}}};
       std::ofstream out(f.json);
       FASTTAB_REQUIRE(out, "--json: cannot write ", f.json);
       out << j.dump(1) << "\n";
