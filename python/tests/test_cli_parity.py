@@ -96,3 +96,27 @@ def test_cli_model_with_early_stopping_loads_with_its_validation_split(tmp_path)
     est = fasttab.load(tmp_path / "cli.ckpt", device="cpu")
     assert est.patience == 2 and est.validation_fraction == pytest.approx(320 / (2000 - TEST_ROWS))
     est.set_params(epochs=2).fit(X, y)  # the loaded parameters are valid for a new fit
+
+
+def test_bf16_same_figures_as_build_train_and_build_predict(tmp_path):
+    """precision="bf16" (bfloat16 storage; the CPU widens the same bfloat16 values for OpenBLAS) through the binding:
+    the same figures as build/train --precision bf16 bit for bit, and build/predict predicts the Python model in
+    bf16 (the checkpoint's precision), as Python does."""
+    X, y = make_binary()
+    write_table_npy(tmp_path / "t.npy", X.astype(np.float32), y)
+    run_tool("train", "--data", tmp_path / "t.npy", "--label-col", "0", "--test-rows", TEST_ROWS, "--json",
+             tmp_path / "run.json", "--precision", "bf16", *CLI_FLAGS)
+    cli = read_json(tmp_path / "run.json")
+    est = fasttab.MLPClassifier(**{**SMALL, "precision": "bf16"})
+    est.fit(X[:-TEST_ROWS], y[:-TEST_ROWS], eval_set=(X[-TEST_ROWS:], y[-TEST_ROWS:]))
+    assert [h["train_loss"] for h in est.history_] == [e["train_loss"] for e in cli["epochs"]]
+    assert est.history_[-1]["test_auc"] == cli["test_auc"]
+
+    fp32 = fasttab.MLPClassifier(**SMALL).fit(X[:-TEST_ROWS], y[:-TEST_ROWS], eval_set=(X[-TEST_ROWS:], y[-TEST_ROWS:]))
+    assert fp32.history_[-1]["train_loss"] != est.history_[-1]["train_loss"]  # bf16 did change the arithmetic
+    assert abs(fp32.history_[-1]["test_auc"] - est.history_[-1]["test_auc"]) < 0.02
+
+    est.save(tmp_path / "bf16.ckpt")
+    run_tool("predict", "--device", "cpu", "--model", tmp_path / "bf16.ckpt", "--data", tmp_path / "t.npy",
+             "--label-col", "0", "--out", tmp_path / "p.npy", "--no-cache")
+    assert np.array_equal(np.load(tmp_path / "p.npy"), est.predict_proba(X)[:, 1].astype(np.float32))
