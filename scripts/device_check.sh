@@ -19,6 +19,12 @@ if [ -d /tmp/ft/openmpi3 ]; then
   export OMPI_MCA_ess_singleton_isolated=1
 fi
 B=/tmp/ft/bin
+# NCCL: a CUDA image may hold libnccl.so.2 only inside the Python package nvidia-nccl-cu13, not beside CUDA's own
+# libraries; without it no carried binary starts.
+if ldd "$B/train" | grep -q "libnccl.so.2 => not found"; then
+  nccl_lib=$(python3 -c "import nvidia.nccl as m; print(list(m.__path__)[0] + '/lib')" 2>/dev/null || true)
+  [ -n "$nccl_lib" ] && [ -f "$nccl_lib/libnccl.so.2" ] && export LD_LIBRARY_PATH=$nccl_lib:$LD_LIBRARY_PATH
+fi
 log="$OUT/all.log"
 step() {  # step LIMIT_S NAME COMMAND...
   local limit=$1 name=$2; shift 2
@@ -26,6 +32,7 @@ step() {  # step LIMIT_S NAME COMMAND...
   timeout "$limit" "$@" 2>&1 | tee -a "$log"
   echo "===== $name: exit ${PIPESTATUS[0]} =====" | tee -a "$log"
 }
+step 10 libraries bash -c "ldd $B/train $B/tests/fasttab_gpu_tests | grep -E 'not found|nccl|cublas|mpi' | sort -u"
 step 20 gpu nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
 step 240 gpu-tests "$B/fasttab_gpu_tests" --duration=true
 step 60 metrics-repeat bash -c "for i in \$(seq 20); do $B/fasttab_gpu_tests -tc='*multiclass and regression*' | grep -E 'ERROR|test cases'; done"
@@ -43,8 +50,13 @@ step 90 bench-gemm-bf16 "$B/bench_gemm" --precision bf16 --json "$OUT/bench_gemm
 step 90 train-bf16-shuffle "$B/train" --precision bf16 --shuffle --epochs 3 --json "$OUT/train_bf16.json"
 step 90 train-bf16-shuffle-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --cuda-graphs \
   --json "$OUT/train_bf16_graphs.json"
-# Issue 11: CUDA arrays read in place by the Python package (needs the GPU machine's python3 to match the one the
-# module was built for, and numpy, scikit-learn and pytest there; the step's log says what is missing).
+# Issue 11: CUDA arrays read in place by the Python package (needs numpy, scikit-learn and pytest on the GPU
+# machine's python3; the step's log says what is missing). When the carried module is for another Python version,
+# it is built here first (scripts/device_python: needs cmake, a C++ compiler, CUDA and nanobind there).
+suffix=$(python3 -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))" 2>/dev/null || true)
+if [ -f /tmp/ft/lib/libfasttab.a ] && [ ! -f "/tmp/ft/python/fasttab/_core$suffix" ]; then
+  step 300 python-build bash scripts/device_python/build.sh
+fi
 [ -d /tmp/ft/python ] && step 120 python-cuda-arrays env PYTHONPATH=/tmp/ft/python FASTTAB_BUILD_DIR=/tmp/ft \
   python3 -m pytest -q -rs -p no:cacheprovider python/tests/test_cuda_arrays.py
 if [ "$mode" = full ]; then

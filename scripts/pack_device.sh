@@ -27,6 +27,10 @@ objects=$(ls "$stage"/bin/* "$stage"/python/fasttab/*.so "$stage"/openmpi3/*.so 
 for lib in $(ldd $objects 2>/dev/null | awk '/=> \//{print $3}' | grep -Ev "$everywhere" | sort -u); do
   cp -L "$lib" "$stage/lib/"
 done
+# For building the Python module on the GPU machine's own Python (scripts/device_python/build.sh): the engine's
+# static library and OpenBLAS's (the module links both statically, as here).
+[ -f "$build/libfasttab.a" ] && cp "$build/libfasttab.a" "$stage/lib/"
+cp -L /usr/lib/x86_64-linux-gnu/libopenblas.a "$stage/lib/"
 strip "$stage"/bin/* 2>/dev/null || true
 tar -C "$stage" -cJf devbin/fasttab-bin.tar.xz $(cd "$stage" && ls -d bin lib python openmpi3 pmix 2>/dev/null)
 rm -rf "$stage"

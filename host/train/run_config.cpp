@@ -21,13 +21,22 @@ double bytes_needed(const TrainConfig& c, const Dataset& d, std::int64_t train_r
   return run_bytes_needed(c, d.train.cols, train_rows, d.test.rows, features_in_place);
 }
 
-// Binary task: a split holding one class has no AUC. Said once, before training.
-void warn_single_class(Task task, const float* labels, std::int64_t rows, const char* what, const std::string& where) {
+// Binary task: a split holding one class has no AUC. Said once, before training, with what would change it.
+void warn_single_class(Task task, const float* labels, std::int64_t rows, const std::string& what,
+                       const std::string& remedy) {
   if (task != Task::binary || rows == 0) return;
   for (std::int64_t r = 1; r < rows; ++r)
     if (labels[r] != labels[0]) return;
-  std::fprintf(stderr, "warning: the %s (%s) holds only class %g: its AUC is undefined (nan); shuffle the file "
-               "or choose other rows (--test-rows, --val-rows)\n", what, where.c_str(), double(labels[0]));
+  std::fprintf(stderr, "warning: %s holds only class %g: its AUC is undefined (nan); %s\n", what.c_str(),
+               double(labels[0]), remedy.c_str());
+}
+
+// The test set in words, from how the dataset was split (Dataset::split), for that warning.
+std::string test_set_words(const Dataset& data) {
+  if (data.split == "last rows") return "the test set (the file's last " + std::to_string(data.test.rows) + " rows)";
+  if (data.split == "test file") return "the test set (the --test-data file)";
+  if (data.split.rfind("random test", 0) == 0) return "the test set (its random rows)";
+  return "the evaluation set";  // a library caller's own test table (the Python eval_set)
 }
 
 }  // namespace
@@ -127,10 +136,14 @@ TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Da
                   c.batch_size, "; lower --batch-size or ",
                   data.synthetic ? "use more --rows" : "use a larger table or a smaller --test-rows/--val-rows");
 
-  warn_single_class(c.task, data.test.labels.data(), data.test.rows, "test set",
-                    "its last " + std::to_string(data.test.rows) + " rows");
-  warn_single_class(c.task, data.train.labels.data() + (data.train.rows - c.val_rows), c.val_rows, "validation set",
-                    "the last " + std::to_string(c.val_rows) + " training rows");
+  // Dataset::split "none": the caller has no test set and passed a stand-in (the Python estimators without eval_set).
+  if (data.split != "none")
+    warn_single_class(c.task, data.test.labels.data(), data.test.rows, test_set_words(data),
+                      data.split == "last rows" ? "shuffle the file or choose other rows (--test-rows, --val-rows)"
+                                                : "choose a test set holding both classes");
+  warn_single_class(c.task, data.train.labels.data() + (data.train.rows - c.val_rows), c.val_rows,
+                    "the validation set (the last " + std::to_string(c.val_rows) + " training rows)",
+                    "shuffle the file or choose other rows (--val-rows, --val-fraction)");
   // --shard under mpirun: each rank's card holds its 1/N of the training rows. Under mpirun without --shard, a
   // table whose replicas do not fit but whose shards do switches to --shard (on every rank: any rank's lack of
   // room decides, so that all take the same placement); one process keeps the error.

@@ -32,7 +32,9 @@ struct Dataset {
   FeatureView train_features, test_features;
   bool has_views() const { return train_features.set() || test_features.set(); }
   std::string source;  // "synthetic" or the file path
-  std::string split;   // how the rows were split, recorded in a checkpoint: "last rows", "random test 0.2 seed 0", ...
+  std::string split;   // how the rows were split, recorded in a checkpoint: "last rows", "random test 0.2 seed 0",
+                       // "test file"; a library caller's own: "evaluation set", or "none" (test is a stand-in that
+                       // nobody reads: no single-class warning for it)
   bool synthetic = false;
   double bayes_auc = std::numeric_limits<double>::quiet_NaN();  // synthetic binary data only
   // Sharded loading (docs/scaling.md): `train` holds only this rank's shard of the training rows, followed by the

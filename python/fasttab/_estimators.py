@@ -261,7 +261,7 @@ class _FastTabMLP(BaseEstimator):
                            seed=int(self.seed), standardize=bool(self.standardize), val_rows=val_rows,
                            patience=int(self.patience), eval_every=eval_every, save_path=path,
                            embedding_dim=int(self.embedding_dim), min_category_count=int(self.min_category_count),
-                           cuda_graphs=bool(self.cuda_graphs), **self._task_options())
+                           cuda_graphs=bool(self.cuda_graphs), has_eval_set=with_test, **self._task_options())
             names = [str(c) for c in getattr(self, "feature_names_in_", [])]
             result = _core.train(X, np.ascontiguousarray(y_train, dtype=np.float32), X_test,
                                  np.ascontiguousarray(y_test, dtype=np.float32), options, on_epoch, self.device,

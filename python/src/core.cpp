@@ -364,6 +364,9 @@ nb::dict train_model(nb::handle x_arg, const Vector& y, nb::handle x_test_arg, c
                                           : "fasttab does not take missing values in arrays: impute them first";
   fasttab::Dataset dataset;
   dataset.source = "python";
+  // Without eval_set the estimators pass one training row as a stand-in test set (evaluated at epoch ends, left out
+  // of history_): no warning about it.
+  dataset.split = get<bool>(options, "has_eval_set") ? "evaluation set" : "none";
 
   PythonObserver observer(std::move(on_epoch));
   fasttab::TrainResult result;

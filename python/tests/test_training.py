@@ -145,3 +145,15 @@ def test_cuda_graphs_gives_the_same_run():
     assert runs[1].cuda_graphs and runs[1].get_params()["cuda_graphs"]
     assert [h["train_loss"] for h in runs[0].history_] == [h["train_loss"] for h in runs[1].history_]
     assert np.array_equal(runs[0].predict_proba(X[2500:]), runs[1].predict_proba(X[2500:]))
+
+
+def test_no_warning_without_eval_set_and_a_clear_one_for_a_single_class_eval_set(capfd):
+    # Without eval_set the engine evaluates a stand-in row that nobody reads: nothing may be said about it.
+    fasttab.MLPClassifier(**SMALL).fit(X, Y)
+    assert "warning" not in capfd.readouterr().err
+    ones = Y == 1
+    fasttab.MLPClassifier(**SMALL).fit(X, Y, eval_set=(X[ones][:50], Y[ones][:50]))
+    err = capfd.readouterr().err
+    assert "warning: the evaluation set holds only class 1: its AUC is undefined (nan); choose a test set holding " \
+           "both classes" in err
+    assert "--test-rows" not in err

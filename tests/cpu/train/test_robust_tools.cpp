@@ -301,7 +301,7 @@ TEST_CASE("a test or validation split of a single class is warned about before t
   REQUIRE(run("train", "--device cpu --data sorted.csv --no-cache --test-rows 40 --val-rows 40 --epochs 1 "
                        "--batch-size 64 --hidden 8",
               &out) == 0);
-  CHECK(out.find("warning: the test set (its last 40 rows) holds only class 1: its AUC is undefined (nan); shuffle the file") !=
+  CHECK(out.find("warning: the test set (the file's last 40 rows) holds only class 1: its AUC is undefined (nan); shuffle the file") !=
         std::string::npos);
   CHECK(out.find("warning: the validation set (the last 40 training rows) holds only class 1") != std::string::npos);
   CHECK(out.find("warning") < out.find("epoch "));
