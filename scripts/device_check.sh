@@ -97,7 +97,7 @@ if [ "$mode" = sanitize ]; then
   # Issue 8, item 9: the GPU ops under compute-sanitizer (it works on the Firecracker runtime only: KINDS.md). The
   # training runs are left out (too slow under the tools); each tool's report ends the step's log.
   ops='cuda *'
-  slow='*training run*,*replayed*,*training on device views*,*loaders*,*bf16 training*'
+  slow='*training run*,*replayed*,*training on device views*,*loaders*,*bf16 training*,*resume*'
   if command -v compute-sanitizer >/dev/null 2>&1; then
     step 300 memcheck compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 \
       "$B/fasttab_gpu_tests" -tc="$ops" -tce="$slow"
