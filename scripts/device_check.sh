@@ -43,6 +43,9 @@ step 90 train-tf32-shuffle "$B/train" --precision tf32 --shuffle --epochs 3 --js
 step 90 train-tf32-shuffle-graphs "$B/train" --precision tf32 --shuffle --epochs 3 --cuda-graphs \
   --json "$OUT/train_tf32_graphs.json"
 step 120 train-reference-graphs "$B/train" --cuda-graphs --json "$OUT/train_reference_graphs.json"
+# Issue 10: the fixed cost of the gradient all-reduce (NCCL, one rank: docs/scaling.md's `a`).
+step 90 bench-step-all-reduce "$B/bench_step" --all-reduce --train-rows 1000000 --test-rows 100000 --repeats 50 \
+  --json "$OUT/bench_step_all_reduce.json"
 # bf16 on the tensor cores (bfloat16 storage, cublasGemmEx): the issue's 0.10 s/epoch target, with and without graphs.
 step 90 bench-step-bf16 "$B/bench_step" --precision bf16 --repeats 30 --json "$OUT/bench_step_bf16.json"
 # Issue 9, item 3: would cuBLASLt algorithms chosen by timing beat the engine's GEMM calls? (per GEMM of the step)

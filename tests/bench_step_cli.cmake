@@ -70,7 +70,13 @@ if(CMAKE_SCRIPT_MODE_FILE)
     endif()
     require_positive(ops ${i} ms)
     require_positive(ops ${i} fraction_of_ceiling)
+    if(DEFINED EXPECT_OP AND name STREQUAL EXPECT_OP)
+      set(found_expected_op TRUE)
+    endif()
   endforeach()
+  if(DEFINED EXPECT_OP AND NOT found_expected_op)
+    message(FATAL_ERROR "${JSON} has no op named \"${EXPECT_OP}\"")
+  endif()
   return()
 endif()
 
@@ -89,6 +95,14 @@ foreach(_precision fp32 bf16)
             -P ${CMAKE_CURRENT_LIST_FILE})
   set_tests_properties(bench_step_cli.small_json_${_precision} PROPERTIES LABELS cpu TIMEOUT 300)
 endforeach()
+
+# --all-reduce on the CPU: a one-rank MPI communicator (a singleton MPI_Init, no mpirun) adds its row.
+add_test(NAME bench_step_cli.all_reduce
+  COMMAND ${CMAKE_COMMAND}
+          "-DCOMMAND=${_bench_step};${_bench_small};--all-reduce;--json;all_reduce.json"
+          -DWORKDIR=${_bench_dir} -DJSON=all_reduce.json "-DEXPECT_OP=gradient all-reduce (mpi, 1 rank)"
+          -P ${CMAKE_CURRENT_LIST_FILE})
+set_tests_properties(bench_step_cli.all_reduce PROPERTIES LABELS cpu TIMEOUT 300)
 
 # An unwritable --json is refused before anything is measured, with the flag and the reason, and a non-zero exit
 # (train_cli.cmake's script mode: EXPECT=fail and the message).

@@ -20,6 +20,7 @@
 
 #include "fasttab/fasttab.hpp"
 #include "fasttab/names.hpp"
+#include "host/comm/communicators.hpp"
 #include "tools/cli_common.hpp"
 
 using namespace fasttab;
@@ -50,6 +51,7 @@ struct StepBenchFlags {
   int gemm_size = 0;  // the ceiling GEMM's m = n = k; 0: 8192 on CUDA, 2048 on the CPU
   int copy_mib = 0;   // the ceiling copy's size in MiB; 0: 1024 on CUDA, 256 on the CPU
   std::string json;   // empty: no JSON
+  bool all_reduce = false;  // also time the gradient all-reduce through a one-rank communicator
 };
 
 void add_step_bench_flags(CLI::App& app, StepBenchFlags& f) {
@@ -64,6 +66,9 @@ void add_step_bench_flags(CLI::App& app, StepBenchFlags& f) {
                  "(default 8192 on CUDA, 2048 on the CPU)")->check(CLI::Range(1, 32768));
   app.add_option("--copy-mib", f.copy_mib, "MiB copied by the copy that measures the bandwidth ceiling "
                  "(default 1024 on CUDA, 256 on the CPU)")->check(CLI::Range(1, 65536));
+  app.add_flag("--all-reduce", f.all_reduce, "also time one all-reduce of the gradient vector per step through a "
+               "one-rank communicator (NCCL on CUDA, MPI on the CPU): the fixed cost a data-parallel step adds "
+               "(docs/scaling.md); run without mpirun");
   app.add_option("--json", f.json, "also write the device, precision, shapes, ceilings and per-op rows as one JSON "
                  "object to this file (replaced if it exists, as train's --json)");
 }
@@ -111,6 +116,8 @@ struct StepBench {
 struct StepTimes {
   double gemm = 0, step = 0, captured_step = 0, forward_elementwise = 0, backward_elementwise = 0, fused_backward = 0,
          bias_gradient = 0, optimizer = 0, eval = 0, perm = 0, gather = 0;
+  double all_reduce = std::nan("");  // --all-reduce only
+  std::string communicator;          // its kind: "nccl" or "mpi"
 };
 
 // The GEMMs of one bf16 step, as Mlp runs them: bfloat16 operands (the first layer's input, the activations, the
@@ -283,6 +290,20 @@ void time_epoch_parts(StepBench& b, int repeats, std::int64_t batches, StepTimes
                            b.by.data());
     }
   });
+}
+
+// 6. --all-reduce: one all-reduce of the gradient vector in place (what a data-parallel step adds after the
+// backward pass) through a one-rank communicator: NCCL on the backend's stream for CUDA, MPI for the CPU. With one
+// rank it moves no data between GPUs: it measures the collective's fixed cost (launch, NCCL's or MPI's own
+// latency), the `a` of docs/scaling.md's model; the bandwidth term needs several GPUs.
+void time_all_reduce(StepBench& b, int repeats, StepTimes& t) {
+  FASTTAB_REQUIRE(launcher_world_size() <= 1, "bench_step --all-reduce times a one-rank communicator: run it without "
+                  "mpirun");
+  const bool cuda = std::string(b.backend.kind()) == "cuda";
+  const std::unique_ptr<Communicator> comm = cuda ? make_nccl_communicator(b.backend) : make_mpi_communicator();
+  t.communicator = comm->kind();
+  const std::size_t count = b.spec.parameter_count();
+  t.all_reduce = median_ms(b.backend, repeats, [&] { comm->all_reduce_sum(b.mlp.gradients(), count); });
 }
 
 // ---- the ceilings ------------------------------------------------------------------------------------------
@@ -477,6 +498,9 @@ std::vector<OpRow> op_rows(const StepTimes& t, const StepBench& b, std::int64_t 
       {"gathers of one epoch", t.gather, CeilingKind::copy, gather_bytes(b.train.rows, b.ld),
        "rows and labels read and written, indices read"},
   };
+  if (!std::isnan(t.all_reduce))
+    rows.push_back({"gradient all-reduce (" + t.communicator + ", 1 rank)", t.all_reduce, CeilingKind::copy,
+                    double(spec.parameter_count()) * kFloat * 2, "the gradient vector read and written once"});
   // An op the precision's step does not run (bf16: the element-wise backward alone) has no time.
   rows.erase(std::remove_if(rows.begin(), rows.end(), [](const OpRow& r) { return std::isnan(r.ms); }), rows.end());
   return rows;
@@ -635,6 +659,7 @@ int main(int argc, char** argv) {
     time_step(bench, f.repeats, times);
     time_step_parts(bench, f.repeats, times);
     time_epoch_parts(bench, f.repeats, batches, times);
+    if (f.all_reduce) time_all_reduce(bench, f.repeats, times);
 
     const std::vector<OpRow> rows = op_rows(times, bench, bench.test.rows);
     const EpochSummary summary = epoch_summary(times, batches);
