@@ -55,7 +55,30 @@ struct GemmShape {
   double flop() const { return 2.0 * m * n * k; }
   int a_rows() const { return trans_a ? k : m; }
   int b_rows() const { return trans_b ? n : k; }
+  // Elements of each operand as allocated (rows x leading dimension).
+  std::size_t a_count() const { return std::size_t(a_rows()) * lda; }
+  std::size_t b_count() const { return std::size_t(b_rows()) * ldb; }
+  std::size_t c_count() const { return std::size_t(m) * ldc; }
 };
+
+// Refuses, before anything is allocated, shapes whose operands would not fit: on the device all the step's operands
+// at once (the overlap measurement holds them together), plus the workspace; on the host the largest operand's
+// random values (float32, and its bfloat16 copy).
+void require_room(const std::vector<GemmShape>& gemms, bool bf16, std::size_t workspace) {
+  const double in_bytes = bf16 ? 2.0 : 4.0;
+  double device = double(workspace), host = 0;
+  for (const GemmShape& g : gemms) {
+    device += double(g.a_count() + g.b_count()) * in_bytes + double(g.c_count()) * 4.0;
+    host = std::max(host, double(std::max({g.a_count(), g.b_count(), g.c_count()})) * (4.0 + in_bytes));
+  }
+  std::size_t free = 0, total = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  FASTTAB_REQUIRE(device <= double(free), "the step's GEMM operands need ", std::int64_t(device), " bytes of device "
+                  "memory but only ", free, " are free; use a smaller --batch-size or --hidden");
+  const double host_free = double(make_cpu_backend()->free_bytes());
+  FASTTAB_REQUIRE(host <= host_free, "the largest GEMM operand needs ", std::int64_t(host), " bytes of host memory "
+                  "to fill but only ", std::int64_t(host_free), " are available; use a smaller --batch-size or --hidden");
+}
 
 // The step's GEMMs (forward, weight gradient, input gradient but for the first layer), with Mlp's leading
 // dimensions: the batch's rows are padded to 4 floats (fp32, tf32) or 8 bfloat16s (bf16), every bfloat16 buffer's
@@ -269,8 +292,8 @@ std::vector<float> download(const float* device, std::size_t count) {
 
 GemmResult measure(Device& d, const GemmShape& g, Precision precision, const GemmBenchFlags& f, std::uint32_t seed) {
   const bool bf16 = precision == Precision::bf16;
-  const DeviceOperand a(std::size_t(g.a_rows()) * g.lda, bf16, seed), b(std::size_t(g.b_rows()) * g.ldb, bf16, seed + 1);
-  const std::size_t c_count = std::size_t(g.m) * g.ldc;
+  const DeviceOperand a(g.a_count(), bf16, seed), b(g.b_count(), bf16, seed + 1);
+  const std::size_t c_count = g.c_count();
   void* c_memory = nullptr;
   CUDA_CHECK(cudaMalloc(&c_memory, c_count * sizeof(float)));
   const std::unique_ptr<void, cudaError_t (*)(void*)> c_owner(c_memory, cudaFree);
@@ -336,8 +359,7 @@ OverlapTimes measure_overlap(Device& d, const std::vector<GemmShape>& gemms, Pre
   struct Operands {
     DeviceOperand a, b, c;
     Operands(const GemmShape& g, bool half, std::uint32_t seed)
-        : a(std::size_t(g.a_rows()) * g.lda, half, seed), b(std::size_t(g.b_rows()) * g.ldb, half, seed + 1),
-          c(std::size_t(g.m) * g.ldc, false, seed + 2) {}
+        : a(g.a_count(), half, seed), b(g.b_count(), half, seed + 1), c(g.c_count(), false, seed + 2) {}
   };
   std::vector<std::unique_ptr<Operands>> operands;
   for (std::size_t i = 0; i < gemms.size(); ++i)
@@ -397,6 +419,8 @@ int main(int argc, char** argv) {
     cli::check_writable("--json", f.json);
     FASTTAB_REQUIRE(cuda_device_count() > 0, "bench_gemm needs a CUDA device, and this machine has none");
     const Precision precision = parse_name<Precision>(f.precision, "--precision");
+    const std::vector<GemmShape> gemms = step_gemms(f, precision == Precision::bf16);
+    require_room(gemms, precision == Precision::bf16, Device::kWorkspaceBytes);
     Device device(precision);
     const std::int64_t steps = (f.train_rows + f.batch - 1) / f.batch;
     std::printf("bench_gemm on %s, precision %s, batch %d, %lld steps/epoch; median of %d timings of %d launches\n",
@@ -404,9 +428,9 @@ int main(int argc, char** argv) {
     std::printf("%-20s %6s %6s %6s %10s %10s %10s %9s  %s\n", "GEMM", "m", "n", "k", "engine ms", "heur. #0",
                 "best ms", "best TF/s", "best algorithm (same bits as the engine?)");
     double engine_total = 0, first_total = 0, best_total = 0;
-    nlohmann::json gemms = nlohmann::json::array();
+    nlohmann::json gemms_json = nlohmann::json::array();
     std::uint32_t seed = 1;
-    for (const GemmShape& g : step_gemms(f, precision == Precision::bf16)) {
+    for (const GemmShape& g : gemms) {
       const GemmResult r = measure(device, g, precision, f, seed += 2);
       const Candidate* best = r.best();
       const double first = r.candidates.empty() ? NAN : r.candidates.front().ms;
@@ -419,14 +443,14 @@ int main(int argc, char** argv) {
                        : "no cuBLASLt algorithm");
       nlohmann::json cands = nlohmann::json::array();
       for (const Candidate& c : r.candidates) cands.push_back(candidate_json(c));
-      gemms.push_back({{"name", g.name}, {"trans_a", g.trans_a}, {"trans_b", g.trans_b}, {"m", g.m}, {"n", g.n},
+      gemms_json.push_back({{"name", g.name}, {"trans_a", g.trans_a}, {"trans_b", g.trans_b}, {"m", g.m}, {"n", g.n},
                        {"k", g.k}, {"lda", g.lda}, {"ldb", g.ldb}, {"ldc", g.ldc}, {"flop", g.flop()},
                        {"engine_ms", r.engine_ms}, {"candidates", cands}});
     }
     std::printf("%-20s %31.4f %10.4f %10.4f   ms per step\n", "step", engine_total, first_total, best_total);
     std::printf("%-20s %31.4f %10.4f %10.4f   s per epoch (%lld steps)\n", "epoch", engine_total * steps / 1e3,
                 first_total * steps / 1e3, best_total * steps / 1e3, static_cast<long long>(steps));
-    const OverlapTimes overlap = measure_overlap(device, step_gemms(f, precision == Precision::bf16), precision, f);
+    const OverlapTimes overlap = measure_overlap(device, gemms, precision, f);
     std::printf("the step's GEMMs back to back: %.4f ms; with the weight gradients on a second stream (a bound, "
                 "dependencies ignored): %.4f ms\n", overlap.sequential_ms, overlap.overlapped_ms);
     if (!f.json.empty()) {
@@ -434,7 +458,7 @@ int main(int argc, char** argv) {
                        {"batch_size", f.batch}, {"steps_per_epoch", steps}, {"repeats", f.repeats},
                        {"inner", f.inner}, {"workspace_bytes", Device::kWorkspaceBytes},
                        {"timing", "median of the repeats; each a CUDA-event time of `inner` back-to-back launches"},
-                       {"gemms", gemms},
+                       {"gemms", gemms_json},
                        {"step_ms", {{"engine", engine_total}, {"heuristic_first", first_total}, {"best", best_total}}},
                        {"overlap_ms", {{"sequential", overlap.sequential_ms},
                                        {"weight_gradients_on_a_second_stream", overlap.overlapped_ms},

@@ -193,42 +193,10 @@ void time_step(StepBench& b, int repeats, StepTimes& t) {
   t.captured_step = median_ms(*backend, repeats, [&] { captured->run(); });
 }
 
-// 2b under bf16: the element-wise ops as Mlp runs them (float32 z in, bfloat16 activations out; float32 gradient
-// and bfloat16 activations in, bfloat16 gradient out, with the bias gradient), and the optimiser. The
-// element-wise backward without the bias gradient is not an op of the bf16 step: its row is left out.
-void time_step_parts_bf16(StepBench& b, int repeats, StepTimes& t) {
-  Backend& backend = b.backend;
-  const MlpSpec& spec = b.spec;
-  Mlp& mlp = b.mlp;
-  const int batch = b.batch;
-  const int width = spec.max_width(), ld16 = Mlp::bf16_ld(width);
-  float* z = b.scratch.data();
-  bfloat16* act16 = b.scratch16.data();
-  bfloat16* grad16 = b.scratch16.data() + std::size_t(batch) * ld16;
-  backend.fill(z, 0.25f, std::size_t(batch) * width * 2);
-  t.forward_elementwise = median_ms(backend, repeats, [&] {
-    for (int l = 0; l + 1 < spec.layers(); ++l)
-      backend.bias_activation_dropout_forward_bf16(z, batch, spec.out_width(l), width,
-                                                   mlp.parameters() + spec.bias_offset(l), spec.activation,
-                                                   spec.dropout_after(l), DropoutKey{1, 2, std::uint32_t(l)}, act16,
-                                                   ld16);
-  });
-  t.backward_elementwise = std::nan("");
-  t.fused_backward = median_ms(backend, repeats, [&] {
-    for (int l = 0; l + 1 < spec.layers(); ++l)
-      backend.activation_dropout_backward_bias_gradient_bf16(z, width, act16, ld16, batch, spec.out_width(l),
-                                                             spec.activation, spec.dropout_after(l),
-                                                             DropoutKey{1, 2, std::uint32_t(l)},
-                                                             mlp.gradients() + spec.bias_offset(l), grad16, ld16);
-  });
-  t.bias_gradient = median_ms(backend, repeats, [&] {
-    for (int l = 0; l < spec.layers(); ++l)
-      backend.bias_gradient(z, batch, spec.out_width(l), width, mlp.gradients() + spec.bias_offset(l));
-  });
-  t.optimizer = median_ms(backend, repeats, [&] { b.opt.step(mlp.parameters(), mlp.gradients()); });
-}
-
-// 2b. The element-wise parts of one step, alone, on the same shapes (hidden layers only), and the optimiser.
+// 2b. The element-wise parts of one step, alone, on the same shapes (hidden layers only), and the optimiser. Under
+// bf16 the element-wise ops as Mlp runs them: float32 z in, bfloat16 activations out; the float32 gradient and the
+// bfloat16 activations in, the bfloat16 gradient out, with the bias gradient. The element-wise backward without
+// the bias gradient is not an op of the bf16 step: its row is left out.
 void time_step_parts(StepBench& b, int repeats, StepTimes& t) {
   Backend* const backend = &b.backend;
   const MlpSpec& spec = b.spec;
@@ -238,28 +206,44 @@ void time_step_parts(StepBench& b, int repeats, StepTimes& t) {
   float* act_grad = b.scratch.data() + std::size_t(batch) * spec.max_width();
   backend->fill(act, 0.25f, std::size_t(batch) * spec.max_width());
   backend->fill(act_grad, 0.5f, std::size_t(batch) * spec.max_width());
+  auto key = [](int l) { return DropoutKey{1, 2, std::uint32_t(l)}; };
   if (b.bf16()) {
-    time_step_parts_bf16(b, repeats, t);
-    return;
+    const int ld16 = Mlp::bf16_ld(spec.max_width());
+    bfloat16* act16 = b.scratch16.data();
+    bfloat16* grad16 = b.scratch16.data() + std::size_t(batch) * ld16;
+    t.forward_elementwise = median_ms(*backend, repeats, [&] {
+      for (int l = 0; l + 1 < spec.layers(); ++l)
+        backend->bias_activation_dropout_forward_bf16(act, batch, spec.out_width(l), spec.out_width(l),
+                                                      mlp.parameters() + spec.bias_offset(l), spec.activation,
+                                                      spec.dropout_after(l), key(l), act16, ld16);
+    });
+    t.backward_elementwise = std::nan("");
+    t.fused_backward = median_ms(*backend, repeats, [&] {
+      for (int l = 0; l + 1 < spec.layers(); ++l)
+        backend->activation_dropout_backward_bias_gradient_bf16(act_grad, spec.out_width(l), act16, ld16, batch,
+                                                                spec.out_width(l), spec.activation,
+                                                                spec.dropout_after(l), key(l),
+                                                                mlp.gradients() + spec.bias_offset(l), grad16, ld16);
+    });
+  } else {
+    t.forward_elementwise = median_ms(*backend, repeats, [&] {
+      for (int l = 0; l + 1 < spec.layers(); ++l)
+        backend->bias_activation_dropout_forward(act, batch, spec.out_width(l), spec.out_width(l),
+                                                 mlp.parameters() + spec.bias_offset(l), spec.activation,
+                                                 spec.dropout_after(l), key(l));
+    });
+    t.backward_elementwise = median_ms(*backend, repeats, [&] {
+      for (int l = 0; l + 1 < spec.layers(); ++l)
+        backend->activation_dropout_backward(act_grad, act, batch, spec.out_width(l), spec.out_width(l),
+                                             spec.activation, spec.dropout_after(l), key(l));
+    });
+    t.fused_backward = median_ms(*backend, repeats, [&] {
+      for (int l = 0; l + 1 < spec.layers(); ++l)
+        backend->activation_dropout_backward_bias_gradient(act_grad, act, batch, spec.out_width(l), spec.out_width(l),
+                                                           spec.activation, spec.dropout_after(l), key(l),
+                                                           mlp.gradients() + spec.bias_offset(l));
+    });
   }
-  t.forward_elementwise = median_ms(*backend, repeats, [&] {
-    for (int l = 0; l + 1 < spec.layers(); ++l)
-      backend->bias_activation_dropout_forward(act, batch, spec.out_width(l), spec.out_width(l),
-                                               mlp.parameters() + spec.bias_offset(l), spec.activation,
-                                               spec.dropout_after(l), DropoutKey{1, 2, std::uint32_t(l)});
-  });
-  t.backward_elementwise = median_ms(*backend, repeats, [&] {
-    for (int l = 0; l + 1 < spec.layers(); ++l)
-      backend->activation_dropout_backward(act_grad, act, batch, spec.out_width(l), spec.out_width(l), spec.activation,
-                                           spec.dropout_after(l), DropoutKey{1, 2, std::uint32_t(l)});
-  });
-  t.fused_backward = median_ms(*backend, repeats, [&] {
-    for (int l = 0; l + 1 < spec.layers(); ++l)
-      backend->activation_dropout_backward_bias_gradient(act_grad, act, batch, spec.out_width(l), spec.out_width(l),
-                                                         spec.activation, spec.dropout_after(l),
-                                                         DropoutKey{1, 2, std::uint32_t(l)},
-                                                         mlp.gradients() + spec.bias_offset(l));
-  });
   t.bias_gradient = median_ms(*backend, repeats, [&] {
     for (int l = 0; l < spec.layers(); ++l)
       backend->bias_gradient(act_grad, batch, spec.out_width(l), spec.out_width(l), mlp.gradients() + spec.bias_offset(l));
@@ -297,8 +281,6 @@ void time_epoch_parts(StepBench& b, int repeats, std::int64_t batches, StepTimes
 // rank it moves no data between GPUs: it measures the collective's fixed cost (launch, NCCL's or MPI's own
 // latency), the `a` of docs/scaling.md's model; the bandwidth term needs several GPUs.
 void time_all_reduce(StepBench& b, int repeats, StepTimes& t) {
-  FASTTAB_REQUIRE(launcher_world_size() <= 1, "bench_step --all-reduce times a one-rank communicator: run it without "
-                  "mpirun");
   const bool cuda = std::string(b.backend.kind()) == "cuda";
   const std::unique_ptr<Communicator> comm = cuda ? make_nccl_communicator(b.backend) : make_mpi_communicator();
   t.communicator = comm->kind();
@@ -629,6 +611,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     cli::check_writable("--json", f.json);  // before the run: a directory that exists and can be written
+    FASTTAB_REQUIRE(!f.all_reduce || launcher_world_size() <= 1, "bench_step --all-reduce times a one-rank "
+                    "communicator: run it without mpirun");
     auto backend = make_backend(parse_name<DeviceChoice>(f.device, "--device"));
     const Precision precision = parse_name<Precision>(f.precision, "--precision");
     backend->set_precision(precision);

@@ -179,6 +179,18 @@ std::vector<float> Mlp::get_parameters() const {
 }
 
 const float* Mlp::forward(const float* x, int ld_x, int rows, bool training, DropoutKey key, float* outputs) {
+  if (bf16()) convert_weights();
+  return forward_pass(x, ld_x, rows, training, key, outputs);
+}
+
+// bf16: this pass's bfloat16 weights, the master weights as they are now (each layer's rows padded to 8).
+void Mlp::convert_weights() {
+  for (int l = 0; l < spec_.layers(); ++l)
+    backend_.convert_to_bf16(parameters_.data() + spec_.weight_offset(l), spec_.out_width(l), spec_.in_width(l),
+                             spec_.in_width(l), weights16_.data() + weight16_offset(l), bf16_ld(spec_.in_width(l)));
+}
+
+const float* Mlp::forward_pass(const float* x, int ld_x, int rows, bool training, DropoutKey key, float* outputs) {
   FASTTAB_REQUIRE(rows >= 1 && rows <= max_rows_, "forward pass of ", rows, " rows; the model holds at most ",
                   max_rows_);
   const float* input = x;
@@ -215,10 +227,7 @@ void Mlp::forward_fp32(const float* input, int ld_in, int rows, bool training, D
 
 void Mlp::forward_bf16(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last) {
   const int last = spec_.layers() - 1;
-  // This pass's bfloat16 weights (the master weights as they are now) and first-layer input.
-  for (int l = 0; l <= last; ++l)
-    backend_.convert_to_bf16(parameters_.data() + spec_.weight_offset(l), spec_.out_width(l), spec_.in_width(l),
-                             spec_.in_width(l), weights16_.data() + weight16_offset(l), bf16_ld(spec_.in_width(l)));
+  // The first layer's input in bfloat16 (the weights were converted by the caller: forward, forward_rows).
   backend_.convert_to_bf16(input, rows, spec_.input_width(), ld_in, input16_.data(), bf16_ld(spec_.input_width()));
   const bfloat16* input16 = input16_.data();
   for (int l = 0; l <= last; ++l) {
@@ -244,9 +253,10 @@ void Mlp::forward_bf16(const float* input, int ld_in, int rows, bool training, D
 }
 
 void Mlp::forward_rows(const float* x, int ld_x, std::int64_t rows, float* outputs) {
+  if (bf16() && rows > 0) convert_weights();  // once for every chunk: the weights do not change between them
   for (std::int64_t first = 0; first < rows; first += max_rows_) {
     const int chunk = static_cast<int>(std::min<std::int64_t>(max_rows_, rows - first));
-    forward(x + first * ld_x, ld_x, chunk, false, DropoutKey{}, outputs + first * spec_.outputs);
+    forward_pass(x + first * ld_x, ld_x, chunk, false, DropoutKey{}, outputs + first * spec_.outputs);
   }
 }
 

@@ -71,7 +71,8 @@ std::vector<float> initial_parameters(const MlpSpec& spec, std::uint64_t seed);
 
 // Precision::bf16: every GEMM reads bfloat16 and accumulates in float32 (gemm_bf16: tensor cores on the GPU, the
 // same values widened to float32 on the CPU, so the CPU is the reference for what the GPU stores).
-//   forward:  each pass first converts the master weights into a bfloat16 copy W16 and the first layer's input
+//   forward:  each pass (forward_rows: once for all its chunks) first converts the master weights into a bfloat16
+//             copy W16, and each pass the first layer's input
 //             (x's rows, or the embedded e) into x16; hidden layer l: z = gemm_bf16(a16_{l-1}, W16_l) into a float32
 //             scratch, then a16_l = bf16(act(z + b_l), dropout) (one fused pass); the last layer's z (the logits)
 //             is float32.
@@ -150,6 +151,8 @@ class Mlp {
   BackendBuffer<float> scratch_;                       // z (forward) and dA (backward) [max_rows, float_ld(max_width)]
   std::size_t weight16_offset(int layer) const;
   static int float_ld(int width) { return (width + 3) / 4 * 4; }
+  const float* forward_pass(const float* x, int ld_x, int rows, bool training, DropoutKey key, float* outputs);
+  void convert_weights();  // bf16: weights16_ from the master weights
   void forward_bf16(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last);
   void backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key);
 };

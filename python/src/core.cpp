@@ -553,7 +553,7 @@ std::tuple<std::uintptr_t, std::vector<std::int64_t>, bool, bool> dlpack_matrix(
                          "fasttab can import; pass a CuPy or PyTorch array, or a NumPy one");
   std::vector<std::int64_t> shape;
   for (std::size_t d = 0; d < a.ndim(); ++d) shape.push_back(std::int64_t(a.shape(d)));
-  const bool contiguous = a.ndim() != 2 || (a.stride(1) == 1 && (a.shape(0) <= 1 || a.stride(0) == a.shape(1)));
+  const bool contiguous = a.ndim() != 2 || (a.stride(1) == 1 && (a.shape(0) <= 1 || a.stride(0) == std::int64_t(a.shape(1))));
   return {reinterpret_cast<std::uintptr_t>(a.data()), shape, a.dtype() == nb::dtype<float>(), contiguous};
 }
 
