@@ -58,6 +58,11 @@ step 60 bench-gemm-bf16-320 "$B/bench_gemm" --precision bf16 --hidden 320,320,32
 step 90 train-bf16-shuffle "$B/train" --precision bf16 --shuffle --epochs 3 --json "$OUT/train_bf16.json"
 step 90 train-bf16-shuffle-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --cuda-graphs \
   --json "$OUT/train_bf16_graphs.json"
+# Item 2 in the engine (--pad-hidden): the same bf16 run with its 300-wide layers run at 304 and at 320.
+step 90 train-bf16-shuffle-pad8 "$B/train" --precision bf16 --shuffle --epochs 3 --pad-hidden 8 \
+  --json "$OUT/train_bf16_pad8.json"
+step 90 train-bf16-shuffle-pad64 "$B/train" --precision bf16 --shuffle --epochs 3 --pad-hidden 64 \
+  --json "$OUT/train_bf16_pad64.json"
 # Issue 11: CUDA arrays read in place by the Python package (needs numpy, scikit-learn and pytest on the GPU
 # machine's python3; the step's log says what is missing). When the carried module is for another Python version,
 # it is built here first (scripts/device_python: needs cmake, a C++ compiler, CUDA and nanobind there).

@@ -71,6 +71,13 @@ void MlpSpec::validate() const {
   }
 }
 
+MlpSpec padded_spec(const MlpSpec& spec, int multiple) {
+  FASTTAB_REQUIRE(multiple >= 1 && multiple <= 256, "--pad-hidden ", multiple, " is not in [1, 256]");
+  MlpSpec padded = spec;
+  for (int& width : padded.hidden) width = (width + multiple - 1) / multiple * multiple;
+  return padded;
+}
+
 std::vector<float> initial_parameters(const MlpSpec& spec, std::uint64_t seed) {
   std::vector<float> params(spec.parameter_count());
   // Element i of the flat vector takes word i % 4 of Philox counter block i / 4: a pure function of (seed, i).
@@ -89,46 +96,64 @@ std::vector<float> initial_parameters(const MlpSpec& spec, std::uint64_t seed) {
   return params;
 }
 
-Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precision)
-    : backend_(backend), spec_(spec), max_rows_(max_rows), precision_(precision) {
+namespace {
+
+// A bfloat16 buffer of `count` values, all zero.
+BackendBuffer<bfloat16> zeroed_bf16(Backend& backend, std::size_t count, const char* what) {
+  BackendBuffer<bfloat16> buffer(backend, count, what);
+  const std::vector<bfloat16> zeros(count, bfloat16{0});
+  backend.copy_to_backend(buffer.data(), zeros.data(), buffer.bytes());
+  return buffer;
+}
+
+}  // namespace
+
+Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precision, int pad_multiple)
+    : backend_(backend), spec_(spec), layout_(padded_spec(spec, pad_multiple)), max_rows_(max_rows),
+      precision_(precision) {
   spec_.validate();
   FASTTAB_REQUIRE(max_rows >= 1, "batch size ", max_rows, " is not >= 1");
   {
     // All of it checked before any allocation (the trainer checks the whole run first; this covers every user).
-    const double needed = bytes_needed(spec_, max_rows, precision);
+    const double needed = bytes_needed(spec_, max_rows, precision, pad_multiple);
     const double free = double(backend.free_bytes());
     FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
                     backend.kind(), " memory but only ", std::int64_t(free), " are available; use smaller --hidden "
                     "or --batch-size");
   }
-  const int last = spec_.layers() - 1;
-  parameters_ = BackendBuffer<float>(backend, spec_.parameter_count(), "model parameters");
-  gradients_ = BackendBuffer<float>(backend, spec_.parameter_count(), "model gradients");
-  outputs_ = BackendBuffer<float>(backend, std::size_t(max_rows) * spec_.outputs, "model outputs");
+  const int last = layout_.layers() - 1;
+  parameters_ = BackendBuffer<float>(backend, layout_.parameter_count(), "model parameters");
+  gradients_ = BackendBuffer<float>(backend, layout_.parameter_count(), "model gradients");
+  // Zero once: the padded biases' gradients are never written (the ops sum each layer's own columns).
+  backend.fill(gradients_.data(), 0.0f, gradients_.size());
+  outputs_ = BackendBuffer<float>(backend, std::size_t(max_rows) * layout_.outputs, "model outputs");
   const std::size_t max_rows_size = std::size_t(max_rows);
   if (bf16()) {
-    weights16_ = BackendBuffer<bfloat16>(backend, weight16_offset(spec_.layers()), "bfloat16 weights");
-    input16_ = BackendBuffer<bfloat16>(backend, max_rows_size * bf16_ld(spec_.input_width()), "bfloat16 inputs");
-    for (int l = 0; l < last; ++l)
-      activations16_.emplace_back(backend, max_rows_size * bf16_ld(spec_.out_width(l)), "bfloat16 activations");
-    for (BackendBuffer<bfloat16>& g : grad16_)
-      g = BackendBuffer<bfloat16>(backend, max_rows_size * bf16_ld(spec_.max_width()), "bfloat16 gradients");
-    scratch_ = BackendBuffer<float>(backend, max_rows_size * float_ld(spec_.max_width()), "pre-activations");
+    weights16_ = zeroed_bf16(backend, weight16_offset(layout_.layers()), "bfloat16 weights");
+    input16_ = zeroed_bf16(backend, max_rows_size * bf16_ld(layout_.input_width()), "bfloat16 inputs");
+    for (int l = 0; l <= last; ++l) {
+      if (l < last)
+        activations16_.push_back(zeroed_bf16(backend, max_rows_size * bf16_ld(layout_.out_width(l)),
+                                             "bfloat16 activations"));
+      grad16_.push_back(zeroed_bf16(backend, max_rows_size * bf16_ld(layout_.out_width(l)), "bfloat16 gradients"));
+    }
+    scratch_ = BackendBuffer<float>(backend, max_rows_size * float_ld(layout_.max_width()), "pre-activations");
   } else {
     for (int l = 0; l < last; ++l)
-      activations_.emplace_back(backend, max_rows_size * spec_.out_width(l), "layer activations");
-    grad_a_ = BackendBuffer<float>(backend, max_rows_size * spec_.max_width(), "activation gradients");
-    grad_b_ = BackendBuffer<float>(backend, max_rows_size * spec_.max_width(), "activation gradients");
+      activations_.emplace_back(backend, max_rows_size * layout_.out_width(l), "layer activations");
+    grad_a_ = BackendBuffer<float>(backend, max_rows_size * layout_.max_width(), "activation gradients");
+    grad_b_ = BackendBuffer<float>(backend, max_rows_size * layout_.max_width(), "activation gradients");
   }
   if (assembles_input()) {
-    embedded_ = BackendBuffer<float>(backend, max_rows_size * spec_.input_width(), "embedded inputs");
-    input_columns_ = spec_.input_columns();
+    embedded_ = BackendBuffer<float>(backend, max_rows_size * layout_.input_width(), "embedded inputs");
+    input_columns_ = layout_.input_columns();  // the embedding tables at their places in the padded layout
     device_input_columns_ = BackendBuffer<InputColumn>(backend, input_columns_.size(), "input columns");
     backend.copy_to_backend(device_input_columns_.data(), input_columns_.data(), device_input_columns_.bytes());
   }
 }
 
-double Mlp::bytes_needed(const MlpSpec& spec, int max_rows, Precision precision) {
+double Mlp::bytes_needed(const MlpSpec& user_spec, int max_rows, Precision precision, int pad_multiple) {
+  const MlpSpec spec = padded_spec(user_spec, pad_multiple);
   const int last = spec.layers() - 1;
   const double rows = max_rows;
   double floats = 2.0 * double(spec.parameter_count()) + rows * spec.outputs;  // parameters, gradients, outputs
@@ -137,8 +162,8 @@ double Mlp::bytes_needed(const MlpSpec& spec, int max_rows, Precision precision)
   if (precision == Precision::bf16) {
     floats += rows * float_ld(spec.max_width());
     for (int l = 0; l <= last; ++l) halves += double(spec.out_width(l)) * bf16_ld(spec.in_width(l));
-    halves += rows * (bf16_ld(spec.input_width()) + 2.0 * bf16_ld(spec.max_width()));
-    for (int l = 0; l < last; ++l) halves += rows * bf16_ld(spec.out_width(l));
+    halves += rows * bf16_ld(spec.input_width());
+    for (int l = 0; l <= last; ++l) halves += rows * bf16_ld(spec.out_width(l)) * (l < last ? 2.0 : 1.0);
   } else {
     floats += rows * 2.0 * spec.max_width();
     for (int l = 0; l < last; ++l) floats += rows * spec.out_width(l);
@@ -147,12 +172,12 @@ double Mlp::bytes_needed(const MlpSpec& spec, int max_rows, Precision precision)
 }
 
 InputLayout Mlp::input_layout() const {
-  return InputLayout{input_columns_.data(), device_input_columns_.data(), spec_.inputs, spec_.input_width()};
+  return InputLayout{input_columns_.data(), device_input_columns_.data(), layout_.inputs, layout_.input_width()};
 }
 
 std::size_t Mlp::weight16_offset(int layer) const {
   std::size_t offset = 0;
-  for (int l = 0; l < layer; ++l) offset += std::size_t(spec_.out_width(l)) * bf16_ld(spec_.in_width(l));
+  for (int l = 0; l < layer; ++l) offset += std::size_t(layout_.out_width(l)) * bf16_ld(layout_.in_width(l));
   return offset;
 }
 
@@ -163,19 +188,47 @@ const bfloat16* Mlp::bf16_activations(int layer) const {
   return bf16() ? activations16_[std::size_t(layer)].data() : nullptr;
 }
 int Mlp::activation_ld(int layer) const {
-  return bf16() ? bf16_ld(spec_.out_width(layer)) : spec_.out_width(layer);
+  return bf16() ? bf16_ld(layout_.out_width(layer)) : layout_.out_width(layer);
+}
+
+void Mlp::convert_layout(const float* src, float* dst, bool to_layout) const {
+  const MlpSpec& from = to_layout ? spec_ : layout_;
+  const MlpSpec& to = to_layout ? layout_ : spec_;
+  for (int l = 0; l < spec_.layers(); ++l) {  // W_l row by row (rows of in_l values), then b_l
+    const int out = spec_.out_width(l), in = spec_.in_width(l);
+    for (int r = 0; r < out; ++r)
+      std::copy_n(src + from.weight_offset(l) + std::size_t(r) * from.in_width(l), in,
+                  dst + to.weight_offset(l) + std::size_t(r) * to.in_width(l));
+    std::copy_n(src + from.bias_offset(l), out, dst + to.bias_offset(l));
+  }
+  std::copy(src + from.embedding_offset(0), src + from.parameter_count(), dst + to.embedding_offset(0));
+}
+
+std::vector<float> Mlp::pad_parameters(const std::vector<float>& user) const {
+  FASTTAB_REQUIRE(user.size() == spec_.parameter_count(), "parameter vector has ", user.size(),
+                  " values; the model has ", spec_.parameter_count());
+  std::vector<float> padded(layout_.parameter_count(), 0.0f);
+  convert_layout(user.data(), padded.data(), true);
+  return padded;
+}
+
+std::vector<float> Mlp::unpad_parameters(const std::vector<float>& padded) const {
+  FASTTAB_REQUIRE(padded.size() == layout_.parameter_count(), "internal: padded parameter vector has ",
+                  padded.size(), " values, not ", layout_.parameter_count());
+  std::vector<float> user(spec_.parameter_count());
+  convert_layout(padded.data(), user.data(), false);
+  return user;
 }
 
 void Mlp::set_parameters(const std::vector<float>& host_parameters) {
-  FASTTAB_REQUIRE(host_parameters.size() == parameters_.size(), "parameter vector has ", host_parameters.size(),
-                  " values; the model has ", parameters_.size());
-  backend_.copy_to_backend(parameters_.data(), host_parameters.data(), parameters_.bytes());
+  const std::vector<float> padded = pad_parameters(host_parameters);
+  backend_.copy_to_backend(parameters_.data(), padded.data(), parameters_.bytes());
 }
 
 std::vector<float> Mlp::get_parameters() const {
   std::vector<float> host(parameters_.size());
   backend_.copy_to_host(host.data(), parameters_.data(), parameters_.bytes());
-  return host;
+  return unpad_parameters(host);
 }
 
 const float* Mlp::forward(const float* x, int ld_x, int rows, bool training, DropoutKey key, float* outputs) {
@@ -185,9 +238,10 @@ const float* Mlp::forward(const float* x, int ld_x, int rows, bool training, Dro
 
 // bf16: this pass's bfloat16 weights, the master weights as they are now (each layer's rows padded to 8).
 void Mlp::convert_weights() {
-  for (int l = 0; l < spec_.layers(); ++l)
-    backend_.convert_to_bf16(parameters_.data() + spec_.weight_offset(l), spec_.out_width(l), spec_.in_width(l),
-                             spec_.in_width(l), weights16_.data() + weight16_offset(l), bf16_ld(spec_.in_width(l)));
+  for (int l = 0; l < layout_.layers(); ++l)
+    backend_.convert_to_bf16(parameters_.data() + layout_.weight_offset(l), layout_.out_width(l),
+                             layout_.in_width(l), layout_.in_width(l), weights16_.data() + weight16_offset(l),
+                             bf16_ld(layout_.in_width(l)));
 }
 
 const float* Mlp::forward_pass(const float* x, int ld_x, int rows, bool training, DropoutKey key, float* outputs) {
@@ -196,9 +250,9 @@ const float* Mlp::forward_pass(const float* x, int ld_x, int rows, bool training
   const float* input = x;
   int ld_in = ld_x;
   if (assembles_input()) {  // e[rows, input_width] = x with each code replaced by its embedding row
-    backend_.embed_inputs(x, ld_x, rows, input_layout(), parameters_.data(), embedded_.data(), spec_.input_width());
+    backend_.embed_inputs(x, ld_x, rows, input_layout(), parameters_.data(), embedded_.data(), layout_.input_width());
     input = embedded_.data();
-    ld_in = spec_.input_width();
+    ld_in = layout_.input_width();
   }
   float* z_last = outputs ? outputs : outputs_.data();
   if (bf16()) forward_bf16(input, ld_in, rows, training, key, z_last);
@@ -206,19 +260,22 @@ const float* Mlp::forward_pass(const float* x, int ld_x, int rows, bool training
   return z_last;
 }
 
+// Widths: `out` and `in` are layout_'s (the GEMMs' and the buffers'), `units` the layer's own (spec_'s): the
+// element-wise op covers the first `units` columns of rows `out` wide, so a padded unit's z (an exact zero, from
+// its zero weights) is never given its bias or drawn for dropout, and stays zero.
 void Mlp::forward_fp32(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last) {
-  const int last = spec_.layers() - 1;
+  const int last = layout_.layers() - 1;
   for (int l = 0; l <= last; ++l) {
-    const int in = spec_.in_width(l), out = spec_.out_width(l);
+    const int in = layout_.in_width(l), out = layout_.out_width(l), units = spec_.out_width(l);
     float* z = l == last ? z_last : activations_[l].data();
-    const float* w = parameters_.data() + spec_.weight_offset(l);
-    const float* b = parameters_.data() + spec_.bias_offset(l);
+    const float* w = parameters_.data() + layout_.weight_offset(l);
+    const float* b = parameters_.data() + layout_.bias_offset(l);
     // z[rows, out] = input[rows, in] W^T
     backend_.gemm(false, true, rows, out, in, 1.0f, input, ld_in, w, in, 0.0f, z, out);
     DropoutKey layer_key = key;
     layer_key.layer = static_cast<std::uint32_t>(l);
     const float p = training ? spec_.dropout_after(l) : 0.0f;
-    backend_.bias_activation_dropout_forward(z, rows, out, out, b, l == last ? Activation::identity : spec_.activation,
+    backend_.bias_activation_dropout_forward(z, rows, units, out, b, l == last ? Activation::identity : spec_.activation,
                                              p, layer_key);
     input = z;
     ld_in = out;
@@ -226,14 +283,14 @@ void Mlp::forward_fp32(const float* input, int ld_in, int rows, bool training, D
 }
 
 void Mlp::forward_bf16(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last) {
-  const int last = spec_.layers() - 1;
+  const int last = layout_.layers() - 1;
   // The first layer's input in bfloat16 (the weights were converted by the caller: forward, forward_rows).
-  backend_.convert_to_bf16(input, rows, spec_.input_width(), ld_in, input16_.data(), bf16_ld(spec_.input_width()));
+  backend_.convert_to_bf16(input, rows, layout_.input_width(), ld_in, input16_.data(), bf16_ld(layout_.input_width()));
   const bfloat16* input16 = input16_.data();
   for (int l = 0; l <= last; ++l) {
-    const int in = spec_.in_width(l), out = spec_.out_width(l);
+    const int in = layout_.in_width(l), out = layout_.out_width(l), units = spec_.out_width(l);
     const bfloat16* w = weights16_.data() + weight16_offset(l);
-    const float* b = parameters_.data() + spec_.bias_offset(l);
+    const float* b = parameters_.data() + layout_.bias_offset(l);
     DropoutKey layer_key = key;
     layer_key.layer = static_cast<std::uint32_t>(l);
     const float p = training ? spec_.dropout_after(l) : 0.0f;
@@ -242,11 +299,11 @@ void Mlp::forward_bf16(const float* input, int ld_in, int rows, bool training, D
       backend_.bias_activation_dropout_forward(z_last, rows, out, out, b, Activation::identity, p, layer_key);
       break;
     }
-    // z (float32 scratch) = input16 W16^T;  a16 = bf16(act(z + b), dropout)
+    // z (float32 scratch) = input16 W16^T;  a16 = bf16(act(z + b), dropout) over the layer's own columns
     backend_.gemm_bf16(false, true, rows, out, in, 1.0f, input16, bf16_ld(in), w, bf16_ld(in), 0.0f, scratch_.data(),
                        float_ld(out));
     bfloat16* a16 = activations16_[std::size_t(l)].data();
-    backend_.bias_activation_dropout_forward_bf16(scratch_.data(), rows, out, float_ld(out), b, spec_.activation, p,
+    backend_.bias_activation_dropout_forward_bf16(scratch_.data(), rows, units, float_ld(out), b, spec_.activation, p,
                                                   layer_key, a16, bf16_ld(out));
     input16 = a16;
   }
@@ -256,7 +313,7 @@ void Mlp::forward_rows(const float* x, int ld_x, std::int64_t rows, float* outpu
   if (bf16() && rows > 0) convert_weights();  // once for every chunk: the weights do not change between them
   for (std::int64_t first = 0; first < rows; first += max_rows_) {
     const int chunk = static_cast<int>(std::min<std::int64_t>(max_rows_, rows - first));
-    forward_pass(x + first * ld_x, ld_x, chunk, false, DropoutKey{}, outputs + first * spec_.outputs);
+    forward_pass(x + first * ld_x, ld_x, chunk, false, DropoutKey{}, outputs + first * layout_.outputs);
   }
 }
 
@@ -265,21 +322,26 @@ void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, Drop
   else backward_fp32(x, ld_x, rows, grad_outputs, key);
 }
 
+// Widths as in the forward passes. The GEMMs run at layout_'s widths; a padded unit's gradient columns come out of
+// them as exact zeros (its outgoing weights are zero), and so do its rows and columns of dW. The element-wise ops
+// and bias gradients cover the layer's own `units` columns; the padded biases' gradients stay the zeros they
+// started as.
 void Mlp::backward_fp32(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key) {
   float* grad = grad_outputs;  // dL/dz of layer l on entry to iteration l
   float* spare[2] = {grad_a_.data(), grad_b_.data()};
   int next_spare = 0;
   bool bias_grad_done = false;  // layer l's bias gradient came out of the pass that formed grad
-  for (int l = spec_.layers() - 1; l >= 0; --l) {
-    const int in = spec_.in_width(l), out = spec_.out_width(l);
+  for (int l = layout_.layers() - 1; l >= 0; --l) {
+    const int in = layout_.in_width(l), out = layout_.out_width(l);
     const bool embedded = l == 0 && assembles_input();
     const float* input = l > 0 ? activations_[l - 1].data() : embedded ? embedded_.data() : x;
     const int ld_in = l == 0 && !embedded ? ld_x : in;
-    const float* w = parameters_.data() + spec_.weight_offset(l);
-    float* dw = gradients_.data() + spec_.weight_offset(l);
+    const float* w = parameters_.data() + layout_.weight_offset(l);
+    float* dw = gradients_.data() + layout_.weight_offset(l);
     // dW[out, in] = grad[rows, out]^T input[rows, in];  db = column sums of grad
     backend_.gemm(true, false, out, in, rows, 1.0f, grad, out, input, ld_in, 0.0f, dw, in);
-    if (!bias_grad_done) backend_.bias_gradient(grad, rows, out, out, gradients_.data() + spec_.bias_offset(l));
+    if (!bias_grad_done)
+      backend_.bias_gradient(grad, rows, spec_.out_width(l), out, gradients_.data() + layout_.bias_offset(l));
     if (l == 0) {
       if (!spec_.embeddings.empty()) {  // de[rows, in] = grad W_0, scattered into the embedding tables' gradient
         float* grad_e = spare[next_spare];
@@ -295,28 +357,28 @@ void Mlp::backward_fp32(const float* x, int ld_x, int rows, float* grad_outputs,
     backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, w, in, 0.0f, grad_in, in);
     DropoutKey layer_key = key;
     layer_key.layer = static_cast<std::uint32_t>(l - 1);
-    backend_.activation_dropout_backward_bias_gradient(grad_in, activations_[l - 1].data(), rows, in, in,
-                                                       spec_.activation, spec_.dropout_after(l - 1), layer_key,
-                                                       gradients_.data() + spec_.bias_offset(l - 1));
+    backend_.activation_dropout_backward_bias_gradient(grad_in, activations_[l - 1].data(), rows, spec_.in_width(l),
+                                                       in, spec_.activation, spec_.dropout_after(l - 1), layer_key,
+                                                       gradients_.data() + layout_.bias_offset(l - 1));
     bias_grad_done = true;
     grad = grad_in;
   }
 }
 
 void Mlp::backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key) {
-  const int last = spec_.layers() - 1;
+  const int last = layout_.layers() - 1;
+  const int outputs = layout_.outputs;
   // The last layer: its bias gradient from the float32 loss gradient, which then becomes g16.
-  backend_.bias_gradient(grad_outputs, rows, spec_.outputs, spec_.outputs, gradients_.data() + spec_.bias_offset(last));
-  backend_.convert_to_bf16(grad_outputs, rows, spec_.outputs, spec_.outputs, grad16_[0].data(), bf16_ld(spec_.outputs));
-  int current = 0;  // grad16_[current] holds g16_l = bf16(dL/dz_l) on entry to iteration l
-  for (int l = last; l >= 0; --l) {
-    const int in = spec_.in_width(l), out = spec_.out_width(l);
-    const bfloat16* g16 = grad16_[current].data();
+  backend_.bias_gradient(grad_outputs, rows, outputs, outputs, gradients_.data() + layout_.bias_offset(last));
+  backend_.convert_to_bf16(grad_outputs, rows, outputs, outputs, grad16_[std::size_t(last)].data(), bf16_ld(outputs));
+  for (int l = last; l >= 0; --l) {  // grad16_[l] holds g16_l = bf16(dL/dz_l) on entry to iteration l
+    const int in = layout_.in_width(l), out = layout_.out_width(l);
+    const bfloat16* g16 = grad16_[std::size_t(l)].data();
     const bfloat16* input16 = l > 0 ? activations16_[std::size_t(l - 1)].data() : input16_.data();
     const bfloat16* w = weights16_.data() + weight16_offset(l);
     // dW[out, in] = g16[rows, out]^T input16[rows, in], float32
     backend_.gemm_bf16(true, false, out, in, rows, 1.0f, g16, bf16_ld(out), input16, bf16_ld(in), 0.0f,
-                       gradients_.data() + spec_.weight_offset(l), in);
+                       gradients_.data() + layout_.weight_offset(l), in);
     // d(input)[rows, in] = g16 W16 (float32): the first layer's only where it feeds embedding tables.
     if (l == 0 && spec_.embeddings.empty()) break;
     backend_.gemm_bf16(false, false, rows, in, out, 1.0f, g16, bf16_ld(out), w, bf16_ld(in), 0.0f, scratch_.data(),
@@ -325,14 +387,13 @@ void Mlp::backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs,
       backend_.embedding_gradient(x, ld_x, rows, input_layout(), scratch_.data(), float_ld(in), gradients_.data());
       break;
     }
-    // Through layer l-1's activation and dropout: g16_{l-1}, and layer l-1's bias gradient.
+    // Through layer l-1's activation and dropout over its own columns: g16_{l-1}, and layer l-1's bias gradient.
     DropoutKey layer_key = key;
     layer_key.layer = static_cast<std::uint32_t>(l - 1);
-    current ^= 1;
     backend_.activation_dropout_backward_bias_gradient_bf16(
-        scratch_.data(), float_ld(in), activations16_[std::size_t(l - 1)].data(), bf16_ld(in), rows, in,
-        spec_.activation, spec_.dropout_after(l - 1), layer_key, gradients_.data() + spec_.bias_offset(l - 1),
-        grad16_[current].data(), bf16_ld(in));
+        scratch_.data(), float_ld(in), activations16_[std::size_t(l - 1)].data(), bf16_ld(in), rows,
+        spec_.in_width(l), spec_.activation, spec_.dropout_after(l - 1), layer_key,
+        gradients_.data() + layout_.bias_offset(l - 1), grad16_[std::size_t(l - 1)].data(), bf16_ld(in));
   }
 }
 

@@ -46,7 +46,7 @@ std::string test_set_words(const Dataset& data) {
 double run_bytes_needed(const TrainConfig& c, int feature_cols, std::int64_t train_rows, std::int64_t test_rows,
                         bool features_in_place) {
   const double f = sizeof(float);
-  const double params = double(c.model.parameter_count());
+  const double params = double(padded_spec(c.model, c.pad_hidden).parameter_count());
   const int width = c.model.outputs;
   const double cols = feature_cols + 1;  // features and the label
   const double table_cols = features_in_place ? 1 : cols;
@@ -55,7 +55,7 @@ double run_bytes_needed(const TrainConfig& c, int feature_cols, std::int64_t tra
   bytes += double(test_rows + c.val_rows) * table_cols * f;
   const double optimizer_state = 2;  // two state vectors for every optimiser (zeros where unused)
   bytes += params * f * (optimizer_state + (c.val_rows > 0 ? 1 : 0));                        // + best weights
-  bytes += Mlp::bytes_needed(c.model, c.batch_size, c.precision);                            // the model
+  bytes += Mlp::bytes_needed(c.model, c.batch_size, c.precision, c.pad_hidden);              // the model
   bytes += double(c.batch_size) * f * width;                                                 // loss gradient
   bytes += double(c.batch_size) * f * 2 * (cols + 1);                                        // batch buffers
   bytes += double(test_rows + c.val_rows) * width * f;                                       // evaluation outputs

@@ -32,8 +32,8 @@ TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Data
     : backend_(backend), comm_(comm), data_parallel_(std::strcmp(comm.kind(), "single") != 0), config_(config),
       source_(data.source), split_(data.split), sharded_(is_sharded(config, comm)), batch_rows_(rank_batch_size(config, comm)),
       train_rows_(rank_train_rows(config, data, comm)), shard_begin_(sharded_ ? comm.rank() * train_rows_ : 0),
-      mlp_(backend, config.model, config.batch_size, config.precision),
-      optimizer_(backend, config.optimizer, config.schedule, config.model.parameter_count(),
+      mlp_(backend, config.model, config.batch_size, config.precision, config.pad_hidden),
+      optimizer_(backend, config.optimizer, config.schedule, mlp_.parameter_count(),
                  batches_per_epoch(train_rows_, batch_rows_) * config.epochs) {
   backend.set_precision(config.precision);
   upload_and_standardize(data);
@@ -54,7 +54,7 @@ TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Data
   test_outputs_ = BackendBuffer<float>(backend, std::size_t(test_.rows) * width, "test outputs");
   if (validation_.rows > 0) {
     validation_outputs_ = BackendBuffer<float>(backend, std::size_t(validation_.rows) * width, "validation outputs");
-    best_parameters_ = BackendBuffer<float>(backend, config.model.parameter_count(), "best parameters");
+    best_parameters_ = BackendBuffer<float>(backend, mlp_.parameter_count(), "best parameters");
   }
   if (config.cuda_graphs) {
     FASTTAB_REQUIRE(!data_parallel_, "--cuda-graphs captures the step of one process: the all-reduce between ranks "
@@ -186,7 +186,7 @@ void TrainingRun::forward_backward(const float* x, int ld, int rows, const float
 void TrainingRun::training_step(const Batch& batch, std::int64_t step, float* loss_slot) {
   if (config_.cuda_graphs) return captured_step(batch, step, loss_slot);
   DropoutKey key{config_.seed, static_cast<std::uint32_t>(step), 0};
-  const std::size_t count = config_.model.parameter_count();
+  const std::size_t count = mlp_.parameter_count();
   if (!data_parallel_) {
     forward_backward(batch.features, batch.ld, batch.rows, batch.labels, key, loss_slot);
   } else if (sharded_) {  // the batch is this rank's own; all ranks' batches have the same number of rows
@@ -354,15 +354,27 @@ void TrainingRun::restore_best_parameters() {
   backend_.copy_within(mlp_.parameters(), best_parameters_.data(), best_parameters_.bytes());
 }
 
+// A vector of the model's flat layout (padded with --pad-hidden) from the backend, in the user's model's layout.
+std::vector<float> TrainingRun::unpadded_from_backend(const BackendBuffer<float>& values) {
+  std::vector<float> host(values.size());
+  backend_.copy_to_host(host.data(), values.data(), values.bytes());
+  return mlp_.unpad_parameters(host);
+}
+
+// The reverse: a vector of the user's model's layout into backend memory of the model's flat layout.
+void TrainingRun::padded_to_backend(const std::vector<float>& values, BackendBuffer<float>& dst) {
+  const std::vector<float> padded = mlp_.pad_parameters(values);
+  backend_.copy_to_backend(dst.data(), padded.data(), dst.bytes());
+}
+
+// Checkpoints hold the model the user asked for: the padding of --pad-hidden is dropped here and restored as
+// zeros by load_state (it is zero in the parameters and the optimiser state alike).
 void TrainingRun::save_state(TrainingState& s) {
   s.parameters = mlp_.get_parameters();
-  s.optimizer_state1.resize(optimizer_.state1().size());
-  s.optimizer_state2.resize(optimizer_.state2().size());
-  backend_.copy_to_host(s.optimizer_state1.data(), optimizer_.state1().data(), optimizer_.state1().bytes());
-  backend_.copy_to_host(s.optimizer_state2.data(), optimizer_.state2().data(), optimizer_.state2().bytes());
-  s.best_parameters.resize(best_parameters_.size());
-  if (best_parameters_.size() > 0)
-    backend_.copy_to_host(s.best_parameters.data(), best_parameters_.data(), best_parameters_.bytes());
+  s.optimizer_state1 = unpadded_from_backend(optimizer_.state1());
+  s.optimizer_state2 = unpadded_from_backend(optimizer_.state2());
+  s.best_parameters.clear();
+  if (best_parameters_.size() > 0) s.best_parameters = unpadded_from_backend(best_parameters_);
   s.standardization = standardization_;
   s.target = target_;
 }
@@ -376,14 +388,14 @@ void TrainingRun::load_state(const TrainingState& s) {
                   ") is not this run's (log ", target_.log ? "on" : "off", ", mean ", target_.mean, ", std ",
                   target_.std, "); resume with the --standardize-target, --log-target and data it was saved with");
   mlp_.set_parameters(s.parameters);
-  backend_.copy_to_backend(optimizer_.state1().data(), s.optimizer_state1.data(), optimizer_.state1().bytes());
-  backend_.copy_to_backend(optimizer_.state2().data(), s.optimizer_state2.data(), optimizer_.state2().bytes());
+  padded_to_backend(s.optimizer_state1, optimizer_.state1());
+  padded_to_backend(s.optimizer_state2, optimizer_.state2());
   optimizer_.set_steps_done(s.progress.steps_done);
   if (config_.cuda_graphs) write_step_counter(s.progress.steps_done);
   if (best_parameters_.size() > 0) {
-    FASTTAB_REQUIRE(s.best_parameters.size() == best_parameters_.size(),
+    FASTTAB_REQUIRE(s.best_parameters.size() == config_.model.parameter_count(),
                     "the checkpoint holds no best weights for early stopping");
-    backend_.copy_to_backend(best_parameters_.data(), s.best_parameters.data(), best_parameters_.bytes());
+    padded_to_backend(s.best_parameters, best_parameters_);
   }
 }
 

@@ -64,6 +64,12 @@ struct MlpSpec {
   void validate() const;  // throws Error for widths < 1, dropout outside [0, 1) or a malformed embedding
 };
 
+// The shape the engine runs a model at when its hidden widths are padded (Mlp's pad_multiple, --pad-hidden): every
+// hidden width rounded up to a multiple of `multiple` (1: the spec itself). The input and output widths are the
+// model's. A padded unit has zero weights in and out and a zero bias, so its activation act(0) = 0 (tanh, relu,
+// identity) adds nothing to the next layer, and every gradient that reaches its weights is an exact zero.
+MlpSpec padded_spec(const MlpSpec& spec, int multiple);
+
 // PyTorch's default initialisation of nn.Linear: weights and biases uniform in +-1/sqrt(fan_in); embeddings
 // uniform in +-sqrt(3) (mean 0, variance 1, as nn.Embedding's N(0, 1), on the scale of standardised features).
 // Drawn from Philox (seed, RandomStream::init), so that both backends and every loader start from the same weights.
@@ -81,17 +87,29 @@ std::vector<float> initial_parameters(const MlpSpec& spec, std::uint64_t seed);
 //             gemm_bf16(g16_l, W16_l) (float32), then one fused pass gives g16_{l-1} = bf16(dA * act'(a16_{l-1}),
 //             dropout) and the bias gradient of layer l-1 from the float32 values before rounding.
 // Master weights, biases, optimiser state, parameter gradients, logits, loss and metrics stay float32. The bfloat16
-// buffers' rows are padded to multiples of 8 (16 bytes) for the tensor cores; the padding is never read. fp32 and
+// buffers' rows are padded to multiples of 8 (16 bytes) for the tensor cores; that padding is zero. fp32 and
 // tf32 store everything in float32.
+//
+// Padded hidden widths (pad_multiple > 1): the passes run at layout() = padded_spec(spec(), pad_multiple), so
+// that every GEMM sees widths the tensor cores tile well (300 -> 304 or 320). parameters(), gradients() and the
+// optimiser state are in layout()'s flat layout; the padding of the weights and biases is zero and stays zero
+// (the gradients that reach it are exact zeros: see padded_spec). The element-wise ops run over each layer's own
+// width with the padded leading dimension, so dropout draws the same masks as without padding. set_parameters
+// and get_parameters take and give the user's model (spec()'s layout); pad_parameters and unpad_parameters
+// convert any vector in the same flat layout (the optimiser state, for checkpoints).
 class Mlp {
  public:
   // Allocates parameters, gradients and activations for up to max_rows rows per pass.
-  Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precision = Precision::fp32);
+  Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precision = Precision::fp32,
+      int pad_multiple = 1);
 
   const MlpSpec& spec() const { return spec_; }
+  const MlpSpec& layout() const { return layout_; }  // the shape the passes run at (spec() unless padded)
+  // The length of parameters(), gradients() and the optimiser's state vectors: layout().parameter_count().
+  std::size_t parameter_count() const { return layout_.parameter_count(); }
   Precision precision() const { return precision_; }
-  // Hidden layer `layer`'s activations [max_rows, out_width(layer)] of the last forward pass (tests), leading dim
-  // activation_ld(layer): float32 (fp32, tf32) or bfloat16 (bf16; the other accessor is then null).
+  // Hidden layer `layer`'s activations [max_rows, spec().out_width(layer)] of the last forward pass (tests), leading
+  // dim activation_ld(layer): float32 (fp32, tf32) or bfloat16 (bf16; the other accessor is then null).
   const float* activations(int layer) const;
   const bfloat16* bf16_activations(int layer) const;
   int activation_ld(int layer) const;
@@ -99,8 +117,12 @@ class Mlp {
   float* parameters() { return parameters_.data(); }
   const float* parameters() const { return parameters_.data(); }
   float* gradients() { return gradients_.data(); }
+  // The user's model (spec().parameter_count() values) in and out; padded internally.
   void set_parameters(const std::vector<float>& host_parameters);
   std::vector<float> get_parameters() const;
+  // A vector in spec()'s flat layout into layout()'s (zeros in the padding), and back.
+  std::vector<float> pad_parameters(const std::vector<float>& user) const;
+  std::vector<float> unpad_parameters(const std::vector<float>& padded) const;
 
   // Forward pass over x[rows, inputs] (leading dim ld_x). With `training`, dropout masks come from key
   // (key.layer is set per layer here). Returns the outputs [rows, outputs] (leading dim outputs), written to
@@ -117,13 +139,14 @@ class Mlp {
 
   // The bytes of backend memory an Mlp of this shape allocates (parameters, gradients and every buffer of its
   // passes): what the constructor checks before allocating, and what a caller adds to its own.
-  static double bytes_needed(const MlpSpec& spec, int max_rows, Precision precision);
+  static double bytes_needed(const MlpSpec& spec, int max_rows, Precision precision, int pad_multiple = 1);
   // The leading dimension of a bfloat16 buffer of `width` columns: rows of whole 16-byte groups.
   static int bf16_ld(int width) { return (width + 7) / 8 * 8; }
 
  private:
   Backend& backend_;
-  MlpSpec spec_;
+  MlpSpec spec_;    // the user's model
+  MlpSpec layout_;  // padded_spec(spec_, pad_multiple): every buffer's and GEMM's widths
   int max_rows_;
   Precision precision_;
   bool bf16() const { return precision_ == Precision::bf16; }
@@ -143,11 +166,13 @@ class Mlp {
   void forward_fp32(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last);
   void backward_fp32(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key);
 
-  // bf16 (leading dims bf16_ld(width); float32 scratch rows of whole float4s):
+  // bf16 (widths of layout_, leading dims bf16_ld(width); float32 scratch rows of whole float4s). Every bfloat16
+  // buffer keeps one shape for its life and starts at zero; the element-wise ops write only each layer's own
+  // columns, so padded columns (read by the padded GEMMs) stay zero.
   BackendBuffer<bfloat16> weights16_;                  // W16_l at weight16_offset(l): [out_l, bf16_ld(in_l)]
   BackendBuffer<bfloat16> input16_;                    // x16 [max_rows, bf16_ld(input_width)]
   std::vector<BackendBuffer<bfloat16>> activations16_; // a16_l [max_rows, bf16_ld(out_l)], hidden layers
-  BackendBuffer<bfloat16> grad16_[2];                  // ping-pong g16 [max_rows, bf16_ld(max_width)]
+  std::vector<BackendBuffer<bfloat16>> grad16_;        // g16_l = bf16(dL/dz_l) [max_rows, bf16_ld(out_l)], every layer
   BackendBuffer<float> scratch_;                       // z (forward) and dA (backward) [max_rows, float_ld(max_width)]
   std::size_t weight16_offset(int layer) const;
   static int float_ld(int width) { return (width + 3) / 4 * 4; }
@@ -155,6 +180,8 @@ class Mlp {
   void convert_weights();  // bf16: weights16_ from the master weights
   void forward_bf16(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last);
   void backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key);
+  // Copies every parameter of a flat vector from spec_'s layout into layout_'s (to_layout) or back.
+  void convert_layout(const float* src, float* dst, bool to_layout) const;
 };
 
 }  // namespace fasttab

@@ -24,6 +24,7 @@ struct TrainConfig {
   int eval_every = 100;        // steps between test evaluations (0 = only at epoch ends)
   std::uint64_t seed = 1;
   Precision precision = Precision::fp32;
+  int pad_hidden = 1;          // hidden widths padded inside the engine to multiples of this (Mlp, padded_spec)
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   std::string loader = "gather";

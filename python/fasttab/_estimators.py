@@ -66,7 +66,7 @@ def _check_params(est):
         if getattr(est, name) not in allowed:
             raise ValueError(f"{name}={getattr(est, name)!r} is not one of {', '.join(map(repr, allowed))}")
     for name in ("dropout", "batch_size", "epochs", "lr", "seed", "patience", "eval_every", "embedding_dim",
-                 "min_category_count"):
+                 "min_category_count", "pad_hidden"):
         s = _SETTINGS[name]
         _check_number(name, getattr(est, name), s["min"], s["max"], s["kind"] == "int", s["min_open"])
     _check_number("validation_fraction", est.validation_fraction, 0.0, 0.99, False, False)
@@ -97,7 +97,8 @@ class _FastTabMLP(BaseEstimator):
     def __init__(self, hidden=(300, 300, 300, 300), activation="tanh", dropout=0.5, batch_size=16384, epochs=10,
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, validation_fraction=0.0, patience=0, eval_every=100, verbose=False,
-                 callback=None, embedding_dim=0, min_category_count=1, nan_policy="reject", cuda_graphs=False):
+                 callback=None, embedding_dim=0, min_category_count=1, nan_policy="reject", cuda_graphs=False,
+                 pad_hidden=1):
         self.hidden = hidden
         self.activation = activation
         self.dropout = dropout
@@ -120,6 +121,7 @@ class _FastTabMLP(BaseEstimator):
         self.min_category_count = min_category_count
         self.nan_policy = nan_policy
         self.cuda_graphs = cuda_graphs
+        self.pad_hidden = pad_hidden
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -261,7 +263,8 @@ class _FastTabMLP(BaseEstimator):
                            seed=int(self.seed), standardize=bool(self.standardize), val_rows=val_rows,
                            patience=int(self.patience), eval_every=eval_every, save_path=path,
                            embedding_dim=int(self.embedding_dim), min_category_count=int(self.min_category_count),
-                           cuda_graphs=bool(self.cuda_graphs), has_eval_set=with_test, **self._task_options())
+                           cuda_graphs=bool(self.cuda_graphs), pad_hidden=int(self.pad_hidden),
+                           has_eval_set=with_test, **self._task_options())
             names = [str(c) for c in getattr(self, "feature_names_in_", [])]
             result = _core.train(X, np.ascontiguousarray(y_train, dtype=np.float32), X_test,
                                  np.ascontiguousarray(y_test, dtype=np.float32), options, on_epoch, self.device,
@@ -412,13 +415,13 @@ class MLPRegressor(RegressorMixin, _FastTabMLP):
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, standardize_target=True, log_target=False, validation_fraction=0.0,
                  patience=0, eval_every=100, verbose=False, callback=None, embedding_dim=0, min_category_count=1,
-                 nan_policy="reject", cuda_graphs=False):
+                 nan_policy="reject", cuda_graphs=False, pad_hidden=1):
         super().__init__(hidden=hidden, activation=activation, dropout=dropout, batch_size=batch_size, epochs=epochs,
                          lr=lr, optimizer=optimizer, lr_schedule=lr_schedule, precision=precision, device=device,
                          shuffle=shuffle, seed=seed, standardize=standardize, validation_fraction=validation_fraction,
                          patience=patience, eval_every=eval_every, verbose=verbose, callback=callback,
                          embedding_dim=embedding_dim, min_category_count=min_category_count, nan_policy=nan_policy,
-                         cuda_graphs=cuda_graphs)
+                         cuda_graphs=cuda_graphs, pad_hidden=pad_hidden)
         self.standardize_target = standardize_target
         self.log_target = log_target
 
@@ -483,7 +486,7 @@ def load(path, device="auto"):
                   seed=config.get("seed", 1), standardize=config.get("standardize", False),
                   validation_fraction=fraction, patience=config.get("patience", 0) if fraction > 0 else 0,
                   eval_every=config.get("eval_every", 100), embedding_dim=config.get("embedding_dim", 0),
-                  min_category_count=config.get("min_category_count", 1),
+                  min_category_count=config.get("min_category_count", 1), pad_hidden=config.get("pad_hidden", 1),
                   nan_policy="indicator" if model.imputations else "reject", **extra)
         est.history_ = []
         est.stopped_early_ = False

@@ -115,16 +115,22 @@ inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) 
 // The outputs, loss, gradients and updated parameters of one training step (forward with dropout, BCE, backward,
 // one Adam step) of `spec` from its initial weights (seed 21) on the batch x [rows, ld], y, in `precision`.
 struct StepOutputs {
-  std::vector<float> outputs, gradients, parameters;
+  std::vector<float> outputs, gradients, parameters;  // gradients and parameters: the user's model's layout
   float loss = 0;
+  // pad_multiple > 1: whether the padding of the parameters, the gradients and both optimiser state vectors (the
+  // model's flat layout) held exact zeros after the step.
+  bool padding_zero = true;
 };
 
+// One training step (forward, BCE, backward, Adam) of `spec` from initial_parameters(spec, 21), with dropout, its
+// hidden widths padded to multiples of pad_multiple inside the engine.
 inline StepOutputs one_step(Backend& backend, const MlpSpec& spec, const std::vector<float>& x,
-                            const std::vector<float>& y, int rows, int ld, Precision precision = Precision::fp32) {
+                            const std::vector<float>& y, int rows, int ld, Precision precision = Precision::fp32,
+                            int pad_multiple = 1) {
   backend.set_precision(precision);
-  Mlp mlp(backend, spec, rows, precision);
+  Mlp mlp(backend, spec, rows, precision, pad_multiple);
   mlp.set_parameters(initial_parameters(spec, 21));
-  Optimizer opt(backend, OptimizerConfig{}, ScheduleConfig{}, spec.parameter_count(), 10);
+  Optimizer opt(backend, OptimizerConfig{}, ScheduleConfig{}, mlp.parameter_count(), 10);
   BackendBuffer<float> bx(backend, x.size(), "x"), by(backend, y.size(), "y"), grad(backend, std::size_t(rows), "g"),
       loss(backend, 1, "loss");
   backend.copy_to_backend(bx.data(), x.data(), bx.bytes());
@@ -138,9 +144,17 @@ inline StepOutputs one_step(Backend& backend, const MlpSpec& spec, const std::ve
   mlp.backward(bx.data(), ld, rows, grad.data(), key);
   opt.step(mlp.parameters(), mlp.gradients());
   backend.copy_to_host(&s.loss, loss.data(), sizeof(float));
-  s.gradients.resize(spec.parameter_count());
-  backend.copy_to_host(s.gradients.data(), mlp.gradients(), s.gradients.size() * sizeof(float));
-  s.parameters = mlp.get_parameters();
+  const std::vector<float> mask = mlp.pad_parameters(std::vector<float>(spec.parameter_count(), 1.0f));
+  auto flat = [&](const float* values) {
+    std::vector<float> host(mlp.parameter_count());
+    backend.copy_to_host(host.data(), values, host.size() * sizeof(float));
+    for (std::size_t i = 0; i < host.size(); ++i) s.padding_zero = s.padding_zero && (mask[i] != 0.0f || host[i] == 0.0f);
+    return host;
+  };
+  s.gradients = mlp.unpad_parameters(flat(mlp.gradients()));
+  s.parameters = mlp.unpad_parameters(flat(mlp.parameters()));
+  flat(opt.state1().data());
+  flat(opt.state2().data());
   backend.set_precision(Precision::fp32);
   return s;
 }
