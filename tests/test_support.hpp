@@ -1,12 +1,19 @@
-// Helpers shared by the test suites: random inputs, error measures, skipping.
+// Helpers shared by the test suites: random inputs, error measures, skipping, the synthetic data split, a
+// scratch directory.
 #pragma once
+
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
+#include <filesystem>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "fasttab/dataset.hpp"
+#include "fasttab/synthetic.hpp"
 #include "fasttab/table.hpp"
 
 // Prints the marker CTest maps to "skipped" (SKIP_REGULAR_EXPRESSION) and leaves the test case.
@@ -38,6 +45,22 @@ double relative_error(const A& a, const B& b) {
   }
   if (den == 0) return std::sqrt(num);
   return std::sqrt(num / den);
+}
+
+// The built-in synthetic table of `rows` rows drawn from `seed`, its last test_rows rows the test set.
+inline fasttab::Dataset synthetic_split(std::int64_t rows, std::int64_t test_rows, std::uint64_t seed) {
+  fasttab::SyntheticSpec spec;
+  spec.rows = rows;
+  spec.seed = seed;
+  fasttab::SyntheticData data = fasttab::make_synthetic(spec);
+  return fasttab::split_train_test(std::move(data.table), test_rows, "synthetic");
+}
+
+// A directory of this process for a suite's files: <system temp>/fasttab_<name>_<pid>, created when first asked.
+inline std::filesystem::path temp_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("fasttab_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir;
 }
 
 // rows x 4 standard normal features; the label from `label_of(x, noise draw)`.

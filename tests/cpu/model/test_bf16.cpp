@@ -320,14 +320,6 @@ TEST_CASE("bf16 outputs and gradients are within a stated bound of float32's") {
 
 namespace {
 
-Dataset synthetic_dataset(std::int64_t rows, std::int64_t test_rows, std::uint64_t seed) {
-  SyntheticSpec spec;
-  spec.rows = rows;
-  spec.seed = seed;
-  SyntheticData data = make_synthetic(spec);
-  return split_train_test(std::move(data.table), test_rows, "synthetic");
-}
-
 TrainConfig small_config(Precision precision) {
   TrainConfig c;
   c.model.hidden = {64, 64};
@@ -342,22 +334,13 @@ TrainConfig small_config(Precision precision) {
   return c;
 }
 
-std::filesystem::path temp_dir() {
-  static const std::filesystem::path dir = [] {
-    const auto d = std::filesystem::temp_directory_path() / ("fasttab_bf16_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
-
 }  // namespace
 
 TEST_CASE("bf16 training learns as float32 does and is bit-reproducible") {
   // Bound: bf16's test AUC within 0.005 of fp32's (the issue asks 0.003 after 10 epochs of the full synthetic
   // data on the GPU; this is 3 epochs of 60,000 rows, where two fp32 seeds differ by about as much).
   auto run = [](Precision precision) {
-    Dataset d = synthetic_dataset(60'000, 10'000, 3);
+    Dataset d = test::synthetic_split(60'000, 10'000, 3);
     auto backend = make_cpu_backend();
     return train(*backend, small_config(precision), d);
   };
@@ -376,12 +359,12 @@ TEST_CASE("bf16 training learns as float32 does and is bit-reproducible") {
 }
 
 TEST_CASE("a bf16 model predicts in bf16 (the checkpoint's precision) unless told otherwise") {
-  Dataset d = synthetic_dataset(4'000, 1'000, 2);
+  Dataset d = test::synthetic_split(4'000, 1'000, 2);
   const Table test = d.test;
   TrainConfig c = small_config(Precision::bf16);
   c.model.hidden = {16};
   c.epochs = 2;
-  c.save_path = (temp_dir() / "bf16.ckpt").string();
+  c.save_path = (test::temp_dir("bf16") / "bf16.ckpt").string();
   auto backend = make_cpu_backend();
   const TrainResult r = train(*backend, c, d);
   SavedModel model = load_saved_model(c.save_path);

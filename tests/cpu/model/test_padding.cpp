@@ -233,14 +233,6 @@ TEST_CASE("training keeps the padding of the parameters, the gradients and the o
 
 namespace {
 
-Dataset synthetic_dataset(std::int64_t rows, std::int64_t test_rows, std::uint64_t seed) {
-  SyntheticSpec spec;
-  spec.rows = rows;
-  spec.seed = seed;
-  SyntheticData data = make_synthetic(spec);
-  return split_train_test(std::move(data.table), test_rows, "synthetic");
-}
-
 TrainConfig small_config(int pad_hidden) {
   TrainConfig c;
   c.model.hidden = {45, 30};
@@ -254,17 +246,8 @@ TrainConfig small_config(int pad_hidden) {
   return c;
 }
 
-std::filesystem::path temp_dir() {
-  static const std::filesystem::path dir = [] {
-    const auto d = std::filesystem::temp_directory_path() / ("fasttab_padding_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
-
 TrainResult train_on(const TrainConfig& c) {
-  Dataset d = synthetic_dataset(20'000, 4'000, 3);
+  Dataset d = test::synthetic_split(20'000, 4'000, 3);
   auto backend = make_cpu_backend();
   return train(*backend, c, d);
 }
@@ -292,8 +275,8 @@ TEST_CASE("training with padded hidden widths is the unpadded run within a bound
 }
 
 TEST_CASE("a padded run saves the user's model, resumes bit for bit with its padding, refuses another, and predicts with it") {
-  const std::string first_path = (temp_dir() / "padded_2.ckpt").string(), resumed_path =
-      (temp_dir() / "padded_4.ckpt").string();
+  const std::string first_path = (test::temp_dir("padding") / "padded_2.ckpt").string(), resumed_path =
+      (test::temp_dir("padding") / "padded_4.ckpt").string();
   TrainConfig whole = small_config(8);
   const TrainResult uninterrupted = train_on(whole);
   TrainConfig first = small_config(8);
@@ -324,7 +307,7 @@ TEST_CASE("a padded run saves the user's model, resumes bit for bit with its pad
   CHECK_THROWS_WITH_AS(train_on(other), doctest::Contains("--pad-hidden"), Error);
 
   // predict runs the model with its padding: the trainer's evaluation, bit for bit, at the trainer's chunking.
-  Dataset d = synthetic_dataset(20'000, 4'000, 3);
+  Dataset d = test::synthetic_split(20'000, 4'000, 3);
   const SavedModel model = load_saved_model(resumed_path);
   auto backend = make_cpu_backend();
   const std::vector<float> outputs = predict_outputs(*backend, model, d.test, whole.batch_size);
