@@ -1,6 +1,7 @@
 // CudaBackend: the Backend (include/fasttab/backend.hpp) on one CUDA device. Every op is enqueued on one
-// non-blocking stream that the backend owns (cuBLAS is bound to it too), so ops run in program order without
-// host synchronisation; only copy_to_backend/copy_to_host/copy_rows_to_backend, evaluate, find_nonfinite,
+// non-blocking stream that the backend owns (cuBLAS is bound to it too, with a fixed 32 MiB workspace), so ops run
+// in program order without host synchronisation (on_side_queue: a second stream with its own cuBLAS handle and
+// workspace, ordered by events); only copy_to_backend/copy_to_host/copy_rows_to_backend, evaluate, find_nonfinite,
 // column_moments and synchronize wait. Scratch for sorts and reductions lives in workspaces that grow only, sized
 // by the first calls (the reduction and bias-gradient scratch is allocated up front).
 //
@@ -52,28 +53,28 @@ class CudaBackend final : public Backend {
     CUDA_CHECK(cudaGetDeviceProperties(&props, device));
     name_ = props.name;
     limits_ = device_limits(props);
-    CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     try {
-      CUBLAS_CHECK(cublasCreate(&cublas_));
-      CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
-      CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+      main_ = make_lane();
+      stream_ = main_.stream;
+      cublas_ = main_.cublas;
       reduce_scratch_.ensure((kRowReducePartials + 8) * sizeof(double), stream_);
       column_scratch_.ensure(kInitialColumnPartials * sizeof(double), stream_);
     } catch (...) {
-      if (cublas_) cublasDestroy(cublas_);
-      cudaStreamDestroy(stream_);
+      destroy_lane(main_);
       throw;
     }
   }
 
   ~CudaBackend() override {
-    cudaStreamSynchronize(stream_);
-    cublasDestroy(cublas_);
-    if (cublas_workspace_ != nullptr) cudaFree(cublas_workspace_);
-    cudaStreamDestroy(stream_);
+    if (side_.stream != nullptr) cudaStreamSynchronize(side_.stream);
+    cudaStreamSynchronize(main_.stream);
+    if (fork_event_ != nullptr) cudaEventDestroy(fork_event_);
+    if (join_event_ != nullptr) cudaEventDestroy(join_event_);
+    destroy_lane(side_);
+    destroy_lane(main_);
   }
 
-  cudaStream_t stream() const { return stream_; }
+  cudaStream_t stream() const { return main_.stream; }
 
   const char* kind() const override { return "cuda"; }
   std::string device_name() const override { return name_; }
@@ -138,7 +139,48 @@ class CudaBackend final : public Backend {
     fasttab::scale(values, factor, count, limits_, stream_);
   }
   void increment_counter(std::uint32_t* counter) override { fasttab::increment_counter(counter, stream_); }
-  void synchronize() override { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+  void synchronize() override {
+    if (side_.stream != nullptr) CUDA_CHECK(cudaStreamSynchronize(side_.stream));
+    CUDA_CHECK(cudaStreamSynchronize(main_.stream));
+  }
+
+  // ---- the side queue -----------------------------------------------------------------------------------------
+  // The side lane waits for an event recorded on the main stream; while `enqueue` runs, stream_ and cublas_ (which
+  // every op uses) are the side lane's; join records an event on the side stream for the main one to wait on. The
+  // same events order the two streams inside a capture (the side stream joins the graph through them).
+  void on_side_queue(const std::function<void()>& enqueue) override {
+    FASTTAB_REQUIRE(stream_ == main_.stream, "on_side_queue: already on the side queue");
+    if (side_.stream == nullptr) {
+      cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+      CUDA_CHECK(cudaStreamIsCapturing(main_.stream, &capturing));
+      FASTTAB_REQUIRE(capturing == cudaStreamCaptureStatusNone, "on_side_queue: the side stream is created by its "
+                      "first use, which cannot be inside a capture: run the work once directly first");
+      side_ = make_lane();
+      CUDA_CHECK(cudaEventCreateWithFlags(&fork_event_, cudaEventDisableTiming));
+      CUDA_CHECK(cudaEventCreateWithFlags(&join_event_, cudaEventDisableTiming));
+      CUBLAS_CHECK(cublasSetMathMode(side_.cublas, math_mode_));
+    }
+    CUDA_CHECK(cudaEventRecord(fork_event_, main_.stream));
+    CUDA_CHECK(cudaStreamWaitEvent(side_.stream, fork_event_, 0));
+    stream_ = side_.stream;
+    cublas_ = side_.cublas;
+    try {
+      enqueue();
+    } catch (...) {
+      stream_ = main_.stream;
+      cublas_ = main_.cublas;
+      throw;
+    }
+    stream_ = main_.stream;
+    cublas_ = main_.cublas;
+    side_pending_ = true;
+  }
+  void join_side_queue() override {
+    if (!side_pending_) return;
+    CUDA_CHECK(cudaEventRecord(join_event_, side_.stream));
+    CUDA_CHECK(cudaStreamWaitEvent(main_.stream, join_event_, 0));
+    side_pending_ = false;
+  }
 
   // ---- captured work: CUDA Graphs ---------------------------------------------------------------------------
   // A graph instantiated from one capture of the stream, launched on the same stream.
@@ -154,7 +196,7 @@ class CudaBackend final : public Backend {
   };
 
   std::unique_ptr<CapturedWork> capture(std::function<void()> enqueue) override {
-    use_own_cublas_workspace();  // cuBLAS must not allocate while the stream is captured
+    // cuBLAS does not allocate while the stream is captured: each handle has its own workspace from its creation.
     CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     cudaGraph_t graph = nullptr;
     try {
@@ -183,8 +225,9 @@ class CudaBackend final : public Backend {
   }
   // tf32: the float32 GEMMs above on TF32 tensor cores. bf16's GEMMs are gemm_bf16's (tensor cores whatever the mode).
   void set_precision(Precision precision) override {
-    CUBLAS_CHECK(cublasSetMathMode(cublas_, precision == Precision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                                           : CUBLAS_DEFAULT_MATH));
+    math_mode_ = precision == Precision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
+    CUBLAS_CHECK(cublasSetMathMode(main_.cublas, math_mode_));
+    if (side_.cublas != nullptr) CUBLAS_CHECK(cublasSetMathMode(side_.cublas, math_mode_));
   }
 
   // ---- bfloat16 storage -------------------------------------------------------------------------------------
@@ -315,13 +358,35 @@ class CudaBackend final : public Backend {
     if (row_bytes > 0) CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, row_bytes, rows, kind, stream_));
   }
 
-  // A fixed cuBLAS workspace (32 MiB, NVIDIA's advice for Hopper) in place of the one cuBLAS manages: set before the
-  // first capture, so that no GEMM allocates inside a graph, and kept from then on.
-  void use_own_cublas_workspace() {
-    constexpr std::size_t kBytes = std::size_t(32) << 20;
-    if (cublas_workspace_ != nullptr) return;
-    CUDA_CHECK(cudaMalloc(&cublas_workspace_, kBytes));
-    CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kBytes));
+  // A stream and the cuBLAS handle bound to it, with a fixed workspace in place of the one cuBLAS manages: 32 MiB,
+  // NVIDIA's advice for Hopper. Fixed from the start, so that no GEMM allocates inside a graph and every GEMM of a
+  // shape gets the same algorithm (and bits) op by op, captured, or on either lane.
+  struct Lane {
+    cudaStream_t stream = nullptr;
+    cublasHandle_t cublas = nullptr;
+    void* workspace = nullptr;
+  };
+  static constexpr std::size_t kCublasWorkspaceBytes = std::size_t(32) << 20;
+  Lane make_lane() {
+    Lane lane;
+    try {
+      CUDA_CHECK(cudaStreamCreateWithFlags(&lane.stream, cudaStreamNonBlocking));
+      CUBLAS_CHECK(cublasCreate(&lane.cublas));
+      CUBLAS_CHECK(cublasSetStream(lane.cublas, lane.stream));
+      CUBLAS_CHECK(cublasSetMathMode(lane.cublas, CUBLAS_DEFAULT_MATH));
+      CUDA_CHECK(cudaMalloc(&lane.workspace, kCublasWorkspaceBytes));
+      CUBLAS_CHECK(cublasSetWorkspace(lane.cublas, lane.workspace, kCublasWorkspaceBytes));
+    } catch (...) {
+      destroy_lane(lane);
+      throw;
+    }
+    return lane;
+  }
+  static void destroy_lane(Lane& lane) noexcept {
+    if (lane.cublas != nullptr) cublasDestroy(lane.cublas);
+    if (lane.workspace != nullptr) cudaFree(lane.workspace);
+    if (lane.stream != nullptr) cudaStreamDestroy(lane.stream);
+    lane = Lane{};
   }
 
   // kRowReducePartials doubles of per-block partials, then 8 doubles of results (allocated in the constructor).
@@ -330,9 +395,12 @@ class CudaBackend final : public Backend {
   std::string name_;
   DeviceLimits limits_;  // SM count and threads per SM, for the launchers' grid sizes
   int device_ = 0;
-  cudaStream_t stream_ = nullptr;
-  cublasHandle_t cublas_ = nullptr;
-  void* cublas_workspace_ = nullptr;
+  Lane main_, side_;  // side_: created by the first on_side_queue
+  cudaEvent_t fork_event_ = nullptr, join_event_ = nullptr;
+  bool side_pending_ = false;  // side-queue work not yet joined
+  cublasMath_t math_mode_ = CUBLAS_DEFAULT_MATH;
+  cudaStream_t stream_ = nullptr;    // where ops are enqueued: main_'s, or side_'s inside on_side_queue
+  cublasHandle_t cublas_ = nullptr;  // the handle bound to stream_
   DeviceWorkspace reduce_scratch_;
   DeviceWorkspace column_scratch_;
   DeviceWorkspace moments_;

@@ -63,6 +63,11 @@ step 90 train-bf16-shuffle-pad8 "$B/train" --precision bf16 --shuffle --epochs 3
   --json "$OUT/train_bf16_pad8.json"
 step 90 train-bf16-shuffle-pad64 "$B/train" --precision bf16 --shuffle --epochs 3 --pad-hidden 64 \
   --json "$OUT/train_bf16_pad64.json"
+# Item 3's second stream: the weight gradients beside the rest of the backward pass (bench_step times the step too).
+step 90 train-bf16-shuffle-overlap "$B/train" --precision bf16 --shuffle --epochs 3 --overlap-weight-gradients \
+  --json "$OUT/train_bf16_overlap.json"
+step 90 train-bf16-shuffle-overlap-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --overlap-weight-gradients \
+  --cuda-graphs --json "$OUT/train_bf16_overlap_graphs.json"
 # Issue 11: CUDA arrays read in place by the Python package (needs numpy, scikit-learn and pytest on the GPU
 # machine's python3; the step's log says what is missing). When the carried module is for another Python version,
 # it is built here first (scripts/device_python: needs cmake, a C++ compiler, CUDA and nanobind there).

@@ -114,8 +114,8 @@ struct StepBench {
 
 // Milliseconds of each piece.
 struct StepTimes {
-  double gemm = 0, step = 0, captured_step = 0, forward_elementwise = 0, backward_elementwise = 0, fused_backward = 0,
-         bias_gradient = 0, optimizer = 0, eval = 0, perm = 0, gather = 0;
+  double gemm = 0, step = 0, overlapped_step = 0, captured_step = 0, forward_elementwise = 0, backward_elementwise = 0,
+         fused_backward = 0, bias_gradient = 0, optimizer = 0, eval = 0, perm = 0, gather = 0;
   double all_reduce = std::nan("");  // --all-reduce only
   std::string communicator;          // its kind: "nccl" or "mpi"
 };
@@ -163,13 +163,18 @@ void time_step(StepBench& b, int repeats, StepTimes& t) {
     }
   });
   std::uint32_t step = 0;
-  t.step = median_ms(*backend, repeats, [&] {
+  const auto training_step = [&] {
     const DropoutKey key{1, step++, 0};
     const float* out = b.mlp.forward(b.train.features.data(), ld, batch, true, key);
     backend->loss_forward_backward(Task::binary, out, batch, 1, 1, b.train.labels.data(), b.grad.data(), b.loss.data());
     b.mlp.backward(b.train.features.data(), ld, batch, b.grad.data(), key);
     b.opt.step(b.mlp.parameters(), b.mlp.gradients());
-  });
+  };
+  t.step = median_ms(*backend, repeats, training_step);
+  // 2c. The same step with each layer's weight gradient on the side queue (train --overlap-weight-gradients).
+  b.mlp.set_overlap_weight_gradients(true);
+  t.overlapped_step = median_ms(*backend, repeats, training_step);
+  b.mlp.set_overlap_weight_gradients(false);
   // 3. The same step recorded once and replayed (train --cuda-graphs: one CUDA Graph launch a step), its dropout
   // step and optimiser step read from a counter in backend memory, its schedule from a window of `repeats` + 1 steps
   // (median_ms runs the work repeats + 1 times).
@@ -459,6 +464,8 @@ std::vector<OpRow> op_rows(const StepTimes& t, const StepBench& b, std::int64_t 
       {gemm_name, t.gemm, CeilingKind::gemm, step_gemm_flop(spec, batch), "2*batch*in*out per GEMM"},
       {"whole training step", t.step, CeilingKind::gemm, step_gemm_flop(spec, batch),
        "its GEMMs' FLOPs only (element-wise work not counted)"},
+      {"training step, weight gradients overlapped", t.overlapped_step, CeilingKind::gemm,
+       step_gemm_flop(spec, batch), "--overlap-weight-gradients: a second stream on CUDA (GEMM FLOPs only)"},
       {"training step, captured (--cuda-graphs)", t.captured_step, CeilingKind::gemm,
        step_gemm_flop(spec, batch), "its GEMMs' FLOPs only (element-wise work not counted)"},
       {"test evaluation (forward + loss + AUC)", t.eval, CeilingKind::gemm, forward_flop(spec, test_rows),

@@ -176,6 +176,9 @@ void add_train_flags(CLI::App& app, TrainFlags& f) {
   app.add_flag("--cuda-graphs", f.config.cuda_graphs,
                "capture the training step once (per batch size) and replay it: a CUDA Graph on the GPU, one launch a "
                "step; the same results bit for bit (one process)");
+  app.add_flag("--overlap-weight-gradients", f.config.overlap_weight_gradients,
+               "compute each layer's weight gradient on a second CUDA stream, beside the rest of the backward pass; "
+               "the same results bit for bit");
   app.add_flag("--overwrite", f.overwrite, "let --save replace an existing checkpoint that is not the --resume one");
   app.add_option("--log-dir", f.log_dir, "write TensorBoard scalars (loss, test metric, lr, samples/s) into this directory");
   app.add_option("--plot", f.plot_path, "write an SVG of the test metric and loss against wall-clock time");

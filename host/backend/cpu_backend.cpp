@@ -85,7 +85,7 @@ class CpuBackend final : public Backend {
     for (std::size_t i = 0; i < count; ++i) values[i] *= factor;
   }
   void increment_counter(std::uint32_t* counter) override { ++*counter; }
-  void synchronize() override {}
+  void synchronize() override { join_side_queue(); }
 
   // The CPU has nothing to record: each run() calls the work again.
   class CalledWork final : public CapturedWork {
@@ -107,6 +107,14 @@ class CpuBackend final : public Backend {
                 alpha, a, lda, b, ldb, beta, c, ldc);
   }
   void set_precision(Precision) override {}  // float32 GEMMs throughout on the CPU (bf16: gemm_bf16)
+
+  // The side queue's work runs at the join, the latest the contract allows (Backend::on_side_queue).
+  void on_side_queue(const std::function<void()>& enqueue) override { side_work_.push_back(enqueue); }
+  void join_side_queue() override {
+    std::vector<std::function<void()>> work;
+    work.swap(side_work_);
+    for (const auto& w : work) w();
+  }
 
   void convert_to_bf16(const float* src, int rows, int cols, int ld_src, bfloat16* dst, int ld_dst) override {
 #pragma omp parallel for schedule(static) num_threads(threads_)
@@ -241,6 +249,8 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  std::vector<std::function<void()>> side_work_;  // on_side_queue's, not yet joined
+
   // The element math of the forward and backward element-wise ops, for float32 or bfloat16 storage of the
   // activation (out); float32 throughout, rounded only where a bfloat16 is stored.
   static void store(float* at, float v) { *at = v; }

@@ -139,13 +139,14 @@ Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precisio
     }
     scratch_ = BackendBuffer<float>(backend, max_rows_size * float_ld(layout_.max_width()), "pre-activations");
   } else {
-    for (int l = 0; l < last; ++l)
+    for (int l = 0; l < last; ++l) {
       activations_.emplace_back(backend, max_rows_size * layout_.out_width(l), "layer activations");
-    grad_a_ = BackendBuffer<float>(backend, max_rows_size * layout_.max_width(), "activation gradients");
-    grad_b_ = BackendBuffer<float>(backend, max_rows_size * layout_.max_width(), "activation gradients");
+      grads_.emplace_back(backend, max_rows_size * layout_.out_width(l), "activation gradients");
+    }
   }
   if (assembles_input()) {
     embedded_ = BackendBuffer<float>(backend, max_rows_size * layout_.input_width(), "embedded inputs");
+    if (!bf16()) grad_embedded_ = BackendBuffer<float>(backend, max_rows_size * layout_.input_width(), "de");
     input_columns_ = layout_.input_columns();  // the embedding tables at their places in the padded layout
     device_input_columns_ = BackendBuffer<InputColumn>(backend, input_columns_.size(), "input columns");
     backend.copy_to_backend(device_input_columns_.data(), input_columns_.data(), device_input_columns_.bytes());
@@ -165,8 +166,8 @@ double Mlp::bytes_needed(const MlpSpec& user_spec, int max_rows, Precision preci
     halves += rows * bf16_ld(spec.input_width());
     for (int l = 0; l <= last; ++l) halves += rows * bf16_ld(spec.out_width(l)) * (l < last ? 2.0 : 1.0);
   } else {
-    floats += rows * 2.0 * spec.max_width();
-    for (int l = 0; l < last; ++l) floats += rows * spec.out_width(l);
+    for (int l = 0; l < last; ++l) floats += rows * 2.0 * spec.out_width(l);  // activations, gradients
+    if (!spec.embeddings.empty()) floats += rows * spec.input_width();       // de
   }
   return sizeof(float) * floats + sizeof(bfloat16) * halves;
 }
@@ -327,42 +328,40 @@ void Mlp::backward(const float* x, int ld_x, int rows, float* grad_outputs, Drop
 // and bias gradients cover the layer's own `units` columns; the padded biases' gradients stay the zeros they
 // started as.
 void Mlp::backward_fp32(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key) {
-  float* grad = grad_outputs;  // dL/dz of layer l on entry to iteration l
-  float* spare[2] = {grad_a_.data(), grad_b_.data()};
-  int next_spare = 0;
-  bool bias_grad_done = false;  // layer l's bias gradient came out of the pass that formed grad
-  for (int l = layout_.layers() - 1; l >= 0; --l) {
+  const int last = layout_.layers() - 1;
+  backend_.bias_gradient(grad_outputs, rows, layout_.outputs, layout_.outputs,
+                         gradients_.data() + layout_.bias_offset(last));
+  for (int l = last; l >= 0; --l) {
     const int in = layout_.in_width(l), out = layout_.out_width(l);
     const bool embedded = l == 0 && assembles_input();
-    const float* input = l > 0 ? activations_[l - 1].data() : embedded ? embedded_.data() : x;
+    const float* grad = l == last ? grad_outputs : grads_[std::size_t(l)].data();  // dL/dz_l [rows, out]
+    const float* input = l > 0 ? activations_[std::size_t(l - 1)].data() : embedded ? embedded_.data() : x;
     const int ld_in = l == 0 && !embedded ? ld_x : in;
     const float* w = parameters_.data() + layout_.weight_offset(l);
     float* dw = gradients_.data() + layout_.weight_offset(l);
-    // dW[out, in] = grad[rows, out]^T input[rows, in];  db = column sums of grad
-    backend_.gemm(true, false, out, in, rows, 1.0f, grad, out, input, ld_in, 0.0f, dw, in);
-    if (!bias_grad_done)
-      backend_.bias_gradient(grad, rows, spec_.out_width(l), out, gradients_.data() + layout_.bias_offset(l));
+    // dW[out, in] = grad[rows, out]^T input[rows, in]
+    weight_gradient([this, out, in, rows, grad, input, ld_in, dw] {
+      backend_.gemm(true, false, out, in, rows, 1.0f, grad, out, input, ld_in, 0.0f, dw, in);
+    });
     if (l == 0) {
-      if (!spec_.embeddings.empty()) {  // de[rows, in] = grad W_0, scattered into the embedding tables' gradient
-        float* grad_e = spare[next_spare];
-        backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, w, in, 0.0f, grad_e, in);
-        backend_.embedding_gradient(x, ld_x, rows, input_layout(), grad_e, in, gradients_.data());
+      if (embedded) {  // de[rows, in] = grad W_0, scattered into the embedding tables' gradient
+        backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, w, in, 0.0f, grad_embedded_.data(), in);
+        backend_.embedding_gradient(x, ld_x, rows, input_layout(), grad_embedded_.data(), in, gradients_.data());
       }
       break;
     }
-    // d(input)[rows, in] = grad[rows, out] W[out, in], then through layer l-1's activation and dropout, which
-    // also sums layer l-1's bias gradient.
-    float* grad_in = spare[next_spare];
-    next_spare ^= 1;
+    // d(input)[rows, in] = grad[rows, out] W[out, in], then through layer l-1's activation and dropout (in place:
+    // dL/dz_{l-1}), which also sums layer l-1's bias gradient.
+    float* grad_in = grads_[std::size_t(l - 1)].data();
     backend_.gemm(false, false, rows, in, out, 1.0f, grad, out, w, in, 0.0f, grad_in, in);
     DropoutKey layer_key = key;
     layer_key.layer = static_cast<std::uint32_t>(l - 1);
-    backend_.activation_dropout_backward_bias_gradient(grad_in, activations_[l - 1].data(), rows, spec_.in_width(l),
-                                                       in, spec_.activation, spec_.dropout_after(l - 1), layer_key,
+    backend_.activation_dropout_backward_bias_gradient(grad_in, activations_[std::size_t(l - 1)].data(), rows,
+                                                       spec_.in_width(l), in, spec_.activation,
+                                                       spec_.dropout_after(l - 1), layer_key,
                                                        gradients_.data() + layout_.bias_offset(l - 1));
-    bias_grad_done = true;
-    grad = grad_in;
   }
+  if (overlap_weight_gradients_) backend_.join_side_queue();
 }
 
 void Mlp::backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key) {
@@ -377,8 +376,10 @@ void Mlp::backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs,
     const bfloat16* input16 = l > 0 ? activations16_[std::size_t(l - 1)].data() : input16_.data();
     const bfloat16* w = weights16_.data() + weight16_offset(l);
     // dW[out, in] = g16[rows, out]^T input16[rows, in], float32
-    backend_.gemm_bf16(true, false, out, in, rows, 1.0f, g16, bf16_ld(out), input16, bf16_ld(in), 0.0f,
-                       gradients_.data() + layout_.weight_offset(l), in);
+    float* dw = gradients_.data() + layout_.weight_offset(l);
+    weight_gradient([this, out, in, rows, g16, input16, dw] {
+      backend_.gemm_bf16(true, false, out, in, rows, 1.0f, g16, bf16_ld(out), input16, bf16_ld(in), 0.0f, dw, in);
+    });
     // d(input)[rows, in] = g16 W16 (float32): the first layer's only where it feeds embedding tables.
     if (l == 0 && spec_.embeddings.empty()) break;
     backend_.gemm_bf16(false, false, rows, in, out, 1.0f, g16, bf16_ld(out), w, bf16_ld(in), 0.0f, scratch_.data(),
@@ -395,6 +396,15 @@ void Mlp::backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs,
         spec_.in_width(l), spec_.activation, spec_.dropout_after(l - 1), layer_key,
         gradients_.data() + layout_.bias_offset(l - 1), grad16_[std::size_t(l - 1)].data(), bf16_ld(in));
   }
+  if (overlap_weight_gradients_) backend_.join_side_queue();
+}
+
+// Layer l's weight-gradient GEMM reads dL/dz_l and layer l's input, which the rest of the backward pass leaves
+// alone (one gradient buffer per layer), and writes dW_l, which nothing reads before the pass ends: so it may run
+// on the side queue beside the rest, joined at the end of the pass (`gemm` holds its operands by value).
+void Mlp::weight_gradient(const std::function<void()>& gemm) {
+  if (overlap_weight_gradients_) backend_.on_side_queue(gemm);
+  else gemm();
 }
 
 }  // namespace fasttab

@@ -60,9 +60,11 @@ double run_bytes_needed(const TrainConfig& c, int feature_cols, std::int64_t tra
   bytes += double(c.batch_size) * f * 2 * (cols + 1);                                        // batch buffers
   bytes += double(test_rows + c.val_rows) * width * f;                                       // evaluation outputs
   bytes += double(train_rows) * 4;                                                           // permutation, losses
-  if (c.cuda_graphs) {  // the captured step's batch copy, the run's schedule, and cuBLAS's workspace (CUDA)
+  const double cublas_workspace = double(32 << 20);  // per cuBLAS handle (CUDA; the CPU needs none: a margin)
+  bytes += cublas_workspace * (c.overlap_weight_gradients ? 2 : 1);                          // + the side queue's
+  if (c.cuda_graphs) {  // the captured step's batch copy and the run's schedule
     const double steps = std::ceil(double(train_rows) / c.batch_size) * c.epochs;
-    bytes += double(c.batch_size) * (cols + 4) * f + steps * 3 * f + double(32 << 20);
+    bytes += double(c.batch_size) * (cols + 4) * f + steps * 3 * f;
   }
   return bytes;
 }

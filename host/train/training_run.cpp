@@ -48,6 +48,7 @@ TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Data
   loader_ = make_loader(config.loader, source);
 
   mlp_.set_parameters(initial_parameters(config.model, config.seed));
+  mlp_.set_overlap_weight_gradients(config.overlap_weight_gradients);
   const int width = config.model.outputs;
   grad_outputs_ = BackendBuffer<float>(backend, std::size_t(config.batch_size) * width, "output gradients");
   batch_losses_ = BackendBuffer<float>(backend, std::size_t(loader_->batches_per_epoch()), "batch losses");

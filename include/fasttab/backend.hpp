@@ -159,6 +159,17 @@ class Backend {
   };
   virtual std::unique_ptr<CapturedWork> capture(std::function<void()> enqueue) = 0;
 
+  // ---- a second queue -----------------------------------------------------------------------------------
+  // Work that may run beside what the main queue does next (the weight-gradient GEMMs beside the rest of the
+  // backward pass). on_side_queue: what `enqueue` enqueues goes to the side queue (CUDA: a second stream with its own
+  // cuBLAS handle and workspace), after everything enqueued on the main queue so far; the caller must not let
+  // later main-queue work write what it reads or read what it writes before join_side_queue(), after which the
+  // main queue's work waits for all of it. Inside a capture both are recorded. `enqueue` may be kept and called as
+  // late as join_side_queue (capture what it needs by value): the CPU backend calls it there, after the main-queue
+  // work enqueued since, so that its reference results show any such hazard. Enqueued only.
+  virtual void on_side_queue(const std::function<void()>& enqueue) = 0;
+  virtual void join_side_queue() = 0;
+
   // ---- dense algebra ------------------------------------------------------------------------------------
   // C[m,n] = alpha * op(A) op(B) + beta * C, op(A) m x k, op(B) k x n; op(X) = X^T when trans_x.
   // Row-major: A is m x k (lda >= k), or k x m (lda >= m) when trans_a; likewise B; ldc >= n.

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "fasttab/backend.hpp"
@@ -137,6 +138,11 @@ class Mlp {
   // (overwritten). Writes dL/dparameters into gradients(); the first layer's input gradient is not formed.
   void backward(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key);
 
+  // With `on`, backward() computes each layer's weight gradient on the backend's side queue, beside the rest of
+  // the pass, and joins it at the end (Backend::on_side_queue; --overlap-weight-gradients). The same GEMMs on the
+  // same operands: the same results.
+  void set_overlap_weight_gradients(bool on) { overlap_weight_gradients_ = on; }
+
   // The bytes of backend memory an Mlp of this shape allocates (parameters, gradients and every buffer of its
   // passes): what the constructor checks before allocating, and what a caller adds to its own.
   static double bytes_needed(const MlpSpec& spec, int max_rows, Precision precision, int pad_multiple = 1);
@@ -150,6 +156,8 @@ class Mlp {
   int max_rows_;
   Precision precision_;
   bool bf16() const { return precision_ == Precision::bf16; }
+  bool overlap_weight_gradients_ = false;
+  void weight_gradient(const std::function<void()>& gemm);  // on the side queue when overlapping
   BackendBuffer<float> parameters_, gradients_;
   BackendBuffer<float> outputs_;                   // the last layer's outputs [max_rows, outputs] (float32)
   // With embeddings: the assembled first-layer input e [max_rows, input_width] of the last forward pass, and x's
@@ -160,9 +168,10 @@ class Mlp {
   InputLayout input_layout() const;
   bool assembles_input() const { return !spec_.embeddings.empty(); }
 
-  // fp32, tf32: one float32 buffer per hidden layer [max_rows, out_width(l)], and ping-pong input gradients.
+  // fp32, tf32 (widths of layout_): per hidden layer l, a_l and dL/dz_l [max_rows, out_l]; with embeddings, de.
   std::vector<BackendBuffer<float>> activations_;
-  BackendBuffer<float> grad_a_, grad_b_;  // [max_rows, max_width]
+  std::vector<BackendBuffer<float>> grads_;
+  BackendBuffer<float> grad_embedded_;  // [max_rows, input_width]
   void forward_fp32(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last);
   void backward_fp32(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key);
 

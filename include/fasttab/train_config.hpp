@@ -38,6 +38,8 @@ struct TrainConfig {
   int patience = 0;            // epochs without validation improvement before stopping (0 = never stop early)
   bool cuda_graphs = false;    // --cuda-graphs: the training step captured once (per batch row count) and replayed;
                                // the same results bit for bit, not a setting of the model (not in the checkpoint)
+  bool overlap_weight_gradients = false;  // --overlap-weight-gradients: Mlp::set_overlap_weight_gradients; the same
+                                          // results bit for bit, not a setting of the model (not in the checkpoint)
   std::string save_path;       // checkpoint written (atomically) at the end of every epoch; empty = none
   std::string resume_path;     // checkpoint to continue from: the run goes on from its next epoch, bit for bit
   ColumnLayout data_layout;    // recorded in the checkpoint's config for predict (not used by training)

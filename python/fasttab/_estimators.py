@@ -98,7 +98,7 @@ class _FastTabMLP(BaseEstimator):
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, validation_fraction=0.0, patience=0, eval_every=100, verbose=False,
                  callback=None, embedding_dim=0, min_category_count=1, nan_policy="reject", cuda_graphs=False,
-                 pad_hidden=1):
+                 pad_hidden=1, overlap_weight_gradients=False):
         self.hidden = hidden
         self.activation = activation
         self.dropout = dropout
@@ -122,6 +122,7 @@ class _FastTabMLP(BaseEstimator):
         self.nan_policy = nan_policy
         self.cuda_graphs = cuda_graphs
         self.pad_hidden = pad_hidden
+        self.overlap_weight_gradients = overlap_weight_gradients
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -264,6 +265,7 @@ class _FastTabMLP(BaseEstimator):
                            patience=int(self.patience), eval_every=eval_every, save_path=path,
                            embedding_dim=int(self.embedding_dim), min_category_count=int(self.min_category_count),
                            cuda_graphs=bool(self.cuda_graphs), pad_hidden=int(self.pad_hidden),
+                           overlap_weight_gradients=bool(self.overlap_weight_gradients),
                            has_eval_set=with_test, **self._task_options())
             names = [str(c) for c in getattr(self, "feature_names_in_", [])]
             result = _core.train(X, np.ascontiguousarray(y_train, dtype=np.float32), X_test,
@@ -415,13 +417,14 @@ class MLPRegressor(RegressorMixin, _FastTabMLP):
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, standardize_target=True, log_target=False, validation_fraction=0.0,
                  patience=0, eval_every=100, verbose=False, callback=None, embedding_dim=0, min_category_count=1,
-                 nan_policy="reject", cuda_graphs=False, pad_hidden=1):
+                 nan_policy="reject", cuda_graphs=False, pad_hidden=1, overlap_weight_gradients=False):
         super().__init__(hidden=hidden, activation=activation, dropout=dropout, batch_size=batch_size, epochs=epochs,
                          lr=lr, optimizer=optimizer, lr_schedule=lr_schedule, precision=precision, device=device,
                          shuffle=shuffle, seed=seed, standardize=standardize, validation_fraction=validation_fraction,
                          patience=patience, eval_every=eval_every, verbose=verbose, callback=callback,
                          embedding_dim=embedding_dim, min_category_count=min_category_count, nan_policy=nan_policy,
-                         cuda_graphs=cuda_graphs, pad_hidden=pad_hidden)
+                         cuda_graphs=cuda_graphs, pad_hidden=pad_hidden,
+                         overlap_weight_gradients=overlap_weight_gradients)
         self.standardize_target = standardize_target
         self.log_target = log_target
 

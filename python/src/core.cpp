@@ -231,7 +231,8 @@ fasttab::TrainConfig make_config(const nb::dict& o) {
     else field = nb::cast<T>(o[name.c_str()]);
   });
   c.save_path = get<std::string>(o, "save_path");
-  if (o.contains("cuda_graphs")) c.cuda_graphs = nb::cast<bool>(o["cuda_graphs"]);  // not a setting of the model
+  if (o.contains("cuda_graphs")) c.cuda_graphs = nb::cast<bool>(o["cuda_graphs"]);  // not settings of the model
+  if (o.contains("overlap_weight_gradients")) c.overlap_weight_gradients = nb::cast<bool>(o["overlap_weight_gradients"]);
   return c;
 }
 
