@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks, in one run on a CUDA machine, from the archive scripts/pack_device.sh made.
 #   scripts/device_check.sh [quick|full|tf32|sanitize]
-#     quick: GPU tests, bench_step, the reference run, tf32 and bf16 shuffled with and without --cuda-graphs, the Python
-#     CUDA-array tests; full: also the loader comparison and the PyTorch peers, predict and TensorBoard;
+#     quick: GPU tests, bench_step, the reference run, tf32 and bf16 shuffled with and without --cuda-graphs, bf16 with
+#     --pad-hidden 8 and 64 and with --overlap-weight-gradients, bench_step and bench_gemm in bf16, the all-reduce
+#     cost, the Python CUDA-array tests; full: also the loader comparison and the PyTorch peers, predict and TensorBoard;
 #     tf32: quick, then the loader comparison and the PyTorch peer with TF32 GEMMs;
 #     sanitize: quick, then the GPU op tests under compute-sanitizer (memcheck, racecheck, initcheck).
 # Logs go to $OUT (default /tmp/fasttab-device): all.log (everything printed) and the JSON/SVG outputs.
@@ -43,18 +44,9 @@ step 90 train-tf32-shuffle "$B/train" --precision tf32 --shuffle --epochs 3 --js
 step 90 train-tf32-shuffle-graphs "$B/train" --precision tf32 --shuffle --epochs 3 --cuda-graphs \
   --json "$OUT/train_tf32_graphs.json"
 step 120 train-reference-graphs "$B/train" --cuda-graphs --json "$OUT/train_reference_graphs.json"
-# Issue 10: the fixed cost of the gradient all-reduce (NCCL, one rank: docs/scaling.md's `a`).
-step 90 bench-step-all-reduce "$B/bench_step" --all-reduce --train-rows 1000000 --test-rows 100000 --repeats 50 \
-  --json "$OUT/bench_step_all_reduce.json"
-# bf16 on the tensor cores (bfloat16 storage, cublasGemmEx): the issue's 0.10 s/epoch target, with and without graphs.
-step 90 bench-step-bf16 "$B/bench_step" --precision bf16 --repeats 30 --json "$OUT/bench_step_bf16.json"
-# Issue 9, item 3: would cuBLASLt algorithms chosen by timing beat the engine's GEMM calls? (per GEMM of the step)
-step 90 bench-gemm-bf16 "$B/bench_gemm" --precision bf16 --json "$OUT/bench_gemm_bf16.json"
-# Item 2: would hidden widths padded to 304 or 320 (zero weights) make the GEMMs faster than 300's? (+2.7%, +13.8% FLOPs in the 300x300 GEMMs)
-step 60 bench-gemm-bf16-304 "$B/bench_gemm" --precision bf16 --hidden 304,304,304,304 --candidates 2 \
-  --json "$OUT/bench_gemm_bf16_304.json"
-step 60 bench-gemm-bf16-320 "$B/bench_gemm" --precision bf16 --hidden 320,320,320,320 --candidates 2 \
-  --json "$OUT/bench_gemm_bf16_320.json"
+# bf16 on the tensor cores (bfloat16 storage, cublasGemmEx): the issue's 0.10 s/epoch target, with and without
+# graphs, then items 2 and 3 in the engine. The whole-epoch figures first: a run cut short by the time limit
+# still has them.
 step 90 train-bf16-shuffle "$B/train" --precision bf16 --shuffle --epochs 3 --json "$OUT/train_bf16.json"
 step 90 train-bf16-shuffle-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --cuda-graphs \
   --json "$OUT/train_bf16_graphs.json"
@@ -68,6 +60,18 @@ step 90 train-bf16-shuffle-overlap "$B/train" --precision bf16 --shuffle --epoch
   --json "$OUT/train_bf16_overlap.json"
 step 90 train-bf16-shuffle-overlap-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --overlap-weight-gradients \
   --cuda-graphs --json "$OUT/train_bf16_overlap_graphs.json"
+# The bf16 step op by op, overlapped and captured, against the card's ceilings.
+step 90 bench-step-bf16 "$B/bench_step" --precision bf16 --repeats 30 --json "$OUT/bench_step_bf16.json"
+# Issue 10: the fixed cost of the gradient all-reduce (NCCL, one rank: docs/scaling.md's `a`).
+step 90 bench-step-all-reduce "$B/bench_step" --all-reduce --train-rows 1000000 --test-rows 100000 --repeats 50 \
+  --json "$OUT/bench_step_all_reduce.json"
+# Issue 9, item 3: would cuBLASLt algorithms chosen by timing beat the engine's GEMM calls? (per GEMM of the step)
+step 90 bench-gemm-bf16 "$B/bench_gemm" --precision bf16 --json "$OUT/bench_gemm_bf16.json"
+# Item 2: would hidden widths padded to 304 or 320 (zero weights) make the GEMMs faster than 300's? (+2.7%, +13.8% FLOPs in the 300x300 GEMMs)
+step 60 bench-gemm-bf16-304 "$B/bench_gemm" --precision bf16 --hidden 304,304,304,304 --candidates 2 \
+  --json "$OUT/bench_gemm_bf16_304.json"
+step 60 bench-gemm-bf16-320 "$B/bench_gemm" --precision bf16 --hidden 320,320,320,320 --candidates 2 \
+  --json "$OUT/bench_gemm_bf16_320.json"
 # Issue 11: CUDA arrays read in place by the Python package (needs numpy, scikit-learn and pytest on the GPU
 # machine's python3; the step's log says what is missing). When the carried module is for another Python version,
 # it is built here first (scripts/device_python: needs cmake, a C++ compiler, CUDA and nanobind there).
