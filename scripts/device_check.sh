@@ -33,7 +33,7 @@ step() {  # step LIMIT_S NAME COMMAND...
   timeout "$limit" "$@" 2>&1 | tee -a "$log"
   echo "===== $name: exit ${PIPESTATUS[0]} =====" | tee -a "$log"
 }
-step 10 libraries bash -c "ldd $B/train $B/tests/fasttab_gpu_tests | grep -E 'not found|nccl|cublas|mpi' | sort -u"
+step 10 libraries bash -c "ldd $B/train $B/fasttab_gpu_tests | grep -E 'not found|nccl|cublas|mpi' | sort -u"
 step 20 gpu nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
 step 240 gpu-tests "$B/fasttab_gpu_tests" --duration=true
 step 60 metrics-repeat bash -c "for i in \$(seq 20); do $B/fasttab_gpu_tests -tc='*multiclass and regression*' | grep -E 'ERROR|test cases'; done"
