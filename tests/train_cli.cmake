@@ -115,3 +115,12 @@ add_test(NAME train_cli.cuda_graphs_same_figures
           "-DCOMMAND=${_train};${_captured_args};--cuda-graphs" "-DSAME_AS=${_train};${_captured_args}"
           -DWORKDIR=${_cli_dir} -P ${CMAKE_CURRENT_LIST_FILE})
 set_tests_properties(train_cli.cuda_graphs_same_figures PROPERTIES LABELS cpu TIMEOUT 300)
+# --overlap-weight-gradients: the same figures (the CPU runs the side queue's work at the join); the JSON says how
+# the step ran.
+add_test(NAME train_cli.overlap_same_figures
+  COMMAND ${CMAKE_COMMAND} -DEXPECT=pass "-DREGEX=epoch   3 .* train loss"
+          "-DCOMMAND=${_train};${_captured_args};--overlap-weight-gradients;--json;overlap.json"
+          "-DSAME_AS=${_train};${_captured_args}" -DWORKDIR=${_cli_dir} -DJSON=overlap.json
+          "-DJSON_KEYS=precision;cuda_graphs;pad_hidden;overlap_weight_gradients" -P ${CMAKE_CURRENT_LIST_FILE})
+set_tests_properties(train_cli.overlap_same_figures PROPERTIES LABELS cpu TIMEOUT 300)
+train_cli_fail(pad_hidden_out_of_range "--pad-hidden: 0: must be a finite number in .1, 256." --device cpu --pad-hidden 0)

@@ -125,6 +125,10 @@ nlohmann::json result_json(const TrainConfig& c, const Dataset& d, const TrainRe
   j["lr"] = c.optimizer.lr;
   j["lr_schedule"] = name_of(c.schedule.kind);
   j["precision"] = name_of(c.precision);
+  // How the step ran (the same results bit for bit either way, except pad_hidden's order of sums).
+  j["cuda_graphs"] = c.cuda_graphs;
+  j["pad_hidden"] = c.pad_hidden;
+  j["overlap_weight_gradients"] = c.overlap_weight_gradients;
   j["shuffle"] = c.shuffle;
   j["seed"] = c.seed;
   j["epochs_requested"] = c.epochs;
