@@ -54,7 +54,7 @@ class CudaBackend final : public Backend {
     name_ = props.name;
     limits_ = device_limits(props);
     try {
-      main_ = make_lane();
+      main_ = make_lane(CUBLAS_DEFAULT_MATH);
       stream_ = main_.stream;
       cublas_ = main_.cublas;
       reduce_scratch_.ensure((kRowReducePartials + 8) * sizeof(double), stream_);
@@ -155,25 +155,23 @@ class CudaBackend final : public Backend {
       CUDA_CHECK(cudaStreamIsCapturing(main_.stream, &capturing));
       FASTTAB_REQUIRE(capturing == cudaStreamCaptureStatusNone, "on_side_queue: the side stream is created by its "
                       "first use, which cannot be inside a capture: run the work once directly first");
-      side_ = make_lane();
-      CUDA_CHECK(cudaEventCreateWithFlags(&fork_event_, cudaEventDisableTiming));
-      CUDA_CHECK(cudaEventCreateWithFlags(&join_event_, cudaEventDisableTiming));
-      CUBLAS_CHECK(cublasSetMathMode(side_.cublas, math_mode_));
+      if (fork_event_ == nullptr) CUDA_CHECK(cudaEventCreateWithFlags(&fork_event_, cudaEventDisableTiming));
+      if (join_event_ == nullptr) CUDA_CHECK(cudaEventCreateWithFlags(&join_event_, cudaEventDisableTiming));
+      side_ = make_lane(math_mode_);
     }
     CUDA_CHECK(cudaEventRecord(fork_event_, main_.stream));
     CUDA_CHECK(cudaStreamWaitEvent(side_.stream, fork_event_, 0));
+    side_pending_ = true;  // what `enqueue` enqueues, even if it throws halfway, is joined by the next join
+    struct BackOnMain {
+      CudaBackend& backend;
+      ~BackOnMain() {
+        backend.stream_ = backend.main_.stream;
+        backend.cublas_ = backend.main_.cublas;
+      }
+    } back_on_main{*this};
     stream_ = side_.stream;
     cublas_ = side_.cublas;
-    try {
-      enqueue();
-    } catch (...) {
-      stream_ = main_.stream;
-      cublas_ = main_.cublas;
-      throw;
-    }
-    stream_ = main_.stream;
-    cublas_ = main_.cublas;
-    side_pending_ = true;
+    enqueue();
   }
   void join_side_queue() override {
     if (!side_pending_) return;
@@ -367,13 +365,13 @@ class CudaBackend final : public Backend {
     void* workspace = nullptr;
   };
   static constexpr std::size_t kCublasWorkspaceBytes = std::size_t(32) << 20;
-  Lane make_lane() {
+  static Lane make_lane(cublasMath_t math_mode) {
     Lane lane;
     try {
       CUDA_CHECK(cudaStreamCreateWithFlags(&lane.stream, cudaStreamNonBlocking));
       CUBLAS_CHECK(cublasCreate(&lane.cublas));
       CUBLAS_CHECK(cublasSetStream(lane.cublas, lane.stream));
-      CUBLAS_CHECK(cublasSetMathMode(lane.cublas, CUBLAS_DEFAULT_MATH));
+      CUBLAS_CHECK(cublasSetMathMode(lane.cublas, math_mode));
       CUDA_CHECK(cudaMalloc(&lane.workspace, kCublasWorkspaceBytes));
       CUBLAS_CHECK(cublasSetWorkspace(lane.cublas, lane.workspace, kCublasWorkspaceBytes));
     } catch (...) {
