@@ -6,11 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "fasttab/dataset.hpp"
 #include "fasttab/names.hpp"
-#include "fasttab/synthetic.hpp"
 #include "fasttab/trainer.hpp"
 #include "gpu_test_support.hpp"
+#include "test_support.hpp"
 
 using namespace fasttab;
 
@@ -53,10 +52,7 @@ TEST_CASE("cuda --overlap-weight-gradients: the same run bit for bit, op by op a
   FASTTAB_REQUIRE_CUDA_DEVICE();
   auto gpu = gpu_test::make_gpu();
   auto run = [&](Precision precision, bool overlap, bool graphs) {
-    SyntheticSpec s;
-    s.rows = 20'000;
-    s.seed = 6;
-    Dataset d = split_train_test(make_synthetic(s).table, 4'000, "synthetic");
+    Dataset d = test::synthetic_split(20'000, 4'000, 6);
     TrainConfig c;
     c.model.hidden = {256, 256, 128};
     c.batch_size = 1024;

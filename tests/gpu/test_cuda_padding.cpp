@@ -5,11 +5,10 @@
 #include <cmath>
 #include <string>
 
-#include "fasttab/dataset.hpp"
 #include "fasttab/names.hpp"
-#include "fasttab/synthetic.hpp"
 #include "fasttab/trainer.hpp"
 #include "gpu_test_support.hpp"
+#include "test_support.hpp"
 
 using namespace fasttab;
 
@@ -54,10 +53,7 @@ TEST_CASE("cuda padded training run: the same losses every time, op by op or as 
   FASTTAB_REQUIRE_CUDA_DEVICE();
   auto gpu = gpu_test::make_gpu();
   auto run = [&](Precision precision, int multiple, bool graphs) {
-    SyntheticSpec s;
-    s.rows = 12'000;
-    s.seed = 5;
-    Dataset d = split_train_test(make_synthetic(s).table, 2'000, "synthetic");
+    Dataset d = test::synthetic_split(12'000, 2'000, 5);
     TrainConfig c;
     c.model.hidden = {60, 45};
     c.batch_size = 512;
