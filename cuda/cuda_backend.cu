@@ -55,15 +55,16 @@ class CudaBackend final : public Backend {
     limits_ = device_limits(props);
     try {
       main_ = make_lane(CUBLAS_DEFAULT_MATH);
-      stream_ = main_.stream;
-      cublas_ = main_.cublas;
-      reduce_scratch_.ensure((kRowReducePartials + 8) * sizeof(double), stream_);
-      column_scratch_.ensure(kInitialColumnPartials * sizeof(double), stream_);
+      reduce_scratch_.ensure((kRowReducePartials + 8) * sizeof(double), queue());
+      column_scratch_.ensure(kInitialColumnPartials * sizeof(double), queue());
     } catch (...) {
       destroy_lane(main_);
       throw;
     }
   }
+
+  CudaBackend(const CudaBackend&) = delete;  // lane_ points into the object itself
+  CudaBackend& operator=(const CudaBackend&) = delete;
 
   ~CudaBackend() override {
     if (side_.stream != nullptr) cudaStreamSynchronize(side_.stream);
@@ -111,45 +112,45 @@ class CudaBackend final : public Backend {
   }
   void copy_to_backend(void* dst, const void* host_src, std::size_t bytes) override {
     if (bytes == 0) return;
-    CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_));
-    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, queue()));
+    CUDA_CHECK(cudaStreamSynchronize(queue()));
   }
   void copy_to_host(void* host_dst, const void* src, std::size_t bytes) override {
     if (bytes == 0) return;
-    CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
-    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, queue()));
+    CUDA_CHECK(cudaStreamSynchronize(queue()));
   }
   // As the CPU backend: the padding of each destination row (dst_pitch - row_bytes bytes) is zeroed.
   void copy_rows_to_backend(void* dst, std::size_t dst_pitch, const void* host_src, std::size_t src_pitch,
                             std::size_t row_bytes, std::size_t rows) override {
     copy_rows("copy_rows_to_backend", dst, dst_pitch, host_src, src_pitch, row_bytes, rows, cudaMemcpyHostToDevice);
-    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    CUDA_CHECK(cudaStreamSynchronize(queue()));
   }
   void copy_within(void* dst, const void* src, std::size_t bytes) override {
     if (bytes == 0) return;
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, queue()));
   }
   void copy_rows_within(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
                         std::size_t row_bytes, std::size_t rows) override {
     copy_rows("copy_rows_within", dst, dst_pitch, src, src_pitch, row_bytes, rows, cudaMemcpyDeviceToDevice);
   }
   bool can_read(const void* pointer) const override { return cuda_pointer_device(pointer) == device_; }
-  void fill(float* dst, float value, std::size_t count) override { fasttab::fill(dst, value, count, limits_, stream_); }
+  void fill(float* dst, float value, std::size_t count) override { fasttab::fill(dst, value, count, limits_, queue()); }
   void scale(float* values, float factor, std::size_t count) override {
-    fasttab::scale(values, factor, count, limits_, stream_);
+    fasttab::scale(values, factor, count, limits_, queue());
   }
-  void increment_counter(std::uint32_t* counter) override { fasttab::increment_counter(counter, stream_); }
+  void increment_counter(std::uint32_t* counter) override { fasttab::increment_counter(counter, queue()); }
   void synchronize() override {
     if (side_.stream != nullptr) CUDA_CHECK(cudaStreamSynchronize(side_.stream));
     CUDA_CHECK(cudaStreamSynchronize(main_.stream));
   }
 
   // ---- the side queue -----------------------------------------------------------------------------------------
-  // The side lane waits for an event recorded on the main stream; while `enqueue` runs, stream_ and cublas_ (which
-  // every op uses) are the side lane's; join records an event on the side stream for the main one to wait on. The
-  // same events order the two streams inside a capture (the side stream joins the graph through them).
+  // The side lane waits for an event recorded on the main stream; while `enqueue` runs, lane_ (whose stream and
+  // cuBLAS handle every op uses) is the side lane; join records an event on the side stream for the main one to
+  // wait on. The same events order the two streams inside a capture (the side stream joins the graph through them).
   void on_side_queue(const std::function<void()>& enqueue) override {
-    FASTTAB_REQUIRE(stream_ == main_.stream, "on_side_queue: already on the side queue");
+    FASTTAB_REQUIRE(lane_ == &main_, "on_side_queue: already on the side queue");
     if (side_.stream == nullptr) {
       cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
       CUDA_CHECK(cudaStreamIsCapturing(main_.stream, &capturing));
@@ -164,13 +165,9 @@ class CudaBackend final : public Backend {
     side_pending_ = true;  // what `enqueue` enqueues, even if it throws halfway, is joined by the next join
     struct BackOnMain {
       CudaBackend& backend;
-      ~BackOnMain() {
-        backend.stream_ = backend.main_.stream;
-        backend.cublas_ = backend.main_.cublas;
-      }
+      ~BackOnMain() { backend.lane_ = &backend.main_; }
     } back_on_main{*this};
-    stream_ = side_.stream;
-    cublas_ = side_.cublas;
+    lane_ = &side_;
     enqueue();
   }
   void join_side_queue() override {
@@ -195,22 +192,22 @@ class CudaBackend final : public Backend {
 
   std::unique_ptr<CapturedWork> capture(std::function<void()> enqueue) override {
     // cuBLAS does not allocate while the stream is captured: each handle has its own workspace from its creation.
-    CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    CUDA_CHECK(cudaStreamBeginCapture(queue(), cudaStreamCaptureModeThreadLocal));
     cudaGraph_t graph = nullptr;
     try {
       enqueue();
     } catch (...) {
-      cudaStreamEndCapture(stream_, &graph);  // ends the failed capture; its error is the one thrown
+      cudaStreamEndCapture(queue(), &graph);  // ends the failed capture; its error is the one thrown
       if (graph != nullptr) cudaGraphDestroy(graph);
       cudaGetLastError();
       throw;
     }
-    CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+    CUDA_CHECK(cudaStreamEndCapture(queue(), &graph));
     cudaGraphExec_t exec = nullptr;
     const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
     CUDA_CHECK(instantiated);
-    return std::make_unique<GraphWork>(exec, stream_);
+    return std::make_unique<GraphWork>(exec, queue());
   }
 
   // ---- dense algebra ----------------------------------------------------------------------------------------
@@ -218,7 +215,7 @@ class CudaBackend final : public Backend {
             int ldb, float beta, float* c, int ldc) override {
     check_gemm_shape("gemm", trans_a, trans_b, m, n, k, lda, ldb, ldc);
     if (m == 0 || n == 0) return;
-    CUBLAS_CHECK(cublasSgemm(cublas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
+    CUBLAS_CHECK(cublasSgemm(blas(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
                              k, &alpha, b, ldb, a, lda, &beta, c, ldc));
   }
   // tf32: the float32 GEMMs above on TF32 tensor cores. bf16's GEMMs are gemm_bf16's (tensor cores whatever the mode).
@@ -230,7 +227,7 @@ class CudaBackend final : public Backend {
 
   // ---- bfloat16 storage -------------------------------------------------------------------------------------
   void convert_to_bf16(const float* src, int rows, int cols, int ld_src, bfloat16* dst, int ld_dst) override {
-    fasttab::convert_to_bf16(src, rows, cols, ld_src, device_bf16(dst), ld_dst, limits_, stream_);
+    fasttab::convert_to_bf16(src, rows, cols, ld_src, device_bf16(dst), ld_dst, limits_, queue());
   }
   // As gemm(), through cublasGemmEx: bfloat16 A and B, float32 C, float32 accumulation (CUBLAS_COMPUTE_32F), the
   // heuristic's algorithm (CUBLAS_GEMM_DEFAULT: tensor-core kernels on sm_80 and later).
@@ -238,7 +235,7 @@ class CudaBackend final : public Backend {
                  const bfloat16* b, int ldb, float beta, float* c, int ldc) override {
     check_gemm_shape("gemm_bf16", trans_a, trans_b, m, n, k, lda, ldb, ldc);
     if (m == 0 || n == 0) return;
-    CUBLAS_CHECK(cublasGemmEx(cublas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
+    CUBLAS_CHECK(cublasGemmEx(blas(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
                               k, &alpha, b, CUDA_R_16BF, ldb, a, CUDA_R_16BF, lda, &beta, c, CUDA_R_32F, ldc,
                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
@@ -246,7 +243,7 @@ class CudaBackend final : public Backend {
                                             Activation act, float dropout_p, DropoutKey key, bfloat16* out,
                                             int ld_out) override {
     fasttab::bias_activation_dropout_forward_bf16(z, rows, cols, ld_z, bias, act, dropout_p, key, device_bf16(out),
-                                                  ld_out, limits_, stream_);
+                                                  ld_out, limits_, queue());
   }
   // The fused pass where the shape takes it (hidden widths 4k up to 1024), else the element pass (which writes the
   // float32 dL/dz into grad as well) and the bias gradient of grad.
@@ -255,81 +252,81 @@ class CudaBackend final : public Backend {
                                                       DropoutKey key, float* bias_grad, bfloat16* grad_z,
                                                       int ld_grad_z) override {
     const std::size_t partials_count = fused_backward_partials(rows, cols, limits_);
-    double* partials = partials_count ? column_scratch_.ensure_as<double>(partials_count, stream_) : nullptr;
+    double* partials = partials_count ? column_scratch_.ensure_as<double>(partials_count, queue()) : nullptr;
     if (fasttab::activation_dropout_backward_bias_gradient_bf16(grad, ld_grad, device_bf16(out), ld_out, rows, cols,
                                                                 act, dropout_p, key, bias_grad, device_bf16(grad_z),
-                                                                ld_grad_z, partials, limits_, stream_))
+                                                                ld_grad_z, partials, limits_, queue()))
       return;
     fasttab::activation_dropout_backward_to_bf16(grad, ld_grad, device_bf16(out), ld_out, rows, cols, act, dropout_p,
-                                                 key, device_bf16(grad_z), ld_grad_z, limits_, stream_);
+                                                 key, device_bf16(grad_z), ld_grad_z, limits_, queue());
     bias_gradient(grad, rows, cols, ld_grad, bias_grad);
   }
 
   // ---- the MLP's element-wise ops -------------------------------------------------------------------------
   void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias, Activation act,
                                        float dropout_p, DropoutKey key) override {
-    fasttab::bias_activation_dropout_forward(z, rows, cols, ld, bias, act, dropout_p, key, limits_, stream_);
+    fasttab::bias_activation_dropout_forward(z, rows, cols, ld, bias, act, dropout_p, key, limits_, queue());
   }
   void activation_dropout_backward(float* grad, const float* out, int rows, int cols, int ld, Activation act,
                                    float dropout_p, DropoutKey key) override {
-    fasttab::activation_dropout_backward(grad, out, rows, cols, ld, act, dropout_p, key, limits_, stream_);
+    fasttab::activation_dropout_backward(grad, out, rows, cols, ld, act, dropout_p, key, limits_, queue());
   }
   void activation_dropout_backward_bias_gradient(float* grad, const float* out, int rows, int cols, int ld,
                                                  Activation act, float dropout_p, DropoutKey key,
                                                  float* bias_grad) override {
     const std::size_t partials_count = fused_backward_partials(rows, cols, limits_);
-    double* partials = partials_count ? column_scratch_.ensure_as<double>(partials_count, stream_) : nullptr;
+    double* partials = partials_count ? column_scratch_.ensure_as<double>(partials_count, queue()) : nullptr;
     if (!fasttab::activation_dropout_backward_bias_gradient(grad, out, rows, cols, ld, act, dropout_p, key, bias_grad,
-                                                            partials, limits_, stream_))
+                                                            partials, limits_, queue()))
       Backend::activation_dropout_backward_bias_gradient(grad, out, rows, cols, ld, act, dropout_p, key, bias_grad);
   }
   void bias_gradient(const float* grad, int rows, int cols, int ld, float* bias_grad) override {
-    double* partials = column_scratch_.ensure_as<double>(column_sums_partials(rows, cols, limits_), stream_);
-    fasttab::bias_gradient(grad, rows, cols, ld, bias_grad, partials, limits_, stream_);
+    double* partials = column_scratch_.ensure_as<double>(column_sums_partials(rows, cols, limits_), queue());
+    fasttab::bias_gradient(grad, rows, cols, ld, bias_grad, partials, limits_, queue());
   }
   void loss_forward_backward(Task task, const float* outputs, int rows, int width, int ld, const float* labels,
                              float* grad, float* loss) override {
-    fasttab::loss_forward_backward(task, outputs, rows, width, ld, labels, grad, loss, reduce_partials(), stream_);
+    fasttab::loss_forward_backward(task, outputs, rows, width, ld, labels, grad, loss, reduce_partials(), queue());
   }
   void optimizer_update(const OptimizerUpdate& update, float* params, const float* grads, float* state1,
                         float* state2, std::size_t count) override {
-    fasttab::optimizer_update(update, params, grads, state1, state2, count, limits_, stream_);
+    fasttab::optimizer_update(update, params, grads, state1, state2, count, limits_, queue());
   }
 
   // ---- categorical embeddings ------------------------------------------------------------------------------
   void embed_inputs(const float* x, int ld_x, int rows, const InputLayout& layout, const float* tables, float* e,
                     int ld_e) override {
-    fasttab::embed_inputs(x, ld_x, rows, layout, tables, e, ld_e, limits_, stream_);
+    fasttab::embed_inputs(x, ld_x, rows, layout, tables, e, ld_e, limits_, queue());
   }
   void embedding_gradient(const float* x, int ld_x, int rows, const InputLayout& layout, const float* grad_e, int ld_g,
                           float* table_grads) override {
-    fasttab::embedding_gradient(x, ld_x, rows, layout, grad_e, ld_g, table_grads, embedding_, limits_, stream_);
+    fasttab::embedding_gradient(x, ld_x, rows, layout, grad_e, ld_g, table_grads, embedding_, limits_, queue());
   }
 
   // ---- data movement --------------------------------------------------------------------------------------
   void gather_rows(const float* features, int ld, const float* labels, const std::uint32_t* indices,
                    std::int64_t count, float* out_features, float* out_labels) override {
-    fasttab::gather_rows(features, ld, labels, indices, count, out_features, out_labels, limits_, stream_);
+    fasttab::gather_rows(features, ld, labels, indices, count, out_features, out_labels, limits_, queue());
   }
   void random_permutation(std::uint64_t seed, std::uint32_t epoch, std::uint32_t n, std::uint32_t* out) override {
-    fasttab::random_permutation(seed, epoch, n, out, permutation_, stream_);
+    fasttab::random_permutation(seed, epoch, n, out, permutation_, queue());
   }
 
   // ---- statistics -----------------------------------------------------------------------------------------
   Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, int ld,
                    const float* labels) override {
-    return fasttab::evaluate(task, outputs, rows, width, ld, labels, metrics_, stream_);
+    return fasttab::evaluate(task, outputs, rows, width, ld, labels, metrics_, queue());
   }
   std::int64_t find_nonfinite(const float* values, std::int64_t count) override {
-    return fasttab::find_nonfinite(values, count, nonfinite_, limits_, stream_);
+    return fasttab::find_nonfinite(values, count, nonfinite_, limits_, queue());
   }
   void column_moments(const float* table, std::int64_t rows, int cols, int ld, double* host_mean,
                       double* host_std) override {
-    fasttab::column_moments(table, rows, cols, ld, host_mean, host_std, moments_, limits_, stream_);
+    fasttab::column_moments(table, rows, cols, ld, host_mean, host_std, moments_, limits_, queue());
   }
   void standardize_columns(float* table, std::int64_t rows, int cols, int ld, const float* mean,
                            const float* inv_std) override {
-    fasttab::standardize_columns(table, rows, cols, ld, mean, inv_std, limits_, stream_);
+    fasttab::standardize_columns(table, rows, cols, ld, mean, inv_std, limits_, queue());
   }
 
  private:
@@ -352,8 +349,8 @@ class CudaBackend final : public Backend {
     if (rows == 0 || dst_pitch == 0) return;
     if (dst_pitch > row_bytes)
       CUDA_CHECK(cudaMemset2DAsync(static_cast<char*>(dst) + row_bytes, dst_pitch, 0, dst_pitch - row_bytes, rows,
-                                   stream_));
-    if (row_bytes > 0) CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, row_bytes, rows, kind, stream_));
+                                   queue()));
+    if (row_bytes > 0) CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, row_bytes, rows, kind, queue()));
   }
 
   // A stream and the cuBLAS handle bound to it, with a fixed workspace in place of the one cuBLAS manages: 32 MiB,
@@ -388,7 +385,7 @@ class CudaBackend final : public Backend {
   }
 
   // kRowReducePartials doubles of per-block partials, then 8 doubles of results (allocated in the constructor).
-  double* reduce_partials() { return reduce_scratch_.ensure_as<double>(kRowReducePartials + 8, stream_); }
+  double* reduce_partials() { return reduce_scratch_.ensure_as<double>(kRowReducePartials + 8, queue()); }
 
   std::string name_;
   DeviceLimits limits_;  // SM count and threads per SM, for the launchers' grid sizes
@@ -397,8 +394,9 @@ class CudaBackend final : public Backend {
   cudaEvent_t fork_event_ = nullptr, join_event_ = nullptr;
   bool side_pending_ = false;  // side-queue work not yet joined
   cublasMath_t math_mode_ = CUBLAS_DEFAULT_MATH;
-  cudaStream_t stream_ = nullptr;    // where ops are enqueued: main_'s, or side_'s inside on_side_queue
-  cublasHandle_t cublas_ = nullptr;  // the handle bound to stream_
+  const Lane* lane_ = &main_;  // where ops are enqueued: main_, or side_ inside on_side_queue
+  cudaStream_t queue() const { return lane_->stream; }  // the stream every op is enqueued on now
+  cublasHandle_t blas() const { return lane_->cublas; }  // the cuBLAS handle bound to it
   DeviceWorkspace reduce_scratch_;
   DeviceWorkspace column_scratch_;
   DeviceWorkspace moments_;

@@ -172,6 +172,20 @@ double Mlp::bytes_needed(const MlpSpec& user_spec, int max_rows, Precision preci
   return sizeof(float) * floats + sizeof(bfloat16) * halves;
 }
 
+namespace {
+
+// Layer l's weight-gradient GEMM reads dL/dz_l and layer l's input, which the rest of the backward pass leaves
+// alone (one gradient buffer per layer), and writes dW_l, which nothing reads before the pass ends: so it may run
+// on the side queue beside the rest, joined at the end of the pass (`gemm` holds its operands by value). Called
+// directly otherwise: no std::function is made on that path.
+template <typename Gemm>
+void weight_gradient(Backend& backend, bool on_side_queue, const Gemm& gemm) {
+  if (on_side_queue) backend.on_side_queue(gemm);
+  else gemm();
+}
+
+}  // namespace
+
 InputLayout Mlp::input_layout() const {
   return InputLayout{input_columns_.data(), device_input_columns_.data(), layout_.inputs, layout_.input_width()};
 }
@@ -221,16 +235,19 @@ std::vector<float> Mlp::unpad_parameters(const std::vector<float>& padded) const
   return user;
 }
 
-void Mlp::set_parameters(const std::vector<float>& host_parameters) {
-  const std::vector<float> padded = pad_parameters(host_parameters);
-  backend_.copy_to_backend(parameters_.data(), padded.data(), parameters_.bytes());
-}
-
-std::vector<float> Mlp::get_parameters() const {
-  std::vector<float> host(parameters_.size());
-  backend_.copy_to_host(host.data(), parameters_.data(), parameters_.bytes());
+std::vector<float> Mlp::download(const float* values) const {
+  std::vector<float> host(parameter_count());
+  backend_.copy_to_host(host.data(), values, host.size() * sizeof(float));
   return unpad_parameters(host);
 }
+
+void Mlp::upload(const std::vector<float>& user, float* values) const {
+  const std::vector<float> padded = pad_parameters(user);
+  backend_.copy_to_backend(values, padded.data(), padded.size() * sizeof(float));
+}
+
+void Mlp::set_parameters(const std::vector<float>& host_parameters) { upload(host_parameters, parameters_.data()); }
+std::vector<float> Mlp::get_parameters() const { return download(parameters_.data()); }
 
 const float* Mlp::forward(const float* x, int ld_x, int rows, bool training, DropoutKey key, float* outputs) {
   if (bf16()) convert_weights();
@@ -276,8 +293,8 @@ void Mlp::forward_fp32(const float* input, int ld_in, int rows, bool training, D
     DropoutKey layer_key = key;
     layer_key.layer = static_cast<std::uint32_t>(l);
     const float p = training ? spec_.dropout_after(l) : 0.0f;
-    backend_.bias_activation_dropout_forward(z, rows, units, out, b, l == last ? Activation::identity : spec_.activation,
-                                             p, layer_key);
+    const Activation act = l == last ? Activation::identity : spec_.activation;
+    backend_.bias_activation_dropout_forward(z, rows, units, out, b, act, p, layer_key);
     input = z;
     ld_in = out;
   }
@@ -340,7 +357,7 @@ void Mlp::backward_fp32(const float* x, int ld_x, int rows, float* grad_outputs,
     const float* w = parameters_.data() + layout_.weight_offset(l);
     float* dw = gradients_.data() + layout_.weight_offset(l);
     // dW[out, in] = grad[rows, out]^T input[rows, in]
-    weight_gradient([this, out, in, rows, grad, input, ld_in, dw] {
+    weight_gradient(backend_, overlap_weight_gradients_, [this, out, in, rows, grad, input, ld_in, dw] {
       backend_.gemm(true, false, out, in, rows, 1.0f, grad, out, input, ld_in, 0.0f, dw, in);
     });
     if (l == 0) {
@@ -377,7 +394,7 @@ void Mlp::backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs,
     const bfloat16* w = weights16_.data() + weight16_offset(l);
     // dW[out, in] = g16[rows, out]^T input16[rows, in], float32
     float* dw = gradients_.data() + layout_.weight_offset(l);
-    weight_gradient([this, out, in, rows, g16, input16, dw] {
+    weight_gradient(backend_, overlap_weight_gradients_, [this, out, in, rows, g16, input16, dw] {
       backend_.gemm_bf16(true, false, out, in, rows, 1.0f, g16, bf16_ld(out), input16, bf16_ld(in), 0.0f, dw, in);
     });
     // d(input)[rows, in] = g16 W16 (float32): the first layer's only where it feeds embedding tables.
@@ -397,14 +414,6 @@ void Mlp::backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs,
         gradients_.data() + layout_.bias_offset(l - 1), grad16_[std::size_t(l - 1)].data(), bf16_ld(in));
   }
   if (overlap_weight_gradients_) backend_.join_side_queue();
-}
-
-// Layer l's weight-gradient GEMM reads dL/dz_l and layer l's input, which the rest of the backward pass leaves
-// alone (one gradient buffer per layer), and writes dW_l, which nothing reads before the pass ends: so it may run
-// on the side queue beside the rest, joined at the end of the pass (`gemm` holds its operands by value).
-void Mlp::weight_gradient(const std::function<void()>& gemm) {
-  if (overlap_weight_gradients_) backend_.on_side_queue(gemm);
-  else gemm();
 }
 
 }  // namespace fasttab

@@ -355,27 +355,14 @@ void TrainingRun::restore_best_parameters() {
   backend_.copy_within(mlp_.parameters(), best_parameters_.data(), best_parameters_.bytes());
 }
 
-// A vector of the model's flat layout (padded with --pad-hidden) from the backend, in the user's model's layout.
-std::vector<float> TrainingRun::unpadded_from_backend(const BackendBuffer<float>& values) {
-  std::vector<float> host(values.size());
-  backend_.copy_to_host(host.data(), values.data(), values.bytes());
-  return mlp_.unpad_parameters(host);
-}
-
-// The reverse: a vector of the user's model's layout into backend memory of the model's flat layout.
-void TrainingRun::padded_to_backend(const std::vector<float>& values, BackendBuffer<float>& dst) {
-  const std::vector<float> padded = mlp_.pad_parameters(values);
-  backend_.copy_to_backend(dst.data(), padded.data(), dst.bytes());
-}
-
-// Checkpoints hold the model the user asked for: the padding of --pad-hidden is dropped here and restored as
-// zeros by load_state (it is zero in the parameters and the optimiser state alike).
+// Checkpoints hold the model the user asked for: the padding of --pad-hidden is dropped here (Mlp::download) and
+// restored as zeros by load_state (Mlp::upload); it is zero in the parameters and the optimiser state alike.
 void TrainingRun::save_state(TrainingState& s) {
   s.parameters = mlp_.get_parameters();
-  s.optimizer_state1 = unpadded_from_backend(optimizer_.state1());
-  s.optimizer_state2 = unpadded_from_backend(optimizer_.state2());
+  s.optimizer_state1 = mlp_.download(optimizer_.state1().data());
+  s.optimizer_state2 = mlp_.download(optimizer_.state2().data());
   s.best_parameters.clear();
-  if (best_parameters_.size() > 0) s.best_parameters = unpadded_from_backend(best_parameters_);
+  if (best_parameters_.size() > 0) s.best_parameters = mlp_.download(best_parameters_.data());
   s.standardization = standardization_;
   s.target = target_;
 }
@@ -389,14 +376,14 @@ void TrainingRun::load_state(const TrainingState& s) {
                   ") is not this run's (log ", target_.log ? "on" : "off", ", mean ", target_.mean, ", std ",
                   target_.std, "); resume with the --standardize-target, --log-target and data it was saved with");
   mlp_.set_parameters(s.parameters);
-  padded_to_backend(s.optimizer_state1, optimizer_.state1());
-  padded_to_backend(s.optimizer_state2, optimizer_.state2());
+  mlp_.upload(s.optimizer_state1, optimizer_.state1().data());
+  mlp_.upload(s.optimizer_state2, optimizer_.state2().data());
   optimizer_.set_steps_done(s.progress.steps_done);
   if (config_.cuda_graphs) write_step_counter(s.progress.steps_done);
   if (best_parameters_.size() > 0) {
     FASTTAB_REQUIRE(s.best_parameters.size() == config_.model.parameter_count(),
                     "the checkpoint holds no best weights for early stopping");
-    padded_to_backend(s.best_parameters, best_parameters_);
+    mlp_.upload(s.best_parameters, best_parameters_.data());
   }
 }
 

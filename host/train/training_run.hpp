@@ -108,8 +108,6 @@ class TrainingRun {
   void upload_and_standardize(const Dataset& data);
   void view_tables(const Dataset& data);
   void keep_category_codes();
-  std::vector<float> unpadded_from_backend(const BackendBuffer<float>& values);
-  void padded_to_backend(const std::vector<float>& values, BackendBuffer<float>& dst);
 
   Backend& backend_;
   Communicator& comm_;

@@ -17,7 +17,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "fasttab/backend.hpp"
@@ -121,7 +120,11 @@ class Mlp {
   // The user's model (spec().parameter_count() values) in and out; padded internally.
   void set_parameters(const std::vector<float>& host_parameters);
   std::vector<float> get_parameters() const;
-  // A vector in spec()'s flat layout into layout()'s (zeros in the padding), and back.
+  // Any vector of the flat layout in backend memory (parameter_count() values: the parameters, the optimiser's
+  // state, a copy of the weights) to the host in spec()'s layout, and back (zeros in the padding).
+  std::vector<float> download(const float* values) const;
+  void upload(const std::vector<float>& user, float* values) const;
+  // A host vector in spec()'s flat layout into layout()'s (zeros in the padding), and back.
   std::vector<float> pad_parameters(const std::vector<float>& user) const;
   std::vector<float> unpad_parameters(const std::vector<float>& padded) const;
 
@@ -157,7 +160,6 @@ class Mlp {
   Precision precision_;
   bool bf16() const { return precision_ == Precision::bf16; }
   bool overlap_weight_gradients_ = false;
-  void weight_gradient(const std::function<void()>& gemm);  // on the side queue when overlapping
   BackendBuffer<float> parameters_, gradients_;
   BackendBuffer<float> outputs_;                   // the last layer's outputs [max_rows, outputs] (float32)
   // With embeddings: the assembled first-layer input e [max_rows, input_width] of the last forward pass, and x's
