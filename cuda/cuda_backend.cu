@@ -22,6 +22,7 @@
 #include "cuda/ops/column_stats.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/device_workspace.cuh"
+#include "cuda/lt_matmul.cuh"
 #include "cuda/ops/fill.cuh"
 #include "cuda/ops/find_nonfinite.cuh"
 #include "cuda/ops/embedding.cuh"
@@ -215,15 +216,22 @@ class CudaBackend final : public Backend {
             int ldb, float beta, float* c, int ldc) override {
     check_gemm_shape("gemm", trans_a, trans_b, m, n, k, lda, ldb, ldc);
     if (m == 0 || n == 0) return;
+    if (through_lt(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, precision_)) return;
     CUBLAS_CHECK(cublasSgemm(blas(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
                              k, &alpha, b, ldb, a, lda, &beta, c, ldc));
   }
   // tf32: the float32 GEMMs above on TF32 tensor cores. bf16's GEMMs are gemm_bf16's (tensor cores whatever the mode).
   void set_precision(Precision precision) override {
+    precision_ = precision == Precision::tf32 ? Precision::tf32 : Precision::fp32;  // of gemm(); gemm_bf16 is bf16
     math_mode_ = precision == Precision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
     CUBLAS_CHECK(cublasSetMathMode(main_.cublas, math_mode_));
     if (side_.cublas != nullptr) CUBLAS_CHECK(cublasSetMathMode(side_.cublas, math_mode_));
   }
+  void set_gemm_library(GemmLibrary library) override {
+    gemm_library_ = library;
+    if (library != GemmLibrary::cublas && !lt_) lt_ = std::make_unique<LtMatmul>();
+  }
+  std::vector<GemmPlan> gemm_plans() const override { return lt_ ? lt_->reports() : std::vector<GemmPlan>{}; }
 
   // ---- bfloat16 storage -------------------------------------------------------------------------------------
   void convert_to_bf16(const float* src, int rows, int cols, int ld_src, bfloat16* dst, int ld_dst) override {
@@ -235,6 +243,7 @@ class CudaBackend final : public Backend {
                  const bfloat16* b, int ldb, float beta, float* c, int ldc) override {
     check_gemm_shape("gemm_bf16", trans_a, trans_b, m, n, k, lda, ldb, ldc);
     if (m == 0 || n == 0) return;
+    if (through_lt(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Precision::bf16)) return;
     CUBLAS_CHECK(cublasGemmEx(blas(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
                               k, &alpha, b, CUDA_R_16BF, ldb, a, CUDA_R_16BF, lda, &beta, c, CUDA_R_32F, ldc,
                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
@@ -340,6 +349,20 @@ class CudaBackend final : public Backend {
     FASTTAB_REQUIRE(ldb >= (min_ldb > 1 ? min_ldb : 1), op, ": ldb ", ldb, " < ", min_ldb);
     FASTTAB_REQUIRE(ldc >= n, op, ": ldc ", ldc, " < n ", n);
   }
+  // --gemm cublaslt, cublaslt-timed: the GEMM through its cuBLASLt plan, on the current lane with its workspace.
+  // False (nothing enqueued) under cublas, or when cuBLASLt offers no algorithm for the shape: the caller's cuBLAS
+  // call runs it.
+  bool through_lt(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const void* a, int lda, const void* b,
+                  int ldb, float beta, float* c, int ldc, Precision precision) {
+    if (gemm_library_ == GemmLibrary::cublas) return false;
+    LtGemmShape shape;
+    shape.trans_a = trans_a, shape.trans_b = trans_b;
+    shape.m = m, shape.n = n, shape.k = k, shape.lda = lda, shape.ldb = ldb, shape.ldc = ldc;
+    shape.precision = precision;
+    shape.align_a = pointer_alignment(a), shape.align_b = pointer_alignment(b), shape.align_c = pointer_alignment(c);
+    return lt_->run(shape, gemm_library_ == GemmLibrary::cublaslt_timed, alpha, a, b, beta, c, lane_->workspace,
+                    kCublasWorkspaceBytes, queue());
+  }
   // Enqueues rows x row_bytes from rows src_pitch apart to device rows dst_pitch apart (`kind`: from the host or
   // within the device), the padding of each destination row zeroed.
   void copy_rows(const char* op, void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
@@ -394,6 +417,9 @@ class CudaBackend final : public Backend {
   cudaEvent_t fork_event_ = nullptr, join_event_ = nullptr;
   bool side_pending_ = false;  // side-queue work not yet joined
   cublasMath_t math_mode_ = CUBLAS_DEFAULT_MATH;
+  Precision precision_ = Precision::fp32;           // of gemm(): fp32 or tf32
+  GemmLibrary gemm_library_ = GemmLibrary::cublas;
+  std::unique_ptr<LtMatmul> lt_;                   // the cuBLASLt plans (created by set_gemm_library)
   const Lane* lane_ = &main_;  // where ops are enqueued: main_, or side_ inside on_side_queue
   cudaStream_t queue() const { return lane_->stream; }  // the stream every op is enqueued on now
   cublasHandle_t blas() const { return lane_->cublas; }  // the cuBLAS handle bound to it

@@ -108,6 +108,14 @@ add_test(NAME train_cli.bf16_predict
           "-DCOMMAND=${PROJECT_BINARY_DIR}/predict;--device;cpu;--model;bf16.ckpt;--data;bf16.npy;--out;bf16_predictions.csv"
           -DWORKDIR=${_cli_dir} -P ${CMAKE_CURRENT_LIST_FILE})
 set_tests_properties(train_cli.bf16_predict PROPERTIES LABELS cpu TIMEOUT 300 FIXTURES_REQUIRED bf16_model)
+# --gemm: the checkpoint records the GEMM library (it decides the bits of a GPU run): resuming with another is
+# refused, naming the flag; an unknown library is refused.
+train_cli_fail(gemm_unknown "--gemm" --device cpu --gemm cutlass)
+add_test(NAME train_cli.gemm_resume_other_library
+  COMMAND ${CMAKE_COMMAND} -DEXPECT=fail "-DREGEX=gemm \\(--gemm\\) is \"cublas\" in the checkpoint but \"cublaslt\""
+          "-DCOMMAND=${_train};--device;cpu;--rows;6000;--epochs;3;--batch-size;256;--hidden;16;--precision;bf16;--resume;bf16.ckpt;--gemm;cublaslt"
+          -DWORKDIR=${_cli_dir} -P ${CMAKE_CURRENT_LIST_FILE})
+set_tests_properties(train_cli.gemm_resume_other_library PROPERTIES LABELS cpu TIMEOUT 300 FIXTURES_REQUIRED bf16_model)
 # --cuda-graphs on the CPU backend (the captured step called again each step): the same figures as without it.
 set(_captured_args "--device;cpu;--rows;8000;--epochs;3;--batch-size;256;--hidden;32;--dropout;0.3;--shuffle")
 add_test(NAME train_cli.cuda_graphs_same_figures
@@ -121,6 +129,6 @@ add_test(NAME train_cli.overlap_same_figures
   COMMAND ${CMAKE_COMMAND} -DEXPECT=pass "-DREGEX=epoch   3 .* train loss"
           "-DCOMMAND=${_train};${_captured_args};--overlap-weight-gradients;--json;overlap.json"
           "-DSAME_AS=${_train};${_captured_args}" -DWORKDIR=${_cli_dir} -DJSON=overlap.json
-          "-DJSON_KEYS=precision;cuda_graphs;pad_hidden;overlap_weight_gradients" -P ${CMAKE_CURRENT_LIST_FILE})
+          "-DJSON_KEYS=precision;gemm;cuda_graphs;pad_hidden;overlap_weight_gradients" -P ${CMAKE_CURRENT_LIST_FILE})
 set_tests_properties(train_cli.overlap_same_figures PROPERTIES LABELS cpu TIMEOUT 300)
 train_cli_fail(pad_hidden_out_of_range "--pad-hidden: 0: must be a finite number in .1, 256." --device cpu --pad-hidden 0)

@@ -3,8 +3,9 @@
 // whether choosing cuBLASLt algorithms by timing would pay, and for which GEMMs (the weight gradients, 300 x 300
 // outputs over k = the batch, are the suspects: few output tiles unless the algorithm splits k).
 //
-// Per GEMM: the engine's time (cublasSgemm under fp32/tf32, cublasGemmEx with bfloat16 inputs under bf16, as
-// CudaBackend::gemm and gemm_bf16 call them), the heuristic's first algorithm, and the fastest one, with its
+// Per GEMM: the engine's time under --gemm cublas (cublasSgemm under fp32/tf32, cublasGemmEx with bfloat16 inputs
+// under bf16, as CudaBackend::gemm and gemm_bf16 call them), the heuristic's first algorithm (--gemm cublaslt, through
+// the engine's own cuda/lt_matmul.cuh), and the fastest one, with its
 // configuration (tile, stages, split-k, reduction scheme) and whether its result has the engine's bits (a choice
 // by timing that changes the bits would change a run's results). Then the totals per step and per epoch, and the
 // step's GEMMs back to back against the weight gradients on a second stream (item 3's other idea, as a bound). Every
@@ -30,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cuda/cuda_check.cuh"
+#include "cuda/lt_matmul.cuh"
 #include "fasttab/fasttab.hpp"
 #include "fasttab/names.hpp"
 #include "host/backend/reference_math.hpp"
@@ -133,52 +135,13 @@ struct DeviceOperand {
   }
 };
 
-// The cuBLASLt description of one GEMM. Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: cuBLASLt's
-// "A" is our B (stored as a column-major [ldb x b_rows] matrix, rows = its columns), its "B" our A, m' = n, n' = m.
-struct LtGemm {
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-  LtGemm(const GemmShape& g, Precision precision) {
-    const cudaDataType_t in_type = precision == Precision::bf16 ? CUDA_R_16BF : CUDA_R_32F;
-    const cublasComputeType_t compute =
-        precision == Precision::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-    CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc, compute, CUDA_R_32F));
-    const std::int32_t op_a = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof op_a));
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof op_b));
-    // Stored column-major shapes: our B is [b_rows, b_cols] row-major = [b_cols, b_rows] column-major.
-    const int b_cols = g.trans_b ? g.k : g.n, a_cols = g.trans_a ? g.m : g.k;
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&a, in_type, b_cols, g.b_rows(), g.ldb));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&b, in_type, a_cols, g.a_rows(), g.lda));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&c, CUDA_R_32F, g.n, g.m, g.ldc));
-  }
-  ~LtGemm() {
-    cublasLtMatrixLayoutDestroy(c);
-    cublasLtMatrixLayoutDestroy(b);
-    cublasLtMatrixLayoutDestroy(a);
-    cublasLtMatmulDescDestroy(desc);
-  }
-  LtGemm(const LtGemm&) = delete;
-  LtGemm& operator=(const LtGemm&) = delete;
-};
-
-// An algorithm's configuration, for the report.
-struct AlgoConfig {
-  std::int32_t id = -1, split_k = 1;
-  std::uint32_t tile = 0, stages = 0, reduction = 0;
-};
-AlgoConfig config_of(const cublasLtMatmulAlgo_t& algo) {
-  AlgoConfig c;
-  std::size_t written = 0;
-  CUBLAS_CHECK(cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_ID, &c.id, sizeof c.id, &written));
-  CUBLAS_CHECK(cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &c.tile, sizeof c.tile, &written));
-  CUBLAS_CHECK(cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &c.split_k,
-                                                    sizeof c.split_k, &written));
-  CUBLAS_CHECK(cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &c.reduction,
-                                                    sizeof c.reduction, &written));
-  CUBLAS_CHECK(cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &c.stages,
-                                                    sizeof c.stages, &written));
-  return c;
+// The GEMM as cuda/lt_matmul.cuh describes it (operands from cudaMalloc: 256-byte aligned).
+LtGemmShape lt_shape(const GemmShape& g, Precision precision) {
+  LtGemmShape s;
+  s.trans_a = g.trans_a, s.trans_b = g.trans_b;
+  s.m = g.m, s.n = g.n, s.k = g.k, s.lda = g.lda, s.ldb = g.ldb, s.ldc = g.ldc;
+  s.precision = precision;
+  return s;
 }
 
 // The GPU's handles, stream, events and workspace.
@@ -265,7 +228,7 @@ void engine_gemm(cublasHandle_t handle, const GemmShape& g, Precision precision,
 struct Candidate {
   int rank = 0;  // the heuristic's order
   double ms = 0;
-  AlgoConfig config;
+  LtAlgoConfig config;
   std::size_t workspace = 0;
   float waves = 0;
   bool same_bits = false;  // its C equals the engine's bit for bit
@@ -304,28 +267,14 @@ GemmResult measure(Device& d, const GemmShape& g, Precision precision, const Gem
   CUDA_CHECK(cudaStreamSynchronize(d.stream));
   const std::vector<float> reference = download(c, c_count);
 
-  const LtGemm lt(g, precision);
-  cublasLtMatmulPreference_t preference = nullptr;
-  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference));
-  const std::uint64_t workspace_bytes = Device::kWorkspaceBytes;
-  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                    &workspace_bytes, sizeof workspace_bytes));
-  std::vector<cublasLtMatmulHeuristicResult_t> heuristics(std::size_t(f.candidates));
-  int returned = 0;
-  const cublasStatus_t found = cublasLtMatmulAlgoGetHeuristic(d.lt, lt.desc, lt.a, lt.b, lt.c, lt.c, preference,
-                                                               f.candidates, heuristics.data(), &returned);
-  cublasLtMatmulPreferenceDestroy(preference);
-  if (found != CUBLAS_STATUS_SUCCESS) returned = 0;  // reported as no candidates
-  const float alpha = 1.0f, beta = 0.0f;
-  for (int i = 0; i < returned; ++i) {
-    const cublasLtMatmulHeuristicResult_t& h = heuristics[std::size_t(i)];
-    if (h.state != CUBLAS_STATUS_SUCCESS) continue;
-    auto run = [&] {
-      CUBLAS_CHECK(cublasLtMatmul(d.lt, lt.desc, &alpha, b.data, lt.a, a.data, lt.b, &beta, c, lt.c, c, lt.c, &h.algo,
-                                  d.workspace, Device::kWorkspaceBytes, d.stream));
-    };
+  const LtGemmDescription lt(lt_shape(g, precision));
+  const std::vector<cublasLtMatmulHeuristicResult_t> heuristics =
+      lt.heuristic(d.lt, f.candidates, Device::kWorkspaceBytes);
+  for (std::size_t i = 0; i < heuristics.size(); ++i) {
+    const cublasLtMatmulHeuristicResult_t& h = heuristics[i];
+    auto run = [&] { lt.run(d.lt, h.algo, 1.0f, a.data, b.data, 0.0f, c, d.workspace, Device::kWorkspaceBytes, d.stream); };
     Candidate cand;
-    cand.rank = i;
+    cand.rank = int(i);
     CUDA_CHECK(cudaMemsetAsync(c, 0xff, c_count * sizeof(float), d.stream));  // NaN: a skipped element shows
     run();
     CUDA_CHECK(cudaStreamSynchronize(d.stream));
@@ -339,7 +288,7 @@ GemmResult measure(Device& d, const GemmShape& g, Precision precision, const Gem
         cand.max_abs_difference = std::isnan(diff) ? INFINITY : std::max(cand.max_abs_difference, diff);
       }
     cand.ms = d.median_ms(f.repeats, f.inner, run);
-    cand.config = config_of(h.algo);
+    cand.config = lt_algo_config(h.algo);
     cand.workspace = h.workspaceSize;
     cand.waves = h.wavesCount;
     r.candidates.push_back(cand);
@@ -383,11 +332,6 @@ OverlapTimes measure_overlap(Device& d, const std::vector<GemmShape>& gemms, Pre
   t.sequential_ms = d.median_ms(f.repeats, 1, [&] { run(false); });
   t.overlapped_ms = d.median_ms(f.repeats, 1, [&] { run(true); });
   return t;
-}
-
-std::string describe(const AlgoConfig& c) {
-  return "algo " + std::to_string(c.id) + " tile " + std::to_string(c.tile) + " stages " + std::to_string(c.stages) +
-         " split-k " + std::to_string(c.split_k) + " reduction " + std::to_string(c.reduction);
 }
 
 nlohmann::json candidate_json(const Candidate& c) {
@@ -439,7 +383,7 @@ int main(int argc, char** argv) {
       best_total += best ? std::min(best->ms, r.engine_ms) : r.engine_ms;
       std::printf("%-20s %6d %6d %6d %10.4f %10.4f %10.4f %9.1f  %s\n", g.name.c_str(), g.m, g.n, g.k, r.engine_ms,
                   first, best ? best->ms : NAN, best ? g.flop() / best->ms / 1e9 : NAN,
-                  best ? (describe(best->config) + (best->same_bits ? " (same bits)" : " (other bits)")).c_str()
+                  best ? (best->config.describe() + (best->same_bits ? " (same bits)" : " (other bits)")).c_str()
                        : "no cuBLASLt algorithm");
       nlohmann::json cands = nlohmann::json::array();
       for (const Candidate& c : r.candidates) cands.push_back(candidate_json(c));

@@ -46,7 +46,7 @@ double median_ms(Backend& backend, int repeats, F&& work) {
 struct StepBenchFlags {
   std::int64_t train_rows = 10'500'000, test_rows = 500'000;
   int batch = 16384, repeats = 20;
-  std::string device = "auto", precision = "fp32";
+  std::string device = "auto", precision = "fp32", gemm = "cublas";
   std::vector<int> hidden = {300, 300, 300, 300};
   int gemm_size = 0;  // the ceiling GEMM's m = n = k; 0: 8192 on CUDA, 2048 on the CPU
   int copy_mib = 0;   // the ceiling copy's size in MiB; 0: 1024 on CUDA, 256 on the CPU
@@ -62,6 +62,8 @@ void add_step_bench_flags(CLI::App& app, StepBenchFlags& f) {
   app.add_option("--repeats", f.repeats, "timed repetitions (median reported)")->check(CLI::Range(1, 100000));
   app.add_option("--device", f.device, name_list<DeviceChoice>())->check(CLI::IsMember(name_map<DeviceChoice>()));
   app.add_option("--precision", f.precision, name_list<Precision>())->check(CLI::IsMember(name_map<Precision>()));
+  app.add_option("--gemm", f.gemm, "the GPU's GEMM library (train --gemm), for the step and the ceiling GEMM: " +
+                 name_list<GemmLibrary>())->check(CLI::IsMember(name_map<GemmLibrary>()));
   app.add_option("--gemm-size", f.gemm_size, "m = n = k of the GEMM that measures the GEMM ceiling "
                  "(default 8192 on CUDA, 2048 on the CPU)")->check(CLI::Range(1, 32768));
   app.add_option("--copy-mib", f.copy_mib, "MiB copied by the copy that measures the bandwidth ceiling "
@@ -580,6 +582,7 @@ void write_json(const std::string& path, const StepBenchFlags& f, const Backend&
   j["device"] = backend.device_name();
   j["backend"] = backend.kind();
   j["precision"] = f.precision;
+  j["gemm"] = f.gemm;
   j["repeats"] = f.repeats;
   j["timing"] = "median of the repeats, host clock around Backend::synchronize, after one warm-up run";
   j["shapes"] = shapes_json(f, b, batches);
@@ -587,6 +590,7 @@ void write_json(const std::string& path, const StepBenchFlags& f, const Backend&
   nlohmann::json ops = nlohmann::json::array();
   for (const OpRow& r : rows) ops.push_back(op_json(r, c));
   j["ops"] = ops;
+  j["gemm_plans"] = cli::gemm_plans_json(backend.gemm_plans());
   j["summary"] = {{"gemm_s_per_epoch", s.gemm_s}, {"step_s_per_epoch", s.step_s},
                   {"evaluation_s_per_epoch", s.eval_s}, {"predicted_epoch_s", s.predicted_s}};
   std::ofstream out(path);
@@ -623,11 +627,12 @@ int main(int argc, char** argv) {
     auto backend = make_backend(parse_name<DeviceChoice>(f.device, "--device"));
     const Precision precision = parse_name<Precision>(f.precision, "--precision");
     backend->set_precision(precision);
+    backend->set_gemm_library(parse_name<GemmLibrary>(f.gemm, "--gemm"));
     MlpSpec spec;
     spec.hidden = f.hidden;
     const std::int64_t batches = (f.train_rows + f.batch - 1) / f.batch;
-    std::printf("bench_step on %s (%s), precision %s\n", backend->device_name().c_str(), backend->kind(),
-                f.precision.c_str());
+    std::printf("bench_step on %s (%s), precision %s, GEMMs by %s\n", backend->device_name().c_str(),
+                backend->kind(), f.precision.c_str(), f.gemm.c_str());
     std::printf("batch %d, MLP %d", f.batch, spec.inputs);
     for (int h : f.hidden) std::printf("-%d", h);
     std::printf("-%d, %lld training rows (%lld steps/epoch), %lld test rows; median of %d runs\n", spec.outputs,
@@ -656,6 +661,7 @@ int main(int argc, char** argv) {
     const EpochSummary summary = epoch_summary(times, batches);
     print_op_rows(rows, ceilings);
     print_summary(times, summary, batches);
+    cli::print_gemm_plans(backend->gemm_plans(), stdout);
     if (!f.json.empty()) {
       write_json(f.json, f, *backend, bench, batches, ceilings, rows, summary);
       std::printf("json: %s\n", f.json.c_str());

@@ -330,6 +330,27 @@ inline Dataset build_dataset(DataFlags& f, TrainConfig& c, const Backend& backen
 // Metrics as the tools' JSON writes them: the checkpoint's form (NaN as null, and the row count).
 inline nlohmann::json metrics_json(const Metrics& m) { return checkpoint::metrics_to_json(m); }
 
+// --gemm cublaslt, cublaslt-timed: what each GEMM shape's plan chose (Backend::gemm_plans), as JSON and as lines.
+inline nlohmann::json gemm_plans_json(const std::vector<GemmPlan>& plans) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const GemmPlan& p : plans) {
+    nlohmann::json j{{"gemm", p.gemm}, {"algorithm", p.algorithm}, {"timed", p.timed}, {"candidates", p.candidates},
+                     {"chosen", p.chosen}};
+    if (p.timed) j["ms"] = p.ms, j["heuristic_first_ms"] = p.heuristic_first_ms;
+    out.push_back(j);
+  }
+  return out;
+}
+inline void print_gemm_plans(const std::vector<GemmPlan>& plans, std::FILE* log) {
+  for (const GemmPlan& p : plans) {
+    std::fprintf(log, "gemm plan: %s: %s", p.gemm.c_str(), p.algorithm.c_str());
+    if (p.timed)
+      std::fprintf(log, " (#%d of %d timed: %.4f ms, the heuristic's first %.4f ms)", p.chosen, p.candidates, p.ms,
+                   p.heuristic_first_ms);
+    std::fprintf(log, "\n");
+  }
+}
+
 inline std::string today() {
   char buf[32];
   const std::time_t now = std::time(nullptr);

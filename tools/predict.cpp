@@ -194,6 +194,7 @@ Table held_out_rows(const SavedModel& model, Table&& table, const std::string& p
 struct PredictFlags {
   std::string model_path, out_path, device = "auto";
   std::string precision;  // "": the model's (the precision it was trained in)
+  std::string gemm;       // "": the model's (the GEMM library it was trained with)
   bool probabilities = false;
   bool held_out = false;
   LoadOptions load;
@@ -214,6 +215,9 @@ void add_predict_flags(CLI::App& app, PredictFlags& f) {
   app.add_option("--precision", f.precision, "the forward pass's arithmetic (default: the precision the model was "
                  "trained in): " + name_list<Precision>())
       ->check(CLI::IsMember(name_map<Precision>()));
+  app.add_option("--gemm", f.gemm, "the GPU's GEMM library (default: the one the model was trained with): " +
+                 name_list<GemmLibrary>())
+      ->check(CLI::IsMember(name_map<GemmLibrary>()));
   add_io_flags(app, f.load);
   // predict's --label-col also takes "none" (a file without a label column).
   app.remove_option(app.get_option("--label-col"));
@@ -335,6 +339,7 @@ int main(int argc, char** argv) {
                     ": the name must end in .csv or .npy (it picks the format)");
     SavedModel model = load_saved_model(model_path);
     if (!flags.precision.empty()) model.precision = parse_name<Precision>(flags.precision, "--precision");
+    if (!flags.gemm.empty()) model.gemm = parse_name<GemmLibrary>(flags.gemm, "--gemm");
     const int width = model.spec.outputs;
     std::unique_ptr<Backend> backend = make_backend(parse_name<DeviceChoice>(flags.device, "--device"));
     std::printf("fasttab predict on %s (%s backend): %s model, %d inputs, %d epochs trained%s%s\n",

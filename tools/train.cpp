@@ -125,6 +125,8 @@ nlohmann::json result_json(const TrainConfig& c, const Dataset& d, const TrainRe
   j["lr"] = c.optimizer.lr;
   j["lr_schedule"] = name_of(c.schedule.kind);
   j["precision"] = name_of(c.precision);
+  j["gemm"] = name_of(c.gemm);
+  if (!r.gemm_plans.empty()) j["gemm_plans"] = cli::gemm_plans_json(r.gemm_plans);
   // How the step ran (the same results bit for bit either way, except pad_hidden's order of sums).
   j["cuda_graphs"] = c.cuda_graphs;
   j["pad_hidden"] = c.pad_hidden;
@@ -243,6 +245,7 @@ void print_summary(const TrainConfig& config, const Dataset& dataset, const Trai
     std::printf(" (Bayes-optimal test AUC %.5f)", dataset.bayes_auc);
   if (result.stopped_early) std::printf("; stopped early, kept epoch %d", result.best_epoch);
   std::printf("\n");
+  cli::print_gemm_plans(result.gemm_plans, stdout);  // --gemm cublaslt, cublaslt-timed on the GPU
 }
 
 // The checkpoint's name, then --plot and --json.

@@ -107,6 +107,7 @@ class CpuBackend final : public Backend {
                 alpha, a, lda, b, ldb, beta, c, ldc);
   }
   void set_precision(Precision) override {}  // float32 GEMMs throughout on the CPU (bf16: gemm_bf16)
+  void set_gemm_library(GemmLibrary) override {}  // OpenBLAS whatever the CUDA backend would use
 
   // The side queue's work runs at the join, the latest the contract allows (Backend::on_side_queue).
   void on_side_queue(const std::function<void()>& enqueue) override { side_work_.push_back(enqueue); }

@@ -96,6 +96,7 @@ std::vector<float> predict_raw_outputs(Backend& backend, const SavedModel& model
   if (table.rows == 0) return {};
   require_prediction_room(backend, model, table.rows, chunk_rows, double(table.rows) * (table.cols + 1));
   backend.set_precision(model.precision);
+  backend.set_gemm_library(model.gemm);
   DeviceTable device = upload_table(backend, table, "prediction table");
   return forward_table(backend, model, device, chunk_rows, source);
 }
@@ -112,6 +113,7 @@ std::vector<float> predict_raw_outputs(Backend& backend, const SavedModel& model
   const double table_floats = double(features.rows) * (in_place ? 1 : features.cols + 1);
   require_prediction_room(backend, model, features.rows, chunk_rows, table_floats);
   backend.set_precision(model.precision);
+  backend.set_gemm_library(model.gemm);
   DeviceTable device = view_rows(backend, features, {}, 0, features.rows, "prediction rows");
   return forward_table(backend, model, device, chunk_rows, source);
 }

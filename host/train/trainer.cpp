@@ -177,6 +177,7 @@ TrainResult train(Backend& backend, const TrainConfig& config, const Dataset& da
   TrainResult result = driver.finish();
   result.backend = backend.kind();
   result.device = backend.device_name();
+  result.gemm_plans = backend.gemm_plans();
   return result;
 }
 

@@ -36,6 +36,7 @@ TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Data
       optimizer_(backend, config.optimizer, config.schedule, mlp_.parameter_count(),
                  batches_per_epoch(train_rows_, batch_rows_) * config.epochs) {
   backend.set_precision(config.precision);
+  backend.set_gemm_library(config.gemm);
   upload_and_standardize(data);
   LoaderSource source;
   source.backend = &backend;

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace fasttab {
 
@@ -27,6 +28,21 @@ enum class Task { binary, multiclass, regression };
 // stored in bfloat16 and the GEMMs accumulate in float32 (tensor cores on the GPU); master weights, optimiser
 // state, biases, parameter gradients, the logits, the loss and the metrics stay float32 (Mlp).
 enum class Precision { fp32, tf32, bf16 };
+// The library behind the CUDA backend's GEMMs (the CPU's are OpenBLAS's whatever this says). cublas: cublasSgemm and
+// cublasGemmEx, cuBLAS's own choice of kernel. cublaslt: cuBLASLt, the first algorithm of its heuristic for each
+// GEMM shape (the same in every run on one device and library). cublaslt_timed: cuBLASLt, the fastest of the
+// heuristic's first algorithms and of split-k variants, timed at each shape's first call (two runs may choose
+// differently, and then differ in the last bits). cuda/lt_matmul.cuh.
+enum class GemmLibrary { cublas, cublaslt, cublaslt_timed };
+// What a GEMM plan of the cuBLASLt libraries chose (Backend::gemm_plans), for reports.
+struct GemmPlan {
+  std::string gemm;       // the GEMM: "C[16384 x 300] = A[16384 x 304] B^T[300 x 304], k 300, ldc 300, bf16, ..."
+  std::string algorithm;  // "algo 66 tile 20 stages 8 split-k 1 reduction 0", or "none: cuBLAS" (none offered)
+  bool timed = false;
+  int candidates = 0;     // the algorithms timed (timed) or asked of the heuristic
+  int chosen = 0;         // the chosen one's place among them (0: the heuristic's first)
+  double ms = 0, heuristic_first_ms = 0;  // timed: the chosen one's and the heuristic first's median milliseconds
+};
 
 // A bfloat16 number as stored in backend memory: the upper 16 bits of a float32 (sign, 8 exponent bits, 7 mantissa
 // bits), the layout of CUDA's __nv_bfloat16, so that an array of it is an __nv_bfloat16 array on the GPU.
@@ -178,6 +194,11 @@ class Backend {
   // tf32 lets the GPU use tensor cores for the float32 GEMMs above; fp32 and bf16 keep them float32 (bf16's GEMMs
   // are gemm_bf16's).
   virtual void set_precision(Precision precision) = 0;
+  // The library of the GEMMs above and gemm_bf16's (CUDA; the CPU backend accepts every value and keeps OpenBLAS).
+  // A plan per GEMM shape is made at the shape's first call, outside any capture (captured work runs once first).
+  virtual void set_gemm_library(GemmLibrary library) = 0;
+  // The plans made so far under the cuBLASLt libraries, in no particular order (none on the CPU or under cublas).
+  virtual std::vector<GemmPlan> gemm_plans() const { return {}; }
 
   // ---- bfloat16 storage (Precision::bf16) -----------------------------------------------------------------
   // dst[r, c] = src[r, c] rounded to bfloat16 for r < rows, c < cols (leading dims ld_src, ld_dst; the padding of

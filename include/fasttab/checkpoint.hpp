@@ -25,6 +25,7 @@ struct SavedModel {
   ColumnLayout layout;            // layout.known is false for checkpoints saved without one
   Precision precision = Precision::fp32;  // the precision it was trained in (config "precision"); predictions run in it
   int pad_hidden = 1;  // the hidden-width padding it was trained with (config "pad_hidden"); predictions run with it
+  GemmLibrary gemm = GemmLibrary::cublas;  // the GEMM library it was trained with (config "gemm"); predictions use it
 };
 
 // Reads and checks a checkpoint (its checksum, its sections and their sizes); throws Error naming the file.

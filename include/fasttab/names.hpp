@@ -50,6 +50,14 @@ struct EnumNames<Precision> {
                                 "same bfloat16 values)"}};
 };
 template <>
+struct EnumNames<GemmLibrary> {
+  static constexpr EnumName<GemmLibrary> table[] = {
+      {GemmLibrary::cublas, "cublas", "cublasSgemm and cublasGemmEx: cuBLAS chooses the kernel"},
+      {GemmLibrary::cublaslt, "cublaslt", "cuBLASLt, the first algorithm of its heuristic per GEMM shape"},
+      {GemmLibrary::cublaslt_timed, "cublaslt-timed", "cuBLASLt, the fastest of its heuristic's first algorithms "
+                                                      "and split-k variants, timed at each GEMM shape's first call"}};
+};
+template <>
 struct EnumNames<OptimizerKind> {
   static constexpr EnumName<OptimizerKind> table[] = {{OptimizerKind::adam, "adam", "Adam, L2 weight decay"},
                                                       {OptimizerKind::adamw, "adamw", "AdamW, decoupled weight decay"},

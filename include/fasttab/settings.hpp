@@ -50,6 +50,10 @@ void for_each_setting(Config& c, Visit&& visit) {
                 "N inside the engine, the padding held at zero, for GEMM shapes the tensor cores tile well (300 -> 304 "
                 "with 8, 320 with 64); what is saved and returned is the --hidden model (1: no padding)", 1, 256},
         c.pad_hidden);
+  visit(Setting{"gemm", "--gemm", "the library of the GPU's GEMMs: cuBLAS's own kernel choice, cuBLASLt's heuristic "
+                "(the same algorithm every run), or cuBLASLt's fastest algorithm timed at start-up (runs may then differ "
+                "in the last bits); the CPU uses OpenBLAS whatever this says"},
+        c.gemm);
   visit(Setting{"optimizer.kind", "--optimizer", "the optimiser"}, c.optimizer.kind);
   visit(Setting{"optimizer.lr", "--lr", "learning rate", 0, kNoLimit, true}, c.optimizer.lr);
   visit(Setting{"optimizer.beta1", "--beta1", "Adam beta1", 0, 0.99999}, c.optimizer.beta1);

@@ -25,6 +25,7 @@ struct TrainConfig {
   std::uint64_t seed = 1;
   Precision precision = Precision::fp32;
   int pad_hidden = 1;          // hidden widths padded inside the engine to multiples of this (Mlp, padded_spec)
+  GemmLibrary gemm = GemmLibrary::cublas;  // the CUDA backend's GEMM library (Backend::set_gemm_library)
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   std::string loader = "gather";

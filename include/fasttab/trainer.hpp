@@ -30,6 +30,7 @@ struct TrainResult {
   Standardization standardization;
   TargetTransform target;         // regression: the labels' transform; the metrics are in its trained scale
   std::vector<float> parameters;  // the final (or best) weights, host copy
+  std::vector<GemmPlan> gemm_plans;  // --gemm cublaslt, cublaslt-timed: the algorithm each GEMM shape got (CUDA)
   // Where the training rows' features were read from (backend memory): the caller's array when Dataset::train_features
   // was read in place (no copy), else the engine's own copy.
   const void* train_features = nullptr;

@@ -45,7 +45,7 @@ def _check_number(name, value, low, high, integral, low_open):
 
 def _choices():
     """(parameter, allowed values) of the parameters that name a choice."""
-    names = ("activation", "optimizer", "lr_schedule", "precision", "device")
+    names = ("activation", "optimizer", "lr_schedule", "precision", "gemm", "device")
     return [(name, _SETTINGS[name]["choices"]) for name in names] + [("nan_policy", _NAN_POLICIES)]
 
 
@@ -98,7 +98,7 @@ class _FastTabMLP(BaseEstimator):
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, validation_fraction=0.0, patience=0, eval_every=100, verbose=False,
                  callback=None, embedding_dim=0, min_category_count=1, nan_policy="reject", cuda_graphs=False,
-                 pad_hidden=1, overlap_weight_gradients=False):
+                 pad_hidden=1, overlap_weight_gradients=False, gemm="cublas"):
         self.hidden = hidden
         self.activation = activation
         self.dropout = dropout
@@ -123,6 +123,7 @@ class _FastTabMLP(BaseEstimator):
         self.cuda_graphs = cuda_graphs
         self.pad_hidden = pad_hidden
         self.overlap_weight_gradients = overlap_weight_gradients
+        self.gemm = gemm
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -265,7 +266,7 @@ class _FastTabMLP(BaseEstimator):
                            patience=int(self.patience), eval_every=eval_every, save_path=path,
                            embedding_dim=int(self.embedding_dim), min_category_count=int(self.min_category_count),
                            cuda_graphs=bool(self.cuda_graphs), pad_hidden=int(self.pad_hidden),
-                           overlap_weight_gradients=bool(self.overlap_weight_gradients),
+                           overlap_weight_gradients=bool(self.overlap_weight_gradients), gemm=self.gemm,
                            has_eval_set=with_test, **self._task_options())
             names = [str(c) for c in getattr(self, "feature_names_in_", [])]
             result = _core.train(X, np.ascontiguousarray(y_train, dtype=np.float32), X_test,
@@ -417,14 +418,14 @@ class MLPRegressor(RegressorMixin, _FastTabMLP):
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, standardize_target=True, log_target=False, validation_fraction=0.0,
                  patience=0, eval_every=100, verbose=False, callback=None, embedding_dim=0, min_category_count=1,
-                 nan_policy="reject", cuda_graphs=False, pad_hidden=1, overlap_weight_gradients=False):
+                 nan_policy="reject", cuda_graphs=False, pad_hidden=1, overlap_weight_gradients=False, gemm="cublas"):
         super().__init__(hidden=hidden, activation=activation, dropout=dropout, batch_size=batch_size, epochs=epochs,
                          lr=lr, optimizer=optimizer, lr_schedule=lr_schedule, precision=precision, device=device,
                          shuffle=shuffle, seed=seed, standardize=standardize, validation_fraction=validation_fraction,
                          patience=patience, eval_every=eval_every, verbose=verbose, callback=callback,
                          embedding_dim=embedding_dim, min_category_count=min_category_count, nan_policy=nan_policy,
                          cuda_graphs=cuda_graphs, pad_hidden=pad_hidden,
-                         overlap_weight_gradients=overlap_weight_gradients)
+                         overlap_weight_gradients=overlap_weight_gradients, gemm=gemm)
         self.standardize_target = standardize_target
         self.log_target = log_target
 
@@ -490,6 +491,7 @@ def load(path, device="auto"):
                   validation_fraction=fraction, patience=config.get("patience", 0) if fraction > 0 else 0,
                   eval_every=config.get("eval_every", 100), embedding_dim=config.get("embedding_dim", 0),
                   min_category_count=config.get("min_category_count", 1), pad_hidden=config.get("pad_hidden", 1),
+                  gemm=config.get("gemm", "cublas"),
                   nan_policy="indicator" if model.imputations else "reject", **extra)
         est.history_ = []
         est.stopped_early_ = False

@@ -176,6 +176,20 @@ def test_overlap_weight_gradients_gives_the_same_run():
     assert np.array_equal(runs[0].predict_proba(X[2500:]), runs[1].predict_proba(X[2500:]))
 
 
+def test_gemm_library_is_a_parameter_kept_by_save_and_load(tmp_path):
+    # The CPU runs OpenBLAS whatever gemm says: the same figures bit for bit. The checkpoint records the library (it
+    # decides a GPU run's bits), load() gives it back, and a name that is not a library is refused before training.
+    runs = [fasttab.MLPClassifier(**{**SMALL, "gemm": g}).fit(X[:2500], Y[:2500], eval_set=(X[2500:], Y[2500:]))
+            for g in ("cublas", "cublaslt-timed")]
+    assert runs[1].get_params()["gemm"] == "cublaslt-timed"
+    assert [h["train_loss"] for h in runs[0].history_] == [h["train_loss"] for h in runs[1].history_]
+    path = tmp_path / "lt.ckpt"
+    runs[1].save(path)
+    assert fasttab.load(path).gemm == "cublaslt-timed"
+    with pytest.raises(ValueError, match=r"gemm='cutlass' is not one of 'cublas', 'cublaslt', 'cublaslt-timed'"):
+        fasttab.MLPClassifier(**{**SMALL, "gemm": "cutlass"}).fit(X[:100], Y[:100])
+
+
 def test_no_warning_without_eval_set_and_a_clear_one_for_a_single_class_eval_set(capfd):
     # Without eval_set the engine evaluates a stand-in row that nobody reads: nothing may be said about it.
     fasttab.MLPClassifier(**SMALL).fit(X, Y)
