@@ -8,6 +8,9 @@
 // GEMM on row-major matrices through column-major cuBLAS: a row-major X is the column-major X^T, so
 //   C[m,n] = op(A) op(B)  <=>  C^T[n,m] = op(B)^T op(A)^T,
 // i.e. cublasSgemm(opB, opA, n, m, k, alpha, B, ldb, A, lda, beta, C, ldc) with the same leading dimensions.
+// Under --gemm cublaslt and cublaslt-timed the same GEMMs go through cuBLASLt plans (cuda/lt_matmul.cuh), on the
+// current lane's stream with its workspace; the first GEMM of a shape outside a capture makes its plan (timed: that
+// call times the candidates, and waits for them).
 #include <cstdint>
 #include <functional>
 #include <memory>

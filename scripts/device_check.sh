@@ -2,7 +2,8 @@
 # The GPU checks and benchmarks, in one run on a CUDA machine, from the archive scripts/pack_device.sh made.
 #   scripts/device_check.sh [quick|full|tf32|sanitize]
 #     quick: GPU tests, bench_step, the reference run, tf32 and bf16 shuffled with and without --cuda-graphs, bf16 with
-#     --pad-hidden 8 and 64 and with --overlap-weight-gradients, bench_step and bench_gemm in bf16, the all-reduce
+#     --gemm cublaslt and cublaslt-timed, with --pad-hidden 8 and 64 and with --overlap-weight-gradients, bench_step
+#     (--gemm cublas and cublaslt-timed) and bench_gemm in bf16, the all-reduce
 #     cost, the Python CUDA-array tests; full: also the loader comparison and the PyTorch peers, predict and TensorBoard;
 #     tf32: quick, then the loader comparison and the PyTorch peer with TF32 GEMMs;
 #     sanitize: quick, then the GPU op tests under compute-sanitizer (memcheck, racecheck, initcheck).
@@ -50,6 +51,14 @@ step 120 train-reference-graphs "$B/train" --cuda-graphs --json "$OUT/train_refe
 step 90 train-bf16-shuffle "$B/train" --precision bf16 --shuffle --epochs 3 --json "$OUT/train_bf16.json"
 step 90 train-bf16-shuffle-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --cuda-graphs \
   --json "$OUT/train_bf16_graphs.json"
+# Item 3 (--gemm): the same bf16 run with its GEMMs through cuBLASLt, the heuristic's algorithm, then the fastest
+# of the candidates and split-k variants timed at start-up (train prints each GEMM shape's plan).
+step 90 train-bf16-shuffle-lt "$B/train" --precision bf16 --shuffle --epochs 3 --gemm cublaslt \
+  --json "$OUT/train_bf16_lt.json"
+step 90 train-bf16-shuffle-lt-timed "$B/train" --precision bf16 --shuffle --epochs 3 --gemm cublaslt-timed \
+  --json "$OUT/train_bf16_lt_timed.json"
+step 90 train-bf16-shuffle-lt-timed-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --gemm cublaslt-timed \
+  --cuda-graphs --json "$OUT/train_bf16_lt_timed_graphs.json"
 # Item 2 in the engine (--pad-hidden): the same bf16 run with its 300-wide layers run at 304 and at 320.
 step 90 train-bf16-shuffle-pad8 "$B/train" --precision bf16 --shuffle --epochs 3 --pad-hidden 8 \
   --json "$OUT/train_bf16_pad8.json"
@@ -62,6 +71,8 @@ step 90 train-bf16-shuffle-overlap-graphs "$B/train" --precision bf16 --shuffle 
   --cuda-graphs --json "$OUT/train_bf16_overlap_graphs.json"
 # The bf16 step op by op, overlapped and captured, against the card's ceilings.
 step 90 bench-step-bf16 "$B/bench_step" --precision bf16 --repeats 30 --json "$OUT/bench_step_bf16.json"
+step 90 bench-step-bf16-lt-timed "$B/bench_step" --precision bf16 --gemm cublaslt-timed --repeats 30 \
+  --json "$OUT/bench_step_bf16_lt_timed.json"
 # Issue 10: the fixed cost of the gradient all-reduce (NCCL, one rank: docs/scaling.md's `a`).
 step 90 bench-step-all-reduce "$B/bench_step" --all-reduce --train-rows 1000000 --test-rows 100000 --repeats 50 \
   --json "$OUT/bench_step_all_reduce.json"

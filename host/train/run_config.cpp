@@ -1,5 +1,6 @@
 // A run's config checked before anything is allocated: every setting in its range (the table in settings.hpp),
 // the labels for the task, room for one batch, and the memory the run will take.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -62,6 +63,11 @@ double run_bytes_needed(const TrainConfig& c, int feature_cols, std::int64_t tra
   bytes += double(train_rows) * 4;                                                           // permutation, losses
   const double cublas_workspace = double(32 << 20);  // per cuBLAS handle (CUDA; the CPU needs none: a margin)
   bytes += cublas_workspace * (c.overlap_weight_gradients ? 2 : 1);                          // + the side queue's
+  if (c.gemm == GemmLibrary::cublaslt_timed) {  // the scratch C the candidates are timed into (freed after): the largest
+    int widest = c.model.outputs;                 // GEMM output, a batch of the widest layer
+    for (int h : padded_spec(c.model, c.pad_hidden).hidden) widest = std::max(widest, h);
+    bytes += double(c.batch_size) * widest * f;
+  }
   if (c.cuda_graphs) {  // the captured step's batch copy and the run's schedule
     const double steps = std::ceil(double(train_rows) / c.batch_size) * c.epochs;
     bytes += double(c.batch_size) * (cols + 4) * f + steps * 3 * f;
