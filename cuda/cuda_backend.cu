@@ -357,7 +357,7 @@ class CudaBackend final : public Backend {
   // call runs it.
   bool through_lt(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const void* a, int lda, const void* b,
                   int ldb, float beta, float* c, int ldc, Precision precision) {
-    if (gemm_library_ == GemmLibrary::cublas) return false;
+    if (gemm_library_ == GemmLibrary::cublas || k == 0) return false;  // k = 0 (C = beta C): cuBLAS's case
     LtGemmShape shape;
     shape.trans_a = trans_a, shape.trans_b = trans_b;
     shape.m = m, shape.n = n, shape.k = k, shape.lda = lda, shape.ldb = ldb, shape.ldc = ldc;
