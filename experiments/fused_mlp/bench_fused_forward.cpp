@@ -1,0 +1,185 @@
+// build/bench_fused_forward: the experiment's fused bf16 forward pass (experiments/fused_mlp/fused_forward.cuh)
+// against the engine's (Mlp::forward_rows in bf16: cuBLAS GEMMs and the fused element-wise kernels), on the seed's
+// model by default, on the CUDA device:
+// - correctness: both outputs on the same random rows and weights (biases drawn too, so that their path shows), the
+//   relative L2 difference and the largest one; exit 1 when the relative difference is over --bound (the two differ
+//   only in the order of each float32 sum, which can move an activation by one bfloat16 step);
+// - speed: the median over --repeats of each pass over --rows rows (CUDA events on the backend's stream), per
+//   16384 rows, and the GEMM FLOPs per second it reaches.
+// On a machine without a CUDA device it says so and exits 1.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <cuda_runtime_api.h>
+
+#include "cuda/cuda_backend.hpp"
+#include "cuda/cuda_check.cuh"
+#include "experiments/fused_mlp/fused_forward.cuh"
+#include "fasttab/fasttab.hpp"
+#include "fasttab/names.hpp"
+#include "host/backend/reference_math.hpp"
+
+using namespace fasttab;
+
+namespace {
+
+struct Flags {
+  int rows = 16384 * 8, inputs = 21, repeats = 20;
+  std::vector<int> hidden = {300, 300, 300, 300};
+  std::string activation = "tanh";
+  double bound = 1e-2;
+  std::uint64_t seed = 1;
+};
+
+// The model's weights and biases as the fused kernel reads them: per layer, [out_padded, in_padded] bfloat16 (the
+// engine's bf16 rounding of the float32 weights) and out_padded float32 biases, zeros in the padding.
+struct FusedWeights {
+  std::vector<BackendBuffer<bfloat16>> weights;
+  std::vector<BackendBuffer<float>> biases;
+  experiments::FusedMlp mlp;
+  FusedWeights(Backend& backend, const MlpSpec& spec, const std::vector<float>& parameters) {
+    mlp.count = spec.layers();
+    mlp.inputs = spec.input_width();
+    mlp.activation = spec.activation;
+    for (int l = 0; l < spec.layers(); ++l) {
+      const int in = spec.in_width(l), out = spec.out_width(l);
+      const int in_p = experiments::padded_to_tile(in), out_p = experiments::padded_to_tile(out);
+      std::vector<bfloat16> w(std::size_t(out_p) * in_p, bfloat16{0});
+      std::vector<float> b(std::size_t(out_p), 0.0f);
+      for (int o = 0; o < out; ++o) {
+        for (int k = 0; k < in; ++k)
+          w[std::size_t(o) * in_p + k] = reference::bf16_bits(parameters[spec.weight_offset(l) + std::size_t(o) * in + k]);
+        b[std::size_t(o)] = parameters[spec.bias_offset(l) + std::size_t(o)];
+      }
+      weights.emplace_back(backend, w.size(), "fused weights");
+      biases.emplace_back(backend, b.size(), "fused biases");
+      backend.copy_to_backend(weights.back().data(), w.data(), w.size() * sizeof(bfloat16));
+      backend.copy_to_backend(biases.back().data(), b.data(), b.size() * sizeof(float));
+      experiments::FusedLayer& layer = mlp.layers[l];
+      layer.weights = reinterpret_cast<const __nv_bfloat16*>(weights.back().data());
+      layer.bias = biases.back().data();
+      layer.in_padded = in_p;
+      layer.out_padded = out_p;
+      layer.units = out;
+    }
+  }
+};
+
+// Median milliseconds of `work` on `stream`, after one warm-up run.
+template <typename F>
+double median_ms(cudaStream_t stream, int repeats, F&& work) {
+  cudaEvent_t start = nullptr, stop = nullptr;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  work();
+  std::vector<double> ms;
+  for (int r = 0; r < repeats; ++r) {
+    CUDA_CHECK(cudaEventRecord(start, stream));
+    work();
+    CUDA_CHECK(cudaEventRecord(stop, stream));
+    CUDA_CHECK(cudaEventSynchronize(stop));
+    float elapsed = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&elapsed, start, stop));
+    ms.push_back(elapsed);
+  }
+  cudaEventDestroy(stop);
+  cudaEventDestroy(start);
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fasttab bench_fused_forward (experiment): one kernel for the whole bf16 forward pass against the "
+               "engine's, on the CUDA device"};
+  Flags f;
+  app.add_option("--rows", f.rows, "rows per pass")->check(CLI::Range(1, 1 << 24));
+  app.add_option("--inputs", f.inputs, "input features")->check(CLI::Range(1, experiments::kFusedMaxWidth));
+  app.add_option("--hidden", f.hidden, "hidden widths (each at most 320)")->delimiter(',')
+      ->check(CLI::Range(1, experiments::kFusedMaxWidth));
+  app.add_option("--activation", f.activation, name_list<Activation>())->check(CLI::IsMember(name_map<Activation>()));
+  app.add_option("--repeats", f.repeats, "timed passes (median reported)")->check(CLI::Range(1, 10000));
+  app.add_option("--bound", f.bound, "largest relative L2 difference of the outputs accepted")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--seed", f.seed, "seed of the weights and rows");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    FASTTAB_REQUIRE(cuda_device_count() > 0, "bench_fused_forward needs a CUDA device, and this machine has none");
+    FASTTAB_REQUIRE(int(f.hidden.size()) + 1 <= experiments::kFusedMaxLayers, "--hidden: at most ",
+                    experiments::kFusedMaxLayers - 1, " hidden layers");
+    auto backend = make_cuda_backend(0);
+    backend->set_precision(Precision::bf16);
+    MlpSpec spec;
+    spec.inputs = f.inputs;
+    spec.hidden = f.hidden;
+    spec.activation = parse_name<Activation>(f.activation, "--activation");
+    spec.dropout = 0.0f;
+    std::vector<float> parameters = initial_parameters(spec, f.seed);
+    std::mt19937_64 random(f.seed + 1);
+    std::uniform_real_distribution<float> uniform(-0.1f, 0.1f);
+    for (int l = 0; l < spec.layers(); ++l)
+      for (int o = 0; o < spec.out_width(l); ++o) parameters[spec.bias_offset(l) + std::size_t(o)] = uniform(random);
+
+    const int ld_x = padded_width(spec.inputs);
+    std::vector<float> x(std::size_t(f.rows) * ld_x, 0.0f);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (int r = 0; r < f.rows; ++r)
+      for (int c = 0; c < spec.inputs; ++c) x[std::size_t(r) * ld_x + c] = normal(random);
+    BackendBuffer<float> dx(*backend, x.size(), "rows"), engine_out(*backend, std::size_t(f.rows), "engine outputs"),
+        fused_out(*backend, std::size_t(f.rows), "fused outputs");
+    backend->copy_to_backend(dx.data(), x.data(), dx.bytes());
+
+    const int chunk = std::min(f.rows, 16384);
+    Mlp mlp(*backend, spec, chunk, Precision::bf16);
+    mlp.set_parameters(parameters);
+    const FusedWeights fused(*backend, spec, parameters);
+    const cudaStream_t stream = cuda_stream(*backend);
+    auto engine_pass = [&] { mlp.forward_rows(dx.data(), ld_x, f.rows, engine_out.data()); };
+    auto fused_pass = [&] {
+      experiments::fused_mlp_forward_bf16(fused.mlp, dx.data(), ld_x, f.rows, fused_out.data(), stream);
+    };
+    engine_pass();
+    fused_pass();
+    std::vector<float> want(std::size_t(f.rows)), got(std::size_t(f.rows));
+    backend->copy_to_host(want.data(), engine_out.data(), engine_out.bytes());
+    backend->copy_to_host(got.data(), fused_out.data(), fused_out.bytes());
+    double diff2 = 0, norm2 = 0, largest = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      const double d = double(got[i]) - double(want[i]);
+      diff2 += d * d;
+      norm2 += double(want[i]) * want[i];
+      largest = std::isnan(d) ? INFINITY : std::max(largest, std::fabs(d));
+    }
+    const double relative = norm2 > 0 ? std::sqrt(diff2 / norm2) : std::sqrt(diff2);
+
+    const double engine_ms = median_ms(stream, f.repeats, engine_pass);
+    const double fused_ms = median_ms(stream, f.repeats, fused_pass);
+    double flop = 0;
+    for (int l = 0; l < spec.layers(); ++l) flop += 2.0 * f.rows * spec.in_width(l) * spec.out_width(l);
+    const double per_batch = 16384.0 / f.rows;
+    std::printf("bench_fused_forward (experiment) on %s: MLP %d", backend->device_name().c_str(), spec.inputs);
+    for (int h : spec.hidden) std::printf("-%d", h);
+    std::printf("-%d %s, bf16, %d rows, median of %d\n", spec.outputs, f.activation.c_str(), f.rows, f.repeats);
+    std::printf("engine forward (cuBLAS + element-wise): %8.4f ms, %.4f ms per 16384 rows, %6.1f TFLOP/s\n",
+                engine_ms, engine_ms * per_batch, flop / engine_ms * 1e-9);
+    std::printf("fused forward (one kernel):             %8.4f ms, %.4f ms per 16384 rows, %6.1f TFLOP/s\n",
+                fused_ms, fused_ms * per_batch, flop / fused_ms * 1e-9);
+    std::printf("fused / engine time: %.3f; outputs: relative L2 difference %.3g, largest %.3g (bound %.3g)\n",
+                fused_ms / engine_ms, relative, largest, f.bound);
+    if (!(relative <= f.bound)) {
+      std::fprintf(stderr, "error: the fused outputs differ from the engine's by %.3g (relative L2) > %.3g\n", relative,
+                   f.bound);
+      return 1;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
