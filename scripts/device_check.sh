@@ -7,7 +7,8 @@
 #     cost, the Python CUDA-array tests; full: also the loader comparison and the PyTorch peers, predict and TensorBoard;
 #     tf32: quick, then the loader comparison and the PyTorch peer with TF32 GEMMs;
 #     sanitize: quick, then the GPU op tests under compute-sanitizer (memcheck, racecheck, initcheck).
-# Logs go to $OUT (default /tmp/fasttab-device): all.log (everything printed) and the JSON/SVG outputs.
+# Logs go to $OUT (default /tmp/fasttab-device): all.log (everything printed), the JSON/SVG outputs, and summary.md
+# (scripts/device_summary.py: the JSON figures as Markdown tables).
 # Each step has its own time limit and a failure does not stop the next one.
 set -u
 mode=${1:-full}
@@ -145,4 +146,6 @@ if [ "$mode" = sanitize ]; then
     echo "compute-sanitizer is not on the PATH" | tee -a "$log"
   fi
 fi
+# The JSON figures as Markdown tables (also worth running here on a run cut short: scripts/device_summary.py DIR).
+step 30 summary bash -c "python3 scripts/device_summary.py '$OUT' > '$OUT/summary.md'; cat '$OUT/summary.md'"
 echo "done: $(date -u +%FT%TZ)" | tee -a "$log"
