@@ -63,11 +63,14 @@ double run_bytes_needed(const TrainConfig& c, int feature_cols, std::int64_t tra
   bytes += double(train_rows) * 4;                                                           // permutation, losses
   const double cublas_workspace = double(32 << 20);  // per cuBLAS handle (CUDA; the CPU needs none: a margin)
   bytes += cublas_workspace * (c.overlap_weight_gradients ? 2 : 1);                          // + the side queue's
-  if (c.gemm == GemmLibrary::cublaslt_timed) {  // the scratch C the candidates are timed into (freed after): the largest
-    int widest = c.model.outputs;                 // GEMM output, a batch of the widest layer
-    for (int h : padded_spec(c.model, c.pad_hidden).hidden) widest = std::max(widest, h);
-    bytes += double(c.batch_size) * widest * f;
-  }
+  // A batch of the widest layer (its padded width), the largest GEMM operand: cublaslt-timed times its candidates
+  // into a scratch C that large (CUDA, freed after); the CPU's bf16 GEMMs widen A and B to float32 scratch kept
+  // between calls, at most two such operands (on CUDA that is a margin, as the workspace is on the CPU).
+  int widest = std::max(c.model.outputs, Mlp::bf16_ld(padded_spec(c.model, c.pad_hidden).input_width()));
+  for (int h : padded_spec(c.model, c.pad_hidden).hidden) widest = std::max(widest, Mlp::bf16_ld(h));
+  const double widest_operand = double(c.batch_size) * widest * f;
+  if (c.gemm == GemmLibrary::cublaslt_timed) bytes += widest_operand;
+  if (c.precision == Precision::bf16) bytes += 2 * widest_operand;
   if (c.cuda_graphs) {  // the captured step's batch copy and the run's schedule
     const double steps = std::ceil(double(train_rows) / c.batch_size) * c.epochs;
     bytes += double(c.batch_size) * (cols + 4) * f + steps * 3 * f;
