@@ -20,9 +20,9 @@
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_check.cuh"
 #include "experiments/fused_mlp/fused_forward.cuh"
+#include "experiments/fused_mlp/fused_forward_host.hpp"
 #include "fasttab/fasttab.hpp"
 #include "fasttab/names.hpp"
-#include "host/backend/reference_math.hpp"
 
 using namespace fasttab;
 
@@ -36,36 +36,20 @@ struct Flags {
   std::uint64_t seed = 1;
 };
 
-// The model's weights and biases as the fused kernel reads them: per layer, [out_padded, in_padded] bfloat16 (the
-// engine's bf16 rounding of the float32 weights) and out_padded float32 biases, zeros in the padding.
-struct FusedWeights {
+// The fused kernel's model on the device: the host model's arrays uploaded, mlp pointing at them.
+struct FusedDeviceModel {
   std::vector<BackendBuffer<bfloat16>> weights;
   std::vector<BackendBuffer<float>> biases;
   experiments::FusedMlp mlp;
-  FusedWeights(Backend& backend, const MlpSpec& spec, const std::vector<float>& parameters) {
-    mlp.count = spec.layers();
-    mlp.inputs = spec.input_width();
-    mlp.activation = spec.activation;
-    for (int l = 0; l < spec.layers(); ++l) {
-      const int in = spec.in_width(l), out = spec.out_width(l);
-      const int in_p = experiments::padded_to_tile(in), out_p = experiments::padded_to_tile(out);
-      std::vector<bfloat16> w(std::size_t(out_p) * in_p, bfloat16{0});
-      std::vector<float> b(std::size_t(out_p), 0.0f);
-      for (int o = 0; o < out; ++o) {
-        for (int k = 0; k < in; ++k)
-          w[std::size_t(o) * in_p + k] = reference::bf16_bits(parameters[spec.weight_offset(l) + std::size_t(o) * in + k]);
-        b[std::size_t(o)] = parameters[spec.bias_offset(l) + std::size_t(o)];
-      }
-      weights.emplace_back(backend, w.size(), "fused weights");
-      biases.emplace_back(backend, b.size(), "fused biases");
-      backend.copy_to_backend(weights.back().data(), w.data(), w.size() * sizeof(bfloat16));
-      backend.copy_to_backend(biases.back().data(), b.data(), b.size() * sizeof(float));
-      experiments::FusedLayer& layer = mlp.layers[l];
-      layer.weights = reinterpret_cast<const __nv_bfloat16*>(weights.back().data());
-      layer.bias = biases.back().data();
-      layer.in_padded = in_p;
-      layer.out_padded = out_p;
-      layer.units = out;
+  FusedDeviceModel(Backend& backend, const experiments::FusedHostModel& host) : mlp(host.mlp) {
+    for (int l = 0; l < host.mlp.count; ++l) {
+      const std::size_t count = host.weight_count(l), outs = std::size_t(host.mlp.layers[l].out_padded);
+      weights.emplace_back(backend, count, "fused weights");
+      biases.emplace_back(backend, outs, "fused biases");
+      backend.copy_to_backend(weights.back().data(), host.weights[std::size_t(l)].get(), count * sizeof(bfloat16));
+      backend.copy_to_backend(biases.back().data(), host.biases[std::size_t(l)].get(), outs * sizeof(float));
+      mlp.layers[l].weights = reinterpret_cast<const __nv_bfloat16*>(weights.back().data());
+      mlp.layers[l].bias = biases.back().data();
     }
   }
 };
@@ -138,7 +122,7 @@ int main(int argc, char** argv) {
     const int chunk = std::min(f.rows, 16384);
     Mlp mlp(*backend, spec, chunk, Precision::bf16);
     mlp.set_parameters(parameters);
-    const FusedWeights fused(*backend, spec, parameters);
+    const FusedDeviceModel fused(*backend, experiments::FusedHostModel(spec, parameters));
     const cudaStream_t stream = cuda_stream(*backend);
     auto engine_pass = [&] { mlp.forward_rows(dx.data(), ld_x, f.rows, engine_out.data()); };
     auto fused_pass = [&] {

@@ -1,0 +1,101 @@
+// The fused forward pass's work for one block of rows (experiments/fused_mlp/fused_forward.cuh), written once for
+// two executions: the CUDA kernel (a WMMA tile policy, one warp per call, lanes and threads in parallel) and a host
+// emulation (a scalar tile policy, every warp and lane in turn: fused_forward_host.hpp) that the CPU tests run
+// against the engine's CPU forward pass. So the indexing, the padding, the partial last block, the bias and the
+// epilogue are tested without a GPU; only the WMMA calls themselves (load, mma, store of 16x16 tiles) are not.
+//
+// A tile policy provides: the fragment types Acc (16x16 float32), A (16x16 bfloat16, row-major) and B (16x16
+// bfloat16, column-major); zero(Acc&), load_a(A&, const bf16*, ld), load_b(B&, const bf16*, ld),
+// mma(Acc&, const A&, const B&) (acc += a b), store(float*, const Acc&) (16x16 row-major), and sync_warp().
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include <cmath>
+#include <cstddef>
+
+#include "experiments/fused_mlp/fused_forward.cuh"
+
+// Loops over a warp's accumulators unrolled on the device (register fragments need compile-time indices).
+#ifdef __CUDACC__
+#define FASTTAB_FUSED_UNROLL _Pragma("unroll")
+#else
+#define FASTTAB_FUSED_UNROLL
+#endif
+
+namespace fasttab::experiments {
+
+constexpr int kFusedWarps = 8;
+constexpr int kFusedThreads = kFusedWarps * 32;
+constexpr int kRowTiles = kRowsPerBlock / kTile;                               // 4
+constexpr int kColumnGroups = kFusedWarps / kRowTiles;                         // 2
+constexpr int kMaxTilesPerWarp = kFusedMaxWidth / kTile / kColumnGroups;      // 10
+static_assert(kFusedWarps % kRowTiles == 0, "every row tile gets the same number of warps");
+static_assert(kLdActivations % kTile == 0, "WMMA needs a leading dimension that is a multiple of 8 (16 here)");
+
+template <Activation act>
+__host__ __device__ inline float fused_activate(float z) {
+  if constexpr (act == Activation::tanh) return tanhf(z);
+  else if constexpr (act == Activation::relu) return z > 0.0f ? z : 0.0f;
+  else return z;
+}
+
+// The block's rows of x into `input` ([kRowsPerBlock, kLdActivations] bfloat16): x rounded to bfloat16, zeros past
+// `inputs` (up to layers[0].in_padded) and past the table's last row. Elements begin, begin + step, ... (threads).
+__host__ __device__ inline void fused_load_rows(const FusedMlp& mlp, const float* x, int ld_x, int rows,
+                                                int block_row0, __nv_bfloat16* input, int begin, int step) {
+  const int in0 = mlp.layers[0].in_padded;
+  for (int i = begin; i < kRowsPerBlock * in0; i += step) {
+    const int r = i / in0, c = i % in0;
+    const float v = (block_row0 + r < rows && c < mlp.inputs) ? x[std::size_t(block_row0 + r) * ld_x + c] : 0.0f;
+    input[r * kLdActivations + c] = __float2bfloat16_rn(v);
+  }
+}
+
+// One warp's share of one layer: z = input W^T + b over its row tile (warp % 4) and its column tiles (those j with
+// j % 2 == warp / 4), then a hidden layer's bf16(act(z)) into next_input, or the last layer's logits into out.
+// `stage`: the warp's 16x16 float32 tile; the epilogue's elements are lane_begin, lane_begin + lane_step, ...
+template <class Tiles, Activation act>
+__host__ __device__ void fused_warp_layer(const FusedLayer& layer, bool last, int warp, const __nv_bfloat16* input,
+                                          __nv_bfloat16* next_input, float* stage, int block_row0, int rows,
+                                          float* out, int lane_begin, int lane_step) {
+  const int row_tile = warp % kRowTiles, column_group = warp / kRowTiles;
+  const int column_tiles = layer.out_padded / kTile;
+  const int my_tiles = (column_tiles - column_group + kColumnGroups - 1) / kColumnGroups;
+  typename Tiles::Acc acc[kMaxTilesPerWarp];
+FASTTAB_FUSED_UNROLL
+  for (int t = 0; t < kMaxTilesPerWarp; ++t) Tiles::zero(acc[t]);
+  // z[rows, out] = input[rows, in] W^T: W [out, in] row-major is W^T [in, out] column-major, leading dim in_padded.
+  for (int k0 = 0; k0 < layer.in_padded; k0 += kTile) {
+    typename Tiles::A a;
+    Tiles::load_a(a, input + row_tile * kTile * kLdActivations + k0, kLdActivations);
+  FASTTAB_FUSED_UNROLL
+    for (int t = 0; t < kMaxTilesPerWarp; ++t) {
+      if (t < my_tiles) {
+        const int o0 = (column_group + kColumnGroups * t) * kTile;
+        typename Tiles::B b;
+        Tiles::load_b(b, layer.weights + std::size_t(o0) * layer.in_padded + k0, layer.in_padded);
+        Tiles::mma(acc[t], a, b);
+      }
+    }
+  }
+FASTTAB_FUSED_UNROLL
+  for (int t = 0; t < kMaxTilesPerWarp; ++t) {
+    if (t >= my_tiles) continue;
+    const int row_base = row_tile * kTile, col_base = (column_group + kColumnGroups * t) * kTile;
+    Tiles::store(stage, acc[t]);
+    Tiles::sync_warp();
+    for (int e = lane_begin; e < kTile * kTile; e += lane_step) {
+      const int r = row_base + e / kTile, c = col_base + e % kTile;
+      const float z = stage[e] + layer.bias[c];
+      if (last) {
+        if (c < layer.units && block_row0 + r < rows) out[std::size_t(block_row0 + r) * layer.units + c] = z;
+      } else {
+        next_input[r * kLdActivations + c] = __float2bfloat16_rn(fused_activate<act>(z));
+      }
+    }
+    Tiles::sync_warp();
+  }
+}
+
+}  // namespace fasttab::experiments
