@@ -80,6 +80,7 @@ step 90 bench-step-bf16-lt-timed "$B/bench_step" --precision bf16 --gemm cublasl
 step 60 fused-forward-odd "$B/bench_fused_forward" --rows 1000 --inputs 7 --hidden 45,300,17 --activation relu \
   --repeats 2
 step 60 fused-forward-seed "$B/bench_fused_forward" --rows 524288 --repeats 20
+step 60 fused-forward-training "$B/bench_fused_forward" --training --rows 16384 --repeats 20
 # Issue 10: the fixed cost of the gradient all-reduce (NCCL, one rank: docs/scaling.md's `a`).
 step 90 bench-step-all-reduce "$B/bench_step" --all-reduce --train-rows 1000000 --test-rows 100000 --repeats 50 \
   --json "$OUT/bench_step_all_reduce.json"

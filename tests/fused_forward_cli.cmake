@@ -28,3 +28,5 @@ function(fused_forward_test name)
 endfunction()
 fused_forward_test(seed --rows 32768 --repeats 3)
 fused_forward_test(odd_relu --rows 1000 --inputs 7 --hidden 45,300,17 --activation relu --repeats 2)
+# The training pass: the engine's dropout masks (exit 1 when a first-layer zero differs) and logits.
+fused_forward_test(training --rows 5000 --training --repeats 2)

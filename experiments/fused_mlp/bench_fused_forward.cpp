@@ -4,6 +4,9 @@
 // - correctness: both outputs on the same random rows and weights (biases drawn too, so that their path shows), the
 //   relative L2 difference and the largest one; exit 1 when the relative difference is over --bound (the two differ
 //   only in the order of each float32 sum, which can move an activation by one bfloat16 step);
+// - --training: the training pass instead (dropout after the first hidden layer as the engine draws it, and the
+//   activations the backward pass reads written out): also the first layer's dropout zeros compared, exit 1 when
+//   one differs;
 // - speed: the median over --repeats of each pass over --rows rows (CUDA events on the backend's stream), per
 //   16384 rows, and the GEMM FLOPs per second it reaches.
 // On a machine without a CUDA device it says so and exits 1.
@@ -34,6 +37,8 @@ struct Flags {
   std::string activation = "tanh";
   double bound = 1e-2;
   std::uint64_t seed = 1;
+  bool training = false;   // the training pass: dropout after the first layer, activations written out
+  float dropout = 0.5f;
 };
 
 // The fused kernel's model on the device: the host model's arrays uploaded, mlp pointing at them.
@@ -92,6 +97,9 @@ int main(int argc, char** argv) {
   app.add_option("--bound", f.bound, "largest relative L2 difference of the outputs accepted")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--seed", f.seed, "seed of the weights and rows");
+  app.add_flag("--training", f.training, "the training pass (Mlp::forward with dropout after the first hidden layer, "
+               "the activations the backward pass reads written out) instead of inference; rows at most 65536");
+  app.add_option("--dropout", f.dropout, "--training: dropout after the first hidden layer")->check(CLI::Range(0.0, 0.9));
   CLI11_PARSE(app, argc, argv);
   try {
     FASTTAB_REQUIRE(cuda_device_count() > 0, "bench_fused_forward needs a CUDA device, and this machine has none");
@@ -103,7 +111,8 @@ int main(int argc, char** argv) {
     spec.inputs = f.inputs;
     spec.hidden = f.hidden;
     spec.activation = parse_name<Activation>(f.activation, "--activation");
-    spec.dropout = 0.0f;
+    spec.dropout = f.training ? f.dropout : 0.0f;
+    FASTTAB_REQUIRE(!f.training || f.rows <= 65536, "--training: --rows ", f.rows, " is over 65536 (one pass)");
     std::vector<float> parameters = initial_parameters(spec, f.seed);
     std::mt19937_64 random(f.seed + 1);
     std::uniform_real_distribution<float> uniform(-0.1f, 0.1f);
@@ -119,17 +128,53 @@ int main(int argc, char** argv) {
         fused_out(*backend, std::size_t(f.rows), "fused outputs");
     backend->copy_to_backend(dx.data(), x.data(), dx.bytes());
 
-    const int chunk = std::min(f.rows, 16384);
+    const int chunk = f.training ? f.rows : std::min(f.rows, 16384);
     Mlp mlp(*backend, spec, chunk, Precision::bf16);
     mlp.set_parameters(parameters);
     const FusedDeviceModel fused(*backend, experiments::FusedHostModel(spec, parameters));
     const cudaStream_t stream = cuda_stream(*backend);
-    auto engine_pass = [&] { mlp.forward_rows(dx.data(), ld_x, f.rows, engine_out.data()); };
+    // --training: the engine's training pass, and the fused one writing the same buffers' contents into its own.
+    DropoutKey key;
+    key.seed = f.seed;
+    key.step = 3;
+    experiments::FusedTraining training;
+    std::vector<BackendBuffer<bfloat16>> fused_activations;
+    BackendBuffer<bfloat16> fused_input16;
+    if (f.training) {
+      training.active = true;
+      training.key = key;
+      training.ld_input16 = Mlp::bf16_ld(spec.inputs);
+      fused_input16 = BackendBuffer<bfloat16>(*backend, std::size_t(f.rows) * training.ld_input16, "fused input16");
+      training.input16 = reinterpret_cast<__nv_bfloat16*>(fused_input16.data());
+      for (int l = 0; l + 1 < spec.layers(); ++l) {
+        training.dropout[l] = spec.dropout_after(l);
+        training.ld_activations[l] = mlp.activation_ld(l);
+        fused_activations.emplace_back(*backend, std::size_t(f.rows) * mlp.activation_ld(l), "fused activations");
+        training.activations[l] = reinterpret_cast<__nv_bfloat16*>(fused_activations.back().data());
+      }
+    }
+    auto engine_pass = [&] {
+      if (!f.training) return mlp.forward_rows(dx.data(), ld_x, f.rows, engine_out.data());
+      const float* logits = mlp.forward(dx.data(), ld_x, f.rows, true, key);
+      backend->copy_within(engine_out.data(), logits, engine_out.bytes());
+    };
     auto fused_pass = [&] {
-      experiments::fused_mlp_forward_bf16(fused.mlp, dx.data(), ld_x, f.rows, fused_out.data(), stream);
+      experiments::fused_mlp_forward_bf16(fused.mlp, dx.data(), ld_x, f.rows, fused_out.data(), stream, training);
     };
     engine_pass();
     fused_pass();
+    std::size_t mask_mismatches = 0;  // --training: first-layer activations zero in one pass and not the other
+    if (f.training) {
+      const std::size_t count = std::size_t(f.rows) * mlp.activation_ld(0);
+      std::vector<bfloat16> engine_a(count), fused_a(count);
+      backend->copy_to_host(engine_a.data(), mlp.bf16_activations(0), count * sizeof(bfloat16));
+      backend->copy_to_host(fused_a.data(), fused_activations.front().data(), count * sizeof(bfloat16));
+      for (int r = 0; r < f.rows; ++r)
+        for (int c = 0; c < spec.out_width(0); ++c) {
+          const std::size_t i = std::size_t(r) * mlp.activation_ld(0) + c;
+          mask_mismatches += ((engine_a[i].bits & 0x7FFF) == 0) != ((fused_a[i].bits & 0x7FFF) == 0);
+        }
+    }
     std::vector<float> want(std::size_t(f.rows)), got(std::size_t(f.rows));
     backend->copy_to_host(want.data(), engine_out.data(), engine_out.bytes());
     backend->copy_to_host(got.data(), fused_out.data(), fused_out.bytes());
@@ -149,13 +194,20 @@ int main(int argc, char** argv) {
     const double per_batch = 16384.0 / f.rows;
     std::printf("bench_fused_forward (experiment) on %s: MLP %d", backend->device_name().c_str(), spec.inputs);
     for (int h : spec.hidden) std::printf("-%d", h);
-    std::printf("-%d %s, bf16, %d rows, median of %d\n", spec.outputs, f.activation.c_str(), f.rows, f.repeats);
+    std::printf("-%d %s, bf16, %s pass, %d rows, median of %d\n", spec.outputs, f.activation.c_str(),
+                f.training ? "training" : "inference", f.rows, f.repeats);
     std::printf("engine forward (cuBLAS + element-wise): %8.4f ms, %.4f ms per 16384 rows, %6.1f TFLOP/s\n",
                 engine_ms, engine_ms * per_batch, flop / engine_ms * 1e-9);
     std::printf("fused forward (one kernel):             %8.4f ms, %.4f ms per 16384 rows, %6.1f TFLOP/s\n",
                 fused_ms, fused_ms * per_batch, flop / fused_ms * 1e-9);
     std::printf("fused / engine time: %.3f; outputs: relative L2 difference %.3g, largest %.3g (bound %.3g)\n",
                 fused_ms / engine_ms, relative, largest, f.bound);
+    if (f.training) std::printf("first layer's dropout zeros that differ: %zu\n", mask_mismatches);
+    if (mask_mismatches > 0) {
+      std::fprintf(stderr, "error: %zu first-layer activations are zero in one pass and not in the other (dropout "
+                   "masks differ)\n", mask_mismatches);
+      return 1;
+    }
     if (!(relative <= f.bound)) {
       std::fprintf(stderr, "error: the fused outputs differ from the engine's by %.3g (relative L2) > %.3g\n", relative,
                    f.bound);

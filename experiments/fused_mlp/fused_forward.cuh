@@ -1,7 +1,8 @@
 // Experiment (issue 9, item 5, the moonshot), kept apart from the engine: the whole bf16 forward pass of an MLP in
 // one kernel. A block of kRowsPerBlock rows keeps its activations in shared memory through every layer; the
 // weights are read from L2 (each warp loads its own bfloat16 tiles); the products run on the tensor cores through
-// WMMA (16x16x16 bfloat16 tiles, float32 accumulators). Inference only: no dropout, no stored activations.
+// WMMA (16x16x16 bfloat16 tiles, float32 accumulators). Inference, or a training pass (FusedTraining: dropout, and
+// the activations the backward pass reads written out); the backward pass is not fused.
 //
 // The arithmetic is the engine's bf16 forward (Mlp::forward_bf16): the first layer's input rounded to bfloat16,
 // z = the float32 sum of products of bfloat16 activations and bfloat16 weights, a = bf16(act(z + b)) for a hidden
@@ -49,9 +50,26 @@ struct FusedMlp {
   Activation activation = Activation::tanh;  // of the hidden layers (tanh or relu)
 };
 
+// The training forward pass's extras: dropout after the hidden layers as the engine draws it (the same Philox
+// decisions: dropout_keep of element (key.first_row + r) * units + c of layer l at the key's step, or *step_counter
+// when set), and what the engine's backward pass reads, written in its layout: the input rounded to bfloat16 and
+// each hidden layer's output (Mlp's input16 and activations16 buffers). Columns past a layer's own (and rows past
+// `rows`) are not written: the engine keeps that padding at zero.
+struct FusedTraining {
+  bool active = false;
+  DropoutKey key;                                    // key.layer is ignored: each layer draws as layer l
+  float dropout[kFusedMaxLayers] = {};               // p after layer l (Mlp: spec.dropout_after(l))
+  __nv_bfloat16* input16 = nullptr;                  // [rows, ld_input16], columns < inputs
+  int ld_input16 = 0;
+  __nv_bfloat16* activations[kFusedMaxLayers] = {};  // hidden layer l: [rows, ld_activations[l]], columns < units
+  int ld_activations[kFusedMaxLayers] = {};
+};
+
 // out[r, c] = the logits of x's row r (r < rows, c < layers[count - 1].units; out's leading dimension is units),
-// enqueued on `stream`. Throws Error for a model it cannot run (a width over kFusedMaxWidth, too many layers).
-void fused_mlp_forward_bf16(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out, cudaStream_t stream);
+// enqueued on `stream`; with training.active, the training pass (dropout, and the input and activations written
+// out). Throws Error for a model it cannot run (a width over kFusedMaxWidth, too many layers).
+void fused_mlp_forward_bf16(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out, cudaStream_t stream,
+                            const FusedTraining& training = FusedTraining{});
 
 // The dynamic shared memory one block takes.
 std::size_t fused_mlp_shared_bytes();

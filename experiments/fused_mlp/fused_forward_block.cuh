@@ -13,8 +13,10 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 #include "experiments/fused_mlp/fused_forward.cuh"
+#include "host/backend/philox.hpp"
 
 // Loops over a warp's accumulators unrolled on the device (register fragments need compile-time indices).
 #ifdef __CUDACC__
@@ -42,25 +44,36 @@ __host__ __device__ inline float fused_activate(float z) {
 
 // The block's rows of x into `input` ([kRowsPerBlock, kLdActivations] bfloat16): x rounded to bfloat16, zeros past
 // `inputs` (up to layers[0].in_padded) and past the table's last row. Elements begin, begin + step, ... (threads).
-__host__ __device__ inline void fused_load_rows(const FusedMlp& mlp, const float* x, int ld_x, int rows,
-                                                int block_row0, __nv_bfloat16* input, int begin, int step) {
+// Training: the same bfloat16 values into training.input16 too (columns < inputs, rows < rows).
+__host__ __device__ inline void fused_load_rows(const FusedMlp& mlp, const FusedTraining& training, const float* x,
+                                                int ld_x, int rows, int block_row0, __nv_bfloat16* input, int begin,
+                                                int step) {
   const int in0 = mlp.layers[0].in_padded;
   for (int i = begin; i < kRowsPerBlock * in0; i += step) {
     const int r = i / in0, c = i % in0;
-    const float v = (block_row0 + r < rows && c < mlp.inputs) ? x[std::size_t(block_row0 + r) * ld_x + c] : 0.0f;
-    input[r * kLdActivations + c] = __float2bfloat16_rn(v);
+    const bool inside = block_row0 + r < rows && c < mlp.inputs;
+    const __nv_bfloat16 v = __float2bfloat16_rn(inside ? x[std::size_t(block_row0 + r) * ld_x + c] : 0.0f);
+    input[r * kLdActivations + c] = v;
+    if (inside && training.active) training.input16[std::size_t(block_row0 + r) * training.ld_input16 + c] = v;
   }
 }
 
 // One warp's share of one layer: z = input W^T + b over its row tile (warp % 4) and its column tiles (those j with
 // j % 2 == warp / 4), then a hidden layer's bf16(act(z)) into next_input, or the last layer's logits into out.
 // `stage`: the warp's 16x16 float32 tile; the epilogue's elements are lane_begin, lane_begin + lane_step, ...
+// Training (layer `l` hidden): a = keep ? act(z) * scale : 0 with the engine's dropout decisions, and a written to
+// training.activations[l] as well.
 template <class Tiles, Activation act>
-__host__ __device__ void fused_warp_layer(const FusedLayer& layer, bool last, int warp, const __nv_bfloat16* input,
-                                          __nv_bfloat16* next_input, float* stage, int block_row0, int rows,
-                                          float* out, int lane_begin, int lane_step) {
+__host__ __device__ void fused_warp_layer(const FusedLayer& layer, int l, bool last, const FusedTraining& training,
+                                          int warp, const __nv_bfloat16* input, __nv_bfloat16* next_input,
+                                          float* stage, int block_row0, int rows, float* out, int lane_begin,
+                                          int lane_step) {
   const int row_tile = warp % kRowTiles, column_group = warp / kRowTiles;
   const int column_tiles = layer.out_padded / kTile;
+  const float p = training.active && !last ? training.dropout[l] : 0.0f;
+  const float scale = 1.0f / (1.0f - p);
+  const std::uint32_t step = training.key.step_counter != nullptr ? *training.key.step_counter : training.key.step;
+  __nv_bfloat16* saved = training.active && !last ? training.activations[l] : nullptr;
   const int my_tiles = (column_tiles - column_group + kColumnGroups - 1) / kColumnGroups;
   typename Tiles::Acc acc[kMaxTilesPerWarp];
 FASTTAB_FUSED_UNROLL
@@ -91,7 +104,15 @@ FASTTAB_FUSED_UNROLL
       if (last) {
         if (c < layer.units && block_row0 + r < rows) out[std::size_t(block_row0 + r) * layer.units + c] = z;
       } else {
-        next_input[r * kLdActivations + c] = __float2bfloat16_rn(fused_activate<act>(z));
+        float a = fused_activate<act>(z);
+        const bool own = c < layer.units && block_row0 + r < rows;
+        if (p > 0.0f && own) {
+          const std::uint64_t index = (training.key.first_row + std::uint64_t(block_row0 + r)) * layer.units + c;
+          a = dropout_keep(training.key.seed, step, std::uint32_t(l), index, p) ? a * scale : 0.0f;
+        }
+        const __nv_bfloat16 v = __float2bfloat16_rn(a);
+        next_input[r * kLdActivations + c] = v;
+        if (saved != nullptr && own) saved[std::size_t(block_row0 + r) * training.ld_activations[l] + c] = v;
       }
     }
     Tiles::sync_warp();

@@ -42,7 +42,7 @@ struct HostTiles {
 };
 
 template <Activation act>
-void emulate(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out) {
+void emulate(const FusedMlp& mlp, const FusedTraining& training, const float* x, int ld_x, int rows, float* out) {
   std::vector<__nv_bfloat16> buffers(2 * std::size_t(kRowsPerBlock) * kLdActivations);
   std::vector<float> stage(std::size_t(kTile) * kTile);
   __nv_bfloat16* first = buffers.data();
@@ -50,12 +50,13 @@ void emulate(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out
   const int blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
   for (int block = 0; block < blocks; ++block) {
     const int block_row0 = block * kRowsPerBlock;
-    fused_load_rows(mlp, x, ld_x, rows, block_row0, first, 0, 1);
+    fused_load_rows(mlp, training, x, ld_x, rows, block_row0, first, 0, 1);
     for (int l = 0; l < mlp.count; ++l) {
       const bool even = l % 2 == 0;
       for (int warp = 0; warp < kFusedWarps; ++warp)
-        fused_warp_layer<HostTiles, act>(mlp.layers[l], l == mlp.count - 1, warp, even ? first : second,
-                                         even ? second : first, stage.data(), block_row0, rows, out, 0, 1);
+        fused_warp_layer<HostTiles, act>(mlp.layers[l], l, l == mlp.count - 1, training, warp,
+                                         even ? first : second, even ? second : first, stage.data(), block_row0, rows,
+                                         out, 0, 1);
     }
   }
 }
@@ -100,7 +101,7 @@ FusedHostModel::FusedHostModel(const MlpSpec& spec, const std::vector<float>& pa
   }
 }
 
-void check_fused_mlp(const FusedMlp& mlp, int ld_x) {
+void check_fused_mlp(const FusedMlp& mlp, int ld_x, const FusedTraining& training) {
   FASTTAB_REQUIRE(mlp.count >= 1 && mlp.count <= kFusedMaxLayers, "fused forward: ", mlp.count, " layers (1 to ",
                   kFusedMaxLayers, ")");
   FASTTAB_REQUIRE(mlp.inputs >= 1 && mlp.inputs <= mlp.layers[0].in_padded, "fused forward: ", mlp.inputs,
@@ -122,13 +123,24 @@ void check_fused_mlp(const FusedMlp& mlp, int ld_x) {
   }
   FASTTAB_REQUIRE(mlp.activation == Activation::tanh || mlp.activation == Activation::relu,
                   "fused forward: the hidden activation must be tanh or relu");
+  if (!training.active) return;
+  FASTTAB_REQUIRE(training.input16 != nullptr && training.ld_input16 >= mlp.inputs, "fused forward: the training "
+                  "pass needs input16 with a leading dimension >= ", mlp.inputs);
+  for (int l = 0; l + 1 < mlp.count; ++l) {
+    FASTTAB_REQUIRE(training.activations[l] != nullptr && training.ld_activations[l] >= mlp.layers[l].units,
+                    "fused forward: the training pass needs hidden layer ", l, "'s activations with a leading "
+                    "dimension >= ", mlp.layers[l].units);
+    FASTTAB_REQUIRE(training.dropout[l] >= 0.0f && training.dropout[l] < 1.0f, "fused forward: dropout ",
+                    training.dropout[l], " after layer ", l, " is not in [0, 1)");
+  }
 }
 
-void fused_mlp_forward_emulated(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out) {
-  check_fused_mlp(mlp, ld_x);
+void fused_mlp_forward_emulated(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,
+                                const FusedTraining& training) {
+  check_fused_mlp(mlp, ld_x, training);
   if (rows <= 0) return;
-  if (mlp.activation == Activation::tanh) emulate<Activation::tanh>(mlp, x, ld_x, rows, out);
-  else emulate<Activation::relu>(mlp, x, ld_x, rows, out);
+  if (mlp.activation == Activation::tanh) emulate<Activation::tanh>(mlp, training, x, ld_x, rows, out);
+  else emulate<Activation::relu>(mlp, training, x, ld_x, rows, out);
 }
 
 }  // namespace fasttab::experiments

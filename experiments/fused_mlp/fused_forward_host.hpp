@@ -30,9 +30,11 @@ struct FusedHostModel {
 };
 
 // Throws Error for a model the fused kernel cannot run (the checks fused_mlp_forward_bf16 makes first).
-void check_fused_mlp(const FusedMlp& mlp, int ld_x);
+void check_fused_mlp(const FusedMlp& mlp, int ld_x, const FusedTraining& training = FusedTraining{});
 
-// fused_mlp_forward_bf16 on host memory: mlp's weights and biases, x and out are host pointers.
-void fused_mlp_forward_emulated(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out);
+// fused_mlp_forward_bf16 on host memory: mlp's weights and biases, x, out and training's buffers (and its step
+// counter) are host pointers.
+void fused_mlp_forward_emulated(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,
+                                const FusedTraining& training = FusedTraining{});
 
 }  // namespace fasttab::experiments
