@@ -113,7 +113,7 @@ TEST_CASE("cuda gemm: fp32 and tf32 against the CPU, all transpositions, odd siz
 }
 
 TEST_CASE("cuda gemm through cuBLASLt (heuristic and timed): fp32, tf32 and bf16 against the CPU, every "
-          "transposition, odd sizes, padded and unaligned operands; a plan's second call the same bits") {
+          "transposition, odd sizes, padded and unaligned operands, a plan's second call the same bits") {
   FASTTAB_REQUIRE_CUDA_DEVICE();
   auto b = make_backends();
   const Shape shapes[] = {{37, 301, 19, false, false, 0, 0}, {37, 301, 19, true, false, 3, 1},

@@ -15,7 +15,7 @@
 using namespace fasttab;
 using namespace fasttab::gpu_test;
 
-TEST_CASE("cuda cuBLASLt plans: one per GEMM shape and library, reported; timed plans say what they timed") {
+TEST_CASE("cuda cuBLASLt plans: one per GEMM shape and library, reported, timed plans say what they timed") {
   FASTTAB_REQUIRE_CUDA_DEVICE();
   auto gpu = make_gpu();
   CHECK(gpu->gemm_plans().empty());  // cublas: none

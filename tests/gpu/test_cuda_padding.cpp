@@ -12,7 +12,7 @@
 
 using namespace fasttab;
 
-TEST_CASE("cuda padded step (300 -> 304, 320) matches the CPU's padded step in every precision; padding stays zero") {
+TEST_CASE("cuda padded step (300 -> 304, 320) matches the CPU's padded step in every precision, padding stays zero") {
   FASTTAB_REQUIRE_CUDA_DEVICE();
   auto backends = gpu_test::make_backends();
   MlpSpec spec;  // the seed's 21-300-300-300-300-1, tanh, dropout 0.5

@@ -61,7 +61,7 @@ TEST_CASE("an R-style CSV: empty first header name, quoted numbers and text, col
   CHECK(t.labels == std::vector<float>{0, 1, 1, 0, 1, 0});
 }
 
-TEST_CASE("columns by name: --features and --categorical take names; unknown names are refused with the header") {
+TEST_CASE("columns by name: --features and --categorical take names, unknown names are refused with the header") {
   TempDir dir;
   const std::string path = write_text(dir.file("r.csv"), kRStyle);
   LoadOptions o = r_style_options(path);
@@ -84,7 +84,7 @@ TEST_CASE("columns by name: --features and --categorical take names; unknown nam
   CHECK(error_of([&] { load_table(label); }).find("--label-col 'price' is not a column name") != std::string::npos);
 }
 
-TEST_CASE("text far down a column that looked numeric makes it categorical; --numeric makes it an error") {
+TEST_CASE("text far down a column that looked numeric makes it categorical, --numeric makes it an error") {
   TempDir dir;
   std::string text = "y,a,b\n";
   for (int r = 0; r < 3000; ++r) text += std::to_string(r % 2) + "," + std::to_string(r) + ".5," + std::to_string(r % 3) + "\n";
@@ -106,7 +106,7 @@ TEST_CASE("text far down a column that looked numeric makes it categorical; --nu
   CHECK(e.find("line 3002, column 2: 'high' is not a number") != std::string::npos);
 }
 
-TEST_CASE("text labels: yes/no order, sorted otherwise; a missing label follows the NaN policy") {
+TEST_CASE("text labels: yes/no order, sorted otherwise, a missing label follows the NaN policy") {
   TempDir dir;
   LoadOptions o;
   o.use_cache = false;
@@ -215,7 +215,7 @@ TEST_CASE("vocabularies: built on the training rows by count (ties by text), rar
   CHECK(at(rare.test, 3, 1) == 1.0f);  // d: seen once, rarer than 2
 }
 
-TEST_CASE("a test file's text labels are renumbered as the training file's classes; unknown ones are refused") {
+TEST_CASE("a test file's text labels are renumbered as the training file's classes, unknown ones are refused") {
   TempDir dir;
   LoadOptions o;
   o.use_cache = false;

@@ -91,7 +91,7 @@ TEST_CASE("io rows: a .npy with --nan-policy drop or --categorical is loaded who
   CHECK_FALSE(report.partial);
 }
 
-TEST_CASE("io rows: the table cache preads only the rows asked for; CSV text is parsed whole and sliced") {
+TEST_CASE("io rows: the table cache preads only the rows asked for, CSV text is parsed whole and sliced") {
   TempDir dir;
   std::string text = "label,x,y\n";
   for (int r = 0; r < 200; ++r) text += std::to_string(r % 2) + "," + std::to_string(r) + "," + std::to_string(3 * r) + "\n";

@@ -88,7 +88,7 @@ TEST_CASE("train on categorical columns: learns them, reruns bit for bit, predic
   CHECK(std::fabs(printed_auc(out) - auc) < 1e-5);
 }
 
-TEST_CASE("a test file with categories in another order and unseen ones; predict maps them by text") {
+TEST_CASE("a test file with categories in another order and unseen ones, predict maps them by text") {
   if (!tools_built()) return;
   const fs::path dir = temp_dir();
   write_city_table(dir / "train.csv", 3000, 2, false);

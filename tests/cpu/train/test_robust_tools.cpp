@@ -127,7 +127,7 @@ TEST_CASE("no output may be the input file, under any spelling") {
   CHECK(read_text(temp_dir() / "in.csv") == before);
 }
 
-TEST_CASE("--json and --plot are checked for writability before training; an existing file is not truncated") {
+TEST_CASE("--json and --plot are checked for writability before training, an existing file is not truncated") {
   std::string out;
   const std::string args = "--device cpu --rows 3000 --epochs 1 --batch-size 256 --hidden 8 ";
   CHECK(run("train", args + "--json no-such-dir/run.json", &out) == 1);

@@ -50,7 +50,7 @@ TEST_CASE("a small MLP on synthetic data reaches a test AUC close to the Bayes l
   CHECK(r.epochs.back().train_loss < r.epochs.front().train_loss);
 }
 
-TEST_CASE("two runs with the same seed give identical losses; another seed does not") {
+TEST_CASE("two runs with the same seed give identical losses, another seed does not") {
   auto run = [](std::uint64_t seed) {
     Dataset d = synthetic_dataset(12'000, 2'000, 5);
     auto backend = make_cpu_backend();
