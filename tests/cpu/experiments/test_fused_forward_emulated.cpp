@@ -108,7 +108,8 @@ TEST_CASE("fused forward refuses what the kernel cannot run, naming it") {
 TEST_CASE("fused training forward (host emulation): the engine's dropout masks, activations and logits") {
   // The engine's bf16 training pass on the CPU backend (Mlp::forward with dropout) against the emulated kernel's
   // training pass: the same Philox decisions (the same zeros, exactly: tanh is 0 only at 0), the kept activations
-  // within one bfloat16 step (2^-7 relative), the logits within 2e-3, and the input's bfloat16 copy exactly.
+  // within one bfloat16 step (2^-7 relative, plus 1e-3 near 0), the logits within 2e-3, and the input's bfloat16
+  // copy exactly.
   MlpSpec spec;
   spec.inputs = 13;
   spec.hidden = {300, 40};
@@ -160,18 +161,19 @@ TEST_CASE("fused training forward (host emulation): the engine's dropout masks, 
     const int ld = mlp.activation_ld(l), units = spec.out_width(l);
     std::vector<bfloat16> engine(std::size_t(rows) * ld);
     cpu->copy_to_host(engine.data(), mlp.bf16_activations(l), engine.size() * sizeof(bfloat16));
-    std::size_t zeros = 0, pattern_mismatches = 0;
-    double largest = 0;
+    // A kept activation: within one bfloat16 step of the engine's (2^-7 relative), plus 1e-3 for a z near 0, where
+    // the two sums' orders (up to 300 terms, about 6e-4 apart at worst here) are a large part of a small value.
+    std::size_t zeros = 0, pattern_mismatches = 0, far = 0;
     for (int r = 0; r < rows; ++r)
       for (int c = 0; c < units; ++c) {
         const float e = reference::bf16_value(engine[std::size_t(r) * ld + c]);
         const float f = __bfloat162float(activations[std::size_t(l)][std::size_t(r) * ld + c]);
         zeros += e == 0.0f;
         pattern_mismatches += (e == 0.0f) != (f == 0.0f);
-        if (e != 0.0f) largest = std::max(largest, std::fabs(double(f) - e) / std::fabs(double(e)));
+        far += e != 0.0f && std::fabs(double(f) - e) > std::fabs(double(e)) / 128 + 1e-3;
       }
     CHECK(pattern_mismatches == 0);
-    CHECK(largest <= 1.0 / 128);
+    CHECK(far == 0);
     if (l == 0) CHECK(zeros > std::size_t(rows) * units / 3);  // p = 0.5: the masks are really compared
     else CHECK(zeros == 0);                                    // no dropout after the second layer
   }
