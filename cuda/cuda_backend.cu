@@ -219,13 +219,13 @@ class CudaBackend final : public Backend {
             int ldb, float beta, float* c, int ldc) override {
     check_gemm_shape("gemm", trans_a, trans_b, m, n, k, lda, ldb, ldc);
     if (m == 0 || n == 0) return;
-    if (through_lt(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, precision_)) return;
+    const Precision precision = math_mode_ == CUBLAS_TF32_TENSOR_OP_MATH ? Precision::tf32 : Precision::fp32;
+    if (through_lt(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, precision)) return;
     CUBLAS_CHECK(cublasSgemm(blas(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
                              k, &alpha, b, ldb, a, lda, &beta, c, ldc));
   }
   // tf32: the float32 GEMMs above on TF32 tensor cores. bf16's GEMMs are gemm_bf16's (tensor cores whatever the mode).
   void set_precision(Precision precision) override {
-    precision_ = precision == Precision::tf32 ? Precision::tf32 : Precision::fp32;  // of gemm(); gemm_bf16 is bf16
     math_mode_ = precision == Precision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
     CUBLAS_CHECK(cublasSetMathMode(main_.cublas, math_mode_));
     if (side_.cublas != nullptr) CUBLAS_CHECK(cublasSetMathMode(side_.cublas, math_mode_));
@@ -420,7 +420,6 @@ class CudaBackend final : public Backend {
   cudaEvent_t fork_event_ = nullptr, join_event_ = nullptr;
   bool side_pending_ = false;  // side-queue work not yet joined
   cublasMath_t math_mode_ = CUBLAS_DEFAULT_MATH;
-  Precision precision_ = Precision::fp32;           // of gemm(): fp32 or tf32
   GemmLibrary gemm_library_ = GemmLibrary::cublas;
   std::unique_ptr<LtMatmul> lt_;                   // the cuBLASLt plans (created by set_gemm_library)
   const Lane* lane_ = &main_;  // where ops are enqueued: main_, or side_ inside on_side_queue

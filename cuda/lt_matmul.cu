@@ -156,22 +156,10 @@ cublasLtMatmulHeuristicResult_t LtGemmDescription::split_k_variant(cublasLtHandl
 
 // ---- the plans ----------------------------------------------------------------------------------------------------
 
-LtMatmul::LtMatmul() {
-  CUBLAS_CHECK(cublasLtCreate(&lt_));
-  try {
-    CUDA_CHECK(cudaEventCreate(&start_));
-    CUDA_CHECK(cudaEventCreate(&stop_));
-  } catch (...) {
-    if (start_ != nullptr) cudaEventDestroy(start_);
-    cublasLtDestroy(lt_);
-    throw;
-  }
-}
+LtMatmul::LtMatmul() { CUBLAS_CHECK(cublasLtCreate(&lt_)); }
 
 LtMatmul::~LtMatmul() {
   plans_.clear();
-  cudaEventDestroy(stop_);
-  cudaEventDestroy(start_);
   cublasLtDestroy(lt_);
 }
 
@@ -226,32 +214,18 @@ LtMatmul::Plan LtMatmul::make_plan(const LtGemmShape& shape, bool timed, const v
             if (variant.state == CUBLAS_STATUS_SUCCESS) candidates.push_back(variant);
           }
     }
-    // Each candidate once (warm-up), then kRepeats timings of kInner back-to-back launches into a scratch C (the
-    // GEMM's own A and B, beta 0: C is not the caller's, whose beta may accumulate); the median of the timings.
+    // Each candidate timed (EventTimer: a warm-up, then the median of kRepeats timings of kInner back-to-back
+    // launches) into a scratch C: the GEMM's own A and B, beta 0 (C is not the caller's, whose beta may accumulate).
     constexpr int kRepeats = 5, kInner = 3;
     void* scratch = nullptr;
     CUDA_CHECK(cudaMalloc(&scratch, std::size_t(shape.m) * std::size_t(shape.ldc) * sizeof(float)));
     const std::unique_ptr<void, cudaError_t (*)(void*)> scratch_owner(scratch, cudaFree);
     float* c = static_cast<float*>(scratch);
     std::vector<double> medians;
-    for (const cublasLtMatmulHeuristicResult_t& candidate : candidates) {
-      auto launch = [&] {
+    for (const cublasLtMatmulHeuristicResult_t& candidate : candidates)
+      medians.push_back(timer_.median_ms(stream, kRepeats, kInner, [&] {
         plan.description->run(lt_, candidate.algo, 1.0f, a, b, 0.0f, c, workspace, workspace_bytes, stream);
-      };
-      launch();
-      std::vector<double> ms;
-      for (int r = 0; r < kRepeats; ++r) {
-        CUDA_CHECK(cudaEventRecord(start_, stream));
-        for (int i = 0; i < kInner; ++i) launch();
-        CUDA_CHECK(cudaEventRecord(stop_, stream));
-        CUDA_CHECK(cudaEventSynchronize(stop_));
-        float elapsed = 0;
-        CUDA_CHECK(cudaEventElapsedTime(&elapsed, start_, stop_));
-        ms.push_back(double(elapsed) / kInner);
-      }
-      std::sort(ms.begin(), ms.end());
-      medians.push_back(ms[ms.size() / 2]);
-    }
+      }));
     std::size_t best = 0;
     for (std::size_t i = 1; i < medians.size(); ++i)
       if (medians[i] < medians[best]) best = i;

@@ -34,6 +34,7 @@
 #include <tuple>
 #include <vector>
 
+#include "cuda/event_timer.cuh"
 #include "fasttab/backend.hpp"
 
 namespace fasttab {
@@ -124,7 +125,7 @@ class LtMatmul {
                  std::size_t workspace_bytes, cudaStream_t stream);
 
   cublasLtHandle_t lt_ = nullptr;
-  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+  EventTimer timer_;
   std::map<std::pair<LtGemmShape, bool>, Plan> plans_;
 };
 

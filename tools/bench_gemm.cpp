@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cuda/cuda_check.cuh"
+#include "cuda/event_timer.cuh"
 #include "cuda/lt_matmul.cuh"
 #include "fasttab/fasttab.hpp"
 #include "fasttab/names.hpp"
@@ -150,7 +151,7 @@ struct Device {
   cublasHandle_t cublas = nullptr, side_cublas = nullptr;
   cudaEvent_t fork = nullptr, join = nullptr;
   cublasLtHandle_t lt = nullptr;
-  cudaEvent_t start = nullptr, stop = nullptr;
+  EventTimer timer;
   void* workspace = nullptr;
   static constexpr std::size_t kWorkspaceBytes = std::size_t(32) << 20;  // cuBLAS's advice for Hopper
   std::string name;
@@ -170,8 +171,6 @@ struct Device {
     CUDA_CHECK(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming));
     CUDA_CHECK(cudaEventCreateWithFlags(&join, cudaEventDisableTiming));
     CUBLAS_CHECK(cublasLtCreate(&lt));
-    CUDA_CHECK(cudaEventCreate(&start));
-    CUDA_CHECK(cudaEventCreate(&stop));
     CUDA_CHECK(cudaMalloc(&workspace, kWorkspaceBytes));
   }
   ~Device() {
@@ -182,8 +181,6 @@ struct Device {
     cublasDestroy(side_cublas);
     cudaStreamDestroy(side_stream);
     cudaFree(workspace);
-    cudaEventDestroy(stop);
-    cudaEventDestroy(start);
     cublasLtDestroy(lt);
     cublasDestroy(cublas);
     cudaStreamDestroy(stream);
@@ -194,20 +191,7 @@ struct Device {
   // Median milliseconds of one call of `work`, timed `inner` at a time, `repeats` times, after a warm-up.
   template <typename F>
   double median_ms(int repeats, int inner, F&& work) {
-    work();
-    CUDA_CHECK(cudaStreamSynchronize(stream));
-    std::vector<double> ms;
-    for (int r = 0; r < repeats; ++r) {
-      CUDA_CHECK(cudaEventRecord(start, stream));
-      for (int i = 0; i < inner; ++i) work();
-      CUDA_CHECK(cudaEventRecord(stop, stream));
-      CUDA_CHECK(cudaEventSynchronize(stop));
-      float elapsed = 0;
-      CUDA_CHECK(cudaEventElapsedTime(&elapsed, start, stop));
-      ms.push_back(double(elapsed) / inner);
-    }
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2];
+    return timer.median_ms(stream, repeats, inner, work);
   }
 };
 

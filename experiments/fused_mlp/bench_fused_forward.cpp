@@ -22,6 +22,7 @@
 
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_check.cuh"
+#include "cuda/event_timer.cuh"
 #include "experiments/fused_mlp/fused_forward.cuh"
 #include "experiments/fused_mlp/fused_forward_host.hpp"
 #include "fasttab/fasttab.hpp"
@@ -58,29 +59,6 @@ struct FusedDeviceModel {
     }
   }
 };
-
-// Median milliseconds of `work` on `stream`, after one warm-up run.
-template <typename F>
-double median_ms(cudaStream_t stream, int repeats, F&& work) {
-  cudaEvent_t start = nullptr, stop = nullptr;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
-  work();
-  std::vector<double> ms;
-  for (int r = 0; r < repeats; ++r) {
-    CUDA_CHECK(cudaEventRecord(start, stream));
-    work();
-    CUDA_CHECK(cudaEventRecord(stop, stream));
-    CUDA_CHECK(cudaEventSynchronize(stop));
-    float elapsed = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&elapsed, start, stop));
-    ms.push_back(elapsed);
-  }
-  cudaEventDestroy(stop);
-  cudaEventDestroy(start);
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
 
 }  // namespace
 
@@ -141,7 +119,6 @@ int main(int argc, char** argv) {
     std::vector<BackendBuffer<bfloat16>> fused_activations;
     BackendBuffer<bfloat16> fused_input16;
     if (f.training) {
-      training.active = true;
       training.key = key;
       training.ld_input16 = Mlp::bf16_ld(spec.inputs);
       fused_input16 = BackendBuffer<bfloat16>(*backend, std::size_t(f.rows) * training.ld_input16, "fused input16");
@@ -187,8 +164,9 @@ int main(int argc, char** argv) {
     }
     const double relative = norm2 > 0 ? std::sqrt(diff2 / norm2) : std::sqrt(diff2);
 
-    const double engine_ms = median_ms(stream, f.repeats, engine_pass);
-    const double fused_ms = median_ms(stream, f.repeats, fused_pass);
+    EventTimer timer;
+    const double engine_ms = timer.median_ms(stream, f.repeats, 1, engine_pass);
+    const double fused_ms = timer.median_ms(stream, f.repeats, 1, fused_pass);
     double flop = 0;
     for (int l = 0; l < spec.layers(); ++l) flop += 2.0 * f.rows * spec.in_width(l) * spec.out_width(l);
     const double per_batch = 16384.0 / f.rows;

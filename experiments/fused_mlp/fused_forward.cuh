@@ -56,17 +56,18 @@ struct FusedMlp {
 // each hidden layer's output (Mlp's input16 and activations16 buffers). Columns past a layer's own (and rows past
 // `rows`) are not written: the engine keeps that padding at zero.
 struct FusedTraining {
-  bool active = false;
   DropoutKey key;                                    // key.layer is ignored: each layer draws as layer l
   float dropout[kFusedMaxLayers] = {};               // p after layer l (Mlp: spec.dropout_after(l))
   __nv_bfloat16* input16 = nullptr;                  // [rows, ld_input16], columns < inputs
   int ld_input16 = 0;
   __nv_bfloat16* activations[kFusedMaxLayers] = {};  // hidden layer l: [rows, ld_activations[l]], columns < units
   int ld_activations[kFusedMaxLayers] = {};
+  // A training pass is one that writes its input out: input16 set.
+  __host__ __device__ bool active() const { return input16 != nullptr; }
 };
 
 // out[r, c] = the logits of x's row r (r < rows, c < layers[count - 1].units; out's leading dimension is units),
-// enqueued on `stream`; with training.active, the training pass (dropout, and the input and activations written
+// enqueued on `stream`; with training.active(), the training pass (dropout, and the input and activations written
 // out). Throws Error for a model it cannot run (a width over kFusedMaxWidth, too many layers).
 void fused_mlp_forward_bf16(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out, cudaStream_t stream,
                             const FusedTraining& training = FusedTraining{});

@@ -35,6 +35,8 @@ constexpr int kMaxTilesPerWarp = kFusedMaxWidth / kTile / kColumnGroups;      //
 static_assert(kFusedWarps % kRowTiles == 0, "every row tile gets the same number of warps");
 static_assert(kLdActivations % kTile == 0, "WMMA needs a leading dimension that is a multiple of 8 (16 here)");
 
+// The engine's activations (elementwise::activate on the device, tanhf for tanh), callable from the host emulation
+// too: the engine's own are device-only (cuda/ops/activation.cuh) or host-only (reference::activate).
 template <Activation act>
 __host__ __device__ inline float fused_activate(float z) {
   if constexpr (act == Activation::tanh) return tanhf(z);
@@ -54,7 +56,7 @@ __host__ __device__ inline void fused_load_rows(const FusedMlp& mlp, const Fused
     const bool inside = block_row0 + r < rows && c < mlp.inputs;
     const __nv_bfloat16 v = __float2bfloat16_rn(inside ? x[std::size_t(block_row0 + r) * ld_x + c] : 0.0f);
     input[r * kLdActivations + c] = v;
-    if (inside && training.active) training.input16[std::size_t(block_row0 + r) * training.ld_input16 + c] = v;
+    if (inside && training.active()) training.input16[std::size_t(block_row0 + r) * training.ld_input16 + c] = v;
   }
 }
 
@@ -70,10 +72,10 @@ __host__ __device__ void fused_warp_layer(const FusedLayer& layer, int l, bool l
                                           int lane_step) {
   const int row_tile = warp % kRowTiles, column_group = warp / kRowTiles;
   const int column_tiles = layer.out_padded / kTile;
-  const float p = training.active && !last ? training.dropout[l] : 0.0f;
+  const float p = training.active() && !last ? training.dropout[l] : 0.0f;
   const float scale = 1.0f / (1.0f - p);
   const std::uint32_t step = training.key.step_counter != nullptr ? *training.key.step_counter : training.key.step;
-  __nv_bfloat16* saved = training.active && !last ? training.activations[l] : nullptr;
+  __nv_bfloat16* saved = training.active() && !last ? training.activations[l] : nullptr;
   const int my_tiles = (column_tiles - column_group + kColumnGroups - 1) / kColumnGroups;
   typename Tiles::Acc acc[kMaxTilesPerWarp];
 FASTTAB_FUSED_UNROLL

@@ -123,9 +123,9 @@ void check_fused_mlp(const FusedMlp& mlp, int ld_x, const FusedTraining& trainin
   }
   FASTTAB_REQUIRE(mlp.activation == Activation::tanh || mlp.activation == Activation::relu,
                   "fused forward: the hidden activation must be tanh or relu");
-  if (!training.active) return;
-  FASTTAB_REQUIRE(training.input16 != nullptr && training.ld_input16 >= mlp.inputs, "fused forward: the training "
-                  "pass needs input16 with a leading dimension >= ", mlp.inputs);
+  if (!training.active()) return;
+  FASTTAB_REQUIRE(training.ld_input16 >= mlp.inputs, "fused forward: the training pass needs input16 with a "
+                  "leading dimension >= ", mlp.inputs);
   for (int l = 0; l + 1 < mlp.count; ++l) {
     FASTTAB_REQUIRE(training.activations[l] != nullptr && training.ld_activations[l] >= mlp.layers[l].units,
                     "fused forward: the training pass needs hidden layer ", l, "'s activations with a leading "

@@ -47,7 +47,8 @@ std::string test_set_words(const Dataset& data) {
 double run_bytes_needed(const TrainConfig& c, int feature_cols, std::int64_t train_rows, std::int64_t test_rows,
                         bool features_in_place) {
   const double f = sizeof(float);
-  const double params = double(padded_spec(c.model, c.pad_hidden).parameter_count());
+  const MlpSpec layout = padded_spec(c.model, c.pad_hidden);  // the widths the engine runs at
+  const double params = double(layout.parameter_count());
   const int width = c.model.outputs;
   const double cols = feature_cols + 1;  // features and the label
   const double table_cols = features_in_place ? 1 : cols;
@@ -66,8 +67,8 @@ double run_bytes_needed(const TrainConfig& c, int feature_cols, std::int64_t tra
   // A batch of the widest layer (its padded width), the largest GEMM operand: cublaslt-timed times its candidates
   // into a scratch C that large (CUDA, freed after); the CPU's bf16 GEMMs widen A and B to float32 scratch kept
   // between calls, at most two such operands (on CUDA that is a margin, as the workspace is on the CPU).
-  int widest = std::max(c.model.outputs, Mlp::bf16_ld(padded_spec(c.model, c.pad_hidden).input_width()));
-  for (int h : padded_spec(c.model, c.pad_hidden).hidden) widest = std::max(widest, Mlp::bf16_ld(h));
+  int widest = std::max(c.model.outputs, Mlp::bf16_ld(layout.input_width()));
+  for (int h : layout.hidden) widest = std::max(widest, Mlp::bf16_ld(h));
   const double widest_operand = double(c.batch_size) * widest * f;
   if (c.gemm == GemmLibrary::cublaslt_timed) bytes += widest_operand;
   if (c.precision == Precision::bf16) bytes += 2 * widest_operand;

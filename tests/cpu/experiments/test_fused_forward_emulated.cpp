@@ -140,7 +140,6 @@ TEST_CASE("fused training forward (host emulation): the engine's dropout masks, 
 
   const experiments::FusedHostModel model(spec, parameters);
   experiments::FusedTraining training;
-  training.active = true;
   training.key = key;
   std::vector<__nv_bfloat16> input16(std::size_t(rows) * 16, __float2bfloat16_rn(0.0f));
   training.input16 = input16.data();
