@@ -25,3 +25,6 @@ fused_forward_test(seed --rows 32768 --repeats 3)
 fused_forward_test(odd_relu --rows 1000 --inputs 7 --hidden 45,300,17 --activation relu --repeats 2)
 # The training pass: the engine's dropout masks (exit 1 when a first-layer zero differs) and logits.
 fused_forward_test(training --rows 5000 --training --repeats 2)
+# The fused backward pass after it (experiments/fused_mlp/fused_backward.cuh): every layer's dW and db against the
+# engine's backward pass (exit 1 past the bound), on the seed's model over a partial last block.
+fused_forward_test(backward --rows 5000 --training --backward --repeats 2)

@@ -1,30 +1,14 @@
 #include "experiments/fused_mlp/fused_forward.cuh"
 
-#include <mma.h>
-
 #include "cuda/cuda_check.cuh"
 #include "experiments/fused_mlp/fused_forward_block.cuh"
 #include "experiments/fused_mlp/fused_forward_host.hpp"
+#include "experiments/fused_mlp/fused_tiles_wmma.cuh"
 #include "fasttab/error.hpp"
 
 namespace fasttab::experiments {
 
 namespace {
-
-using namespace nvcuda;
-
-// The tile policy of fused_forward_block.cuh on the tensor cores: WMMA 16x16x16, bfloat16 in, float32 accumulators.
-struct WmmaTiles {
-  using Acc = wmma::fragment<wmma::accumulator, kTile, kTile, kTile, float>;
-  using A = wmma::fragment<wmma::matrix_a, kTile, kTile, kTile, __nv_bfloat16, wmma::row_major>;
-  using B = wmma::fragment<wmma::matrix_b, kTile, kTile, kTile, __nv_bfloat16, wmma::col_major>;
-  __device__ static void zero(Acc& acc) { wmma::fill_fragment(acc, 0.0f); }
-  __device__ static void load_a(A& a, const __nv_bfloat16* p, int ld) { wmma::load_matrix_sync(a, p, ld); }
-  __device__ static void load_b(B& b, const __nv_bfloat16* p, int ld) { wmma::load_matrix_sync(b, p, ld); }
-  __device__ static void mma(Acc& acc, const A& a, const B& b) { wmma::mma_sync(acc, a, b, acc); }
-  __device__ static void store(float* p, const Acc& acc) { wmma::store_matrix_sync(p, acc, kTile, wmma::mem_row_major); }
-  __device__ static void sync_warp() { __syncwarp(); }
-};
 
 std::size_t activation_buffer_elements() { return std::size_t(kRowsPerBlock) * kLdActivations; }
 

@@ -2,7 +2,7 @@
 // one kernel. A block of kRowsPerBlock rows keeps its activations in shared memory through every layer; the
 // weights are read from L2 (each warp loads its own bfloat16 tiles); the products run on the tensor cores through
 // WMMA (16x16x16 bfloat16 tiles, float32 accumulators). Inference, or a training pass (FusedTraining: dropout, and
-// the activations the backward pass reads written out); the backward pass is not fused.
+// the activations the backward pass reads written out); the backward pass's chain is fused_backward.cuh's.
 //
 // The arithmetic is the engine's bf16 forward (Mlp::forward_bf16): the first layer's input rounded to bfloat16,
 // z = the float32 sum of products of bfloat16 activations and bfloat16 weights, a = bf16(act(z + b)) for a hidden

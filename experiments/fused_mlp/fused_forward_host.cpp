@@ -5,41 +5,12 @@
 #include <vector>
 
 #include "experiments/fused_mlp/fused_forward_block.cuh"
+#include "experiments/fused_mlp/fused_tiles_host.hpp"
 #include "fasttab/error.hpp"
 
 namespace fasttab::experiments {
 
 namespace {
-
-// The tile policy of fused_forward_block.cuh as scalar loops: what WMMA's load, mma and store compute.
-struct HostTiles {
-  struct Acc { float v[kTile * kTile]; };
-  struct A { float v[kTile * kTile]; };  // [row][k]
-  struct B { float v[kTile * kTile]; };  // [k][column]
-  static void zero(Acc& acc) {
-    for (float& v : acc.v) v = 0.0f;
-  }
-  static void load_a(A& a, const __nv_bfloat16* p, int ld) {  // row-major: element (i, j) at p[i * ld + j]
-    for (int i = 0; i < kTile; ++i)
-      for (int j = 0; j < kTile; ++j) a.v[i * kTile + j] = __bfloat162float(p[i * ld + j]);
-  }
-  static void load_b(B& b, const __nv_bfloat16* p, int ld) {  // column-major: element (i, j) at p[i + j * ld]
-    for (int i = 0; i < kTile; ++i)
-      for (int j = 0; j < kTile; ++j) b.v[i * kTile + j] = __bfloat162float(p[i + j * ld]);
-  }
-  static void mma(Acc& acc, const A& a, const B& b) {
-    for (int i = 0; i < kTile; ++i)
-      for (int j = 0; j < kTile; ++j) {
-        float sum = acc.v[i * kTile + j];
-        for (int k = 0; k < kTile; ++k) sum += a.v[i * kTile + k] * b.v[k * kTile + j];
-        acc.v[i * kTile + j] = sum;
-      }
-  }
-  static void store(float* p, const Acc& acc) {
-    for (int e = 0; e < kTile * kTile; ++e) p[e] = acc.v[e];
-  }
-  static void sync_warp() {}
-};
 
 template <Activation act>
 void emulate(const FusedMlp& mlp, const FusedTraining& training, const float* x, int ld_x, int rows, float* out) {

@@ -88,7 +88,7 @@ TEST_CASE("fused forward (host emulation of the kernel's block code) equals the 
     std::size_t nan = 0;
     for (float v : c.fused) nan += std::isnan(v) ? 1 : 0;
     CHECK(nan == 0);  // every output written
-    MESSAGE(k.name << ": relative L2 difference " << c.relative);
+    MESSAGE(name << ": relative L2 difference " << c.relative);
     CHECK(c.relative <= 2e-3);
   }
 }
