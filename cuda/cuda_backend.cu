@@ -28,6 +28,7 @@
 #include "cuda/lt_matmul.cuh"
 #include "cuda/ops/fill.cuh"
 #include "cuda/ops/find_nonfinite.cuh"
+#include "cuda/ops/fused_mlp.cuh"
 #include "cuda/ops/embedding.cuh"
 #include "cuda/ops/gather_rows.cuh"
 #include "cuda/ops/loss.cuh"
@@ -250,6 +251,14 @@ class CudaBackend final : public Backend {
     CUBLAS_CHECK(cublasGemmEx(blas(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
                               k, &alpha, b, CUDA_R_16BF, ldb, a, CUDA_R_16BF, lda, &beta, c, CUDA_R_32F, ldc,
                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+  void fused_mlp_forward_bf16(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,
+                              const FusedTraining& training) override {
+    fasttab::fused_mlp_forward_bf16(mlp, x, ld_x, rows, out, training, queue());
+  }
+  void fused_mlp_backward_bf16(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs, int rows,
+                               const FusedGradients& gradients) override {
+    fasttab::fused_mlp_backward_bf16(mlp, forward, grad_outputs, rows, gradients, queue());
   }
   void bias_activation_dropout_forward_bf16(const float* z, int rows, int cols, int ld_z, const float* bias,
                                             Activation act, float dropout_p, DropoutKey key, bfloat16* out,

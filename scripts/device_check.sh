@@ -3,7 +3,7 @@
 #   scripts/device_check.sh [quick|full|tf32|sanitize]
 #     quick: GPU tests, bench_step, the reference run, tf32 and bf16 shuffled with and without --cuda-graphs, bf16 with
 #     --gemm cublaslt and cublaslt-timed, with --pad-hidden 8 and 64 and with --overlap-weight-gradients, bench_step
-#     (--gemm cublas and cublaslt-timed) and bench_gemm in bf16, the fused forward and backward experiment, the all-reduce
+#     (--gemm cublas and cublaslt-timed) and bench_gemm in bf16, the fused MLP passes (bench and runs), the all-reduce
 #     cost, the Python CUDA-array tests; full: also the loader comparison and the PyTorch peers, predict and TensorBoard;
 #     tf32: quick, then the loader comparison and the PyTorch peer with TF32 GEMMs;
 #     sanitize: quick, then the GPU op tests under compute-sanitizer (memcheck, racecheck, initcheck).
@@ -74,18 +74,17 @@ step 90 train-bf16-shuffle-overlap-graphs "$B/train" --precision bf16 --shuffle 
 step 90 bench-step-bf16 "$B/bench_step" --precision bf16 --repeats 30 --json "$OUT/bench_step_bf16.json"
 step 90 bench-step-bf16-lt-timed "$B/bench_step" --precision bf16 --gemm cublaslt-timed --repeats 30 \
   --json "$OUT/bench_step_bf16_lt_timed.json"
-# Item 5, the moonshot's first half (experiments/fused_mlp): the whole bf16 forward pass in one kernel against the
-# engine's; the tool exits 1 when the outputs differ past its bound. Odd widths and relu first (correctness), then
-# the seed's model over 32 batches (speed).
-step 60 fused-forward-odd "$B/bench_fused_forward" --rows 1000 --inputs 7 --hidden 45,300,17 --activation relu \
-  --repeats 2
-step 60 fused-forward-seed "$B/bench_fused_forward" --rows 524288 --repeats 20
-step 60 fused-forward-training "$B/bench_fused_forward" --training --rows 16384 --repeats 20
-# The second half: the backward chain in one kernel (then cuBLAS weight gradients) against the engine's backward pass;
-# exits 1 when a layer's gradients differ past the bound. Odd widths and relu first, then the seed's batch.
-step 60 fused-backward-odd "$B/bench_fused_forward" --training --backward --rows 1000 --inputs 7 --hidden 45,300,17 \
+# Item 5, the moonshot (--fused-mlp: host/backend/fused_mlp.hpp): the whole bf16 forward pass in one kernel, the
+# backward chain in another, against the engine's per-layer passes; the tool exits 1 when the outputs or gradients
+# differ past its bound. Odd widths and relu first (correctness), then the seed's model (speed); then whole runs.
+step 60 fused-mlp-odd "$B/bench_fused_mlp" --training --backward --rows 1000 --inputs 7 --hidden 45,300,17 \
   --activation relu --repeats 2
-step 60 fused-backward-seed "$B/bench_fused_forward" --training --backward --rows 16384 --repeats 20
+step 60 fused-mlp-inference "$B/bench_fused_mlp" --rows 524288 --repeats 20
+step 60 fused-mlp-training "$B/bench_fused_mlp" --training --backward --rows 16384 --repeats 20
+step 90 train-bf16-shuffle-fused "$B/train" --precision bf16 --shuffle --epochs 3 --fused-mlp \
+  --json "$OUT/train_bf16_fused.json"
+step 90 train-bf16-shuffle-fused-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --fused-mlp --cuda-graphs \
+  --json "$OUT/train_bf16_fused_graphs.json"
 # Issue 10: the fixed cost of the gradient all-reduce (NCCL, one rank: docs/scaling.md's `a`).
 step 90 bench-step-all-reduce "$B/bench_step" --all-reduce --train-rows 1000000 --test-rows 100000 --repeats 50 \
   --json "$OUT/bench_step_all_reduce.json"

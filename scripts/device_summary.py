@@ -36,6 +36,8 @@ def kind_of(doc):
 def train_row(name, d):
     metric = next((m for m in ("test_auc", "test_accuracy", "test_r2") if m in d), None)
     how = [d.get("precision", "fp32"), f"gemm {d.get('gemm', 'cublas')}"]
+    if d.get("fused_mlp"):
+        how.append("fused MLP")
     if d.get("cuda_graphs"):
         how.append("graphs")
     if d.get("pad_hidden", 1) != 1:

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 stage=$(mktemp -d)
 mkdir -p "$stage/bin" "$stage/lib" devbin
-for exe in train compare_loaders predict bench_step bench_gemm bench_fused_forward bench_io tests/fasttab_gpu_tests tests/fasttab_tests; do
+for exe in train compare_loaders predict bench_step bench_gemm bench_fused_mlp bench_io tests/fasttab_gpu_tests tests/fasttab_tests; do
   [ -x "$build/$exe" ] && cp "$build/$exe" "$stage/bin/"
 done
 # The Python package (its extension module is built for this machine's Python; the GPU machine's must match).

@@ -131,4 +131,23 @@ add_test(NAME train_cli.overlap_same_figures
           "-DSAME_AS=${_train};${_captured_args}" -DWORKDIR=${_cli_dir} -DJSON=overlap.json
           "-DJSON_KEYS=precision;gemm;cuda_graphs;pad_hidden;overlap_weight_gradients" -P ${CMAKE_CURRENT_LIST_FILE})
 set_tests_properties(train_cli.overlap_same_figures PROPERTIES LABELS cpu TIMEOUT 300)
+# --fused-mlp: the bf16 passes as two kernels (on the CPU their block code with scalar tiles). Refused without bf16,
+# with --pad-hidden and for a model it cannot run; a run says in its JSON that it ran fused; resuming the bf16
+# model above (per-layer passes) with it is refused, naming the flag.
+train_cli_fail(fused_mlp_needs_bf16 "--fused-mlp runs the bf16 passes: give --precision bf16" --device cpu --fused-mlp)
+train_cli_fail(fused_mlp_pad "--fused-mlp pads every width to 16 itself" --device cpu --precision bf16 --fused-mlp
+               --pad-hidden 8)
+train_cli_fail(fused_mlp_wide "--fused-mlp cannot run this model: every width .* must be at most 320" --device cpu
+               --rows 3000 --precision bf16 --fused-mlp --hidden 400)
+add_test(NAME train_cli.fused_mlp_run
+  COMMAND ${CMAKE_COMMAND} -DEXPECT=pass "-DREGEX=epoch   2 .* train loss"
+          "-DCOMMAND=${_train};--device;cpu;--rows;6000;--epochs;2;--batch-size;256;--hidden;16;--precision;bf16;--fused-mlp;--json;fused.json"
+          -DWORKDIR=${_cli_dir} -DJSON=fused.json "-DJSON_KEYS=fused_mlp" -P ${CMAKE_CURRENT_LIST_FILE})
+set_tests_properties(train_cli.fused_mlp_run PROPERTIES LABELS cpu TIMEOUT 300)
+add_test(NAME train_cli.fused_mlp_resume_per_layer_model
+  COMMAND ${CMAKE_COMMAND} -DEXPECT=fail "-DREGEX=fused_mlp \\(--fused-mlp\\) is false in the checkpoint but true"
+          "-DCOMMAND=${_train};--device;cpu;--rows;6000;--epochs;3;--batch-size;256;--hidden;16;--precision;bf16;--resume;bf16.ckpt;--fused-mlp"
+          -DWORKDIR=${_cli_dir} -P ${CMAKE_CURRENT_LIST_FILE})
+set_tests_properties(train_cli.fused_mlp_resume_per_layer_model PROPERTIES LABELS cpu TIMEOUT 300
+                     FIXTURES_REQUIRED bf16_model)
 train_cli_fail(pad_hidden_out_of_range "--pad-hidden: 0: must be a finite number in .1, 256." --device cpu --pad-hidden 0)

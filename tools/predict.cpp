@@ -340,6 +340,7 @@ int main(int argc, char** argv) {
     SavedModel model = load_saved_model(model_path);
     if (!flags.precision.empty()) model.precision = parse_name<Precision>(flags.precision, "--precision");
     if (!flags.gemm.empty()) model.gemm = parse_name<GemmLibrary>(flags.gemm, "--gemm");
+    if (model.precision != Precision::bf16) model.fused_mlp = false;  // the fused passes are bf16's
     const int width = model.spec.outputs;
     std::unique_ptr<Backend> backend = make_backend(parse_name<DeviceChoice>(flags.device, "--device"));
     std::printf("fasttab predict on %s (%s backend): %s model, %d inputs, %d epochs trained%s%s\n",

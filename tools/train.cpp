@@ -126,6 +126,7 @@ nlohmann::json result_json(const TrainConfig& c, const Dataset& d, const TrainRe
   j["lr_schedule"] = name_of(c.schedule.kind);
   j["precision"] = name_of(c.precision);
   j["gemm"] = name_of(c.gemm);
+  j["fused_mlp"] = c.fused_mlp;
   if (!r.gemm_plans.empty()) j["gemm_plans"] = cli::gemm_plans_json(r.gemm_plans);
   // How the step ran (the same results bit for bit either way, except pad_hidden's order of sums).
   j["cuda_graphs"] = c.cuda_graphs;

@@ -16,6 +16,7 @@
 #include "fasttab/backend.hpp"
 #include "fasttab/error.hpp"
 #include "host/backend/embedding_row.hpp"
+#include "host/backend/fused_mlp.hpp"
 #include "host/backend/philox.hpp"
 #include "host/backend/reference_math.hpp"
 
@@ -131,6 +132,15 @@ class CpuBackend final : public Backend {
     const float* wide_a = widen(a, trans_a ? k : m, trans_a ? m : k, lda, wide_a_);
     const float* wide_b = widen(b, trans_b ? n : k, trans_b ? k : n, ldb, wide_b_);
     gemm(trans_a, trans_b, m, n, k, alpha, wide_a, lda, wide_b, ldb, beta, c, ldc);
+  }
+  // The fused passes: the CUDA kernels' block code with scalar tiles (host/backend/fused_mlp.cpp), one thread.
+  void fused_mlp_forward_bf16(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,
+                              const FusedTraining& training) override {
+    fused_mlp_forward_emulated(mlp, x, ld_x, rows, out, training);
+  }
+  void fused_mlp_backward_bf16(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs, int rows,
+                               const FusedGradients& gradients) override {
+    fused_mlp_backward_emulated(mlp, forward, grad_outputs, rows, gradients);
   }
   void bias_activation_dropout_forward_bf16(const float* z, int rows, int cols, int ld_z, const float* bias,
                                             Activation act, float p, DropoutKey key, bfloat16* out,

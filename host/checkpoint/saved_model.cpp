@@ -23,6 +23,7 @@ SavedModel load_saved_model(const std::string& path) {
       m.precision = parse_name<Precision>(config.at("precision").get<std::string>(), "the checkpoint's precision");
     if (config.contains("gemm"))
       m.gemm = parse_name<GemmLibrary>(config.at("gemm").get<std::string>(), "the checkpoint's gemm");
+    if (config.contains("fused_mlp")) m.fused_mlp = config.at("fused_mlp").get<bool>();
     if (config.contains("pad_hidden")) {
       m.pad_hidden = config.at("pad_hidden").get<int>();
       FASTTAB_REQUIRE(m.pad_hidden >= 1 && m.pad_hidden <= 256, "checkpoint ", file.display_path(), ": pad_hidden ",

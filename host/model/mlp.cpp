@@ -3,6 +3,7 @@
 
 #include "fasttab/error.hpp"
 #include "fasttab/model.hpp"
+#include "host/backend/fused_mlp.hpp"
 #include "host/backend/philox.hpp"
 
 namespace fasttab {
@@ -108,14 +109,20 @@ BackendBuffer<bfloat16> zeroed_bf16(Backend& backend, std::size_t count, const c
 
 }  // namespace
 
-Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precision, int pad_multiple)
+Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precision, int pad_multiple, bool fused)
     : backend_(backend), spec_(spec), layout_(padded_spec(spec, pad_multiple)), max_rows_(max_rows),
-      precision_(precision) {
+      precision_(precision), fused_(fused) {
   spec_.validate();
   FASTTAB_REQUIRE(max_rows >= 1, "batch size ", max_rows, " is not >= 1");
+  if (fused) {
+    FASTTAB_REQUIRE(precision == Precision::bf16, "--fused-mlp runs the bf16 passes: give --precision bf16");
+    FASTTAB_REQUIRE(pad_multiple == 1, "--fused-mlp pads every width to 16 itself: leave out --pad-hidden");
+    const std::string why_not = fused_mlp_unsupported(spec_);
+    FASTTAB_REQUIRE(why_not.empty(), "--fused-mlp cannot run this model: ", why_not);
+  }
   {
     // All of it checked before any allocation (the trainer checks the whole run first; this covers every user).
-    const double needed = bytes_needed(spec_, max_rows, precision, pad_multiple);
+    const double needed = bytes_needed(spec_, max_rows, precision, pad_multiple, fused);
     const double free = double(backend.free_bytes());
     FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
                     backend.kind(), " memory but only ", std::int64_t(free), " are available; use smaller --hidden "
@@ -137,7 +144,10 @@ Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precisio
                                              "bfloat16 activations"));
       grad16_.push_back(zeroed_bf16(backend, max_rows_size * bf16_ld(layout_.out_width(l)), "bfloat16 gradients"));
     }
-    scratch_ = BackendBuffer<float>(backend, max_rows_size * float_ld(layout_.max_width()), "pre-activations");
+    if (fused)
+      bias_partials_ = BackendBuffer<float>(backend, bias_partial_offset(layout_.layers()), "bias partial sums");
+    else
+      scratch_ = BackendBuffer<float>(backend, max_rows_size * float_ld(layout_.max_width()), "pre-activations");
   } else {
     for (int l = 0; l < last; ++l) {
       activations_.emplace_back(backend, max_rows_size * layout_.out_width(l), "layer activations");
@@ -153,7 +163,7 @@ Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precisio
   }
 }
 
-double Mlp::bytes_needed(const MlpSpec& user_spec, int max_rows, Precision precision, int pad_multiple) {
+double Mlp::bytes_needed(const MlpSpec& user_spec, int max_rows, Precision precision, int pad_multiple, bool fused) {
   const MlpSpec spec = padded_spec(user_spec, pad_multiple);
   const int last = spec.layers() - 1;
   const double rows = max_rows;
@@ -161,8 +171,15 @@ double Mlp::bytes_needed(const MlpSpec& user_spec, int max_rows, Precision preci
   if (!spec.embeddings.empty()) floats += rows * spec.input_width();
   double halves = 0;  // bfloat16s
   if (precision == Precision::bf16) {
-    floats += rows * float_ld(spec.max_width());
-    for (int l = 0; l <= last; ++l) halves += double(spec.out_width(l)) * bf16_ld(spec.in_width(l));
+    if (fused) {  // the bias partial sums instead of the float32 scratch
+      for (int l = 0; l <= last; ++l) floats += double(fused_blocks(max_rows)) * spec.out_width(l);
+    } else {
+      floats += rows * float_ld(spec.max_width());
+    }
+    for (int l = 0; l <= last; ++l) {
+      const auto [w_rows, w_ld] = weight16_shape(spec, l, fused);
+      halves += double(w_rows) * w_ld;
+    }
     halves += rows * bf16_ld(spec.input_width());
     for (int l = 0; l <= last; ++l) halves += rows * bf16_ld(spec.out_width(l)) * (l < last ? 2.0 : 1.0);
   } else {
@@ -190,10 +207,55 @@ InputLayout Mlp::input_layout() const {
   return InputLayout{input_columns_.data(), device_input_columns_.data(), layout_.inputs, layout_.input_width()};
 }
 
+std::pair<int, int> Mlp::weight16_shape(const MlpSpec& layout, int layer, bool fused) {
+  if (fused) return {padded_to_tile(layout.out_width(layer)), padded_to_tile(layout.in_width(layer))};
+  return {layout.out_width(layer), bf16_ld(layout.in_width(layer))};
+}
+
+// Fused: every layer's W16 is a whole number of 16 x 16 tiles (512 bytes), so each starts 32-byte aligned.
 std::size_t Mlp::weight16_offset(int layer) const {
   std::size_t offset = 0;
-  for (int l = 0; l < layer; ++l) offset += std::size_t(layout_.out_width(l)) * bf16_ld(layout_.in_width(l));
+  for (int l = 0; l < layer; ++l) {
+    const auto [rows, ld] = weight16_shape(layout_, l, fused_);
+    offset += std::size_t(rows) * ld;
+  }
   return offset;
+}
+
+std::size_t Mlp::bias_partial_offset(int layer) const {
+  std::size_t offset = 0;
+  for (int l = 0; l < layer; ++l) offset += std::size_t(fused_blocks(max_rows_)) * layout_.out_width(l);
+  return offset;
+}
+
+FusedMlp Mlp::fused_model() const {
+  FusedMlp m;
+  m.count = layout_.layers();
+  m.inputs = layout_.input_width();
+  m.activation = spec_.activation;
+  for (int l = 0; l < layout_.layers(); ++l) {
+    FusedLayer& layer = m.layers[l];
+    layer.weights = reinterpret_cast<const __nv_bfloat16*>(weights16_.data() + weight16_offset(l));
+    layer.bias = parameters_.data() + layout_.bias_offset(l);
+    layer.in_padded = padded_to_tile(layout_.in_width(l));
+    layer.out_padded = padded_to_tile(layout_.out_width(l));
+    layer.units = layout_.out_width(l);
+  }
+  return m;
+}
+
+FusedTraining Mlp::fused_training(bool training, DropoutKey key) {
+  FusedTraining t;
+  if (!training) return t;
+  t.key = key;
+  t.input16 = reinterpret_cast<__nv_bfloat16*>(input16_.data());
+  t.ld_input16 = bf16_ld(layout_.input_width());
+  for (int l = 0; l + 1 < layout_.layers(); ++l) {
+    t.dropout[l] = spec_.dropout_after(l);
+    t.activations[l] = reinterpret_cast<__nv_bfloat16*>(activations16_[std::size_t(l)].data());
+    t.ld_activations[l] = bf16_ld(layout_.out_width(l));
+  }
+  return t;
 }
 
 const float* Mlp::activations(int layer) const {
@@ -259,7 +321,7 @@ void Mlp::convert_weights() {
   for (int l = 0; l < layout_.layers(); ++l)
     backend_.convert_to_bf16(parameters_.data() + layout_.weight_offset(l), layout_.out_width(l),
                              layout_.in_width(l), layout_.in_width(l), weights16_.data() + weight16_offset(l),
-                             bf16_ld(layout_.in_width(l)));
+                             weight16_shape(layout_, l, fused_).second);
 }
 
 const float* Mlp::forward_pass(const float* x, int ld_x, int rows, bool training, DropoutKey key, float* outputs) {
@@ -301,6 +363,10 @@ void Mlp::forward_fp32(const float* input, int ld_in, int rows, bool training, D
 }
 
 void Mlp::forward_bf16(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last) {
+  if (fused_) {  // the whole pass in one op; in training it writes input16 and the hidden activations as below
+    backend_.fused_mlp_forward_bf16(fused_model(), input, ld_in, rows, z_last, fused_training(training, key));
+    return;
+  }
   const int last = layout_.layers() - 1;
   // The first layer's input in bfloat16 (the weights were converted by the caller: forward, forward_rows).
   backend_.convert_to_bf16(input, rows, layout_.input_width(), ld_in, input16_.data(), bf16_ld(layout_.input_width()));
@@ -381,7 +447,33 @@ void Mlp::backward_fp32(const float* x, int ld_x, int rows, float* grad_outputs,
   if (overlap_weight_gradients_) backend_.join_side_queue();
 }
 
+// Fused: the chain in one op (g16 of every layer, the bias partials), then per layer dW_l = g16_l^T input16_l as
+// below and b_l's gradient = the sum of its blocks' partials (Backend::bias_gradient over them, in block order).
+void Mlp::backward_fused(int rows, const float* grad_outputs, DropoutKey key) {
+  const FusedTraining forward = fused_training(true, key);
+  FusedGradients gradients;
+  const int blocks = fused_blocks(rows);
+  for (int l = 0; l < layout_.layers(); ++l) {
+    gradients.grad16[l] = reinterpret_cast<__nv_bfloat16*>(grad16_[std::size_t(l)].data());
+    gradients.ld_grad16[l] = bf16_ld(layout_.out_width(l));
+    gradients.bias_partials[l] = bias_partials_.data() + bias_partial_offset(l);
+  }
+  backend_.fused_mlp_backward_bf16(fused_model(), forward, grad_outputs, rows, gradients);
+  for (int l = layout_.layers() - 1; l >= 0; --l) {
+    const int in = layout_.in_width(l), out = layout_.out_width(l);
+    const bfloat16* g16 = grad16_[std::size_t(l)].data();
+    const bfloat16* input16 = l > 0 ? activations16_[std::size_t(l - 1)].data() : input16_.data();
+    float* dw = gradients_.data() + layout_.weight_offset(l);
+    weight_gradient(backend_, overlap_weight_gradients_, [this, out, in, rows, g16, input16, dw] {
+      backend_.gemm_bf16(true, false, out, in, rows, 1.0f, g16, bf16_ld(out), input16, bf16_ld(in), 0.0f, dw, in);
+    });
+    backend_.bias_gradient(gradients.bias_partials[l], blocks, out, out, gradients_.data() + layout_.bias_offset(l));
+  }
+  if (overlap_weight_gradients_) backend_.join_side_queue();
+}
+
 void Mlp::backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key) {
+  if (fused_) return backward_fused(rows, grad_outputs, key);
   const int last = layout_.layers() - 1;
   const int outputs = layout_.outputs;
   // The last layer: its bias gradient from the float32 loss gradient, which then becomes g16.

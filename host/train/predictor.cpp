@@ -51,7 +51,8 @@ void require_prediction_room(Backend& backend, const SavedModel& model, std::int
   const int chunk = static_cast<int>(std::min<std::int64_t>(chunk_rows, rows));
   const double outputs = double(rows) * model.spec.outputs;
   const double needed =
-      4.0 * (table_floats + outputs) + Mlp::bytes_needed(model.spec, chunk, model.precision, model.pad_hidden);
+      4.0 * (table_floats + outputs) + Mlp::bytes_needed(model.spec, chunk, model.precision, model.pad_hidden,
+                                                         model.fused_mlp);
   const double free = double(backend.free_bytes());
   FASTTAB_REQUIRE(needed <= free, "the model and its buffers need ", std::int64_t(needed), " bytes of ",
                   backend.kind(), " memory but only ", std::int64_t(free), " are available; predict a smaller "
@@ -69,7 +70,7 @@ std::vector<float> forward_table(Backend& backend, const SavedModel& model, Devi
     apply_standardization(backend, model.standardization, device);
   }
   const int chunk = static_cast<int>(std::min<std::int64_t>(chunk_rows, device.rows));
-  Mlp mlp(backend, model.spec, chunk, model.precision, model.pad_hidden);
+  Mlp mlp(backend, model.spec, chunk, model.precision, model.pad_hidden, model.fused_mlp);
   mlp.set_parameters(model.parameters);
   BackendBuffer<float> outputs(backend, host.size(), "prediction outputs");
   mlp.forward_rows(device.features.data(), device.ld, device.rows, outputs.data());

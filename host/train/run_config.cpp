@@ -11,6 +11,7 @@
 #include "fasttab/model.hpp"
 #include "fasttab/names.hpp"
 #include "fasttab/settings.hpp"
+#include "host/backend/fused_mlp.hpp"
 #include "host/loaders/loader.hpp"
 #include "host/train/training_run.hpp"
 
@@ -57,7 +58,7 @@ double run_bytes_needed(const TrainConfig& c, int feature_cols, std::int64_t tra
   bytes += double(test_rows + c.val_rows) * table_cols * f;
   const double optimizer_state = 2;  // two state vectors for every optimiser (zeros where unused)
   bytes += params * f * (optimizer_state + (c.val_rows > 0 ? 1 : 0));                        // + best weights
-  bytes += Mlp::bytes_needed(c.model, c.batch_size, c.precision, c.pad_hidden);              // the model
+  bytes += Mlp::bytes_needed(c.model, c.batch_size, c.precision, c.pad_hidden, c.fused_mlp);  // the model
   bytes += double(c.batch_size) * f * width;                                                 // loss gradient
   bytes += double(c.batch_size) * f * 2 * (cols + 1);                                        // batch buffers
   bytes += double(test_rows + c.val_rows) * width * f;                                       // evaluation outputs
@@ -113,6 +114,9 @@ void TrainConfig::validate() const {
                   name_of(task), ")");
   FASTTAB_REQUIRE(task != Task::multiclass || classes == 0 || classes >= 2, "--classes ", classes, " must be >= 2");
   require_loader_name(loader);
+  FASTTAB_REQUIRE(!fused_mlp || precision == Precision::bf16, "--fused-mlp runs the bf16 passes: give --precision "
+                  "bf16 (the precision is ", name_of(precision), ")");
+  FASTTAB_REQUIRE(!fused_mlp || pad_hidden == 1, "--fused-mlp pads every width to 16 itself: leave out --pad-hidden");
   if (!save_path.empty()) {
     // Refused before training rather than at the end of the first epoch.
     const std::filesystem::path dir = std::filesystem::absolute(save_path).parent_path();
@@ -138,6 +142,10 @@ TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Da
     c.model.embeddings.push_back(EmbeddingSpec{v.feature, v.cardinality(), dim});
   }
   c.model.validate();
+  if (c.fused_mlp) {
+    const std::string why_not = fused_mlp_unsupported(c.model);
+    FASTTAB_REQUIRE(why_not.empty(), "--fused-mlp cannot run this model: ", why_not);
+  }
 
   // Early stopping's validation rows come from the end of the training rows.
   const std::int64_t all_train_rows = data.all_train_rows();  // the whole table's, also under a partial load

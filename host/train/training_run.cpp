@@ -32,7 +32,7 @@ TrainingRun::TrainingRun(Backend& backend, const TrainConfig& config, const Data
     : backend_(backend), comm_(comm), data_parallel_(std::strcmp(comm.kind(), "single") != 0), config_(config),
       source_(data.source), split_(data.split), sharded_(is_sharded(config, comm)), batch_rows_(rank_batch_size(config, comm)),
       train_rows_(rank_train_rows(config, data, comm)), shard_begin_(sharded_ ? comm.rank() * train_rows_ : 0),
-      mlp_(backend, config.model, config.batch_size, config.precision, config.pad_hidden),
+      mlp_(backend, config.model, config.batch_size, config.precision, config.pad_hidden, config.fused_mlp),
       optimizer_(backend, config.optimizer, config.schedule, mlp_.parameter_count(),
                  batches_per_epoch(train_rows_, batch_rows_) * config.epochs) {
   backend.set_precision(config.precision);

@@ -22,6 +22,10 @@
 namespace fasttab {
 
 enum class Activation { tanh, relu, identity };
+// The fused MLP passes' arguments (host/backend/fused_mlp.hpp).
+struct FusedMlp;
+struct FusedTraining;
+struct FusedGradients;
 enum class Task { binary, multiclass, regression };
 // fp32: float32 GEMMs. tf32: float32 data, TF32 tensor-core GEMMs on the GPU. bf16: every GEMM input (a bfloat16 copy
 // of the weights, the stored activations, the first layer's input and the gradients w.r.t. pre-activations) is
@@ -226,6 +230,16 @@ class Backend {
                                                               int ld_out, int rows, int cols, Activation act,
                                                               float dropout_p, DropoutKey key, float* bias_grad,
                                                               bfloat16* grad_z, int ld_grad_z) = 0;
+
+  // The fused bf16 MLP passes (Mlp with `fused`, --fused-mlp; the types, the arithmetic and the layout are in
+  // host/backend/fused_mlp.hpp): the whole forward pass (out = the logits [rows, last units]; with
+  // training.active(), the training pass writing its input and hidden activations out), and after a training pass
+  // the backward pass's chain (g16 and per-block bias sums of every layer, from grad_outputs [rows, last units]).
+  // CUDA: one kernel each on the tensor cores; CPU: the kernels' block code with scalar tiles.
+  virtual void fused_mlp_forward_bf16(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,
+                                      const FusedTraining& training) = 0;
+  virtual void fused_mlp_backward_bf16(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs,
+                                       int rows, const FusedGradients& gradients) = 0;
 
   // ---- the MLP's element-wise ops ----------------------------------------------------------------------
   // In place over z[rows, cols] (leading dim ld):  a = act(z + bias[col]);  with p > 0 (training only):

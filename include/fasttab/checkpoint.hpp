@@ -26,6 +26,7 @@ struct SavedModel {
   Precision precision = Precision::fp32;  // the precision it was trained in (config "precision"); predictions run in it
   int pad_hidden = 1;  // the hidden-width padding it was trained with (config "pad_hidden"); predictions run with it
   GemmLibrary gemm = GemmLibrary::cublas;  // the GEMM library it was trained with (config "gemm"); predictions use it
+  bool fused_mlp = false;  // trained with the fused bf16 passes (config "fused_mlp"); predictions run them too
 };
 
 // Reads and checks a checkpoint (its checksum, its sections and their sizes); throws Error naming the file.

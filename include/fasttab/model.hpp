@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "fasttab/backend.hpp"
@@ -97,17 +98,25 @@ std::vector<float> initial_parameters(const MlpSpec& spec, std::uint64_t seed);
 // width with the padded leading dimension, so dropout draws the same masks as without padding. set_parameters
 // and get_parameters take and give the user's model (spec()'s layout); pad_parameters and unpad_parameters
 // convert any vector in the same flat layout (the optimiser state, for checkpoints).
+//
+// Fused (bf16 only, `fused`, --fused-mlp): the forward pass runs as one kernel and the backward pass's chain
+// through the layers as another (Backend::fused_mlp_forward_bf16 and fused_mlp_backward_bf16; host/backend/
+// fused_mlp.hpp), in place of the per-layer GEMMs and element-wise ops; the weight gradients stay GEMMs (dW_l =
+// g16_l^T a16_{l-1}) and the bias gradients are sums of the kernel's per-block partials. The same arithmetic up to
+// the order of the float32 sums. W16_l is then held [out_l, in_l] padded to multiples of 16 (the kernels' tiles).
+// For widths up to 320, tanh or relu, no embeddings, no pad_multiple (fused_mlp_unsupported says why not).
 class Mlp {
  public:
   // Allocates parameters, gradients and activations for up to max_rows rows per pass.
   Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precision = Precision::fp32,
-      int pad_multiple = 1);
+      int pad_multiple = 1, bool fused = false);
 
   const MlpSpec& spec() const { return spec_; }
   const MlpSpec& layout() const { return layout_; }  // the shape the passes run at (spec() unless padded)
   // The length of parameters(), gradients() and the optimiser's state vectors: layout().parameter_count().
   std::size_t parameter_count() const { return layout_.parameter_count(); }
   Precision precision() const { return precision_; }
+  bool fused() const { return fused_; }
   // Hidden layer `layer`'s activations [max_rows, spec().out_width(layer)] of the last forward pass (tests), leading
   // dim activation_ld(layer): float32 (fp32, tf32) or bfloat16 (bf16; the other accessor is then null).
   const float* activations(int layer) const;
@@ -148,7 +157,8 @@ class Mlp {
 
   // The bytes of backend memory an Mlp of this shape allocates (parameters, gradients and every buffer of its
   // passes): what the constructor checks before allocating, and what a caller adds to its own.
-  static double bytes_needed(const MlpSpec& spec, int max_rows, Precision precision, int pad_multiple = 1);
+  static double bytes_needed(const MlpSpec& spec, int max_rows, Precision precision, int pad_multiple = 1,
+                             bool fused = false);
   // The leading dimension of a bfloat16 buffer of `width` columns: rows of whole 16-byte groups.
   static int bf16_ld(int width) { return (width + 7) / 8 * 8; }
 
@@ -159,6 +169,7 @@ class Mlp {
   int max_rows_;
   Precision precision_;
   bool bf16() const { return precision_ == Precision::bf16; }
+  bool fused_;
   bool overlap_weight_gradients_ = false;
   BackendBuffer<float> parameters_, gradients_;
   BackendBuffer<float> outputs_;                   // the last layer's outputs [max_rows, outputs] (float32)
@@ -180,17 +191,26 @@ class Mlp {
   // bf16 (widths of layout_, leading dims bf16_ld(width); float32 scratch rows of whole float4s). Every bfloat16
   // buffer keeps one shape for its life and starts at zero; the element-wise ops write only each layer's own
   // columns, so padded columns (read by the padded GEMMs) stay zero.
-  BackendBuffer<bfloat16> weights16_;                  // W16_l at weight16_offset(l): [out_l, bf16_ld(in_l)]
+  BackendBuffer<bfloat16> weights16_;                  // W16_l at weight16_offset(l): weight16_shape(l)
   BackendBuffer<bfloat16> input16_;                    // x16 [max_rows, bf16_ld(input_width)]
   std::vector<BackendBuffer<bfloat16>> activations16_; // a16_l [max_rows, bf16_ld(out_l)], hidden layers
   std::vector<BackendBuffer<bfloat16>> grad16_;        // g16_l = bf16(dL/dz_l) [max_rows, bf16_ld(out_l)], every layer
   BackendBuffer<float> scratch_;                       // z (forward) and dA (backward) [max_rows, float_ld(max_width)]
   std::size_t weight16_offset(int layer) const;
+  // W16_l's rows and leading dimension: [out_l, bf16_ld(in_l)], fused [out_l, in_l] padded to 16 (zero padding).
+  static std::pair<int, int> weight16_shape(const MlpSpec& layout, int layer, bool fused);
+
+  // Fused: the per-block bias sums of every layer, layer l's [fused_blocks(max_rows), out_l] at bias_partial_offset(l).
+  BackendBuffer<float> bias_partials_;
+  std::size_t bias_partial_offset(int layer) const;
+  FusedMlp fused_model() const;                                     // the kernels' view of W16 and the biases
+  FusedTraining fused_training(bool training, DropoutKey key);  // of input16 and activations16 (training)
   static int float_ld(int width) { return (width + 3) / 4 * 4; }
   const float* forward_pass(const float* x, int ld_x, int rows, bool training, DropoutKey key, float* outputs);
   void convert_weights();  // bf16: weights16_ from the master weights
   void forward_bf16(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last);
   void backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key);
+  void backward_fused(int rows, const float* grad_outputs, DropoutKey key);
   // Copies every parameter of a flat vector from spec_'s layout into layout_'s (to_layout) or back.
   void convert_layout(const float* src, float* dst, bool to_layout) const;
 };

@@ -54,6 +54,11 @@ void for_each_setting(Config& c, Visit&& visit) {
                 "(the same algorithm every run), or cuBLASLt's fastest algorithm timed at start-up (runs may then differ "
                 "in the last bits); the CPU uses OpenBLAS whatever this says"},
         c.gemm);
+  visit(Setting{"fused_mlp", "--fused-mlp", "bf16: the forward pass as one kernel and the backward pass's chain "
+                "through the layers as another, each block of rows kept in shared memory through every layer (widths "
+                "up to 320, tanh or relu, no categorical columns, no --pad-hidden); the weight gradients stay GEMMs; "
+                "the same arithmetic up to the order of the float32 sums (off by default until measured)"},
+        c.fused_mlp);
   visit(Setting{"optimizer.kind", "--optimizer", "the optimiser"}, c.optimizer.kind);
   visit(Setting{"optimizer.lr", "--lr", "learning rate", 0, kNoLimit, true}, c.optimizer.lr);
   visit(Setting{"optimizer.beta1", "--beta1", "Adam beta1", 0, 0.99999}, c.optimizer.beta1);

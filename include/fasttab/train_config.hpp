@@ -26,6 +26,8 @@ struct TrainConfig {
   Precision precision = Precision::fp32;
   int pad_hidden = 1;          // hidden widths padded inside the engine to multiples of this (Mlp, padded_spec)
   GemmLibrary gemm = GemmLibrary::cublas;  // the CUDA backend's GEMM library (Backend::set_gemm_library)
+  bool fused_mlp = false;      // bf16: the MLP's fused passes (Mlp's `fused`): the forward pass and the backward chain
+                               // each as one kernel
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   std::string loader = "gather";

@@ -70,6 +70,9 @@ def _check_params(est):
         s = _SETTINGS[name]
         _check_number(name, getattr(est, name), s["min"], s["max"], s["kind"] == "int", s["min_open"])
     _check_number("validation_fraction", est.validation_fraction, 0.0, 0.99, False, False)
+    if est.fused_mlp and (est.precision != "bf16" or est.pad_hidden != 1):
+        raise ValueError(f"fused_mlp=True runs the bf16 passes and pads every width itself: set precision='bf16' "
+                         f"and pad_hidden=1 (precision={est.precision!r}, pad_hidden={est.pad_hidden!r})")
     if est.patience > 0 and est.validation_fraction <= 0:
         raise ValueError(f"patience={est.patience} needs a validation split: set validation_fraction > 0")
     if est.callback is not None and not callable(est.callback):
@@ -98,7 +101,7 @@ class _FastTabMLP(BaseEstimator):
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, validation_fraction=0.0, patience=0, eval_every=100, verbose=False,
                  callback=None, embedding_dim=0, min_category_count=1, nan_policy="reject", cuda_graphs=False,
-                 pad_hidden=1, overlap_weight_gradients=False, gemm="cublas"):
+                 pad_hidden=1, overlap_weight_gradients=False, gemm="cublas", fused_mlp=False):
         self.hidden = hidden
         self.activation = activation
         self.dropout = dropout
@@ -124,6 +127,7 @@ class _FastTabMLP(BaseEstimator):
         self.pad_hidden = pad_hidden
         self.overlap_weight_gradients = overlap_weight_gradients
         self.gemm = gemm
+        self.fused_mlp = fused_mlp
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -267,6 +271,7 @@ class _FastTabMLP(BaseEstimator):
                            embedding_dim=int(self.embedding_dim), min_category_count=int(self.min_category_count),
                            cuda_graphs=bool(self.cuda_graphs), pad_hidden=int(self.pad_hidden),
                            overlap_weight_gradients=bool(self.overlap_weight_gradients), gemm=self.gemm,
+                           fused_mlp=bool(self.fused_mlp),
                            has_eval_set=with_test, **self._task_options())
             names = [str(c) for c in getattr(self, "feature_names_in_", [])]
             result = _core.train(X, np.ascontiguousarray(y_train, dtype=np.float32), X_test,
@@ -418,14 +423,15 @@ class MLPRegressor(RegressorMixin, _FastTabMLP):
                  lr=1e-3, optimizer="adam", lr_schedule="constant", precision="fp32", device="auto", shuffle=False,
                  seed=1, standardize=False, standardize_target=True, log_target=False, validation_fraction=0.0,
                  patience=0, eval_every=100, verbose=False, callback=None, embedding_dim=0, min_category_count=1,
-                 nan_policy="reject", cuda_graphs=False, pad_hidden=1, overlap_weight_gradients=False, gemm="cublas"):
+                 nan_policy="reject", cuda_graphs=False, pad_hidden=1, overlap_weight_gradients=False, gemm="cublas",
+                 fused_mlp=False):
         super().__init__(hidden=hidden, activation=activation, dropout=dropout, batch_size=batch_size, epochs=epochs,
                          lr=lr, optimizer=optimizer, lr_schedule=lr_schedule, precision=precision, device=device,
                          shuffle=shuffle, seed=seed, standardize=standardize, validation_fraction=validation_fraction,
                          patience=patience, eval_every=eval_every, verbose=verbose, callback=callback,
                          embedding_dim=embedding_dim, min_category_count=min_category_count, nan_policy=nan_policy,
                          cuda_graphs=cuda_graphs, pad_hidden=pad_hidden,
-                         overlap_weight_gradients=overlap_weight_gradients, gemm=gemm)
+                         overlap_weight_gradients=overlap_weight_gradients, gemm=gemm, fused_mlp=fused_mlp)
         self.standardize_target = standardize_target
         self.log_target = log_target
 
@@ -491,7 +497,7 @@ def load(path, device="auto"):
                   validation_fraction=fraction, patience=config.get("patience", 0) if fraction > 0 else 0,
                   eval_every=config.get("eval_every", 100), embedding_dim=config.get("embedding_dim", 0),
                   min_category_count=config.get("min_category_count", 1), pad_hidden=config.get("pad_hidden", 1),
-                  gemm=config.get("gemm", "cublas"),
+                  gemm=config.get("gemm", "cublas"), fused_mlp=config.get("fused_mlp", False),
                   nan_policy="indicator" if model.imputations else "reject", **extra)
         est.history_ = []
         est.stopped_early_ = False

@@ -190,6 +190,27 @@ def test_gemm_library_is_a_parameter_kept_by_save_and_load(tmp_path):
         fasttab.MLPClassifier(**{**SMALL, "gemm": "cutlass"}).fit(X[:100], Y[:100])
 
 
+def test_fused_mlp_trains_the_bf16_model_and_survives_save_and_load(tmp_path):
+    # The fused bf16 passes (on the CPU the kernels' block code with scalar tiles) against the per-layer bf16 ones:
+    # the same arithmetic up to the order of float32 sums (the engine's tests measure parameters 1e-5 apart after 3
+    # epochs); the setting kept by save/load; refused, naming what to set, with another precision or pad_hidden.
+    params = {**SMALL, "hidden": (45, 30), "dropout": 0.3, "precision": "bf16"}
+    plain, fused = [fasttab.MLPClassifier(**{**params, "fused_mlp": on}).fit(
+        X[:2500], Y[:2500], eval_set=(X[2500:], Y[2500:])) for on in (False, True)]
+    assert fused.get_params()["fused_mlp"]
+    for a, b in zip(plain.history_, fused.history_):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-3)
+    np.testing.assert_allclose(fused.predict_proba(X[2500:]), plain.predict_proba(X[2500:]), atol=1e-2)
+    path = tmp_path / "fused.ckpt"
+    fused.save(path)
+    loaded = fasttab.load(path)
+    assert loaded.fused_mlp
+    assert np.array_equal(loaded.predict_proba(X[2500:]), fused.predict_proba(X[2500:]))
+    for bad in ({"precision": "fp32"}, {"pad_hidden": 8}):
+        with pytest.raises(ValueError, match=r"fused_mlp=True runs the bf16 passes"):
+            fasttab.MLPClassifier(**{**params, "fused_mlp": True, **bad}).fit(X[:100], Y[:100])
+
+
 def test_no_warning_without_eval_set_and_a_clear_one_for_a_single_class_eval_set(capfd):
     # Without eval_set the engine evaluates a stand-in row that nobody reads: nothing may be said about it.
     fasttab.MLPClassifier(**SMALL).fit(X, Y)

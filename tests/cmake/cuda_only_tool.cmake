@@ -1,4 +1,4 @@
-# For the script-mode tests of CUDA-only tools (bench_gemm_cli.cmake, fused_forward_cli.cmake), after their
+# For the script-mode tests of CUDA-only tools (bench_gemm_cli.cmake, fused_mlp_cli.cmake), after their
 # execute_process into `rc` and `out`: when the tool says that it needs a CUDA device, it must have exited 1, and the
 # test reports itself skipped (FASTTAB_TEST_SKIPPED) and ends there (a macro: its return() leaves the script).
 macro(skip_without_cuda_device tool)

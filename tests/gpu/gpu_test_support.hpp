@@ -123,12 +123,12 @@ struct StepOutputs {
 };
 
 // One training step (forward, BCE, backward, Adam) of `spec` from initial_parameters(spec, 21), with dropout, its
-// hidden widths padded to multiples of pad_multiple inside the engine.
+// hidden widths padded to multiples of pad_multiple inside the engine; `fused`: Mlp's fused bf16 passes.
 inline StepOutputs one_step(Backend& backend, const MlpSpec& spec, const std::vector<float>& x,
                             const std::vector<float>& y, int rows, int ld, Precision precision = Precision::fp32,
-                            int pad_multiple = 1) {
+                            int pad_multiple = 1, bool fused = false) {
   backend.set_precision(precision);
-  Mlp mlp(backend, spec, rows, precision, pad_multiple);
+  Mlp mlp(backend, spec, rows, precision, pad_multiple, fused);
   mlp.set_parameters(initial_parameters(spec, 21));
   Optimizer opt(backend, OptimizerConfig{}, ScheduleConfig{}, mlp.parameter_count(), 10);
   BackendBuffer<float> bx(backend, x.size(), "x"), by(backend, y.size(), "y"), grad(backend, std::size_t(rows), "g"),

@@ -1,13 +1,13 @@
-// The tile policy of the fused kernels' block code (fused_forward_block.cuh, fused_backward_block.cuh) on the
+// The tile policy of the fused passes' block code (host/backend/fused_mlp_*_block.hpp) on the
 // tensor cores: WMMA 16x16x16 tiles, bfloat16 in, float32 accumulators. One warp per call. Device code only.
 #pragma once
 
 #include <cuda_bf16.h>
 #include <mma.h>
 
-#include "experiments/fused_mlp/fused_forward.cuh"
+#include "host/backend/fused_mlp.hpp"
 
-namespace fasttab::experiments {
+namespace fasttab {
 
 struct WmmaTiles {
   using Acc = nvcuda::wmma::fragment<nvcuda::wmma::accumulator, kTile, kTile, kTile, float>;
@@ -29,4 +29,4 @@ struct WmmaTiles {
   __device__ static void sync_warp() { __syncwarp(); }
 };
 
-}  // namespace fasttab::experiments
+}  // namespace fasttab

@@ -1,6 +1,6 @@
-// The fused backward pass's work for one block of rows (experiments/fused_mlp/fused_backward.cuh), written once
-// for the CUDA kernel (WmmaTiles: fused_tiles_wmma.cuh) and the host emulation (HostTiles: fused_tiles_host.hpp),
-// as fused_forward_block.cuh is. A tile policy also provides BRow (a 16x16 bfloat16 matrix_b fragment loaded from
+// The fused backward pass's work for one block of rows (host/backend/fused_mlp.hpp), written once for the CUDA
+// kernel (WmmaTiles: cuda/ops/wmma_tiles.cuh) and the host emulation (HostTiles: fused_mlp_host_tiles.hpp), as
+// fused_mlp_forward_block.hpp is. A tile policy also provides BRow (a 16x16 bfloat16 matrix_b fragment loaded from
 // a row-major tile) with load_b_row and mma(Acc&, const A&, const BRow&).
 #pragma once
 
@@ -9,11 +9,11 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "experiments/fused_mlp/fused_backward.cuh"
-#include "experiments/fused_mlp/fused_forward_block.cuh"
+#include "host/backend/fused_mlp.hpp"
+#include "host/backend/fused_mlp_forward_block.hpp"
 #include "host/backend/philox.hpp"
 
-namespace fasttab::experiments {
+namespace fasttab {
 
 // act'(z) from the activation's output a = act(z) (reference::activation_derivative).
 template <Activation act>
@@ -136,4 +136,4 @@ __host__ __device__ inline void fused_store_bias_partials(const FusedMlp& mlp, i
   }
 }
 
-}  // namespace fasttab::experiments
+}  // namespace fasttab

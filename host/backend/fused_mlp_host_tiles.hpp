@@ -1,13 +1,13 @@
-// The tile policy of the fused kernels' block code (fused_forward_block.cuh, fused_backward_block.cuh) as scalar
+// The tile policy of the fused passes' block code (fused_mlp_forward_block.hpp, fused_mlp_backward_block.hpp) as scalar
 // loops on the host: what WMMA's load, mma and store of 16x16 tiles compute, the products summed in float32 in k
 // order. The host emulations run the block code with it, every warp and lane in turn.
 #pragma once
 
 #include <cuda_bf16.h>
 
-#include "experiments/fused_mlp/fused_forward.cuh"
+#include "host/backend/fused_mlp.hpp"
 
-namespace fasttab::experiments {
+namespace fasttab {
 
 struct HostTiles {
   struct Acc { float v[kTile * kTile]; };
@@ -43,4 +43,4 @@ struct HostTiles {
   static void sync_warp() {}
 };
 
-}  // namespace fasttab::experiments
+}  // namespace fasttab

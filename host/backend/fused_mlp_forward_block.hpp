@@ -1,8 +1,8 @@
-// The fused forward pass's work for one block of rows (experiments/fused_mlp/fused_forward.cuh), written once for
-// two executions: the CUDA kernel (a WMMA tile policy, one warp per call, lanes and threads in parallel) and a host
-// emulation (a scalar tile policy, every warp and lane in turn: fused_forward_host.hpp) that the CPU tests run
-// against the engine's CPU forward pass. So the indexing, the padding, the partial last block, the bias and the
-// epilogue are tested without a GPU; only the WMMA calls themselves (load, mma, store of 16x16 tiles) are not.
+// The fused forward pass's work for one block of rows (host/backend/fused_mlp.hpp), written once for two
+// executions: the CUDA kernel (cuda/ops/fused_mlp.cu: a WMMA tile policy, one warp per call, lanes and threads in
+// parallel) and the host emulation (fused_mlp.cpp: a scalar tile policy, every warp and lane in turn) that the CPU
+// backend runs. So the indexing, the padding, the partial last block, the bias and the epilogue are tested without
+// a GPU; only the WMMA calls themselves (load, mma, store of 16x16 tiles) are not.
 //
 // A tile policy provides: the fragment types Acc (16x16 float32), A (16x16 bfloat16, row-major) and B (16x16
 // bfloat16, column-major); zero(Acc&), load_a(A&, const bf16*, ld), load_b(B&, const bf16*, ld),
@@ -15,7 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "experiments/fused_mlp/fused_forward.cuh"
+#include "host/backend/fused_mlp.hpp"
 #include "host/backend/philox.hpp"
 
 // Loops over a warp's accumulators unrolled on the device (register fragments need compile-time indices).
@@ -25,15 +25,7 @@
 #define FASTTAB_FUSED_UNROLL
 #endif
 
-namespace fasttab::experiments {
-
-constexpr int kFusedWarps = 8;
-constexpr int kFusedThreads = kFusedWarps * 32;
-constexpr int kRowTiles = kRowsPerBlock / kTile;                               // 4
-constexpr int kColumnGroups = kFusedWarps / kRowTiles;                         // 2
-constexpr int kMaxTilesPerWarp = kFusedMaxWidth / kTile / kColumnGroups;      // 10
-static_assert(kFusedWarps % kRowTiles == 0, "every row tile gets the same number of warps");
-static_assert(kLdActivations % kTile == 0, "WMMA needs a leading dimension that is a multiple of 8 (16 here)");
+namespace fasttab {
 
 // The engine's activations (elementwise::activate on the device, tanhf for tanh), callable from the host emulation
 // too: the engine's own are device-only (cuda/ops/activation.cuh) or host-only (reference::activate).
@@ -102,7 +94,7 @@ FASTTAB_FUSED_UNROLL
     Tiles::sync_warp();
     for (int e = lane_begin; e < kTile * kTile; e += lane_step) {
       const int r = row_base + e / kTile, c = col_base + e % kTile;
-      const float z = stage[e] + layer.bias[c];
+      const float z = stage[e] + (c < layer.units ? layer.bias[c] : 0.0f);
       if (last) {
         if (c < layer.units && block_row0 + r < rows) out[std::size_t(block_row0 + r) * layer.units + c] = z;
       } else {
@@ -121,4 +113,4 @@ FASTTAB_FUSED_UNROLL
   }
 }
 
-}  // namespace fasttab::experiments
+}  // namespace fasttab

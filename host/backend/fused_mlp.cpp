@@ -1,0 +1,142 @@
+#include "host/backend/fused_mlp.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "fasttab/error.hpp"
+#include "fasttab/model.hpp"
+#include "host/backend/fused_mlp_backward_block.hpp"
+#include "host/backend/fused_mlp_forward_block.hpp"
+#include "host/backend/fused_mlp_host_tiles.hpp"
+
+namespace fasttab {
+
+namespace {
+
+// The kernels' shared buffers, in host memory.
+struct HostBlockMemory {
+  std::vector<__nv_bfloat16> buffers = std::vector<__nv_bfloat16>(2 * std::size_t(kRowsPerBlock) * kLdActivations);
+  std::vector<float> stage = std::vector<float>(std::size_t(kTile) * kTile);
+  std::vector<float> column_partials = std::vector<float>(2 * std::size_t(kRowTiles) * kFusedMaxWidth);
+  __nv_bfloat16* first() { return buffers.data(); }
+  __nv_bfloat16* second() { return buffers.data() + std::size_t(kRowsPerBlock) * kLdActivations; }
+};
+
+template <Activation act>
+void emulate_forward(const FusedMlp& mlp, const FusedTraining& training, const float* x, int ld_x, int rows,
+                     float* out) {
+  HostBlockMemory m;
+  for (int block = 0; block < fused_blocks(rows); ++block) {
+    const int block_row0 = block * kRowsPerBlock;
+    fused_load_rows(mlp, training, x, ld_x, rows, block_row0, m.first(), 0, 1);
+    for (int l = 0; l < mlp.count; ++l) {
+      const bool even = l % 2 == 0;
+      for (int warp = 0; warp < kFusedWarps; ++warp)
+        fused_warp_layer<HostTiles, act>(mlp.layers[l], l, l == mlp.count - 1, training, warp,
+                                         even ? m.first() : m.second(), even ? m.second() : m.first(), m.stage.data(),
+                                         block_row0, rows, out, 0, 1);
+    }
+  }
+}
+
+template <Activation act>
+void emulate_backward(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs, int rows,
+                      const FusedGradients& gradients) {
+  HostBlockMemory m;
+  for (int block = 0; block < fused_blocks(rows); ++block) {
+    const int block_row0 = block * kRowsPerBlock;
+    fused_load_loss_gradient(mlp, gradients, grad_outputs, rows, block, m.first(), 0, 1);
+    for (int l = mlp.count - 1; l >= 1; --l) {
+      const bool even = (mlp.count - 1 - l) % 2 == 0;
+      float* partials = m.column_partials.data() + (l % 2) * std::size_t(kRowTiles) * kFusedMaxWidth;
+      for (int warp = 0; warp < kFusedWarps; ++warp)
+        fused_warp_backward_layer<HostTiles, act>(mlp, l, forward, gradients, warp, even ? m.first() : m.second(),
+                                                  even ? m.second() : m.first(), m.stage.data(), partials, block_row0,
+                                                  rows, 0, 1);
+      fused_store_bias_partials(mlp, l, gradients, partials, block, 0, 1);
+    }
+  }
+}
+
+}  // namespace
+
+std::string fused_mlp_unsupported(const MlpSpec& spec) {
+  if (!spec.embeddings.empty()) return "a model with categorical columns (embeddings) is not supported";
+  if (spec.activation != Activation::tanh && spec.activation != Activation::relu)
+    return "the hidden activation must be tanh or relu";
+  if (spec.layers() > kFusedMaxLayers)
+    return std::to_string(spec.layers()) + " layers is more than " + std::to_string(kFusedMaxLayers);
+  for (int l = 0; l < spec.layers(); ++l) {
+    const int widest = std::max(spec.in_width(l), spec.out_width(l));
+    if (padded_to_tile(widest) > kFusedMaxWidth)
+      return "every width (inputs, hidden, outputs) must be at most " + std::to_string(kFusedMaxWidth) + ", and layer " +
+             std::to_string(l) + " is " + std::to_string(spec.in_width(l)) + " -> " + std::to_string(spec.out_width(l));
+  }
+  return "";
+}
+
+void check_fused_forward(const FusedMlp& mlp, int ld_x, const FusedTraining& training) {
+  FASTTAB_REQUIRE(mlp.count >= 1 && mlp.count <= kFusedMaxLayers, "fused MLP: ", mlp.count, " layers (1 to ",
+                  kFusedMaxLayers, ")");
+  FASTTAB_REQUIRE(mlp.inputs >= 1 && mlp.inputs <= mlp.layers[0].in_padded, "fused MLP: ", mlp.inputs,
+                  " inputs for a first layer of ", mlp.layers[0].in_padded);
+  FASTTAB_REQUIRE(ld_x >= mlp.inputs, "fused MLP: ld_x ", ld_x, " < inputs ", mlp.inputs);
+  for (int l = 0; l < mlp.count; ++l) {
+    const FusedLayer& layer = mlp.layers[l];
+    FASTTAB_REQUIRE(layer.in_padded % kTile == 0 && layer.out_padded % kTile == 0 && layer.in_padded >= kTile &&
+                        layer.out_padded >= kTile && layer.in_padded <= kFusedMaxWidth &&
+                        layer.out_padded <= kFusedMaxWidth,
+                    "fused MLP: layer ", l, " is ", layer.in_padded, " -> ", layer.out_padded,
+                    "; widths must be multiples of ", kTile, " up to ", kFusedMaxWidth);
+    FASTTAB_REQUIRE(l == 0 || layer.in_padded == mlp.layers[l - 1].out_padded, "fused MLP: layer ", l, " takes ",
+                    layer.in_padded, " inputs but the layer below gives ", mlp.layers[l - 1].out_padded);
+    FASTTAB_REQUIRE(layer.units >= 1 && layer.units <= layer.out_padded, "fused MLP: layer ", l, " has ",
+                    layer.units, " units for ", layer.out_padded, " padded");
+    FASTTAB_REQUIRE(layer.weights != nullptr && layer.bias != nullptr, "fused MLP: layer ", l,
+                    " has no weights or bias");
+    FASTTAB_REQUIRE((reinterpret_cast<std::uintptr_t>(layer.weights) & 31u) == 0, "fused MLP: layer ", l,
+                    "'s weights are not 32-byte aligned (WMMA loads)");
+  }
+  FASTTAB_REQUIRE(mlp.activation == Activation::tanh || mlp.activation == Activation::relu,
+                  "fused MLP: the hidden activation must be tanh or relu");
+  if (!training.active()) return;
+  FASTTAB_REQUIRE(training.ld_input16 >= mlp.inputs, "fused MLP: the training pass needs input16 with a leading "
+                  "dimension >= ", mlp.inputs);
+  for (int l = 0; l + 1 < mlp.count; ++l) {
+    FASTTAB_REQUIRE(training.activations[l] != nullptr && training.ld_activations[l] >= mlp.layers[l].units,
+                    "fused MLP: the training pass needs hidden layer ", l, "'s activations with a leading "
+                    "dimension >= ", mlp.layers[l].units);
+    FASTTAB_REQUIRE(training.dropout[l] >= 0.0f && training.dropout[l] < 1.0f, "fused MLP: dropout ",
+                    training.dropout[l], " after layer ", l, " is not in [0, 1)");
+  }
+}
+
+void check_fused_backward(const FusedMlp& mlp, const FusedTraining& forward, const FusedGradients& gradients) {
+  check_fused_forward(mlp, mlp.inputs, forward);
+  FASTTAB_REQUIRE(forward.active(), "fused MLP backward: needs the training forward pass's buffers (input16 and the "
+                  "hidden layers' activations)");
+  for (int l = 0; l < mlp.count; ++l)
+    FASTTAB_REQUIRE(gradients.grad16[l] != nullptr && gradients.bias_partials[l] != nullptr &&
+                        gradients.ld_grad16[l] >= mlp.layers[l].units,
+                    "fused MLP backward: layer ", l, " needs its gradient buffer (leading dimension >= ",
+                    mlp.layers[l].units, ") and its bias partials");
+}
+
+void fused_mlp_forward_emulated(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,
+                                const FusedTraining& training) {
+  check_fused_forward(mlp, ld_x, training);
+  if (rows <= 0) return;
+  if (mlp.activation == Activation::tanh) emulate_forward<Activation::tanh>(mlp, training, x, ld_x, rows, out);
+  else emulate_forward<Activation::relu>(mlp, training, x, ld_x, rows, out);
+}
+
+void fused_mlp_backward_emulated(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs,
+                                 int rows, const FusedGradients& gradients) {
+  check_fused_backward(mlp, forward, gradients);
+  if (rows <= 0) return;
+  if (mlp.activation == Activation::tanh) emulate_backward<Activation::tanh>(mlp, forward, grad_outputs, rows, gradients);
+  else emulate_backward<Activation::relu>(mlp, forward, grad_outputs, rows, gradients);
+}
+
+}  // namespace fasttab

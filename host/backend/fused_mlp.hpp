@@ -1,0 +1,125 @@
+// The fused bf16 MLP passes (Mlp with `fused`, --fused-mlp): the whole forward pass in one kernel, and the backward
+// pass's chain through the layers in another. Their types and limits, the checks, and their host emulation, which
+// the CPU backend runs (Backend::fused_mlp_forward_bf16, fused_mlp_backward_bf16). The CUDA kernels are
+// cuda/ops/fused_mlp.cu; the work of one block of rows is written once, for both, in fused_mlp_forward_block.hpp
+// and fused_mlp_backward_block.hpp over a tile policy (WMMA on the device: cuda/ops/wmma_tiles.cuh; scalar loops
+// here: fused_mlp_host_tiles.hpp).
+//
+// Forward. A block of kRowsPerBlock rows keeps its activations in shared memory through every layer; the weights
+// are read from L2 (each warp loads its own bfloat16 tiles); the products run on the tensor cores (WMMA 16x16x16
+// tiles, bfloat16 in, float32 accumulators). The arithmetic is the engine's bf16 forward (Mlp::forward_bf16): the
+// first layer's input rounded to bfloat16, z = the float32 sum of products of bfloat16 activations and weights,
+// a = bf16(act(z + b)) for a hidden layer (dropout: 0 where dropped, else times 1 / (1 - p)), the logits z + b in
+// float32. Only the order of each sum differs (cuBLAS's tiles against 16-wide k steps).
+//
+// Backward. A block of rows keeps dL/dz in shared memory from the loss gradient down to the first hidden layer
+// (Mlp::backward_bf16's arithmetic, up to the order of each sum):
+//   last layer:     g16_L = bf16(dL/dz_L), from the float32 loss gradient; its bias partial from the float32 values;
+//   hidden layer l: d_l = g16_{l+1} W16_{l+1} (float32 sums of bfloat16 products), then through its dropout and
+//                   activation, from its saved output a (bfloat16, dropout scale in it):
+//                     dL/dz_l = 0 where dropped, else d_l * scale * act'(a * (1 - p))   (p > 0),
+//                     dL/dz_l = d_l * act'(a)                                           (p = 0),
+//                   act'(a) = 1 - a^2 (tanh), [a > 0] (relu); g16_l = bf16(dL/dz_l).
+// Each block writes g16_l and its column sums of dL/dz_l (bias_partials[l][block, c]: each warp sums its 16x16
+// tile's columns over the tile's 16 rows in order, then the block adds its 4 row tiles in order). The weight
+// gradients, which sum over every row of the batch, stay GEMMs (Mlp: dW_l = g16_l^T input16_l), and the bias
+// gradients are Backend::bias_gradient over the blocks' partials. No atomics: the same bits every run.
+//
+// Layout. Every width is padded to a multiple of 16 (kTile): layer l's weights are [out_padded, in_padded]
+// row-major bfloat16 with zeros past the layer's own rows and columns (32-byte aligned); its bias is `units`
+// floats (the kernel adds 0 past them). A padded unit's z is then 0, act(0) = 0 for tanh and relu, so it adds
+// nothing to the next layer. Shared memory per block (forward): two activation buffers [kRowsPerBlock,
+// kLdActivations] bfloat16 and one float32 16x16 tile per warp, 94 KB; (backward) the same plus two
+// [kRowTiles, kFusedMaxWidth] float32 column-partial buffers, 102 KB: two blocks per SM on an H100 or H200.
+//
+// Work split: warp w owns row tile w % 4 (16 of the block's 64 rows) and the column tiles j with j % 2 == w / 4,
+// at most kMaxTilesPerWarp (10: 320 columns) accumulators in registers. For each k step it loads its A tile from
+// shared memory once and a B tile of W per accumulator from global memory (column-major tiles of W for the
+// forward's z = a W^T, row-major ones for the backward's d = g W).
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include <cstddef>
+#include <string>
+
+#include "fasttab/backend.hpp"
+
+namespace fasttab {
+
+struct MlpSpec;
+
+constexpr int kTile = 16;
+constexpr int kFusedMaxWidth = 320;   // every padded width (inputs, hidden, outputs) at most this
+constexpr int kFusedMaxLayers = 16;
+constexpr int kRowsPerBlock = 64;
+constexpr int kLdActivations = kFusedMaxWidth + 16;  // bfloat16s per shared row: a multiple of 16 (WMMA), staggered
+constexpr int kFusedWarps = 8;
+constexpr int kFusedThreads = kFusedWarps * 32;
+constexpr int kRowTiles = kRowsPerBlock / kTile;                           // 4
+constexpr int kColumnGroups = kFusedWarps / kRowTiles;                     // 2
+constexpr int kMaxTilesPerWarp = kFusedMaxWidth / kTile / kColumnGroups;  // 10
+static_assert(kFusedWarps % kRowTiles == 0, "every row tile gets the same number of warps");
+static_assert(kLdActivations % kTile == 0, "WMMA needs a leading dimension that is a multiple of 8 (16 here)");
+
+inline int padded_to_tile(int width) { return (width + kTile - 1) / kTile * kTile; }
+// The blocks of a pass over `rows` rows: the rows of the backward pass's bias partials.
+inline int fused_blocks(int rows) { return (rows + kRowsPerBlock - 1) / kRowsPerBlock; }
+
+struct FusedLayer {
+  const __nv_bfloat16* weights = nullptr;  // [out_padded, in_padded] row-major, zero padding; 32-byte aligned
+  const float* bias = nullptr;             // `units` floats
+  int in_padded = 0, out_padded = 0;
+  int units = 0;                           // the layer's own width (the last layer's: output columns written)
+};
+
+struct FusedMlp {
+  FusedLayer layers[kFusedMaxLayers];
+  int count = 0;
+  int inputs = 0;                            // x's columns read (layers[0].in_padded >= inputs)
+  Activation activation = Activation::tanh;  // of the hidden layers (tanh or relu)
+};
+
+// The training forward pass's extras: dropout after the hidden layers as the engine draws it (the same Philox
+// decisions: dropout_keep of element (key.first_row + r) * units + c of layer l at the key's step, or *step_counter
+// when set), and what the backward pass reads, written in Mlp's layout: the input rounded to bfloat16 and each
+// hidden layer's output (its input16 and activations16 buffers). Columns past a layer's own (and rows past `rows`)
+// are not written: Mlp keeps that padding at zero. The backward pass reads the same struct.
+struct FusedTraining {
+  DropoutKey key;                                    // key.layer is ignored: each layer draws as layer l
+  float dropout[kFusedMaxLayers] = {};               // p after layer l (Mlp: spec.dropout_after(l))
+  __nv_bfloat16* input16 = nullptr;                  // [rows, ld_input16], columns < inputs
+  int ld_input16 = 0;
+  __nv_bfloat16* activations[kFusedMaxLayers] = {};  // hidden layer l: [rows, ld_activations[l]], columns < units
+  int ld_activations[kFusedMaxLayers] = {};
+  // A training pass is one that writes its input out: input16 set.
+  __host__ __device__ bool active() const { return input16 != nullptr; }
+};
+
+// What the backward pass writes: per layer l, g16_l = bf16(dL/dz_l) [rows, ld_grad16[l]] (columns < units: Mlp's
+// grad16 buffers) and the per-block bias sums [fused_blocks(rows), units] float32.
+struct FusedGradients {
+  __nv_bfloat16* grad16[kFusedMaxLayers] = {};
+  int ld_grad16[kFusedMaxLayers] = {};
+  float* bias_partials[kFusedMaxLayers] = {};
+};
+
+// "" when the fused passes can run `spec` (bf16 aside), else why not: embeddings, an activation other than tanh or
+// relu, a width over kFusedMaxWidth once padded to 16, too many layers.
+std::string fused_mlp_unsupported(const MlpSpec& spec);
+
+// Throw Error for a model or buffers the kernels cannot run (the checks both launchers make first).
+void check_fused_forward(const FusedMlp& mlp, int ld_x, const FusedTraining& training);
+void check_fused_backward(const FusedMlp& mlp, const FusedTraining& forward, const FusedGradients& gradients);
+
+// The passes on host memory (every pointer, and a key's step counter, a host pointer): the kernels' block code
+// with scalar tiles, every block, warp and lane in turn. The CPU backend's fused ops.
+//   forward:  out[r, c] = the logits of x's row r (r < rows, c < the last layer's units; out's leading dimension
+//             is units); with training.active(), the training pass.
+//   backward: after the training pass over the same rows; grad_outputs = dL/d(outputs) [rows, last units].
+void fused_mlp_forward_emulated(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,
+                                const FusedTraining& training);
+void fused_mlp_backward_emulated(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs,
+                                 int rows, const FusedGradients& gradients);
+
+}  // namespace fasttab
