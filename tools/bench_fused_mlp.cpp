@@ -141,7 +141,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", f.seed, "seed of the weights and rows");
   CLI::Option* training = app.add_flag("--training", f.training, "the training pass (Mlp::forward with dropout after "
                                        "the first hidden layer) instead of inference; rows at most 65536");
-  app.add_option("--dropout", f.dropout, "--training: dropout after the first hidden layer")->check(CLI::Range(0.0, 0.9));
+  app.add_option("--dropout", f.dropout, "--training: dropout after the first hidden layer")
+      ->check(CLI::Range(0.0, 0.9));
   app.add_flag("--backward", f.backward, "with --training: the backward pass too (Mlp::backward in both); exit 1 "
                "when a layer's dW or db differs past --bound")
       ->needs(training);

@@ -70,8 +70,9 @@ std::string fused_mlp_unsupported(const MlpSpec& spec) {
   for (int l = 0; l < spec.layers(); ++l) {
     const int widest = std::max(spec.in_width(l), spec.out_width(l));
     if (padded_to_tile(widest) > kFusedMaxWidth)
-      return "every width (inputs, hidden, outputs) must be at most " + std::to_string(kFusedMaxWidth) + ", and layer " +
-             std::to_string(l) + " is " + std::to_string(spec.in_width(l)) + " -> " + std::to_string(spec.out_width(l));
+      return "every width (inputs, hidden, outputs) must be at most " + std::to_string(kFusedMaxWidth) +
+             ", and layer " + std::to_string(l) + " is " + std::to_string(spec.in_width(l)) + " -> " +
+             std::to_string(spec.out_width(l));
   }
   return "";
 }
@@ -135,8 +136,10 @@ void fused_mlp_backward_emulated(const FusedMlp& mlp, const FusedTraining& forwa
                                  int rows, const FusedGradients& gradients) {
   check_fused_backward(mlp, forward, gradients);
   if (rows <= 0) return;
-  if (mlp.activation == Activation::tanh) emulate_backward<Activation::tanh>(mlp, forward, grad_outputs, rows, gradients);
-  else emulate_backward<Activation::relu>(mlp, forward, grad_outputs, rows, gradients);
+  if (mlp.activation == Activation::tanh)
+    emulate_backward<Activation::tanh>(mlp, forward, grad_outputs, rows, gradients);
+  else
+    emulate_backward<Activation::relu>(mlp, forward, grad_outputs, rows, gradients);
 }
 
 }  // namespace fasttab

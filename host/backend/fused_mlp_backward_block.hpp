@@ -63,35 +63,22 @@ __host__ __device__ void fused_warp_backward_layer(const FusedMlp& mlp, int l, c
                                                    int lane_step) {
   const FusedLayer& layer = mlp.layers[l];
   const int below = l - 1, units = mlp.layers[below].units;
-  const int row_tile = warp % kRowTiles, column_group = warp / kRowTiles;
-  const int column_tiles = layer.in_padded / kTile;
+  const WarpTiles w(warp, layer.in_padded);
   const float p = forward.dropout[below];
   const float scale = 1.0f / (1.0f - p), keep = 1.0f - p;
   const std::uint32_t step = forward.key.step_counter != nullptr ? *forward.key.step_counter : forward.key.step;
   const __nv_bfloat16* saved = forward.activations[below];
   const int ld_saved = forward.ld_activations[below];
-  const int my_tiles = (column_tiles - column_group + kColumnGroups - 1) / kColumnGroups;
   typename Tiles::Acc acc[kMaxTilesPerWarp];
-FASTTAB_FUSED_UNROLL
-  for (int t = 0; t < kMaxTilesPerWarp; ++t) Tiles::zero(acc[t]);
   // d[rows, in] = grad[rows, out] W[out, in]: W's 16x16 tile at (k0, i0) is row-major with leading dim in_padded.
-  for (int k0 = 0; k0 < layer.out_padded; k0 += kTile) {
-    typename Tiles::A a;
-    Tiles::load_a(a, grad + row_tile * kTile * kLdActivations + k0, kLdActivations);
-  FASTTAB_FUSED_UNROLL
-    for (int t = 0; t < kMaxTilesPerWarp; ++t) {
-      if (t < my_tiles) {
-        const int i0 = (column_group + kColumnGroups * t) * kTile;
-        typename Tiles::BRow b;
-        Tiles::load_b_row(b, layer.weights + std::size_t(k0) * layer.in_padded + i0, layer.in_padded);
-        Tiles::mma(acc[t], a, b);
-      }
-    }
-  }
+  const auto load_w = [&](typename Tiles::BRow& b, int k0, int i0) {
+    Tiles::load_b_row(b, layer.weights + std::size_t(k0) * layer.in_padded + i0, layer.in_padded);
+  };
+  fused_warp_product<Tiles, typename Tiles::BRow>(acc, w, grad, layer.out_padded, load_w);
 FASTTAB_FUSED_UNROLL
   for (int t = 0; t < kMaxTilesPerWarp; ++t) {
-    if (t >= my_tiles) continue;
-    const int row_base = row_tile * kTile, col_base = (column_group + kColumnGroups * t) * kTile;
+    if (t >= w.my_tiles) continue;
+    const int row_base = w.row_tile * kTile, col_base = w.column(t);
     Tiles::store(stage, acc[t]);
     Tiles::sync_warp();
     for (int e = lane_begin; e < kTile * kTile; e += lane_step) {
@@ -118,7 +105,7 @@ FASTTAB_FUSED_UNROLL
     for (int c = lane_begin; c < kTile; c += lane_step) {
       float sum = 0.0f;
       for (int r = 0; r < kTile; ++r) sum += stage[r * kTile + c];
-      column_partials[row_tile * kFusedMaxWidth + col_base + c] = sum;
+      column_partials[w.row_tile * kFusedMaxWidth + col_base + c] = sum;
     }
     Tiles::sync_warp();  // the next tile's store overwrites stage
   }

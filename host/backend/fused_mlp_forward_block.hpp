@@ -36,6 +36,38 @@ __host__ __device__ inline float fused_activate(float z) {
   else return z;
 }
 
+// A warp's share of a block's product: row tile warp % 4 (16 of the block's rows) and the column tiles j with
+// j % 2 == warp / 4, of `columns` (a multiple of 16) in all: my_tiles of them, tile t's first column column(t).
+struct WarpTiles {
+  int row_tile, column_group, my_tiles;
+  __host__ __device__ WarpTiles(int warp, int columns)
+      : row_tile(warp % kRowTiles), column_group(warp / kRowTiles),
+        my_tiles((columns / kTile - warp / kRowTiles + kColumnGroups - 1) / kColumnGroups) {}
+  __host__ __device__ int column(int t) const { return (column_group + kColumnGroups * t) * kTile; }
+};
+
+// acc[t] = a[the warp's 16 rows, 0..depth) B[0..depth, tile t's 16 columns] for t < my_tiles: a is the block's
+// shared [kRowsPerBlock, kLdActivations] bfloat16 matrix, and load_b(b, k0, c0) loads B's 16x16 tile at row k0 and
+// column c0 into a fragment of type BFragment (a column-major Tiles::B or a row-major Tiles::BRow).
+template <class Tiles, class BFragment, class LoadB>
+__host__ __device__ inline void fused_warp_product(typename Tiles::Acc (&acc)[kMaxTilesPerWarp], const WarpTiles& w,
+                                                   const __nv_bfloat16* a, int depth, const LoadB& load_b) {
+FASTTAB_FUSED_UNROLL
+  for (int t = 0; t < kMaxTilesPerWarp; ++t) Tiles::zero(acc[t]);
+  for (int k0 = 0; k0 < depth; k0 += kTile) {
+    typename Tiles::A a_tile;
+    Tiles::load_a(a_tile, a + w.row_tile * kTile * kLdActivations + k0, kLdActivations);
+  FASTTAB_FUSED_UNROLL
+    for (int t = 0; t < kMaxTilesPerWarp; ++t) {
+      if (t < w.my_tiles) {
+        BFragment b;
+        load_b(b, k0, w.column(t));
+        Tiles::mma(acc[t], a_tile, b);
+      }
+    }
+  }
+}
+
 // The block's rows of x into `input` ([kRowsPerBlock, kLdActivations] bfloat16): x rounded to bfloat16, zeros past
 // `inputs` (up to layers[0].in_padded) and past the table's last row. Elements begin, begin + step, ... (threads).
 // Training: the same bfloat16 values into training.input16 too (columns < inputs, rows < rows).
@@ -62,34 +94,22 @@ __host__ __device__ void fused_warp_layer(const FusedLayer& layer, int l, bool l
                                           int warp, const __nv_bfloat16* input, __nv_bfloat16* next_input,
                                           float* stage, int block_row0, int rows, float* out, int lane_begin,
                                           int lane_step) {
-  const int row_tile = warp % kRowTiles, column_group = warp / kRowTiles;
-  const int column_tiles = layer.out_padded / kTile;
+  const WarpTiles w(warp, layer.out_padded);
   const float p = training.active() && !last ? training.dropout[l] : 0.0f;
   const float scale = 1.0f / (1.0f - p);
   const std::uint32_t step = training.key.step_counter != nullptr ? *training.key.step_counter : training.key.step;
   __nv_bfloat16* saved = training.active() && !last ? training.activations[l] : nullptr;
-  const int my_tiles = (column_tiles - column_group + kColumnGroups - 1) / kColumnGroups;
   typename Tiles::Acc acc[kMaxTilesPerWarp];
-FASTTAB_FUSED_UNROLL
-  for (int t = 0; t < kMaxTilesPerWarp; ++t) Tiles::zero(acc[t]);
-  // z[rows, out] = input[rows, in] W^T: W [out, in] row-major is W^T [in, out] column-major, leading dim in_padded.
-  for (int k0 = 0; k0 < layer.in_padded; k0 += kTile) {
-    typename Tiles::A a;
-    Tiles::load_a(a, input + row_tile * kTile * kLdActivations + k0, kLdActivations);
-  FASTTAB_FUSED_UNROLL
-    for (int t = 0; t < kMaxTilesPerWarp; ++t) {
-      if (t < my_tiles) {
-        const int o0 = (column_group + kColumnGroups * t) * kTile;
-        typename Tiles::B b;
-        Tiles::load_b(b, layer.weights + std::size_t(o0) * layer.in_padded + k0, layer.in_padded);
-        Tiles::mma(acc[t], a, b);
-      }
-    }
-  }
+  // z[rows, out] = input[rows, in] W^T: W [out, in] row-major is W^T [in, out] column-major, leading dim in_padded,
+  // so B's tile (k0, o0) starts at W's row o0, column k0.
+  const auto load_w = [&](typename Tiles::B& b, int k0, int o0) {
+    Tiles::load_b(b, layer.weights + std::size_t(o0) * layer.in_padded + k0, layer.in_padded);
+  };
+  fused_warp_product<Tiles, typename Tiles::B>(acc, w, input, layer.in_padded, load_w);
 FASTTAB_FUSED_UNROLL
   for (int t = 0; t < kMaxTilesPerWarp; ++t) {
-    if (t >= my_tiles) continue;
-    const int row_base = row_tile * kTile, col_base = (column_group + kColumnGroups * t) * kTile;
+    if (t >= w.my_tiles) continue;
+    const int row_base = w.row_tile * kTile, col_base = w.column(t);
     Tiles::store(stage, acc[t]);
     Tiles::sync_warp();
     for (int e = lane_begin; e < kTile * kTile; e += lane_step) {

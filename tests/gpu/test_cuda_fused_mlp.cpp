@@ -19,7 +19,8 @@ struct Rows {
   std::vector<float> x, y;
   explicit Rows(int n) : rows(n) {
     x = gpu_test::random_floats(std::size_t(rows) * ld, 77, -2.0f, 2.0f);
-    for (int r = 0; r < rows; ++r) y.push_back(x[std::size_t(r) * ld + 1] - x[std::size_t(r) * ld + 5] > 0 ? 1.0f : 0.0f);
+    for (int r = 0; r < rows; ++r)
+      y.push_back(x[std::size_t(r) * ld + 1] - x[std::size_t(r) * ld + 5] > 0 ? 1.0f : 0.0f);
   }
 };
 

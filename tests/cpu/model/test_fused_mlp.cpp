@@ -85,7 +85,9 @@ struct Pair {
     for (int row = 0; row < rows; ++row)
       for (int c = 0; c < spec.input_width(); ++c) x[std::size_t(row) * ld_x + c] = normal(random);
   }
-  std::vector<float> logits(const float* out) const { return std::vector<float>(out, out + std::size_t(rows) * spec.outputs); }
+  std::vector<float> logits(const float* out) const {
+    return std::vector<float>(out, out + std::size_t(rows) * spec.outputs);
+  }
 };
 
 // The largest over layers of the relative L2 difference of dW_l and of db_l (user layout vectors).
