@@ -145,6 +145,9 @@ TrainConfig resolve_config(Backend& backend, const TrainConfig& config, const Da
   if (c.fused_mlp) {
     const std::string why_not = fused_mlp_unsupported(c.model);
     FASTTAB_REQUIRE(why_not.empty(), "--fused-mlp cannot run this model: ", why_not);
+    if (std::string(backend.kind()) == "cpu" && (comm == nullptr || comm->rank() == 0))
+      std::fprintf(stderr, "note: --fused-mlp on the CPU runs the GPU kernels' block code one scalar tile at a time "
+                   "(a reference for the tests, many times slower than the CPU's own passes)\n");
   }
 
   // Early stopping's validation rows come from the end of the training rows.
