@@ -59,6 +59,11 @@ __global__ void __launch_bounds__(kFusedThreads) fused_backward_kernel(FusedMlp 
     __syncthreads();  // the layer below reads every warp's gradient, and the bias sum every warp's partials
     fused_store_bias_partials(mlp, l, gradients, partials, block, threadIdx.x, kFusedThreads);
   }
+  if (gradients.input_grad != nullptr) {  // with embeddings: after the loop's last barrier, layer 0's gradient is whole
+    const bool even = (mlp.count - 1) % 2 == 0;
+    fused_warp_input_gradient<WmmaTiles>(mlp, gradients, warp, even ? first : second, stages + warp * kTile * kTile,
+                                         block_row0, rows, lane, 32);
+  }
 }
 
 // More than the default 48 KB of dynamic shared memory needs the kernel's attribute set on the current device. A

@@ -56,13 +56,18 @@ void emulate_backward(const FusedMlp& mlp, const FusedTraining& forward, const f
                                                   rows, 0, 1);
       fused_store_bias_partials(mlp, l, gradients, partials, block, 0, 1);
     }
+    if (gradients.input_grad != nullptr) {
+      const bool even = (mlp.count - 1) % 2 == 0;  // where layer 0's gradient is
+      for (int warp = 0; warp < kFusedWarps; ++warp)
+        fused_warp_input_gradient<HostTiles>(mlp, gradients, warp, even ? m.first() : m.second(), m.stage.data(),
+                                             block_row0, rows, 0, 1);
+    }
   }
 }
 
 }  // namespace
 
 std::string fused_mlp_unsupported(const MlpSpec& spec) {
-  if (!spec.embeddings.empty()) return "a model with categorical columns (embeddings) is not supported";
   if (spec.activation != Activation::tanh && spec.activation != Activation::relu)
     return "the hidden activation must be tanh or relu";
   if (spec.layers() > kFusedMaxLayers)
@@ -122,6 +127,9 @@ void check_fused_backward(const FusedMlp& mlp, const FusedTraining& forward, con
                         gradients.ld_grad16[l] >= mlp.layers[l].units,
                     "fused MLP backward: layer ", l, " needs its gradient buffer (leading dimension >= ",
                     mlp.layers[l].units, ") and its bias partials");
+  FASTTAB_REQUIRE(gradients.input_grad == nullptr || gradients.ld_input_grad >= mlp.inputs,
+                  "fused MLP backward: the input gradient's leading dimension ", gradients.ld_input_grad, " < inputs ",
+                  mlp.inputs);
 }
 
 void fused_mlp_forward_emulated(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,

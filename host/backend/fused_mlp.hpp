@@ -19,7 +19,8 @@
 //                   activation, from its saved output a (bfloat16, dropout scale in it):
 //                     dL/dz_l = 0 where dropped, else d_l * scale * act'(a * (1 - p))   (p > 0),
 //                     dL/dz_l = d_l * act'(a)                                           (p = 0),
-//                   act'(a) = 1 - a^2 (tanh), [a > 0] (relu); g16_l = bf16(dL/dz_l).
+//                   act'(a) = 1 - a^2 (tanh), [a > 0] (relu); g16_l = bf16(dL/dz_l);
+//   the input (with embeddings only): d_0 = g16_0 W16_0, float32.
 // Each block writes g16_l and its column sums of dL/dz_l (bias_partials[l][block, c]: each warp sums its 16x16
 // tile's columns over the tile's 16 rows in order, then the block adds its 4 row tiles in order). The weight
 // gradients, which sum over every row of the batch, stay GEMMs (Mlp: dW_l = g16_l^T input16_l), and the bias
@@ -97,15 +98,20 @@ struct FusedTraining {
 };
 
 // What the backward pass writes: per layer l, g16_l = bf16(dL/dz_l) [rows, ld_grad16[l]] (columns < units: Mlp's
-// grad16 buffers) and the per-block bias sums [fused_blocks(rows), units] float32.
+// grad16 buffers) and the per-block bias sums [fused_blocks(rows), units] float32; with input_grad set, also the
+// first layer's input gradient g16_0 W16_0 [rows, inputs] float32 (the embedded inputs' gradient: Mlp scatters it
+// into the embedding tables).
 struct FusedGradients {
   __nv_bfloat16* grad16[kFusedMaxLayers] = {};
   int ld_grad16[kFusedMaxLayers] = {};
   float* bias_partials[kFusedMaxLayers] = {};
+  float* input_grad = nullptr;
+  int ld_input_grad = 0;
 };
 
-// "" when the fused passes can run `spec` (bf16 aside), else why not: embeddings, an activation other than tanh or
-// relu, a width over kFusedMaxWidth once padded to 16, too many layers.
+// "" when the fused passes can run `spec` (bf16 aside), else why not: an activation other than tanh or relu, a
+// width over kFusedMaxWidth once padded to 16 (the first layer's input: the features with their embeddings), too
+// many layers.
 std::string fused_mlp_unsupported(const MlpSpec& spec);
 
 // Throw Error for a model or buffers the kernels cannot run (the checks both launchers make first).

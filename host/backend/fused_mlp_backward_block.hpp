@@ -111,6 +111,35 @@ FASTTAB_FUSED_UNROLL
   }
 }
 
+// One warp's share of the input gradient (with embeddings): d_0 = grad W_0 over its row tile and column tiles of
+// the first layer's input, float32, into gradients.input_grad (columns < inputs, rows < rows).
+// grad: dL/dz_0 in shared memory; `stage`: the warp's 16x16 float32 tile.
+template <class Tiles>
+__host__ __device__ void fused_warp_input_gradient(const FusedMlp& mlp, const FusedGradients& gradients, int warp,
+                                                   const __nv_bfloat16* grad, float* stage, int block_row0, int rows,
+                                                   int lane_begin, int lane_step) {
+  const FusedLayer& layer = mlp.layers[0];
+  const WarpTiles w(warp, layer.in_padded);
+  typename Tiles::Acc acc[kMaxTilesPerWarp];
+  const auto load_w = [&](typename Tiles::BRow& b, int k0, int i0) {
+    Tiles::load_b_row(b, layer.weights + std::size_t(k0) * layer.in_padded + i0, layer.in_padded);
+  };
+  fused_warp_product<Tiles, typename Tiles::BRow>(acc, w, grad, layer.out_padded, load_w);
+FASTTAB_FUSED_UNROLL
+  for (int t = 0; t < kMaxTilesPerWarp; ++t) {
+    if (t >= w.my_tiles) continue;
+    const int row_base = w.row_tile * kTile, col_base = w.column(t);
+    Tiles::store(stage, acc[t]);
+    Tiles::sync_warp();
+    for (int e = lane_begin; e < kTile * kTile; e += lane_step) {
+      const int r = row_base + e / kTile, c = col_base + e % kTile;
+      if (c < mlp.inputs && block_row0 + r < rows)
+        gradients.input_grad[std::size_t(block_row0 + r) * gradients.ld_input_grad + c] = stage[e];
+    }
+    Tiles::sync_warp();  // the next tile's store overwrites stage
+  }
+}
+
 // After every warp's layer-l step: layer l-1's bias partial of this block, the 4 row tiles' column sums in order.
 __host__ __device__ inline void fused_store_bias_partials(const FusedMlp& mlp, int l, const FusedGradients& gradients,
                                                           const float* column_partials, int block, int begin,

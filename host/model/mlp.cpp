@@ -144,10 +144,13 @@ Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precisio
                                              "bfloat16 activations"));
       grad16_.push_back(zeroed_bf16(backend, max_rows_size * bf16_ld(layout_.out_width(l)), "bfloat16 gradients"));
     }
-    if (fused)
+    if (fused) {  // the bias partials; with embeddings, the input gradient de in the scratch
       bias_partials_ = BackendBuffer<float>(backend, bias_partial_offset(layout_.layers()), "bias partial sums");
-    else
+      if (assembles_input())
+        scratch_ = BackendBuffer<float>(backend, max_rows_size * float_ld(layout_.input_width()), "input gradient");
+    } else {
       scratch_ = BackendBuffer<float>(backend, max_rows_size * float_ld(layout_.max_width()), "pre-activations");
+    }
   } else {
     for (int l = 0; l < last; ++l) {
       activations_.emplace_back(backend, max_rows_size * layout_.out_width(l), "layer activations");
@@ -171,8 +174,9 @@ double Mlp::bytes_needed(const MlpSpec& user_spec, int max_rows, Precision preci
   if (!spec.embeddings.empty()) floats += rows * spec.input_width();
   double halves = 0;  // bfloat16s
   if (precision == Precision::bf16) {
-    if (fused) {  // the bias partial sums instead of the float32 scratch
+    if (fused) {  // the bias partial sums instead of the float32 scratch, which holds only de with embeddings
       for (int l = 0; l <= last; ++l) floats += double(fused_blocks(max_rows)) * spec.out_width(l);
+      if (!spec.embeddings.empty()) floats += rows * float_ld(spec.input_width());
     } else {
       floats += rows * float_ld(spec.max_width());
     }
@@ -447,9 +451,10 @@ void Mlp::backward_fp32(const float* x, int ld_x, int rows, float* grad_outputs,
   if (overlap_weight_gradients_) backend_.join_side_queue();
 }
 
-// Fused: the chain in one op (g16 of every layer, the bias partials), then per layer dW_l = g16_l^T input16_l as
-// below and b_l's gradient = the sum of its blocks' partials (Backend::bias_gradient over them, in block order).
-void Mlp::backward_fused(int rows, const float* grad_outputs, DropoutKey key) {
+// Fused: the chain in one op (g16 of every layer, the bias partials, with embeddings de), then per layer dW_l =
+// g16_l^T input16_l as below and b_l's gradient = the sum of its blocks' partials (Backend::bias_gradient over them,
+// in block order); de scattered into the embedding tables' gradient as below.
+void Mlp::backward_fused(const float* x, int ld_x, int rows, const float* grad_outputs, DropoutKey key) {
   const FusedTraining forward = fused_training(true, key);
   FusedGradients gradients;
   const int blocks = fused_blocks(rows);
@@ -458,7 +463,14 @@ void Mlp::backward_fused(int rows, const float* grad_outputs, DropoutKey key) {
     gradients.ld_grad16[l] = bf16_ld(layout_.out_width(l));
     gradients.bias_partials[l] = bias_partials_.data() + bias_partial_offset(l);
   }
+  if (assembles_input()) {
+    gradients.input_grad = scratch_.data();
+    gradients.ld_input_grad = float_ld(layout_.input_width());
+  }
   backend_.fused_mlp_backward_bf16(fused_model(), forward, grad_outputs, rows, gradients);
+  if (assembles_input())
+    backend_.embedding_gradient(x, ld_x, rows, input_layout(), scratch_.data(), float_ld(layout_.input_width()),
+                                gradients_.data());
   for (int l = layout_.layers() - 1; l >= 0; --l) {
     const int in = layout_.in_width(l), out = layout_.out_width(l);
     const bfloat16* g16 = grad16_[std::size_t(l)].data();
@@ -473,7 +485,7 @@ void Mlp::backward_fused(int rows, const float* grad_outputs, DropoutKey key) {
 }
 
 void Mlp::backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key) {
-  if (fused_) return backward_fused(rows, grad_outputs, key);
+  if (fused_) return backward_fused(x, ld_x, rows, grad_outputs, key);
   const int last = layout_.layers() - 1;
   const int outputs = layout_.outputs;
   // The last layer: its bias gradient from the float32 loss gradient, which then becomes g16.

@@ -104,7 +104,8 @@ std::vector<float> initial_parameters(const MlpSpec& spec, std::uint64_t seed);
 // fused_mlp.hpp), in place of the per-layer GEMMs and element-wise ops; the weight gradients stay GEMMs (dW_l =
 // g16_l^T a16_{l-1}) and the bias gradients are sums of the kernel's per-block partials. The same arithmetic up to
 // the order of the float32 sums. W16_l is then held [out_l, in_l] padded to multiples of 16 (the kernels' tiles).
-// For widths up to 320, tanh or relu, no embeddings, no pad_multiple (fused_mlp_unsupported says why not).
+// For widths up to 320 (the first layer's input: the features with their embeddings), tanh or relu, no
+// pad_multiple (fused_mlp_unsupported says why not). With embeddings the backward op also forms de = g16_0 W16_0.
 class Mlp {
  public:
   // Allocates parameters, gradients and activations for up to max_rows rows per pass.
@@ -210,7 +211,7 @@ class Mlp {
   void convert_weights();  // bf16: weights16_ from the master weights
   void forward_bf16(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last);
   void backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key);
-  void backward_fused(int rows, const float* grad_outputs, DropoutKey key);
+  void backward_fused(const float* x, int ld_x, int rows, const float* grad_outputs, DropoutKey key);
   // Copies every parameter of a flat vector from spec_'s layout into layout_'s (to_layout) or back.
   void convert_layout(const float* src, float* dst, bool to_layout) const;
 };

@@ -14,11 +14,15 @@ using namespace fasttab;
 
 namespace {
 
+// Rows of uniform features in [-2, 2] (a categorical column's codes cycling through its categories), a label from
+// two of them.
 struct Rows {
   int rows, ld = 24;
   std::vector<float> x, y;
-  explicit Rows(int n) : rows(n) {
+  Rows(int n, const MlpSpec& spec) : rows(n) {
     x = gpu_test::random_floats(std::size_t(rows) * ld, 77, -2.0f, 2.0f);
+    for (const EmbeddingSpec& e : spec.embeddings)
+      for (int r = 0; r < rows; ++r) x[std::size_t(r) * ld + e.column] = float((r * 3) % e.cardinality);
     for (int r = 0; r < rows; ++r)
       y.push_back(x[std::size_t(r) * ld + 1] - x[std::size_t(r) * ld + 5] > 0 ? 1.0f : 0.0f);
   }
@@ -29,7 +33,8 @@ struct Rows {
 TEST_CASE("cuda fused MLP step matches the CPU's fused step and the GPU's per-layer bf16 step") {
   // One step (forward with dropout, BCE, backward, Adam). Bounds: bf16's (test_bf16.cpp): the sums' orders differ
   // (WMMA's 16-wide k steps, the CPU's scalar ones, cuBLAS's tiles) and move a bfloat16 value by a step here and
-  // there. The seed's model over 32 blocks; odd widths with relu over a partial last block.
+  // there. The seed's model over 32 blocks; odd widths with relu over a partial last block; two categorical columns
+  // (the input gradient scattered into the embedding tables).
   FASTTAB_REQUIRE_CUDA_DEVICE();
   auto backends = gpu_test::make_backends();
   MlpSpec seed;  // 21-300-300-300-300-1, tanh, dropout 0.5
@@ -38,15 +43,20 @@ TEST_CASE("cuda fused MLP step matches the CPU's fused step and the GPU's per-la
   odd.hidden = {45, 300, 17};
   odd.activation = Activation::relu;
   odd.dropout = 0.3f;
+  MlpSpec categorical;
+  categorical.inputs = 12;
+  categorical.hidden = {64, 40};
+  categorical.embeddings = {EmbeddingSpec{2, 7, 4}, EmbeddingSpec{9, 5, 3}};
   const struct {
     const char* name;
     MlpSpec spec;
     int rows;
-  } cases[] = {{"the seed's model", seed, 2048}, {"odd widths, relu, a partial block", odd, 1000}};
+  } cases[] = {{"the seed's model", seed, 2048}, {"odd widths, relu, a partial block", odd, 1000},
+               {"two categorical columns", categorical, 700}};
   for (const auto& k : cases) {
     const std::string name = k.name;
     CAPTURE(name);
-    const Rows in(k.rows);
+    const Rows in(k.rows, k.spec);
     const auto step = [&](Backend& backend, bool fused) {
       return gpu_test::one_step(backend, k.spec, in.x, in.y, in.rows, in.ld, Precision::bf16, 1, fused);
     };

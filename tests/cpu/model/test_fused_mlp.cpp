@@ -42,15 +42,18 @@ struct Case {
   Activation activation;
   float dropout;
   int rows;
+  std::vector<EmbeddingSpec> embeddings = {};
 };
 
-// The four shapes: the seed's (over two blocks and a partial one), odd widths with relu, widths at the tile edges
-// with three outputs, one row.
+// The shapes: the seed's (over two blocks and a partial one), odd widths with relu, widths at the tile edges with
+// three outputs, one row, and two categorical columns (embedded in 4 and 3: a first layer of 17 inputs).
 const Case kCases[] = {
     {"the seed's model, a partial last block", 21, {300, 300, 300}, 1, Activation::tanh, 0.5f, 150},
     {"odd widths, relu", 7, {45, 300, 17}, 1, Activation::relu, 0.3f, 97},
     {"three outputs, widths at the tile edges", 16, {16, 320, 33}, 3, Activation::tanh, 0.0f, 64},
-    {"one hidden layer, one row", 2, {5}, 1, Activation::tanh, 0.0f, 1}};
+    {"one hidden layer, one row", 2, {5}, 1, Activation::tanh, 0.0f, 1},
+    {"two categorical columns, relu", 12, {64, 40}, 1, Activation::relu, 0.3f, 130,
+     {EmbeddingSpec{2, 7, 4}, EmbeddingSpec{9, 5, 3}}}};
 
 MlpSpec spec_of(const Case& k) {
   MlpSpec spec;
@@ -59,11 +62,13 @@ MlpSpec spec_of(const Case& k) {
   spec.outputs = k.outputs;
   spec.activation = k.activation;
   spec.dropout = k.dropout;
+  spec.embeddings = k.embeddings;
   return spec;
 }
 
 // The engine's per-layer model and the fused one, with the same parameters (biases drawn, so that their path
-// shows), and rows of standard normal features (leading dimension wider than a row).
+// shows), and rows of standard normal features (leading dimension wider than a row; a categorical column's codes
+// cycle through its categories).
 struct Pair {
   std::unique_ptr<Backend> backend = make_cpu_backend();
   MlpSpec spec;
@@ -71,7 +76,7 @@ struct Pair {
   std::vector<float> x;
   Mlp engine, fused;
   Pair(const MlpSpec& s, int r, std::uint64_t seed)
-      : spec(s), rows(r), ld_x(s.input_width() + 3), engine(*backend, s, r, Precision::bf16),
+      : spec(s), rows(r), ld_x(s.inputs + 3), engine(*backend, s, r, Precision::bf16),
         fused(*backend, s, r, Precision::bf16, 1, true) {
     std::vector<float> parameters = initial_parameters(spec, seed);
     std::mt19937_64 random(seed + 1);
@@ -83,7 +88,9 @@ struct Pair {
     x.assign(std::size_t(rows) * ld_x, 1e30f);  // the padding past a row's inputs is never read
     std::normal_distribution<float> normal(0.0f, 1.0f);
     for (int row = 0; row < rows; ++row)
-      for (int c = 0; c < spec.input_width(); ++c) x[std::size_t(row) * ld_x + c] = normal(random);
+      for (int c = 0; c < spec.inputs; ++c) x[std::size_t(row) * ld_x + c] = normal(random);
+    for (const EmbeddingSpec& e : spec.embeddings)
+      for (int row = 0; row < rows; ++row) x[std::size_t(row) * ld_x + e.column] = float((row * 3) % e.cardinality);
   }
   std::vector<float> logits(const float* out) const {
     return std::vector<float>(out, out + std::size_t(rows) * spec.outputs);
@@ -101,6 +108,13 @@ double worst_layer_difference(const MlpSpec& spec, const std::vector<float>& got
                                            std::vector<float>(want.begin() + b, want.begin() + end));
     MESSAGE("layer " << l << ": dW " << dw << ", db " << db);
     worst = std::max({worst, dw, db, std::isnan(dw) || std::isnan(db) ? INFINITY : 0.0});
+  }
+  if (!spec.embeddings.empty()) {  // the embedding tables' gradient, after the layers
+    const std::size_t e = spec.embedding_offset(0);
+    const double de = test::relative_error(std::vector<float>(got.begin() + e, got.end()),
+                                           std::vector<float>(want.begin() + e, want.end()));
+    MESSAGE("embedding tables: " << de);
+    worst = std::max(worst, std::isnan(de) ? INFINITY : de);
   }
   return worst;
 }
@@ -230,8 +244,10 @@ TEST_CASE("fused MLP: what the kernels cannot run is refused, naming the flag an
   spec.activation = Activation::identity;
   CHECK_THROWS_WITH_AS(Mlp(*backend, spec, 8, Precision::bf16, 1, true), doctest::Contains("tanh or relu"), Error);
   spec.activation = Activation::tanh;
-  spec.embeddings = {EmbeddingSpec{1, 5, 3}};
-  CHECK_THROWS_WITH_AS(Mlp(*backend, spec, 8, Precision::bf16, 1, true), doctest::Contains("embeddings"), Error);
+  spec.inputs = 300;  // 299 features and one categorical column of 30 embedded in 22: a first layer of 321 inputs
+  spec.embeddings = {EmbeddingSpec{1, 30, 22}};
+  CHECK_THROWS_WITH_AS(Mlp(*backend, spec, 8, Precision::bf16, 1, true), doctest::Contains("layer 0 is 321 -> 32"),
+                       Error);
   TrainConfig c;
   c.fused_mlp = true;
   CHECK_THROWS_WITH_AS(c.validate(), doctest::Contains("--fused-mlp runs the bf16 passes"), Error);
