@@ -51,7 +51,8 @@ def train_row(name, d):
 
 def bench_step_row(name, d):
     s = d.get("summary", {})
-    return [name, d.get("device", "-"), d.get("precision", "-"), d.get("gemm", "cublas"),
+    precision = d.get("precision", "-") + (" fused MLP" if d.get("fused_mlp") else "")
+    return [name, d.get("device", "-"), precision, d.get("gemm", "cublas"),
             fmt(s.get("gemm_s_per_epoch")), fmt(s.get("step_s_per_epoch")), fmt(s.get("predicted_epoch_s"))]
 
 

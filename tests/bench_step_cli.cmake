@@ -104,6 +104,15 @@ add_test(NAME bench_step_cli.all_reduce
           -P ${CMAKE_CURRENT_LIST_FILE})
 set_tests_properties(bench_step_cli.all_reduce PROPERTIES LABELS cpu TIMEOUT 300)
 
+# --fused-mlp: the step, its passes and the evaluation run the fused bf16 passes (on the CPU their emulation); the
+# backward pass's row names them. Without bf16 it is refused, saying what to give.
+add_test(NAME bench_step_cli.fused_mlp
+  COMMAND ${CMAKE_COMMAND}
+          "-DCOMMAND=${_bench_step};${_bench_small};--precision;bf16;--fused-mlp;--json;fused.json"
+          -DWORKDIR=${_bench_dir} -DJSON=fused.json "-DEXPECT_OP=backward pass (fused chain + dW GEMMs)"
+          -P ${CMAKE_CURRENT_LIST_FILE})
+set_tests_properties(bench_step_cli.fused_mlp PROPERTIES LABELS cpu TIMEOUT 300)
+
 # An unwritable --json is refused before anything is measured, with the flag and the reason, and a non-zero exit
 # (train_cli.cmake's script mode: EXPECT=fail and the message).
 function(bench_step_cli_fail name regex)
@@ -115,6 +124,8 @@ endfunction()
 bench_step_cli_fail(json_into_missing_directory "--json no-such-dir/b\\.json: the directory .*no-such-dir does not exist"
                     --device cpu --json no-such-dir/b.json)
 bench_step_cli_fail(json_is_a_directory "--json \\. is a directory" --device cpu --json .)
+bench_step_cli_fail(fused_mlp_needs_bf16 "--fused-mlp runs the bf16 passes: give --precision bf16" --device cpu
+                    --train-rows 2000 --test-rows 500 --batch-size 64 --hidden 8 --repeats 1 --fused-mlp)
 # A GEMM ceiling the CPU would compute for hours is refused, naming the flag and the limit.
 bench_step_cli_fail(gemm_size_too_large_for_the_cpu "--gemm-size 32768: at most 4096 on the CPU backend"
                     --device cpu --train-rows 2000 --test-rows 500 --batch-size 64 --hidden 8 --repeats 1

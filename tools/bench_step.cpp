@@ -52,6 +52,7 @@ struct StepBenchFlags {
   int copy_mib = 0;   // the ceiling copy's size in MiB; 0: 1024 on CUDA, 256 on the CPU
   std::string json;   // empty: no JSON
   bool all_reduce = false;  // also time the gradient all-reduce through a one-rank communicator
+  bool fused_mlp = false;   // the model's fused bf16 passes (train --fused-mlp)
 };
 
 void add_step_bench_flags(CLI::App& app, StepBenchFlags& f) {
@@ -68,6 +69,9 @@ void add_step_bench_flags(CLI::App& app, StepBenchFlags& f) {
                  "(default 8192 on CUDA, 2048 on the CPU)")->check(CLI::Range(1, 32768));
   app.add_option("--copy-mib", f.copy_mib, "MiB copied by the copy that measures the bandwidth ceiling "
                  "(default 1024 on CUDA, 256 on the CPU)")->check(CLI::Range(1, 65536));
+  app.add_flag("--fused-mlp", f.fused_mlp, "the model's fused bf16 passes (train --fused-mlp): the step, its "
+               "forward and backward passes and the evaluation run them; the per-layer element-wise rows are left out "
+               "(the GEMM row stays, as the per-layer step's reference)");
   app.add_flag("--all-reduce", f.all_reduce, "also time one all-reduce of the gradient vector per step through a "
                "one-rank communicator (NCCL on CUDA, MPI on the CPU): the fixed cost a data-parallel step adds "
                "(docs/scaling.md); run without mpirun");
@@ -80,10 +84,10 @@ const OptimizerConfig kBenchOptimizer{};
 
 // The resident tables, the model, its optimiser and the buffers every measurement uses.
 struct StepBench {
-  StepBench(Backend& b, const MlpSpec& s, const Dataset& d, int batch_rows, Precision precision)
+  StepBench(Backend& b, const MlpSpec& s, const Dataset& d, int batch_rows, Precision precision, bool fused)
       : backend(b), spec(s), ld(padded_width(s.inputs)), batch(batch_rows),
         train(upload_table(b, d.train, "training table")), test(upload_table(b, d.test, "test table")),
-        mlp(b, s, batch_rows, precision), opt(b, kBenchOptimizer, ScheduleConfig{}, s.parameter_count(), 1 << 30),
+        mlp(b, s, batch_rows, precision, 1, fused), opt(b, kBenchOptimizer, ScheduleConfig{}, s.parameter_count(), 1 << 30),
         grad(b, std::size_t(batch_rows), "grad"), loss(b, 1, "loss"),
         outputs(b, std::size_t(test.rows), "test outputs"),
         scratch(b, std::size_t(batch_rows) * s.max_width() * 2, "gemm scratch"),
@@ -116,8 +120,9 @@ struct StepBench {
 
 // Milliseconds of each piece.
 struct StepTimes {
-  double gemm = 0, step = 0, overlapped_step = 0, captured_step = 0, forward_elementwise = 0, backward_elementwise = 0,
-         fused_backward = 0, bias_gradient = 0, optimizer = 0, eval = 0, perm = 0, gather = 0;
+  double gemm = 0, step = 0, overlapped_step = 0, captured_step = 0, forward_pass = 0, backward_pass = 0,
+         forward_elementwise = 0, backward_elementwise = 0, fused_backward = 0, bias_gradient = 0, optimizer = 0,
+         eval = 0, perm = 0, gather = 0;
   double all_reduce = std::nan("");  // --all-reduce only
   std::string communicator;          // its kind: "nccl" or "mpi"
 };
@@ -173,6 +178,17 @@ void time_step(StepBench& b, int repeats, StepTimes& t) {
     b.opt.step(b.mlp.parameters(), b.mlp.gradients());
   };
   t.step = median_ms(*backend, repeats, training_step);
+  // 2a. Its forward pass (training: dropout, the activations kept) and its backward pass alone.
+  const DropoutKey pass_key{1, 2, 0};
+  t.forward_pass = median_ms(*backend, repeats, [&] {
+    b.mlp.forward(b.train.features.data(), ld, batch, true, pass_key);
+  });
+  const float* pass_out = b.mlp.forward(b.train.features.data(), ld, batch, true, pass_key);
+  backend->loss_forward_backward(Task::binary, pass_out, batch, 1, 1, b.train.labels.data(), b.grad.data(),
+                                 b.loss.data());
+  t.backward_pass = median_ms(*backend, repeats, [&] {  // (the bf16 and fp32 passes may overwrite the loss gradient)
+    b.mlp.backward(b.train.features.data(), ld, batch, b.grad.data(), pass_key);
+  });
   // 2c. The same step with each layer's weight gradient on the side queue (train --overlap-weight-gradients).
   b.mlp.set_overlap_weight_gradients(true);
   t.overlapped_step = median_ms(*backend, repeats, training_step);
@@ -214,6 +230,11 @@ void time_step_parts(StepBench& b, int repeats, StepTimes& t) {
   backend->fill(act, 0.25f, std::size_t(batch) * spec.max_width());
   backend->fill(act_grad, 0.5f, std::size_t(batch) * spec.max_width());
   auto key = [](int l) { return DropoutKey{1, 2, std::uint32_t(l)}; };
+  t.optimizer = median_ms(*backend, repeats, [&] { b.opt.step(mlp.parameters(), mlp.gradients()); });
+  if (mlp.fused()) {  // none of the per-layer element-wise ops runs in the fused step
+    t.forward_elementwise = t.backward_elementwise = t.fused_backward = t.bias_gradient = std::nan("");
+    return;
+  }
   if (b.bf16()) {
     const int ld16 = Mlp::bf16_ld(spec.max_width());
     bfloat16* act16 = b.scratch16.data();
@@ -255,7 +276,6 @@ void time_step_parts(StepBench& b, int repeats, StepTimes& t) {
     for (int l = 0; l < spec.layers(); ++l)
       backend->bias_gradient(act_grad, batch, spec.out_width(l), spec.out_width(l), mlp.gradients() + spec.bias_offset(l));
   });
-  t.optimizer = median_ms(*backend, repeats, [&] { b.opt.step(mlp.parameters(), mlp.gradients()); });
 }
 
 // 3. Evaluation of the test set: forward in batches, then loss and exact AUC; 4. the epoch's permutation, and
@@ -472,6 +492,11 @@ std::vector<OpRow> op_rows(const StepTimes& t, const StepBench& b, std::int64_t 
        step_gemm_flop(spec, batch), "its GEMMs' FLOPs only (element-wise work not counted)"},
       {"test evaluation (forward + loss + AUC)", t.eval, CeilingKind::gemm, forward_flop(spec, test_rows),
        "forward GEMMs only: 2*test_rows*in*out per layer"},
+      {b.mlp.fused() ? "  forward pass (fused, training)" : "  forward pass (training)", t.forward_pass,
+       CeilingKind::gemm, forward_flop(spec, batch), "2*batch*in*out per layer"},
+      {b.mlp.fused() ? "  backward pass (fused chain + dW GEMMs)" : "  backward pass", t.backward_pass,
+       CeilingKind::gemm, step_gemm_flop(spec, batch) - forward_flop(spec, batch),
+       "dW of every layer, d(input) of every layer but the first"},
       {"  element-wise forward (hidden layers)", t.forward_elementwise, CeilingKind::copy,
        elementwise_forward_bytes(spec, batch, bf16), bf16 ? "read z and bias, write a (bfloat16)" : "read z and bias, write a"},
       {"  element-wise backward (hidden layers)", t.backward_elementwise, CeilingKind::copy,
@@ -583,6 +608,7 @@ void write_json(const std::string& path, const StepBenchFlags& f, const Backend&
   j["backend"] = backend.kind();
   j["precision"] = f.precision;
   j["gemm"] = f.gemm;
+  j["fused_mlp"] = f.fused_mlp;
   j["repeats"] = f.repeats;
   j["timing"] = "median of the repeats, host clock around Backend::synchronize, after one warm-up run";
   j["shapes"] = shapes_json(f, b, batches);
@@ -631,8 +657,8 @@ int main(int argc, char** argv) {
     MlpSpec spec;
     spec.hidden = f.hidden;
     const std::int64_t batches = (f.train_rows + f.batch - 1) / f.batch;
-    std::printf("bench_step on %s (%s), precision %s, GEMMs by %s\n", backend->device_name().c_str(),
-                backend->kind(), f.precision.c_str(), f.gemm.c_str());
+    std::printf("bench_step on %s (%s), precision %s, GEMMs by %s%s\n", backend->device_name().c_str(),
+                backend->kind(), f.precision.c_str(), f.gemm.c_str(), f.fused_mlp ? ", the fused MLP passes" : "");
     std::printf("batch %d, MLP %d", f.batch, spec.inputs);
     for (int h : f.hidden) std::printf("-%d", h);
     std::printf("-%d, %lld training rows (%lld steps/epoch), %lld test rows; median of %d runs\n", spec.outputs,
@@ -650,7 +676,7 @@ int main(int argc, char** argv) {
     s.rows = f.train_rows + f.test_rows;
     SyntheticData data = make_synthetic(s);
     const Dataset d = split_train_test(std::move(data.table), f.test_rows, "synthetic");
-    StepBench bench(*backend, spec, d, f.batch, precision);
+    StepBench bench(*backend, spec, d, f.batch, precision, f.fused_mlp);
     StepTimes times;
     time_step(bench, f.repeats, times);
     time_step_parts(bench, f.repeats, times);
