@@ -85,6 +85,9 @@ step 90 train-bf16-shuffle-fused "$B/train" --precision bf16 --shuffle --epochs 
   --json "$OUT/train_bf16_fused.json"
 step 90 train-bf16-shuffle-fused-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --fused-mlp --cuda-graphs \
   --json "$OUT/train_bf16_fused_graphs.json"
+# The predicted best: the fused passes, the weight gradients' split-k plans, one graph a step.
+step 90 train-bf16-shuffle-fused-lt-timed-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --fused-mlp \
+  --gemm cublaslt-timed --cuda-graphs --json "$OUT/train_bf16_fused_lt_timed_graphs.json"
 step 90 bench-step-bf16-fused "$B/bench_step" --precision bf16 --fused-mlp --repeats 30 \
   --json "$OUT/bench_step_bf16_fused.json"
 # Issue 10: the fixed cost of the gradient all-reduce (NCCL, one rank: docs/scaling.md's `a`).
