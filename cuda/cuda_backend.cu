@@ -154,7 +154,7 @@ class CudaBackend final : public Backend {
   // The side lane waits for an event recorded on the main stream; while `enqueue` runs, lane_ (whose stream and
   // cuBLAS handle every op uses) is the side lane; join records an event on the side stream for the main one to
   // wait on. The same events order the two streams inside a capture (the side stream joins the graph through them).
-  void on_side_queue(const std::function<void()>& enqueue) override {
+  void on_side_queue(const SideWork& enqueue) override {
     FASTTAB_REQUIRE(lane_ == &main_, "on_side_queue: already on the side queue");
     if (side_.stream == nullptr) {
       cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;

@@ -111,11 +111,14 @@ class CpuBackend final : public Backend {
   void set_gemm_library(GemmLibrary) override {}  // OpenBLAS whatever the CUDA backend would use
 
   // The side queue's work runs at the join, the latest the contract allows (Backend::on_side_queue).
-  void on_side_queue(const std::function<void()>& enqueue) override { side_work_.push_back(enqueue); }
+  // The two vectors keep their capacity between joins: after the first step, handing work over allocates nothing.
+  // Work that throws leaves the rest unrun (the next join starts afresh).
+  void on_side_queue(const SideWork& enqueue) override { side_work_.push_back(enqueue); }
   void join_side_queue() override {
-    std::vector<std::function<void()>> work;
-    work.swap(side_work_);
-    for (const auto& w : work) w();
+    running_.clear();
+    running_.swap(side_work_);
+    for (const SideWork& w : running_) w();
+    running_.clear();
   }
 
   void convert_to_bf16(const float* src, int rows, int cols, int ld_src, bfloat16* dst, int ld_dst) override {
@@ -260,7 +263,8 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  std::vector<std::function<void()>> side_work_;  // on_side_queue's, not yet joined
+  std::vector<SideWork> side_work_;  // on_side_queue's, not yet joined
+  std::vector<SideWork> running_;    // being joined
 
   // The element math of the forward and backward element-wise ops, for float32 or bfloat16 storage of the
   // activation (out); float32 throughout, rounded only where a bfloat16 is stored.

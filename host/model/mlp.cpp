@@ -197,8 +197,8 @@ namespace {
 
 // Layer l's weight-gradient GEMM reads dL/dz_l and layer l's input, which the rest of the backward pass leaves
 // alone (one gradient buffer per layer), and writes dW_l, which nothing reads before the pass ends: so it may run
-// on the side queue beside the rest, joined at the end of the pass (`gemm` holds its operands by value). Called
-// directly otherwise: no std::function is made on that path.
+// on the side queue beside the rest, joined at the end of the pass (`gemm` holds its operands by value, inline in
+// a SideWork: nothing is allocated). Called directly otherwise.
 template <typename Gemm>
 void weight_gradient(Backend& backend, bool on_side_queue, const Gemm& gemm) {
   if (on_side_queue) backend.on_side_queue(gemm);

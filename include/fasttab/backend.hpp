@@ -16,12 +16,35 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace fasttab {
 
 enum class Activation { tanh, relu, identity };
+// Work given to Backend::on_side_queue: a callable with no arguments held inline, so that handing it over allocates
+// nothing (the training step allocates nothing), and copied by a backend that runs it later. It holds any trivially
+// copyable callable of at most kBytes bytes: a lambda that captures pointers, sizes and references.
+class SideWork {
+ public:
+  static constexpr std::size_t kBytes = 96;
+  template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, SideWork>>>
+  SideWork(const F& f) : call_([](const void* work) { (*static_cast<const F*>(work))(); }) {  // NOLINT: implicit
+    static_assert(sizeof(F) <= kBytes && alignof(F) <= alignof(std::max_align_t),
+                  "SideWork: the callable is too large to hold inline (raise kBytes)");
+    static_assert(std::is_trivially_copyable_v<F> && std::is_trivially_destructible_v<F>,
+                  "SideWork: capture pointers, sizes and references only (copied as bytes)");
+    ::new (static_cast<void*>(storage_)) F(f);
+  }
+  void operator()() const { call_(storage_); }
+
+ private:
+  alignas(std::max_align_t) unsigned char storage_[kBytes];
+  void (*call_)(const void*);
+};
+
 // The fused MLP passes' arguments (host/backend/fused_mlp.hpp).
 struct FusedMlp;
 struct FusedTraining;
@@ -187,7 +210,7 @@ class Backend {
   // main queue's work waits for all of it. Inside a capture both are recorded. `enqueue` may be kept and called as
   // late as join_side_queue (capture what it needs by value): the CPU backend calls it there, after the main-queue
   // work enqueued since, so that its reference results show any such hazard. Enqueued only.
-  virtual void on_side_queue(const std::function<void()>& enqueue) = 0;
+  virtual void on_side_queue(const SideWork& enqueue) = 0;
   virtual void join_side_queue() = 0;
 
   // ---- dense algebra ------------------------------------------------------------------------------------
