@@ -1,5 +1,8 @@
 #include "cuda/ops/fused_mlp.cuh"
 
+#include <atomic>
+#include <cstdint>
+
 #include "cuda/cuda_check.cuh"
 #include "cuda/ops/wmma_tiles.cuh"
 #include "host/backend/fused_mlp_backward_block.hpp"
@@ -66,21 +69,25 @@ __global__ void __launch_bounds__(kFusedThreads) fused_backward_kernel(FusedMlp 
   }
 }
 
-// More than the default 48 KB of dynamic shared memory needs the kernel's attribute set on the current device. A
-// host call, not stream work: made when `stream` is not capturing (the call before any capture sets it).
+// More than the default 48 KB of dynamic shared memory needs the kernel's attribute set on the current device: a
+// host call, not stream work, made once per device (`done`: a bit per device, one set of bits per kernel) at the
+// first launch, which is never inside a capture (a captured step runs once directly first).
 template <typename Kernel>
-void allow_shared_bytes(Kernel kernel, std::size_t bytes, cudaStream_t stream) {
-  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
-  CUDA_CHECK(cudaStreamIsCapturing(stream, &capturing));
-  if (capturing == cudaStreamCaptureStatusNone)
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+void allow_shared_bytes(Kernel kernel, std::size_t bytes, std::atomic<std::uint64_t>& done) {
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  const std::uint64_t bit = device < 64 ? std::uint64_t(1) << device : 0;
+  if (bit != 0 && (done.load(std::memory_order_relaxed) & bit) != 0) return;
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+  done.fetch_or(bit, std::memory_order_relaxed);
 }
 
 template <Activation act>
 void launch_forward(const FusedMlp& mlp, const FusedTraining& training, const float* x, int ld_x, int rows, float* out,
                     cudaStream_t stream) {
   const std::size_t bytes = fused_forward_shared_bytes();
-  allow_shared_bytes(fused_forward_kernel<act>, bytes, stream);
+  static std::atomic<std::uint64_t> configured{0};
+  allow_shared_bytes(fused_forward_kernel<act>, bytes, configured);
   fused_forward_kernel<act><<<unsigned(fused_blocks(rows)), kFusedThreads, bytes, stream>>>(mlp, training, x, ld_x,
                                                                                           rows, out);
   CUDA_CHECK_LAUNCH();
@@ -90,7 +97,8 @@ template <Activation act>
 void launch_backward(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs, int rows,
                      const FusedGradients& gradients, cudaStream_t stream) {
   const std::size_t bytes = fused_backward_shared_bytes();
-  allow_shared_bytes(fused_backward_kernel<act>, bytes, stream);
+  static std::atomic<std::uint64_t> configured{0};
+  allow_shared_bytes(fused_backward_kernel<act>, bytes, configured);
   fused_backward_kernel<act><<<unsigned(fused_blocks(rows)), kFusedThreads, bytes, stream>>>(mlp, forward,
                                                                                            grad_outputs, rows,
                                                                                            gradients);
