@@ -24,31 +24,6 @@
 namespace fasttab {
 
 enum class Activation { tanh, relu, identity };
-// Work given to Backend::on_side_queue: a callable with no arguments held inline, so that handing it over allocates
-// nothing (the training step allocates nothing), and copied by a backend that runs it later. It holds any trivially
-// copyable callable of at most kBytes bytes: a lambda that captures pointers, sizes and references.
-class SideWork {
- public:
-  static constexpr std::size_t kBytes = 96;
-  template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, SideWork>>>
-  SideWork(const F& f) : call_([](const void* work) { (*static_cast<const F*>(work))(); }) {  // NOLINT: implicit
-    static_assert(sizeof(F) <= kBytes && alignof(F) <= alignof(std::max_align_t),
-                  "SideWork: the callable is too large to hold inline (raise kBytes)");
-    static_assert(std::is_trivially_copyable_v<F> && std::is_trivially_destructible_v<F>,
-                  "SideWork: capture pointers, sizes and references only (copied as bytes)");
-    ::new (static_cast<void*>(storage_)) F(f);
-  }
-  void operator()() const { call_(storage_); }
-
- private:
-  alignas(std::max_align_t) unsigned char storage_[kBytes];
-  void (*call_)(const void*);
-};
-
-// The fused MLP passes' arguments (host/backend/fused_mlp.hpp).
-struct FusedMlp;
-struct FusedTraining;
-struct FusedGradients;
 enum class Task { binary, multiclass, regression };
 // fp32: float32 GEMMs. tf32: float32 data, TF32 tensor-core GEMMs on the GPU. bf16: every GEMM input (a bfloat16 copy
 // of the weights, the stored activations, the first layer's input and the gradients w.r.t. pre-activations) is
@@ -152,6 +127,31 @@ struct Metrics {
   std::int64_t rows = 0;
 };
 
+// Work given to Backend::on_side_queue: a callable with no arguments held inline, so that handing it over allocates
+// nothing (the training step allocates nothing), and copied by a backend that runs it later. It holds any trivially
+// copyable callable of at most kBytes bytes: a lambda that captures pointers, sizes and references.
+class SideWork {
+ public:
+  static constexpr std::size_t kBytes = 96;
+  template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, SideWork>>>
+  SideWork(const F& f) : call_([](const void* work) { (*static_cast<const F*>(work))(); }) {  // NOLINT: implicit
+    static_assert(sizeof(F) <= kBytes && alignof(F) <= alignof(std::max_align_t),
+                  "SideWork: the callable is too large to hold inline (raise kBytes)");
+    static_assert(std::is_trivially_copyable_v<F> && std::is_trivially_destructible_v<F>,
+                  "SideWork: capture pointers, sizes and references only (copied as bytes)");
+    ::new (static_cast<void*>(storage_)) F(f);
+  }
+  void operator()() const { call_(storage_); }
+
+ private:
+  alignas(std::max_align_t) unsigned char storage_[kBytes];
+  void (*call_)(const void*);
+};
+
+// The fused MLP passes' arguments (host/backend/fused_mlp.hpp).
+struct FusedMlp;
+struct FusedTraining;
+struct FusedGradients;
 class Backend {
  public:
   virtual ~Backend() = default;

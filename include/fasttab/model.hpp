@@ -196,7 +196,8 @@ class Mlp {
   BackendBuffer<bfloat16> input16_;                    // x16 [max_rows, bf16_ld(input_width)]
   std::vector<BackendBuffer<bfloat16>> activations16_; // a16_l [max_rows, bf16_ld(out_l)], hidden layers
   std::vector<BackendBuffer<bfloat16>> grad16_;        // g16_l = bf16(dL/dz_l) [max_rows, bf16_ld(out_l)], every layer
-  BackendBuffer<float> scratch_;                       // z (forward) and dA (backward) [max_rows, float_ld(max_width)]
+  BackendBuffer<float> scratch_;                       // z (forward) and dA (backward) [max_rows, float_ld(max_width)];
+                                                       // fused: only de, with embeddings [max_rows, float_ld(inputs)]
   std::size_t weight16_offset(int layer) const;
   // W16_l's rows and leading dimension: [out_l, bf16_ld(in_l)], fused [out_l, in_l] padded to 16 (zero padding).
   static std::pair<int, int> weight16_shape(const MlpSpec& layout, int layer, bool fused);

@@ -57,8 +57,8 @@ void for_each_setting(Config& c, Visit&& visit) {
   visit(Setting{"fused_mlp", "--fused-mlp", "bf16: the forward pass as one kernel and the backward pass's chain "
                 "through the layers as another, each block of rows kept in shared memory through every layer (widths "
                 "up to 320, the first layer's input with its embeddings too; tanh or relu; no --pad-hidden); the weight "
-                "gradients stay GEMMs; "
-                "the same arithmetic up to the order of the float32 sums (off by default until measured)"},
+                "gradients stay GEMMs; the same arithmetic up to the order of the float32 sums (off by default until "
+                "measured)"},
         c.fused_mlp);
   visit(Setting{"optimizer.kind", "--optimizer", "the optimiser"}, c.optimizer.kind);
   visit(Setting{"optimizer.lr", "--lr", "learning rate", 0, kNoLimit, true}, c.optimizer.lr);
