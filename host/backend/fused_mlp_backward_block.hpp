@@ -23,6 +23,18 @@ __host__ __device__ inline float fused_derivative(float a) {
   else return 1.0f;
 }
 
+// The backward pass's product for layer l: acc[t] = grad W_l over the warp's row tile and its column tiles of the
+// layer's input (W_l [out, in] row-major: its 16x16 tile at (k0, i0) is a row-major B tile, leading dim in_padded).
+template <class Tiles>
+__host__ __device__ inline void fused_warp_backward_product(typename Tiles::Acc (&acc)[kMaxTilesPerWarp],
+                                                            const WarpTiles& w, const FusedLayer& layer,
+                                                            const __nv_bfloat16* grad) {
+  const auto load_w = [&](typename Tiles::BRow& b, int k0, int i0) {
+    Tiles::load_b_row(b, layer.weights + std::size_t(k0) * layer.in_padded + i0, layer.in_padded);
+  };
+  fused_warp_product<Tiles, typename Tiles::BRow>(acc, w, grad, layer.out_padded, load_w);
+}
+
 // The block's rows of the float32 loss gradient into `grad` ([kRowsPerBlock, kLdActivations] bfloat16): bf16 of
 // dL/dz_L, zeros past the last layer's units and past the table's last row, written to gradients.grad16[L] too; and
 // the last layer's bias partial: each column's float32 sum over the block's rows in order. Elements begin,
@@ -70,17 +82,8 @@ __host__ __device__ void fused_warp_backward_layer(const FusedMlp& mlp, int l, c
   const __nv_bfloat16* saved = forward.activations[below];
   const int ld_saved = forward.ld_activations[below];
   typename Tiles::Acc acc[kMaxTilesPerWarp];
-  // d[rows, in] = grad[rows, out] W[out, in]: W's 16x16 tile at (k0, i0) is row-major with leading dim in_padded.
-  const auto load_w = [&](typename Tiles::BRow& b, int k0, int i0) {
-    Tiles::load_b_row(b, layer.weights + std::size_t(k0) * layer.in_padded + i0, layer.in_padded);
-  };
-  fused_warp_product<Tiles, typename Tiles::BRow>(acc, w, grad, layer.out_padded, load_w);
-FASTTAB_FUSED_UNROLL
-  for (int t = 0; t < kMaxTilesPerWarp; ++t) {
-    if (t >= w.my_tiles) continue;
-    const int row_base = w.row_tile * kTile, col_base = w.column(t);
-    Tiles::store(stage, acc[t]);
-    Tiles::sync_warp();
+  fused_warp_backward_product<Tiles>(acc, w, layer, grad);  // d[rows, in] = grad[rows, out] W[out, in]
+  fused_warp_tiles<Tiles>(acc, w, stage, [&](int row_base, int col_base) {
     for (int e = lane_begin; e < kTile * kTile; e += lane_step) {
       const int r = row_base + e / kTile, c = col_base + e % kTile;
       const bool own = c < units && block_row0 + r < rows;
@@ -101,14 +104,13 @@ FASTTAB_FUSED_UNROLL
       if (own) gradients.grad16[below][std::size_t(block_row0 + r) * gradients.ld_grad16[below] + c] = v;
       stage[e] = g;  // each element is read and written by the same lane
     }
-    Tiles::sync_warp();
+    Tiles::sync_warp();  // the column sums read other lanes' elements
     for (int c = lane_begin; c < kTile; c += lane_step) {
       float sum = 0.0f;
       for (int r = 0; r < kTile; ++r) sum += stage[r * kTile + c];
       column_partials[w.row_tile * kFusedMaxWidth + col_base + c] = sum;
     }
-    Tiles::sync_warp();  // the next tile's store overwrites stage
-  }
+  });
 }
 
 // One warp's share of the input gradient (with embeddings): d_0 = grad W_0 over its row tile and column tiles of
@@ -121,23 +123,14 @@ __host__ __device__ void fused_warp_input_gradient(const FusedMlp& mlp, const Fu
   const FusedLayer& layer = mlp.layers[0];
   const WarpTiles w(warp, layer.in_padded);
   typename Tiles::Acc acc[kMaxTilesPerWarp];
-  const auto load_w = [&](typename Tiles::BRow& b, int k0, int i0) {
-    Tiles::load_b_row(b, layer.weights + std::size_t(k0) * layer.in_padded + i0, layer.in_padded);
-  };
-  fused_warp_product<Tiles, typename Tiles::BRow>(acc, w, grad, layer.out_padded, load_w);
-FASTTAB_FUSED_UNROLL
-  for (int t = 0; t < kMaxTilesPerWarp; ++t) {
-    if (t >= w.my_tiles) continue;
-    const int row_base = w.row_tile * kTile, col_base = w.column(t);
-    Tiles::store(stage, acc[t]);
-    Tiles::sync_warp();
+  fused_warp_backward_product<Tiles>(acc, w, layer, grad);
+  fused_warp_tiles<Tiles>(acc, w, stage, [&](int row_base, int col_base) {
     for (int e = lane_begin; e < kTile * kTile; e += lane_step) {
       const int r = row_base + e / kTile, c = col_base + e % kTile;
       if (c < mlp.inputs && block_row0 + r < rows)
         gradients.input_grad[std::size_t(block_row0 + r) * gradients.ld_input_grad + c] = stage[e];
     }
-    Tiles::sync_warp();  // the next tile's store overwrites stage
-  }
+  });
 }
 
 // After every warp's layer-l step: layer l-1's bias partial of this block, the 4 row tiles' column sums in order.

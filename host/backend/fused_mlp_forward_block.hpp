@@ -68,6 +68,22 @@ FASTTAB_FUSED_UNROLL
   }
 }
 
+// For each of the warp's tiles t: acc[t] into `stage` (its 16x16 float32 tile, row-major), then
+// tile(row_base, col_base) (the tile's first row in the block and first column), then a warp barrier: the next
+// tile's store overwrites stage. The epilogues of the fused passes.
+template <class Tiles, class Tile>
+__host__ __device__ inline void fused_warp_tiles(const typename Tiles::Acc (&acc)[kMaxTilesPerWarp], const WarpTiles& w,
+                                                 float* stage, const Tile& tile) {
+FASTTAB_FUSED_UNROLL
+  for (int t = 0; t < kMaxTilesPerWarp; ++t) {
+    if (t >= w.my_tiles) continue;
+    Tiles::store(stage, acc[t]);
+    Tiles::sync_warp();
+    tile(w.row_tile * kTile, w.column(t));
+    Tiles::sync_warp();
+  }
+}
+
 // The block's rows of x into `input` ([kRowsPerBlock, kLdActivations] bfloat16): x rounded to bfloat16, zeros past
 // `inputs` (up to layers[0].in_padded) and past the table's last row. Elements begin, begin + step, ... (threads).
 // Training: the same bfloat16 values into training.input16 too (columns < inputs, rows < rows).
@@ -106,12 +122,7 @@ __host__ __device__ void fused_warp_layer(const FusedLayer& layer, int l, bool l
     Tiles::load_b(b, layer.weights + std::size_t(o0) * layer.in_padded + k0, layer.in_padded);
   };
   fused_warp_product<Tiles, typename Tiles::B>(acc, w, input, layer.in_padded, load_w);
-FASTTAB_FUSED_UNROLL
-  for (int t = 0; t < kMaxTilesPerWarp; ++t) {
-    if (t >= w.my_tiles) continue;
-    const int row_base = w.row_tile * kTile, col_base = w.column(t);
-    Tiles::store(stage, acc[t]);
-    Tiles::sync_warp();
+  fused_warp_tiles<Tiles>(acc, w, stage, [&](int row_base, int col_base) {
     for (int e = lane_begin; e < kTile * kTile; e += lane_step) {
       const int r = row_base + e / kTile, c = col_base + e % kTile;
       const float z = stage[e] + (c < layer.units ? layer.bias[c] : 0.0f);
@@ -129,8 +140,7 @@ FASTTAB_FUSED_UNROLL
         if (saved != nullptr && own) saved[std::size_t(block_row0 + r) * training.ld_activations[l] + c] = v;
       }
     }
-    Tiles::sync_warp();
-  }
+  });
 }
 
 }  // namespace fasttab
