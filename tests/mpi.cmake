@@ -2,7 +2,7 @@
 # runs `mpirun -np N build/train` and compares it with one process. Skipped (exit 77) where mpirun is absent.
 find_package(Python3 COMPONENTS Interpreter)
 if(Python3_FOUND)
-  foreach(_case "equal;2" "equal;3" "resume;2" "shard;2" "shardload;2" "fail;2")
+  foreach(_case "equal;2" "equal;3" "fused;3" "resume;2" "shard;2" "shardload;2" "fail;2")
     list(GET _case 0 _mode)
     list(GET _case 1 _np)
     add_test(NAME mpi.${_mode}_np${_np}
