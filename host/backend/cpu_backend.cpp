@@ -139,11 +139,11 @@ class CpuBackend final : public Backend {
   // The fused passes: the CUDA kernels' block code with scalar tiles (host/backend/fused_mlp.cpp), one thread.
   void fused_mlp_forward_bf16(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,
                               const FusedTraining& training) override {
-    fused_mlp_forward_emulated(mlp, x, ld_x, rows, out, training);
+    fused_mlp_forward_emulated(mlp, x, ld_x, rows, out, training, fused_scratch_);
   }
   void fused_mlp_backward_bf16(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs, int rows,
                                const FusedGradients& gradients) override {
-    fused_mlp_backward_emulated(mlp, forward, grad_outputs, rows, gradients);
+    fused_mlp_backward_emulated(mlp, forward, grad_outputs, rows, gradients, fused_scratch_);
   }
   void bias_activation_dropout_forward_bf16(const float* z, int rows, int cols, int ld_z, const float* bias,
                                             Activation act, float p, DropoutKey key, bfloat16* out,
@@ -265,6 +265,7 @@ class CpuBackend final : public Backend {
  private:
   std::vector<SideWork> side_work_;  // on_side_queue's, not yet joined
   std::vector<SideWork> running_;    // being joined
+  FusedHostScratch fused_scratch_;   // the fused passes' emulated shared memory
 
   // The element math of the forward and backward element-wise ops, for float32 or bfloat16 storage of the
   // activation (out); float32 throughout, rounded only where a bfloat16 is stored.

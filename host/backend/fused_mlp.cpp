@@ -6,6 +6,7 @@
 
 #include "fasttab/error.hpp"
 #include "fasttab/model.hpp"
+#include "fasttab/names.hpp"
 #include "host/backend/fused_mlp_backward_block.hpp"
 #include "host/backend/fused_mlp_forward_block.hpp"
 #include "host/backend/fused_mlp_host_tiles.hpp"
@@ -14,19 +15,24 @@ namespace fasttab {
 
 namespace {
 
-// The kernels' shared buffers, in host memory.
+// The kernels' shared buffers, in the caller's scratch (sized once).
 struct HostBlockMemory {
-  std::vector<__nv_bfloat16> buffers = std::vector<__nv_bfloat16>(2 * std::size_t(kRowsPerBlock) * kLdActivations);
-  std::vector<float> stage = std::vector<float>(std::size_t(kTile) * kTile);
-  std::vector<float> column_partials = std::vector<float>(2 * std::size_t(kRowTiles) * kFusedMaxWidth);
-  __nv_bfloat16* first() { return buffers.data(); }
-  __nv_bfloat16* second() { return buffers.data() + std::size_t(kRowsPerBlock) * kLdActivations; }
+  FusedHostScratch& s;
+  explicit HostBlockMemory(FusedHostScratch& scratch) : s(scratch) {
+    s.buffers.resize(2 * std::size_t(kRowsPerBlock) * kLdActivations);
+    s.stage.resize(std::size_t(kTile) * kTile);
+    s.column_partials.resize(2 * std::size_t(kRowTiles) * kFusedMaxWidth);
+  }
+  __nv_bfloat16* first() { return s.buffers.data(); }
+  __nv_bfloat16* second() { return s.buffers.data() + std::size_t(kRowsPerBlock) * kLdActivations; }
+  float* stage() { return s.stage.data(); }
+  float* column_partials() { return s.column_partials.data(); }
 };
 
 template <Activation act>
 void emulate_forward(const FusedMlp& mlp, const FusedTraining& training, const float* x, int ld_x, int rows,
-                     float* out) {
-  HostBlockMemory m;
+                     float* out, FusedHostScratch& scratch) {
+  HostBlockMemory m(scratch);
   for (int block = 0; block < fused_blocks(rows); ++block) {
     const int block_row0 = block * kRowsPerBlock;
     fused_load_rows(mlp, training, x, ld_x, rows, block_row0, m.first(), 0, 1);
@@ -34,7 +40,7 @@ void emulate_forward(const FusedMlp& mlp, const FusedTraining& training, const f
       const bool even = l % 2 == 0;
       for (int warp = 0; warp < kFusedWarps; ++warp)
         fused_warp_layer<HostTiles, act>(mlp.layers[l], l, l == mlp.count - 1, training, warp,
-                                         even ? m.first() : m.second(), even ? m.second() : m.first(), m.stage.data(),
+                                         even ? m.first() : m.second(), even ? m.second() : m.first(), m.stage(),
                                          block_row0, rows, out, 0, 1);
     }
   }
@@ -42,24 +48,24 @@ void emulate_forward(const FusedMlp& mlp, const FusedTraining& training, const f
 
 template <Activation act>
 void emulate_backward(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs, int rows,
-                      const FusedGradients& gradients) {
-  HostBlockMemory m;
+                      const FusedGradients& gradients, FusedHostScratch& scratch) {
+  HostBlockMemory m(scratch);
   for (int block = 0; block < fused_blocks(rows); ++block) {
     const int block_row0 = block * kRowsPerBlock;
     fused_load_loss_gradient(mlp, gradients, grad_outputs, rows, block, m.first(), 0, 1);
     for (int l = mlp.count - 1; l >= 1; --l) {
       const bool even = (mlp.count - 1 - l) % 2 == 0;
-      float* partials = m.column_partials.data() + (l % 2) * std::size_t(kRowTiles) * kFusedMaxWidth;
+      float* partials = m.column_partials() + (l % 2) * std::size_t(kRowTiles) * kFusedMaxWidth;
       for (int warp = 0; warp < kFusedWarps; ++warp)
         fused_warp_backward_layer<HostTiles, act>(mlp, l, forward, gradients, warp, even ? m.first() : m.second(),
-                                                  even ? m.second() : m.first(), m.stage.data(), partials, block_row0,
+                                                  even ? m.second() : m.first(), m.stage(), partials, block_row0,
                                                   rows, 0, 1);
       fused_store_bias_partials(mlp, l, gradients, partials, block, 0, 1);
     }
     if (gradients.input_grad != nullptr) {
       const bool even = (mlp.count - 1) % 2 == 0;  // where layer 0's gradient is
       for (int warp = 0; warp < kFusedWarps; ++warp)
-        fused_warp_input_gradient<HostTiles>(mlp, gradients, warp, even ? m.first() : m.second(), m.stage.data(),
+        fused_warp_input_gradient<HostTiles>(mlp, gradients, warp, even ? m.first() : m.second(), m.stage(),
                                              block_row0, rows, 0, 1);
     }
   }
@@ -79,6 +85,14 @@ std::string fused_mlp_unsupported(const MlpSpec& spec) {
              ", and layer " + std::to_string(l) + " is " + std::to_string(spec.in_width(l)) + " -> " +
              std::to_string(spec.out_width(l));
   }
+  return "";
+}
+
+std::string fused_mlp_settings_error(Precision precision, int pad_multiple) {
+  if (precision != Precision::bf16)
+    return std::string("--fused-mlp runs the bf16 passes: give --precision bf16 (the precision is ") +
+           name_of(precision) + ")";
+  if (pad_multiple != 1) return "--fused-mlp pads every width to 16 itself: leave out --pad-hidden";
   return "";
 }
 
@@ -133,21 +147,21 @@ void check_fused_backward(const FusedMlp& mlp, const FusedTraining& forward, con
 }
 
 void fused_mlp_forward_emulated(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,
-                                const FusedTraining& training) {
+                                const FusedTraining& training, FusedHostScratch& scratch) {
   check_fused_forward(mlp, ld_x, training);
   if (rows <= 0) return;
-  if (mlp.activation == Activation::tanh) emulate_forward<Activation::tanh>(mlp, training, x, ld_x, rows, out);
-  else emulate_forward<Activation::relu>(mlp, training, x, ld_x, rows, out);
+  if (mlp.activation == Activation::tanh) emulate_forward<Activation::tanh>(mlp, training, x, ld_x, rows, out, scratch);
+  else emulate_forward<Activation::relu>(mlp, training, x, ld_x, rows, out, scratch);
 }
 
 void fused_mlp_backward_emulated(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs,
-                                 int rows, const FusedGradients& gradients) {
+                                 int rows, const FusedGradients& gradients, FusedHostScratch& scratch) {
   check_fused_backward(mlp, forward, gradients);
   if (rows <= 0) return;
   if (mlp.activation == Activation::tanh)
-    emulate_backward<Activation::tanh>(mlp, forward, grad_outputs, rows, gradients);
+    emulate_backward<Activation::tanh>(mlp, forward, grad_outputs, rows, gradients, scratch);
   else
-    emulate_backward<Activation::relu>(mlp, forward, grad_outputs, rows, gradients);
+    emulate_backward<Activation::relu>(mlp, forward, grad_outputs, rows, gradients, scratch);
 }
 
 }  // namespace fasttab

@@ -43,6 +43,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "fasttab/backend.hpp"
 
@@ -113,10 +114,20 @@ struct FusedGradients {
 // width over kFusedMaxWidth once padded to 16 (the first layer's input: the features with their embeddings), too
 // many layers.
 std::string fused_mlp_unsupported(const MlpSpec& spec);
+// "" when --fused-mlp goes with these settings, else the refusal: the fused passes are bf16's and pad every width
+// themselves.
+std::string fused_mlp_settings_error(Precision precision, int pad_multiple);
 
 // Throw Error for a model or buffers the kernels cannot run (the checks both launchers make first).
 void check_fused_forward(const FusedMlp& mlp, int ld_x, const FusedTraining& training);
 void check_fused_backward(const FusedMlp& mlp, const FusedTraining& forward, const FusedGradients& gradients);
+
+// The kernels' shared memory for the host emulation (two gradient or activation buffers, one warp's 16x16 tile, the
+// column partials), kept by the caller between passes: sized at the first pass, no allocation after.
+struct FusedHostScratch {
+  std::vector<__nv_bfloat16> buffers;
+  std::vector<float> stage, column_partials;
+};
 
 // The passes on host memory (every pointer, and a key's step counter, a host pointer): the kernels' block code
 // with scalar tiles, every block, warp and lane in turn. The CPU backend's fused ops.
@@ -124,8 +135,8 @@ void check_fused_backward(const FusedMlp& mlp, const FusedTraining& forward, con
 //             is units); with training.active(), the training pass.
 //   backward: after the training pass over the same rows; grad_outputs = dL/d(outputs) [rows, last units].
 void fused_mlp_forward_emulated(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,
-                                const FusedTraining& training);
+                                const FusedTraining& training, FusedHostScratch& scratch);
 void fused_mlp_backward_emulated(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs,
-                                 int rows, const FusedGradients& gradients);
+                                 int rows, const FusedGradients& gradients, FusedHostScratch& scratch);
 
 }  // namespace fasttab

@@ -115,8 +115,8 @@ Mlp::Mlp(Backend& backend, const MlpSpec& spec, int max_rows, Precision precisio
   spec_.validate();
   FASTTAB_REQUIRE(max_rows >= 1, "batch size ", max_rows, " is not >= 1");
   if (fused) {
-    FASTTAB_REQUIRE(precision == Precision::bf16, "--fused-mlp runs the bf16 passes: give --precision bf16");
-    FASTTAB_REQUIRE(pad_multiple == 1, "--fused-mlp pads every width to 16 itself: leave out --pad-hidden");
+    const std::string refusal = fused_mlp_settings_error(precision, pad_multiple);
+    FASTTAB_REQUIRE(refusal.empty(), refusal);
     const std::string why_not = fused_mlp_unsupported(spec_);
     FASTTAB_REQUIRE(why_not.empty(), "--fused-mlp cannot run this model: ", why_not);
   }
@@ -451,6 +451,18 @@ void Mlp::backward_fp32(const float* x, int ld_x, int rows, float* grad_outputs,
   if (overlap_weight_gradients_) backend_.join_side_queue();
 }
 
+// dW_l[out, in] = g16_l[rows, out]^T input16_l[rows, in] in float32 (input16_0: the input, else a16_{l-1}),
+// straight into the parameter gradients; on the side queue under --overlap-weight-gradients (weight_gradient).
+void Mlp::weight_gradient_bf16(int l, int rows) {
+  const int in = layout_.in_width(l), out = layout_.out_width(l);
+  const bfloat16* g16 = grad16_[std::size_t(l)].data();
+  const bfloat16* input16 = l > 0 ? activations16_[std::size_t(l - 1)].data() : input16_.data();
+  float* dw = gradients_.data() + layout_.weight_offset(l);
+  weight_gradient(backend_, overlap_weight_gradients_, [this, out, in, rows, g16, input16, dw] {
+    backend_.gemm_bf16(true, false, out, in, rows, 1.0f, g16, bf16_ld(out), input16, bf16_ld(in), 0.0f, dw, in);
+  });
+}
+
 // Fused: the chain in one op (g16 of every layer, the bias partials, with embeddings de), then per layer dW_l =
 // g16_l^T input16_l as below and b_l's gradient = the sum of its blocks' partials (Backend::bias_gradient over them,
 // in block order); de scattered into the embedding tables' gradient as below.
@@ -472,13 +484,8 @@ void Mlp::backward_fused(const float* x, int ld_x, int rows, const float* grad_o
     backend_.embedding_gradient(x, ld_x, rows, input_layout(), scratch_.data(), float_ld(layout_.input_width()),
                                 gradients_.data());
   for (int l = layout_.layers() - 1; l >= 0; --l) {
-    const int in = layout_.in_width(l), out = layout_.out_width(l);
-    const bfloat16* g16 = grad16_[std::size_t(l)].data();
-    const bfloat16* input16 = l > 0 ? activations16_[std::size_t(l - 1)].data() : input16_.data();
-    float* dw = gradients_.data() + layout_.weight_offset(l);
-    weight_gradient(backend_, overlap_weight_gradients_, [this, out, in, rows, g16, input16, dw] {
-      backend_.gemm_bf16(true, false, out, in, rows, 1.0f, g16, bf16_ld(out), input16, bf16_ld(in), 0.0f, dw, in);
-    });
+    weight_gradient_bf16(l, rows);
+    const int out = layout_.out_width(l);
     backend_.bias_gradient(gradients.bias_partials[l], blocks, out, out, gradients_.data() + layout_.bias_offset(l));
   }
   if (overlap_weight_gradients_) backend_.join_side_queue();
@@ -494,13 +501,8 @@ void Mlp::backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs,
   for (int l = last; l >= 0; --l) {  // grad16_[l] holds g16_l = bf16(dL/dz_l) on entry to iteration l
     const int in = layout_.in_width(l), out = layout_.out_width(l);
     const bfloat16* g16 = grad16_[std::size_t(l)].data();
-    const bfloat16* input16 = l > 0 ? activations16_[std::size_t(l - 1)].data() : input16_.data();
     const bfloat16* w = weights16_.data() + weight16_offset(l);
-    // dW[out, in] = g16[rows, out]^T input16[rows, in], float32
-    float* dw = gradients_.data() + layout_.weight_offset(l);
-    weight_gradient(backend_, overlap_weight_gradients_, [this, out, in, rows, g16, input16, dw] {
-      backend_.gemm_bf16(true, false, out, in, rows, 1.0f, g16, bf16_ld(out), input16, bf16_ld(in), 0.0f, dw, in);
-    });
+    weight_gradient_bf16(l, rows);
     // d(input)[rows, in] = g16 W16 (float32): the first layer's only where it feeds embedding tables.
     if (l == 0 && spec_.embeddings.empty()) break;
     backend_.gemm_bf16(false, false, rows, in, out, 1.0f, g16, bf16_ld(out), w, bf16_ld(in), 0.0f, scratch_.data(),

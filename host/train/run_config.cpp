@@ -114,9 +114,10 @@ void TrainConfig::validate() const {
                   name_of(task), ")");
   FASTTAB_REQUIRE(task != Task::multiclass || classes == 0 || classes >= 2, "--classes ", classes, " must be >= 2");
   require_loader_name(loader);
-  FASTTAB_REQUIRE(!fused_mlp || precision == Precision::bf16, "--fused-mlp runs the bf16 passes: give --precision "
-                  "bf16 (the precision is ", name_of(precision), ")");
-  FASTTAB_REQUIRE(!fused_mlp || pad_hidden == 1, "--fused-mlp pads every width to 16 itself: leave out --pad-hidden");
+  if (fused_mlp) {
+    const std::string refusal = fused_mlp_settings_error(precision, pad_hidden);
+    FASTTAB_REQUIRE(refusal.empty(), refusal);
+  }
   if (!save_path.empty()) {
     // Refused before training rather than at the end of the first epoch.
     const std::filesystem::path dir = std::filesystem::absolute(save_path).parent_path();

@@ -213,6 +213,7 @@ class Mlp {
   void forward_bf16(const float* input, int ld_in, int rows, bool training, DropoutKey key, float* z_last);
   void backward_bf16(const float* x, int ld_x, int rows, float* grad_outputs, DropoutKey key);
   void backward_fused(const float* x, int ld_x, int rows, const float* grad_outputs, DropoutKey key);
+  void weight_gradient_bf16(int layer, int rows);  // dW_l from g16_l and the layer's bfloat16 input
   // Copies every parameter of a flat vector from spec_'s layout into layout_'s (to_layout) or back.
   void convert_layout(const float* src, float* dst, bool to_layout) const;
 };
