@@ -24,6 +24,7 @@
 
 #include "cuda/launch.cuh"
 #include "cuda/ops/row_reduce.cuh"
+#include "host/backend/metrics_from_sums.hpp"
 
 namespace fasttab {
 namespace {
@@ -174,31 +175,6 @@ void auc_numerator(const float* scores, const float* labels, int n, const AucBuf
   CUDA_CHECK(cub::DeviceReduce::Sum(b.temp, bytes, b.terms, b.numerator2, n, stream));
 }
 
-// The metrics from the device sums (the first pass in sums[0..4), the second in sums[4]) and the AUC numerator.
-Metrics metrics_from_sums(Task task, const double* sums, unsigned long long numerator2, Metrics m) {
-  const double count = static_cast<double>(m.rows);
-  switch (task) {
-    case Task::binary: {
-      m.loss = sums[0] / count;
-      m.accuracy = sums[1] / count;
-      const double positives = sums[2], negatives = count - sums[2];
-      if (positives > 0 && negatives > 0) m.auc = static_cast<double>(numerator2) / (2.0 * positives * negatives);
-      break;
-    }
-    case Task::multiclass:
-      m.loss = sums[0] / count;
-      m.accuracy = sums[1] / count;
-      break;
-    case Task::regression:
-      m.loss = sums[0] / count;
-      m.rmse = std::sqrt(m.loss);
-      m.mae = sums[2] / count;
-      m.r2 = sums[4] > 0 ? 1.0 - sums[0] / sums[4] : std::numeric_limits<double>::quiet_NaN();
-      break;
-  }
-  return m;
-}
-
 // The scratch of one evaluation, carved from the workspace block.
 struct EvaluatePieces {
   double* partials;
@@ -212,7 +188,7 @@ struct EvaluatePieces {
 EvaluatePieces carve_evaluate_pieces(WorkspaceCarver& c, std::size_t auc_rows, std::size_t temp_bytes) {
   EvaluatePieces p{};
   p.partials = c.take<double>(kRowReducePartials);
-  p.sums = c.take<double>(8);
+  p.sums = c.take<double>(kMetricSums);
   p.scores = c.take<float>(auc_rows);
   p.auc.sorted_scores = c.take<float>(auc_rows);
   p.auc.sorted_labels = c.take<float>(auc_rows);
@@ -277,13 +253,12 @@ Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, 
   WorkspaceCarver real(workspace.block.ensure(measure.bytes(), stream));
   const EvaluatePieces p = carve_evaluate_pieces(real, auc_rows, temp_bytes);
 
-  double sums[8] = {};
-  unsigned long long numerator2 = 0;
-  launch_metric_reductions(task, outputs, rows, width, ld, labels, p, &numerator2, stream);
-  CUDA_CHECK(cudaMemcpyAsync(sums, p.sums, sizeof sums, cudaMemcpyDeviceToHost, stream));
+  MetricSums sums;
+  launch_metric_reductions(task, outputs, rows, width, ld, labels, p, &sums.auc_numerator2, stream);
+  CUDA_CHECK(cudaMemcpyAsync(sums.sums, p.sums, sizeof sums.sums, cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
 
-  return metrics_from_sums(task, sums, numerator2, m);
+  return metrics_from_sums(task, sums, m);
 }
 
 }  // namespace fasttab

@@ -6,6 +6,7 @@
 
 #include "fasttab/backend.hpp"
 #include "fasttab/metrics.hpp"
+#include "host/backend/metrics_from_sums.hpp"
 #include "test_support.hpp"
 
 using namespace fasttab;
@@ -103,4 +104,98 @@ TEST_CASE("find_nonfinite: the first NaN or infinite element, or -1") {
   CHECK(backend->find_nonfinite(v.data(), 4) == 2);
   v[1] = -INFINITY;
   CHECK(backend->find_nonfinite(v.data(), 4) == 1);
+}
+
+namespace {
+
+// The sums the CUDA evaluate reduces on the device (host/backend/metrics_from_sums.hpp), formed here in double in
+// row order; the device's tree order differs from this only in the last bits.
+MetricSums device_sums(Task task, const std::vector<float>& x, const std::vector<float>& y, int width) {
+  MetricSums s;
+  const std::size_t rows = y.size();
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* row = x.data() + r * width;
+    if (task == Task::regression) {
+      const double d = static_cast<double>(row[0]) - y[r];
+      s.sums[0] += d * d;
+      s.sums[1] += y[r];
+      s.sums[2] += std::fabs(d);
+    } else {  // multiclass: log loss and argmax (the first maximum)
+      int best = 0;
+      for (int k = 1; k < width; ++k)
+        if (row[k] > row[best]) best = k;
+      double sum = 0;
+      for (int k = 0; k < width; ++k) sum += std::exp(static_cast<double>(row[k]) - row[best]);
+      const int label = static_cast<int>(y[r]);
+      s.sums[0] += std::log(sum) + row[best] - row[label];
+      s.sums[1] += best == label ? 1.0 : 0.0;
+    }
+  }
+  for (std::size_t r = 0; task == Task::regression && r < rows; ++r) {
+    const double d = static_cast<double>(y[r]) - s.sums[1] / static_cast<double>(rows);
+    s.sums[4] += d * d;
+  }
+  return s;
+}
+
+Metrics nan_metrics(std::int64_t rows) {
+  Metrics m;
+  m.rows = rows;
+  m.loss = m.auc = m.accuracy = m.rmse = m.mae = m.r2 = std::nan("");
+  return m;
+}
+
+void check_close_or_both_nan(double got, double want) {
+  if (std::isnan(want)) {
+    CHECK(std::isnan(got));
+  } else {
+    CHECK(got == doctest::Approx(want).epsilon(1e-12));
+  }
+}
+
+}  // namespace
+
+// Issue 8's GPU case "cuda evaluate: multiclass and regression match the CPU" failed once with R^2 at one row: the
+// first CUDA evaluate took 1 - SSE/SST without the guard, -inf where the reference gives NaN. The GPU's last step
+// is host code, so the CPU suite checks it on the same edge cases (a mutation back to the unguarded formula fails).
+TEST_CASE("the CUDA evaluate's metrics from its sums equal the reference, NaN where undefined (one row, one class)") {
+  for (std::size_t rows : {std::size_t{1}, std::size_t{2}, std::size_t{37}, std::size_t{1000}}) {
+    INFO("rows=" << rows);
+    const auto x = test::random_vector(rows, 11 + static_cast<std::uint32_t>(rows), -3, 3);
+    auto y = test::random_vector(rows, 12 + static_cast<std::uint32_t>(rows), -2, 4);
+    for (bool equal_labels : {false, true}) {
+      if (equal_labels) std::fill(y.begin(), y.end(), 1.25f);  // SST is 0 at any row count
+      const Metrics want = evaluate_on_host(Task::regression, x.data(), static_cast<std::int64_t>(rows), 1, 1, y.data());
+      const Metrics got = metrics_from_sums(Task::regression, device_sums(Task::regression, x, y, 1),
+                                            nan_metrics(static_cast<std::int64_t>(rows)));
+      CHECK(std::isnan(want.r2) == (rows == 1 || equal_labels));
+      check_close_or_both_nan(got.loss, want.loss);
+      check_close_or_both_nan(got.rmse, want.rmse);
+      check_close_or_both_nan(got.mae, want.mae);
+      check_close_or_both_nan(got.r2, want.r2);
+      CHECK(std::isnan(got.auc));
+      CHECK(std::isnan(got.accuracy));
+    }
+    const int width = 4;
+    const auto logits = test::random_vector(rows * width, 13 + static_cast<std::uint32_t>(rows), -4, 4);
+    std::vector<float> classes(rows);
+    for (std::size_t r = 0; r < rows; ++r) classes[r] = static_cast<float>((r * 7) % width);
+    const Metrics want = evaluate_on_host(Task::multiclass, logits.data(), static_cast<std::int64_t>(rows), width,
+                                          width, classes.data());
+    const Metrics got = metrics_from_sums(Task::multiclass, device_sums(Task::multiclass, logits, classes, width),
+                                          nan_metrics(static_cast<std::int64_t>(rows)));
+    check_close_or_both_nan(got.loss, want.loss);
+    check_close_or_both_nan(got.accuracy, want.accuracy);
+    CHECK(std::isnan(got.r2));
+  }
+  // Binary: the AUC from the group numerator, NaN with one class only (no division by zero).
+  MetricSums two_classes;
+  two_classes.sums[2] = 3;              // 3 positives of 5 rows, 2 negatives
+  two_classes.auc_numerator2 = 2 * 5;   // 5 of the 6 pairs ordered right
+  CHECK(metrics_from_sums(Task::binary, two_classes, nan_metrics(5)).auc == doctest::Approx(5.0 / 6.0));
+  for (double positives : {0.0, 5.0}) {
+    MetricSums one_class;
+    one_class.sums[2] = positives;
+    CHECK(std::isnan(metrics_from_sums(Task::binary, one_class, nan_metrics(5)).auc));
+  }
 }
