@@ -18,7 +18,7 @@ constexpr std::size_t kColumnPartialFloats = std::size_t(kRowTiles) * kFusedMaxW
 
 // Shared memory: two activation buffers in turn (a layer's input and output), then each warp's 16x16 float32 tile.
 template <Activation act>
-__global__ void __launch_bounds__(kFusedThreads) fused_forward_kernel(FusedMlp mlp, FusedTraining training,
+__global__ void __launch_bounds__(kFusedThreads, 2) fused_forward_kernel(FusedMlp mlp, FusedTraining training,
                                                                       const float* __restrict__ x, int ld_x, int rows,
                                                                       float* __restrict__ out) {
   extern __shared__ __align__(128) unsigned char shared[];
@@ -41,7 +41,7 @@ __global__ void __launch_bounds__(kFusedThreads) fused_forward_kernel(FusedMlp m
 // Shared memory: two gradient buffers in turn (dL/dz of a layer and of the one below), each warp's 16x16 float32
 // tile, two column-partial buffers in turn (layer l's written while layer l+1's may still be read).
 template <Activation act>
-__global__ void __launch_bounds__(kFusedThreads) fused_backward_kernel(FusedMlp mlp, FusedTraining forward,
+__global__ void __launch_bounds__(kFusedThreads, 2) fused_backward_kernel(FusedMlp mlp, FusedTraining forward,
                                                                        const float* __restrict__ grad_outputs,
                                                                        int rows, FusedGradients gradients) {
   extern __shared__ __align__(128) unsigned char shared[];
@@ -117,7 +117,7 @@ std::size_t fused_backward_shared_bytes() {
 
 void fused_mlp_forward_bf16(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,
                             const FusedTraining& training, cudaStream_t stream) {
-  check_fused_forward(mlp, ld_x, training);
+  check_fused_forward(mlp, x, ld_x, training);
   if (rows <= 0) return;
   if (mlp.activation == Activation::tanh) launch_forward<Activation::tanh>(mlp, training, x, ld_x, rows, out, stream);
   else launch_forward<Activation::relu>(mlp, training, x, ld_x, rows, out, stream);
@@ -125,7 +125,7 @@ void fused_mlp_forward_bf16(const FusedMlp& mlp, const float* x, int ld_x, int r
 
 void fused_mlp_backward_bf16(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs, int rows,
                              const FusedGradients& gradients, cudaStream_t stream) {
-  check_fused_backward(mlp, forward, gradients);
+  check_fused_backward(mlp, forward, grad_outputs, gradients);
   if (rows <= 0) return;
   if (mlp.activation == Activation::tanh)
     launch_backward<Activation::tanh>(mlp, forward, grad_outputs, rows, gradients, stream);

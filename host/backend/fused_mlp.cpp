@@ -1,7 +1,11 @@
 #include "host/backend/fused_mlp.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <limits>
+#include <numeric>
+#include <random>
 #include <vector>
 
 #include "fasttab/error.hpp"
@@ -15,17 +19,34 @@ namespace fasttab {
 
 namespace {
 
-// The kernels' shared buffers, in the caller's scratch (sized once).
+// The kernels' shared buffers, in the caller's scratch (sized once), and the order of the warps.
 struct HostBlockMemory {
   FusedHostScratch& s;
-  explicit HostBlockMemory(FusedHostScratch& scratch) : s(scratch) {
+  std::mt19937 shuffle;
+  std::array<int, kFusedWarps> warps;
+  explicit HostBlockMemory(FusedHostScratch& scratch) : s(scratch), shuffle(scratch.adversarial_seed) {
     s.buffers.resize(2 * std::size_t(kRowsPerBlock) * kLdActivations);
-    s.stage.resize(std::size_t(kTile) * kTile);
+    s.stage.resize(std::size_t(kFusedWarps) * kTile * kTile);
     s.column_partials.resize(2 * std::size_t(kRowTiles) * kFusedMaxWidth);
+    std::iota(warps.begin(), warps.end(), 0);
+  }
+  // A block's start. A GPU does not clear shared memory: with the adversarial seed, it holds NaN.
+  void begin_block() {
+    if (s.adversarial_seed == 0) return;
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::fill(s.buffers.begin(), s.buffers.end(), __float2bfloat16_rn(nan));
+    std::fill(s.stage.begin(), s.stage.end(), nan);
+    std::fill(s.column_partials.begin(), s.column_partials.end(), nan);
+  }
+  // The order in which the warps of one phase (between two barriers) run: 0 to 7, or with the adversarial seed a
+  // new shuffle each time, as a GPU gives them no order.
+  const std::array<int, kFusedWarps>& warp_order() {
+    if (s.adversarial_seed != 0) std::shuffle(warps.begin(), warps.end(), shuffle);
+    return warps;
   }
   __nv_bfloat16* first() { return s.buffers.data(); }
   __nv_bfloat16* second() { return s.buffers.data() + std::size_t(kRowsPerBlock) * kLdActivations; }
-  float* stage() { return s.stage.data(); }
+  float* stage(int warp) { return s.stage.data() + std::size_t(warp) * kTile * kTile; }  // each warp's own tile
   float* column_partials() { return s.column_partials.data(); }
 };
 
@@ -35,12 +56,13 @@ void emulate_forward(const FusedMlp& mlp, const FusedTraining& training, const f
   HostBlockMemory m(scratch);
   for (int block = 0; block < fused_blocks(rows); ++block) {
     const int block_row0 = block * kRowsPerBlock;
+    m.begin_block();
     fused_load_rows(mlp, training, x, ld_x, rows, block_row0, m.first(), 0, 1);
     for (int l = 0; l < mlp.count; ++l) {
       const bool even = l % 2 == 0;
-      for (int warp = 0; warp < kFusedWarps; ++warp)
+      for (int warp : m.warp_order())
         fused_warp_layer<HostTiles, act>(mlp.layers[l], l, l == mlp.count - 1, training, warp,
-                                         even ? m.first() : m.second(), even ? m.second() : m.first(), m.stage(),
+                                         even ? m.first() : m.second(), even ? m.second() : m.first(), m.stage(warp),
                                          block_row0, rows, out, 0, 1);
     }
   }
@@ -52,20 +74,21 @@ void emulate_backward(const FusedMlp& mlp, const FusedTraining& forward, const f
   HostBlockMemory m(scratch);
   for (int block = 0; block < fused_blocks(rows); ++block) {
     const int block_row0 = block * kRowsPerBlock;
+    m.begin_block();
     fused_load_loss_gradient(mlp, gradients, grad_outputs, rows, block, m.first(), 0, 1);
     for (int l = mlp.count - 1; l >= 1; --l) {
       const bool even = (mlp.count - 1 - l) % 2 == 0;
       float* partials = m.column_partials() + (l % 2) * std::size_t(kRowTiles) * kFusedMaxWidth;
-      for (int warp = 0; warp < kFusedWarps; ++warp)
+      for (int warp : m.warp_order())
         fused_warp_backward_layer<HostTiles, act>(mlp, l, forward, gradients, warp, even ? m.first() : m.second(),
-                                                  even ? m.second() : m.first(), m.stage(), partials, block_row0,
+                                                  even ? m.second() : m.first(), m.stage(warp), partials, block_row0,
                                                   rows, 0, 1);
       fused_store_bias_partials(mlp, l, gradients, partials, block, 0, 1);
     }
     if (gradients.input_grad != nullptr) {
       const bool even = (mlp.count - 1) % 2 == 0;  // where layer 0's gradient is
-      for (int warp = 0; warp < kFusedWarps; ++warp)
-        fused_warp_input_gradient<HostTiles>(mlp, gradients, warp, even ? m.first() : m.second(), m.stage(),
+      for (int warp : m.warp_order())
+        fused_warp_input_gradient<HostTiles>(mlp, gradients, warp, even ? m.first() : m.second(), m.stage(warp),
                                              block_row0, rows, 0, 1);
     }
   }
@@ -96,12 +119,14 @@ std::string fused_mlp_settings_error(Precision precision, int pad_multiple) {
   return "";
 }
 
-void check_fused_forward(const FusedMlp& mlp, int ld_x, const FusedTraining& training) {
+namespace {
+
+// The layers: widths, their chain, units, weights (32-byte aligned for WMMA's loads), the activation.
+void check_fused_model(const FusedMlp& mlp) {
   FASTTAB_REQUIRE(mlp.count >= 1 && mlp.count <= kFusedMaxLayers, "fused MLP: ", mlp.count, " layers (1 to ",
                   kFusedMaxLayers, ")");
   FASTTAB_REQUIRE(mlp.inputs >= 1 && mlp.inputs <= mlp.layers[0].in_padded, "fused MLP: ", mlp.inputs,
                   " inputs for a first layer of ", mlp.layers[0].in_padded);
-  FASTTAB_REQUIRE(ld_x >= mlp.inputs, "fused MLP: ld_x ", ld_x, " < inputs ", mlp.inputs);
   for (int l = 0; l < mlp.count; ++l) {
     const FusedLayer& layer = mlp.layers[l];
     FASTTAB_REQUIRE(layer.in_padded % kTile == 0 && layer.out_padded % kTile == 0 && layer.in_padded >= kTile &&
@@ -120,6 +145,10 @@ void check_fused_forward(const FusedMlp& mlp, int ld_x, const FusedTraining& tra
   }
   FASTTAB_REQUIRE(mlp.activation == Activation::tanh || mlp.activation == Activation::relu,
                   "fused MLP: the hidden activation must be tanh or relu");
+}
+
+// A training pass's buffers and dropout rates (nothing to check for an inference pass).
+void check_fused_training(const FusedMlp& mlp, const FusedTraining& training) {
   if (!training.active()) return;
   FASTTAB_REQUIRE(training.ld_input16 >= mlp.inputs, "fused MLP: the training pass needs input16 with a leading "
                   "dimension >= ", mlp.inputs);
@@ -132,10 +161,22 @@ void check_fused_forward(const FusedMlp& mlp, int ld_x, const FusedTraining& tra
   }
 }
 
-void check_fused_backward(const FusedMlp& mlp, const FusedTraining& forward, const FusedGradients& gradients) {
-  check_fused_forward(mlp, mlp.inputs, forward);
+}  // namespace
+
+void check_fused_forward(const FusedMlp& mlp, const float* x, int ld_x, const FusedTraining& training) {
+  check_fused_model(mlp);
+  FASTTAB_REQUIRE(x != nullptr, "fused MLP: no input rows");
+  FASTTAB_REQUIRE(ld_x >= mlp.inputs, "fused MLP: ld_x ", ld_x, " < inputs ", mlp.inputs);
+  check_fused_training(mlp, training);
+}
+
+void check_fused_backward(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs,
+                          const FusedGradients& gradients) {
+  check_fused_model(mlp);
+  FASTTAB_REQUIRE(grad_outputs != nullptr, "fused MLP backward: no loss gradient");
   FASTTAB_REQUIRE(forward.active(), "fused MLP backward: needs the training forward pass's buffers (input16 and the "
                   "hidden layers' activations)");
+  check_fused_training(mlp, forward);
   for (int l = 0; l < mlp.count; ++l)
     FASTTAB_REQUIRE(gradients.grad16[l] != nullptr && gradients.bias_partials[l] != nullptr &&
                         gradients.ld_grad16[l] >= mlp.layers[l].units,
@@ -148,7 +189,7 @@ void check_fused_backward(const FusedMlp& mlp, const FusedTraining& forward, con
 
 void fused_mlp_forward_emulated(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,
                                 const FusedTraining& training, FusedHostScratch& scratch) {
-  check_fused_forward(mlp, ld_x, training);
+  check_fused_forward(mlp, x, ld_x, training);
   if (rows <= 0) return;
   if (mlp.activation == Activation::tanh) emulate_forward<Activation::tanh>(mlp, training, x, ld_x, rows, out, scratch);
   else emulate_forward<Activation::relu>(mlp, training, x, ld_x, rows, out, scratch);
@@ -156,7 +197,7 @@ void fused_mlp_forward_emulated(const FusedMlp& mlp, const float* x, int ld_x, i
 
 void fused_mlp_backward_emulated(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs,
                                  int rows, const FusedGradients& gradients, FusedHostScratch& scratch) {
-  check_fused_backward(mlp, forward, gradients);
+  check_fused_backward(mlp, forward, grad_outputs, gradients);
   if (rows <= 0) return;
   if (mlp.activation == Activation::tanh)
     emulate_backward<Activation::tanh>(mlp, forward, grad_outputs, rows, gradients, scratch);

@@ -30,8 +30,8 @@
 // row-major bfloat16 with zeros past the layer's own rows and columns (32-byte aligned); its bias is `units`
 // floats (the kernel adds 0 past them). A padded unit's z is then 0, act(0) = 0 for tanh and relu, so it adds
 // nothing to the next layer. Shared memory per block (forward): two activation buffers [kRowsPerBlock,
-// kLdActivations] bfloat16 and one float32 16x16 tile per warp, 94 KB; (backward) the same plus two
-// [kRowTiles, kFusedMaxWidth] float32 column-partial buffers, 102 KB: two blocks per SM on an H100 or H200.
+// kLdActivations] bfloat16 and one float32 16x16 tile per warp, 90 KiB; (backward) the same plus two
+// [kRowTiles, kFusedMaxWidth] float32 column-partial buffers, 100 KiB: two blocks per SM on an H100 or H200.
 //
 // Work split: warp w owns row tile w % 4 (16 of the block's 64 rows) and the column tiles j with j % 2 == w / 4,
 // at most kMaxTilesPerWarp (10: 320 columns) accumulators in registers. For each k step it loads its A tile from
@@ -42,6 +42,7 @@
 #include <cuda_bf16.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -55,14 +56,17 @@ constexpr int kTile = 16;
 constexpr int kFusedMaxWidth = 320;   // every padded width (inputs, hidden, outputs) at most this
 constexpr int kFusedMaxLayers = 16;
 constexpr int kRowsPerBlock = 64;
-constexpr int kLdActivations = kFusedMaxWidth + 16;  // bfloat16s per shared row: a multiple of 16 (WMMA), staggered
+// bfloat16s per shared row: 656 bytes, 16 more than a multiple of 128, so the 8 rows of a tile's 16-byte loads
+// fall in 8 different bank groups (336 gave 672 bytes, 32 past a multiple of 128: 2-way bank conflicts).
+constexpr int kLdActivations = kFusedMaxWidth + 8;
 constexpr int kFusedWarps = 8;
 constexpr int kFusedThreads = kFusedWarps * 32;
 constexpr int kRowTiles = kRowsPerBlock / kTile;                           // 4
 constexpr int kColumnGroups = kFusedWarps / kRowTiles;                     // 2
 constexpr int kMaxTilesPerWarp = kFusedMaxWidth / kTile / kColumnGroups;  // 10
 static_assert(kFusedWarps % kRowTiles == 0, "every row tile gets the same number of warps");
-static_assert(kLdActivations % kTile == 0, "WMMA needs a leading dimension that is a multiple of 8 (16 here)");
+static_assert(kLdActivations % 8 == 0, "WMMA needs a leading dimension that is a multiple of 8 bfloat16s");
+static_assert(kTile * kLdActivations * 2 % 32 == 0, "each row tile of a shared buffer must start 32-byte aligned");
 
 inline int padded_to_tile(int width) { return (width + kTile - 1) / kTile * kTile; }
 // The blocks of a pass over `rows` rows: the rows of the backward pass's bias partials.
@@ -119,14 +123,20 @@ std::string fused_mlp_unsupported(const MlpSpec& spec);
 std::string fused_mlp_settings_error(Precision precision, int pad_multiple);
 
 // Throw Error for a model or buffers the kernels cannot run (the checks both launchers make first).
-void check_fused_forward(const FusedMlp& mlp, int ld_x, const FusedTraining& training);
-void check_fused_backward(const FusedMlp& mlp, const FusedTraining& forward, const FusedGradients& gradients);
+void check_fused_forward(const FusedMlp& mlp, const float* x, int ld_x, const FusedTraining& training);
+void check_fused_backward(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs,
+                          const FusedGradients& gradients);
 
-// The kernels' shared memory for the host emulation (two gradient or activation buffers, one warp's 16x16 tile, the
+// The kernels' shared memory for the host emulation (two gradient or activation buffers, each warp's 16x16 tile, the
 // column partials), kept by the caller between passes: sized at the first pass, no allocation after.
 struct FusedHostScratch {
   std::vector<__nv_bfloat16> buffers;
   std::vector<float> stage, column_partials;
+  // Tests: nonzero runs the emulation as a GPU is free to: each block starts with its shared memory full of NaN
+  // (a GPU does not clear it), and the warps between two barriers run in an order shuffled from this seed (a GPU
+  // gives them none). The results must be the same bits: a read of shared memory nothing wrote, or a warp that
+  // depends on another's work without a barrier between, shows as NaN or as a different value.
+  std::uint32_t adversarial_seed = 0;
 };
 
 // The passes on host memory (every pointer, and a key's step counter, a host pointer): the kernels' block code

@@ -52,6 +52,7 @@ struct WarpTiles {
 template <class Tiles, class BFragment, class LoadB>
 __host__ __device__ inline void fused_warp_product(typename Tiles::Acc (&acc)[kMaxTilesPerWarp], const WarpTiles& w,
                                                    const __nv_bfloat16* a, int depth, const LoadB& load_b) {
+  Tiles::sync_warp();  // WMMA needs the whole warp: reconverge after the caller's per-lane code
 FASTTAB_FUSED_UNROLL
   for (int t = 0; t < kMaxTilesPerWarp; ++t) Tiles::zero(acc[t]);
   for (int k0 = 0; k0 < depth; k0 += kTile) {

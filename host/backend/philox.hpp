@@ -65,7 +65,10 @@ FASTTAB_HD bool dropout_keep(std::uint64_t seed, std::uint32_t step, std::uint32
                              float p) {
   const Philox4x32 r = philox4x32(seed, static_cast<std::uint32_t>(index >> 2), step,
                                   static_cast<std::uint32_t>(RandomStream::dropout), layer);
-  return uniform_from_bits(r.v[index & 3]) >= p;
+  // The word picked by selects, not by r.v[index & 3]: a runtime index into the array would put it in a GPU
+  // thread's local memory.
+  const std::uint32_t word = (index & 2) ? ((index & 1) ? r.v[3] : r.v[2]) : ((index & 1) ? r.v[1] : r.v[0]);
+  return uniform_from_bits(word) >= p;
 }
 
 // The 64-bit sort key of row `row` in epoch `epoch`: the permutation is the row order sorted by these keys
