@@ -50,6 +50,27 @@ static_assert(sizeof(__nv_bfloat16) == sizeof(bfloat16), "Backend's bfloat16 is 
 constexpr std::size_t kInitialColumnPartials = 256 * 512;
 
 
+// Makes a backend's device current for one call when the calling thread has another one current (another
+// library's, or another backend's), and gives the thread its own back after: the backend's stream, cuBLAS handles
+// and memory belong to its device. Usually the device is already current (the backend's constructor made it so,
+// and a process under mpirun uses one device): then the scope costs one cudaGetDevice and sets nothing.
+class DeviceScope {
+ public:
+  explicit DeviceScope(int device) {
+    CUDA_CHECK(cudaGetDevice(&caller_));
+    if (caller_ == device) caller_ = -1;
+    else CUDA_CHECK(cudaSetDevice(device));
+  }
+  ~DeviceScope() {
+    if (caller_ >= 0) cudaSetDevice(caller_);
+  }
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+ private:
+  int caller_ = -1;
+};
+
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int device) : device_(device) {
@@ -72,12 +93,16 @@ class CudaBackend final : public Backend {
   CudaBackend& operator=(const CudaBackend&) = delete;
 
   ~CudaBackend() override {
+    int caller = device_;
+    cudaGetDevice(&caller);
+    if (caller != device_) cudaSetDevice(device_);
     if (side_.stream != nullptr) cudaStreamSynchronize(side_.stream);
     cudaStreamSynchronize(main_.stream);
     if (fork_event_ != nullptr) cudaEventDestroy(fork_event_);
     if (join_event_ != nullptr) cudaEventDestroy(join_event_);
     destroy_lane(side_);
     destroy_lane(main_);
+    if (caller != device_) cudaSetDevice(caller);
   }
 
   cudaStream_t stream() const { return main_.stream; }
@@ -87,6 +112,7 @@ class CudaBackend final : public Backend {
 
   // ---- memory ---------------------------------------------------------------------------------------------
   void* allocate(std::size_t bytes, const char* what) override {
+    const DeviceScope scope(device_);
     if (bytes == 0) return nullptr;
     std::size_t free = 0, total = 0;
     CUDA_CHECK(cudaMemGetInfo(&free, &total));
@@ -103,24 +129,33 @@ class CudaBackend final : public Backend {
     return pointer;
   }
   void release(void* pointer) noexcept override {
-    if (pointer) cudaFree(pointer);
+    if (!pointer) return;
+    int caller = device_;
+    cudaGetDevice(&caller);
+    if (caller != device_) cudaSetDevice(device_);
+    cudaFree(pointer);
+    if (caller != device_) cudaSetDevice(caller);
   }
   std::size_t free_bytes() const override {
+    const DeviceScope scope(device_);
     std::size_t free = 0, total = 0;
     CUDA_CHECK(cudaMemGetInfo(&free, &total));
     return free;
   }
   std::size_t total_bytes() const override {
+    const DeviceScope scope(device_);
     std::size_t free = 0, total = 0;
     CUDA_CHECK(cudaMemGetInfo(&free, &total));
     return total;
   }
   void copy_to_backend(void* dst, const void* host_src, std::size_t bytes) override {
+    const DeviceScope scope(device_);
     if (bytes == 0) return;
     CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, queue()));
     CUDA_CHECK(cudaStreamSynchronize(queue()));
   }
   void copy_to_host(void* host_dst, const void* src, std::size_t bytes) override {
+    const DeviceScope scope(device_);
     if (bytes == 0) return;
     CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, queue()));
     CUDA_CHECK(cudaStreamSynchronize(queue()));
@@ -128,24 +163,35 @@ class CudaBackend final : public Backend {
   // As the CPU backend: the padding of each destination row (dst_pitch - row_bytes bytes) is zeroed.
   void copy_rows_to_backend(void* dst, std::size_t dst_pitch, const void* host_src, std::size_t src_pitch,
                             std::size_t row_bytes, std::size_t rows) override {
+    const DeviceScope scope(device_);
     copy_rows("copy_rows_to_backend", dst, dst_pitch, host_src, src_pitch, row_bytes, rows, cudaMemcpyHostToDevice);
     CUDA_CHECK(cudaStreamSynchronize(queue()));
   }
   void copy_within(void* dst, const void* src, std::size_t bytes) override {
+    const DeviceScope scope(device_);
     if (bytes == 0) return;
     CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, queue()));
   }
   void copy_rows_within(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
                         std::size_t row_bytes, std::size_t rows) override {
+    const DeviceScope scope(device_);
     copy_rows("copy_rows_within", dst, dst_pitch, src, src_pitch, row_bytes, rows, cudaMemcpyDeviceToDevice);
   }
   bool can_read(const void* pointer) const override { return cuda_pointer_device(pointer) == device_; }
-  void fill(float* dst, float value, std::size_t count) override { fasttab::fill(dst, value, count, limits_, queue()); }
+  void fill(float* dst, float value, std::size_t count) override {
+    const DeviceScope scope(device_);
+    fasttab::fill(dst, value, count, limits_, queue());
+  }
   void scale(float* values, float factor, std::size_t count) override {
+    const DeviceScope scope(device_);
     fasttab::scale(values, factor, count, limits_, queue());
   }
-  void increment_counter(std::uint32_t* counter) override { fasttab::increment_counter(counter, queue()); }
+  void increment_counter(std::uint32_t* counter) override {
+    const DeviceScope scope(device_);
+    fasttab::increment_counter(counter, queue());
+  }
   void synchronize() override {
+    const DeviceScope scope(device_);
     if (side_.stream != nullptr) CUDA_CHECK(cudaStreamSynchronize(side_.stream));
     CUDA_CHECK(cudaStreamSynchronize(main_.stream));
   }
@@ -155,6 +201,7 @@ class CudaBackend final : public Backend {
   // cuBLAS handle every op uses) is the side lane; join records an event on the side stream for the main one to
   // wait on. The same events order the two streams inside a capture (the side stream joins the graph through them).
   void on_side_queue(const SideWork& enqueue) override {
+    const DeviceScope scope(device_);
     FASTTAB_REQUIRE(lane_ == &main_, "on_side_queue: already on the side queue");
     if (side_.stream == nullptr) {
       cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
@@ -176,6 +223,7 @@ class CudaBackend final : public Backend {
     enqueue();
   }
   void join_side_queue() override {
+    const DeviceScope scope(device_);
     if (!side_pending_) return;
     CUDA_CHECK(cudaEventRecord(join_event_, side_.stream));
     CUDA_CHECK(cudaStreamWaitEvent(main_.stream, join_event_, 0));
@@ -186,16 +234,21 @@ class CudaBackend final : public Backend {
   // A graph instantiated from one capture of the stream, launched on the same stream.
   class GraphWork final : public CapturedWork {
    public:
-    GraphWork(cudaGraphExec_t exec, cudaStream_t stream) : exec_(exec), stream_(stream) {}
+    GraphWork(cudaGraphExec_t exec, cudaStream_t stream, int device) : exec_(exec), stream_(stream), device_(device) {}
     ~GraphWork() override { cudaGraphExecDestroy(exec_); }
-    void run() override { CUDA_CHECK(cudaGraphLaunch(exec_, stream_)); }
+    void run() override {
+      const DeviceScope scope(device_);
+      CUDA_CHECK(cudaGraphLaunch(exec_, stream_));
+    }
 
    private:
     cudaGraphExec_t exec_;
     cudaStream_t stream_;
+    int device_;
   };
 
   std::unique_ptr<CapturedWork> capture(std::function<void()> enqueue) override {
+    const DeviceScope scope(device_);
     // cuBLAS does not allocate while the stream is captured: each handle has its own workspace from its creation.
     CUDA_CHECK(cudaStreamBeginCapture(queue(), cudaStreamCaptureModeThreadLocal));
     cudaGraph_t graph = nullptr;
@@ -205,6 +258,7 @@ class CudaBackend final : public Backend {
       cudaStreamEndCapture(queue(), &graph);  // ends the failed capture; its error is the one thrown
       if (graph != nullptr) cudaGraphDestroy(graph);
       cudaGetLastError();
+      side_pending_ = false;  // a fork inside the discarded graph has nothing to join
       throw;
     }
     CUDA_CHECK(cudaStreamEndCapture(queue(), &graph));
@@ -212,12 +266,13 @@ class CudaBackend final : public Backend {
     const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
     CUDA_CHECK(instantiated);
-    return std::make_unique<GraphWork>(exec, queue());
+    return std::make_unique<GraphWork>(exec, queue(), device_);
   }
 
   // ---- dense algebra ----------------------------------------------------------------------------------------
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
             int ldb, float beta, float* c, int ldc) override {
+    const DeviceScope scope(device_);
     check_gemm_shape("gemm", trans_a, trans_b, m, n, k, lda, ldb, ldc);
     if (m == 0 || n == 0) return;
     const Precision precision = math_mode_ == CUBLAS_TF32_TENSOR_OP_MATH ? Precision::tf32 : Precision::fp32;
@@ -227,11 +282,13 @@ class CudaBackend final : public Backend {
   }
   // tf32: the float32 GEMMs above on TF32 tensor cores. bf16's GEMMs are gemm_bf16's (tensor cores whatever the mode).
   void set_precision(Precision precision) override {
+    const DeviceScope scope(device_);
     math_mode_ = precision == Precision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
     CUBLAS_CHECK(cublasSetMathMode(main_.cublas, math_mode_));
     if (side_.cublas != nullptr) CUBLAS_CHECK(cublasSetMathMode(side_.cublas, math_mode_));
   }
   void set_gemm_library(GemmLibrary library) override {
+    const DeviceScope scope(device_);
     gemm_library_ = library;
     if (library != GemmLibrary::cublas && !lt_) lt_ = std::make_unique<LtMatmul>();
   }
@@ -239,12 +296,14 @@ class CudaBackend final : public Backend {
 
   // ---- bfloat16 storage -------------------------------------------------------------------------------------
   void convert_to_bf16(const float* src, int rows, int cols, int ld_src, bfloat16* dst, int ld_dst) override {
+    const DeviceScope scope(device_);
     fasttab::convert_to_bf16(src, rows, cols, ld_src, device_bf16(dst), ld_dst, limits_, queue());
   }
   // As gemm(), through cublasGemmEx: bfloat16 A and B, float32 C, float32 accumulation (CUBLAS_COMPUTE_32F), the
   // heuristic's algorithm (CUBLAS_GEMM_DEFAULT: tensor-core kernels on sm_80 and later).
   void gemm_bf16(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const bfloat16* a, int lda,
                  const bfloat16* b, int ldb, float beta, float* c, int ldc) override {
+    const DeviceScope scope(device_);
     check_gemm_shape("gemm_bf16", trans_a, trans_b, m, n, k, lda, ldb, ldc);
     if (m == 0 || n == 0) return;
     if (through_lt(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Precision::bf16)) return;
@@ -254,15 +313,18 @@ class CudaBackend final : public Backend {
   }
   void fused_mlp_forward_bf16(const FusedMlp& mlp, const float* x, int ld_x, int rows, float* out,
                               const FusedTraining& training) override {
+    const DeviceScope scope(device_);
     fasttab::fused_mlp_forward_bf16(mlp, x, ld_x, rows, out, training, queue());
   }
   void fused_mlp_backward_bf16(const FusedMlp& mlp, const FusedTraining& forward, const float* grad_outputs, int rows,
                                const FusedGradients& gradients) override {
+    const DeviceScope scope(device_);
     fasttab::fused_mlp_backward_bf16(mlp, forward, grad_outputs, rows, gradients, queue());
   }
   void bias_activation_dropout_forward_bf16(const float* z, int rows, int cols, int ld_z, const float* bias,
                                             Activation act, float dropout_p, DropoutKey key, bfloat16* out,
                                             int ld_out) override {
+    const DeviceScope scope(device_);
     fasttab::bias_activation_dropout_forward_bf16(z, rows, cols, ld_z, bias, act, dropout_p, key, device_bf16(out),
                                                   ld_out, limits_, queue());
   }
@@ -272,6 +334,7 @@ class CudaBackend final : public Backend {
                                                       int rows, int cols, Activation act, float dropout_p,
                                                       DropoutKey key, float* bias_grad, bfloat16* grad_z,
                                                       int ld_grad_z) override {
+    const DeviceScope scope(device_);
     const std::size_t partials_count = fused_backward_partials(rows, cols, limits_);
     double* partials = partials_count ? column_scratch_.ensure_as<double>(partials_count, queue()) : nullptr;
     if (fasttab::activation_dropout_backward_bias_gradient_bf16(grad, ld_grad, device_bf16(out), ld_out, rows, cols,
@@ -286,15 +349,18 @@ class CudaBackend final : public Backend {
   // ---- the MLP's element-wise ops -------------------------------------------------------------------------
   void bias_activation_dropout_forward(float* z, int rows, int cols, int ld, const float* bias, Activation act,
                                        float dropout_p, DropoutKey key) override {
+    const DeviceScope scope(device_);
     fasttab::bias_activation_dropout_forward(z, rows, cols, ld, bias, act, dropout_p, key, limits_, queue());
   }
   void activation_dropout_backward(float* grad, const float* out, int rows, int cols, int ld, Activation act,
                                    float dropout_p, DropoutKey key) override {
+    const DeviceScope scope(device_);
     fasttab::activation_dropout_backward(grad, out, rows, cols, ld, act, dropout_p, key, limits_, queue());
   }
   void activation_dropout_backward_bias_gradient(float* grad, const float* out, int rows, int cols, int ld,
                                                  Activation act, float dropout_p, DropoutKey key,
                                                  float* bias_grad) override {
+    const DeviceScope scope(device_);
     const std::size_t partials_count = fused_backward_partials(rows, cols, limits_);
     double* partials = partials_count ? column_scratch_.ensure_as<double>(partials_count, queue()) : nullptr;
     if (!fasttab::activation_dropout_backward_bias_gradient(grad, out, rows, cols, ld, act, dropout_p, key, bias_grad,
@@ -302,51 +368,62 @@ class CudaBackend final : public Backend {
       Backend::activation_dropout_backward_bias_gradient(grad, out, rows, cols, ld, act, dropout_p, key, bias_grad);
   }
   void bias_gradient(const float* grad, int rows, int cols, int ld, float* bias_grad) override {
+    const DeviceScope scope(device_);
     double* partials = column_scratch_.ensure_as<double>(column_sums_partials(rows, cols, limits_), queue());
     fasttab::bias_gradient(grad, rows, cols, ld, bias_grad, partials, limits_, queue());
   }
   void loss_forward_backward(Task task, const float* outputs, int rows, int width, int ld, const float* labels,
                              float* grad, float* loss) override {
+    const DeviceScope scope(device_);
     fasttab::loss_forward_backward(task, outputs, rows, width, ld, labels, grad, loss, reduce_partials(), queue());
   }
   void optimizer_update(const OptimizerUpdate& update, float* params, const float* grads, float* state1,
                         float* state2, std::size_t count) override {
+    const DeviceScope scope(device_);
     fasttab::optimizer_update(update, params, grads, state1, state2, count, limits_, queue());
   }
 
   // ---- categorical embeddings ------------------------------------------------------------------------------
   void embed_inputs(const float* x, int ld_x, int rows, const InputLayout& layout, const float* tables, float* e,
                     int ld_e) override {
+    const DeviceScope scope(device_);
     fasttab::embed_inputs(x, ld_x, rows, layout, tables, e, ld_e, limits_, queue());
   }
   void embedding_gradient(const float* x, int ld_x, int rows, const InputLayout& layout, const float* grad_e, int ld_g,
                           float* table_grads) override {
+    const DeviceScope scope(device_);
     fasttab::embedding_gradient(x, ld_x, rows, layout, grad_e, ld_g, table_grads, embedding_, limits_, queue());
   }
 
   // ---- data movement --------------------------------------------------------------------------------------
   void gather_rows(const float* features, int ld, const float* labels, const std::uint32_t* indices,
                    std::int64_t count, float* out_features, float* out_labels) override {
+    const DeviceScope scope(device_);
     fasttab::gather_rows(features, ld, labels, indices, count, out_features, out_labels, limits_, queue());
   }
   void random_permutation(std::uint64_t seed, std::uint32_t epoch, std::uint32_t n, std::uint32_t* out) override {
+    const DeviceScope scope(device_);
     fasttab::random_permutation(seed, epoch, n, out, permutation_, queue());
   }
 
   // ---- statistics -----------------------------------------------------------------------------------------
   Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, int ld,
                    const float* labels) override {
+    const DeviceScope scope(device_);
     return fasttab::evaluate(task, outputs, rows, width, ld, labels, metrics_, queue());
   }
   std::int64_t find_nonfinite(const float* values, std::int64_t count) override {
+    const DeviceScope scope(device_);
     return fasttab::find_nonfinite(values, count, nonfinite_, limits_, queue());
   }
   void column_moments(const float* table, std::int64_t rows, int cols, int ld, double* host_mean,
                       double* host_std) override {
+    const DeviceScope scope(device_);
     fasttab::column_moments(table, rows, cols, ld, host_mean, host_std, moments_, limits_, queue());
   }
   void standardize_columns(float* table, std::int64_t rows, int cols, int ld, const float* mean,
                            const float* inv_std) override {
+    const DeviceScope scope(device_);
     fasttab::standardize_columns(table, rows, cols, ld, mean, inv_std, limits_, queue());
   }
 

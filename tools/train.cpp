@@ -310,11 +310,14 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   TrainConfig& config = flags.config;
+  // The backend outlives the communicator and the handler below: an error ends every rank (comm->abort) before
+  // the backend's destructor would wait on its stream, where an all-reduce may wait for a rank that is gone.
+  std::unique_ptr<Backend> backend;
   std::unique_ptr<Communicator> comm;  // ranks under mpirun (docs/scaling.md); one rank otherwise
   try {
     config.validate();
     check_outputs(flags);
-    std::unique_ptr<Backend> backend = make_backend(cli::device_choice(flags.run.device));
+    backend = make_backend(cli::device_choice(flags.run.device));
     comm = make_communicator(*backend);
     silence_other_ranks(*comm, flags);
     if (comm->size() > 1) std::printf("data-parallel: %d ranks (%s)\n", comm->size(), comm->kind());

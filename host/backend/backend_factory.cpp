@@ -7,8 +7,16 @@
 namespace fasttab {
 namespace {
 
-// Under mpirun each local rank takes its own GPU (ranks beyond the GPU count share them round-robin).
-int local_device() { return launcher_local_rank() % cuda_device_count(); }
+// Under mpirun each local rank takes its own GPU. NCCL refuses two ranks of one job on one GPU, so a machine given
+// more ranks than it has GPUs is refused here, saying so.
+int local_device() {
+  const int local_rank = launcher_local_rank(), devices = cuda_device_count();
+  FASTTAB_REQUIRE(launcher_world_size() <= 1 || local_rank < devices, "local rank ", local_rank, " of this machine "
+                  "has no GPU of its own: it has ", devices, " visible GPU(s), and NCCL runs one rank per GPU. Start "
+                  "at most ", devices, " rank(s) on it (mpirun -np ", devices, ", or -H host:", devices, "), or train "
+                  "on the CPU backend (--device cpu)");
+  return launcher_world_size() <= 1 ? 0 : local_rank;
+}
 
 }  // namespace
 

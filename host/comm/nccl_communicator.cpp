@@ -2,7 +2,9 @@
 // memory by ncclAllReduce on the backend's stream, in order with its ops and without a host wait; the host
 // collectives and the broadcast of the ncclUniqueId go over MPI. Each process already runs on the GPU of its
 // local rank (make_backend picks it from OMPI_COMM_WORLD_LOCAL_RANK).
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>
@@ -24,14 +26,33 @@ namespace {
 
 class NcclCommunicator final : public Communicator {
  public:
+  // NCCL binds the communicator to the current device: the backend's (its stream's). A rank that cannot set up
+  // NCCL ends the whole job with its message (the others would wait in the id's broadcast or in NCCL's bootstrap).
   explicit NcclCommunicator(Backend& backend) : mpi_(make_mpi_communicator()), stream_(cuda_stream(backend)) {
-    ncclUniqueId id{};
-    if (mpi_->rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
-    mpi_->broadcast(&id, sizeof id, 0);
-    NCCL_CHECK(ncclCommInitRank(&comm_, mpi_->size(), id, mpi_->rank()));
+    try {
+      int device = 0;
+      CUDA_CHECK(cudaStreamGetDevice(stream_, &device));
+      CUDA_CHECK(cudaSetDevice(device));
+      ncclUniqueId id{};
+      if (mpi_->rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
+      mpi_->broadcast(&id, sizeof id, 0);
+      NCCL_CHECK(ncclCommInitRank(&comm_, mpi_->size(), id, mpi_->rank()));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rank %d: error: %s\n", mpi_->rank(), e.what());
+      std::fflush(stderr);
+      abort(1);
+    }
   }
+  // A communicator with an error pending (a peer failed) is aborted: finalising it would wait for that peer.
   ~NcclCommunicator() override {
-    if (comm_) ncclCommDestroy(comm_);
+    if (!comm_) return;
+    ncclResult_t pending = ncclSuccess;
+    if (ncclCommGetAsyncError(comm_, &pending) != ncclSuccess || pending != ncclSuccess) {
+      ncclCommAbort(comm_);
+      return;
+    }
+    ncclCommFinalize(comm_);
+    ncclCommDestroy(comm_);
   }
 
   const char* kind() const override { return "nccl"; }
