@@ -262,6 +262,8 @@ class CudaBackend final : public Backend {
       throw;
     }
     CUDA_CHECK(cudaStreamEndCapture(queue(), &graph));
+    for (DeviceWorkspace* scratch : {&reduce_scratch_, &column_scratch_, &embedding_.block})
+      scratch->keep_blocks_on_growth();  // the graph holds their addresses
     cudaGraphExec_t exec = nullptr;
     const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include <cuda_runtime_api.h>
 
@@ -15,16 +16,22 @@ class DeviceWorkspace {
   DeviceWorkspace() = default;
   ~DeviceWorkspace() {
     if (data_) cudaFree(data_);
+    for (void* block : kept_) cudaFree(block);
   }
   DeviceWorkspace(const DeviceWorkspace&) = delete;
   DeviceWorkspace& operator=(const DeviceWorkspace&) = delete;
 
   // At least `bytes` bytes. Growing waits for `stream` first: work queued there may still use the old block.
+  // After keep_blocks_on_growth(), the old block is kept instead (until the workspace dies).
   void* ensure(std::size_t bytes, cudaStream_t stream) {
     if (bytes <= bytes_ && data_) return data_;
     if (data_) {
-      CUDA_CHECK(cudaStreamSynchronize(stream));
-      CUDA_CHECK(cudaFree(data_));
+      if (keep_on_growth_) {
+        kept_.push_back(data_);
+      } else {
+        CUDA_CHECK(cudaStreamSynchronize(stream));
+        CUDA_CHECK(cudaFree(data_));
+      }
       data_ = nullptr;
       bytes_ = 0;
     }
@@ -38,10 +45,15 @@ class DeviceWorkspace {
     return static_cast<T*>(ensure(count * sizeof(T), stream));
   }
   std::size_t bytes() const { return bytes_; }
+  // A captured graph holds the block's address: a replay after the workspace grew for a direct call would write
+  // freed memory. From this call on, growing keeps the old blocks alive.
+  void keep_blocks_on_growth() { keep_on_growth_ = true; }
 
  private:
   void* data_ = nullptr;
   std::size_t bytes_ = 0;
+  bool keep_on_growth_ = false;
+  std::vector<void*> kept_;
 };
 
 // Carves aligned pieces out of one block: first with a null base to measure, then with the real base.

@@ -216,6 +216,9 @@ LtMatmul::Plan LtMatmul::make_plan(const LtGemmShape& shape, bool timed, const v
     }
     // Each candidate timed (EventTimer: a warm-up, then the median of kRepeats timings of kInner back-to-back
     // launches) into a scratch C: the GEMM's own A and B, beta 0 (C is not the caller's, whose beta may accumulate).
+    // The device quiet first: a GEMM planned on the side stream (--overlap-weight-gradients) would otherwise be
+    // timed while the main stream's work still runs beside it. Once per shape, outside any capture.
+    CUDA_CHECK(cudaDeviceSynchronize());
     constexpr int kRepeats = 5, kInner = 3;
     void* scratch = nullptr;
     CUDA_CHECK(cudaMalloc(&scratch, std::size_t(shape.m) * std::size_t(shape.ldc) * sizeof(float)));

@@ -40,7 +40,7 @@ __global__ void __launch_bounds__(kThreads) backward_bias_vec4_kernel(const floa
   float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   if (lane < lanes) {
     const int begin = blockIdx.x * rows_per_block;
-    const int end = min(rows, begin + rows_per_block);
+    const int end = static_cast<int>(min(static_cast<long long>(rows), static_cast<long long>(begin) + rows_per_block));
     for (int r = begin + lane; r < end; r += lanes) {
       float4 v = load4(grad, static_cast<std::size_t>(r) * ld4_grad + c4);
       const float4 o = load4(out, static_cast<std::size_t>(r) * ld4_out + c4);

@@ -182,7 +182,7 @@ void embedding_gradient(const float* x, int ld_x, int rows, const InputLayout& l
     CUDA_CHECK(cudaMemsetAsync(table, 0, static_cast<std::size_t>(c.cardinality) * c.dim * sizeof(float), stream));
     if (rows == 0) continue;
 
-    row_keys_kernel<<<static_cast<unsigned>(ceil_div(rows, kThreads)), kThreads, 0, stream>>>(
+    row_keys_kernel<<<static_cast<unsigned>(ceil_div<std::int64_t>(rows, kThreads)), kThreads, 0, stream>>>(
         x, ld_x, rows, j, c.cardinality, keys, values);
     CUDA_CHECK_LAUNCH();
     std::size_t bytes = temp_bytes;

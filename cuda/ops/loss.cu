@@ -11,6 +11,7 @@
 
 #include "cuda/launch.cuh"
 #include "cuda/ops/row_reduce.cuh"
+#include "host/backend/class_label.hpp"
 
 namespace fasttab {
 namespace {
@@ -46,8 +47,8 @@ struct MulticlassLoss {
     double sum = 0.0;
     for (int k = 0; k < width; ++k) sum += exp(row[k] - top);
     const double lse = top + log(sum);
-    const int label = static_cast<int>(y[r]);
-    const double picked = (label >= 0 && label < width) ? static_cast<double>(row[label]) : top;
+    const int label = class_label(y[r], width);
+    const double picked = label >= 0 ? static_cast<double>(row[label]) : top;
     acc[0] += lse - picked;
     for (int k = 0; k < width; ++k) {
       const double softmax = exp(row[k] - lse);

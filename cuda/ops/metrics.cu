@@ -24,6 +24,7 @@
 
 #include "cuda/launch.cuh"
 #include "cuda/ops/row_reduce.cuh"
+#include "host/backend/class_label.hpp"
 #include "host/backend/metrics_from_sums.hpp"
 
 namespace fasttab {
@@ -71,8 +72,8 @@ struct MulticlassStats {
     const double top = row[best];
     double sum = 0.0;
     for (int k = 0; k < width; ++k) sum += exp(static_cast<double>(row[k]) - top);
-    const int label = static_cast<int>(y[r]);
-    const double picked = (label >= 0 && label < width) ? static_cast<double>(row[label]) : top;
+    const int label = class_label(y[r], width);
+    const double picked = label >= 0 ? static_cast<double>(row[label]) : top;
     acc[0] += log(sum) + top - picked;
     acc[1] += best == label ? 1.0 : 0.0;
   }

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <vector>
 
+#include "host/backend/class_label.hpp"
 #include "host/backend/philox.hpp"
 
 namespace fasttab::reference {
@@ -36,13 +37,13 @@ double loss_and_gradient(Task task, const float* outputs, int rows, int width, i
         break;
       }
       case Task::multiclass: {
-        const int label = static_cast<int>(y);
+        const int label = class_label(labels[r], width);
         double max_x = x[0];
         for (int k = 1; k < width; ++k) max_x = std::max(max_x, static_cast<double>(x[k]));
         double sum = 0;
         for (int k = 0; k < width; ++k) sum += std::exp(x[k] - max_x);
         const double lse = max_x + std::log(sum);
-        total += lse - x[label];
+        total += lse - (label >= 0 ? static_cast<double>(x[label]) : max_x);
         for (int k = 0; k < width; ++k) {
           const double softmax = std::exp(x[k] - lse);
           g[k] = static_cast<float>((softmax - (k == label ? 1.0 : 0.0)) * inv_rows);
@@ -115,8 +116,8 @@ Metrics evaluate(Task task, const float* outputs, std::int64_t rows, int width, 
           if (x[k] > max_x) { max_x = x[k]; best = k; }
         double sum = 0;
         for (int k = 0; k < width; ++k) sum += std::exp(x[k] - max_x);
-        const int label = static_cast<int>(labels[r]);
-        loss += max_x + std::log(sum) - x[label];
+        const int label = class_label(labels[r], width);
+        loss += max_x + std::log(sum) - (label >= 0 ? static_cast<double>(x[label]) : max_x);
         correct += best == label;
       }
       m.accuracy = static_cast<double>(correct) / rows;

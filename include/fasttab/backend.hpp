@@ -277,7 +277,8 @@ class Backend {
   // bias_grad[c] = sum over rows r of grad[r, c]   (grad leading dim ld)
   virtual void bias_gradient(const float* grad, int rows, int cols, int ld, float* bias_grad) = 0;
   // activation_dropout_backward, then bias_gradient of its result: the gradient of the layer below's bias comes
-  // out of the same pass over grad. A backend may fuse the two (CUDA does, for rows of whole float4s).
+  // out of the same pass over grad. A backend may fuse the two (CUDA does, for rows of whole float4s; each thread
+  // sums its few rows in float32, about rows / (4 x SMs x 256 / width) of them, before the double sums).
   virtual void activation_dropout_backward_bias_gradient(float* grad, const float* out, int rows, int cols, int ld,
                                                          Activation act, float dropout_p, DropoutKey key,
                                                          float* bias_grad) {

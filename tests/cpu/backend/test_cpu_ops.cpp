@@ -133,6 +133,28 @@ TEST_CASE("cpu losses and their gradients match the definitions") {
     CHECK(loss == doctest::Approx(expect / rows).epsilon(1e-6));
     CHECK(relative_error(grad, expect_grad) < 1e-6);
   }
+  SUBCASE("softmax cross-entropy with labels that name no class: finite, no -1 in the gradient, never correct") {
+    // The loaders refuse such labels; through the API they must not index past the row (class_label.hpp), and
+    // both backends treat them alike: the loss term is logsumexp - the largest logit.
+    const int k = 3;
+    const std::vector<float> x = {0.5f, 2.0f, -1.0f, 1.0f, 0.0f, 3.0f, -2.0f, 4.0f, 1.5f, 0.25f, 0.75f, 0.5f};
+    const std::vector<float> y = {std::nanf(""), -1.0f, 3.0f, 1e30f};
+    std::vector<float> grad(x.size());
+    float loss = 0;
+    backend->loss_forward_backward(Task::multiclass, x.data(), 4, k, k, y.data(), grad.data(), &loss);
+    double expect = 0;
+    for (int r = 0; r < 4; ++r) {
+      double top = x[r * k], z = 0;
+      for (int j = 1; j < k; ++j) top = std::max(top, double(x[r * k + j]));
+      for (int j = 0; j < k; ++j) z += std::exp(double(x[r * k + j]));
+      expect += std::log(z) - top;
+      for (int j = 0; j < k; ++j) CHECK(grad[r * k + j] == doctest::Approx(std::exp(double(x[r * k + j])) / z / 4));
+    }
+    CHECK(loss == doctest::Approx(expect / 4).epsilon(1e-6));
+    const Metrics m = backend->evaluate(Task::multiclass, x.data(), 4, k, k, y.data());
+    CHECK(m.accuracy == 0.0);
+    CHECK(m.loss == doctest::Approx(expect / 4).epsilon(1e-9));
+  }
   SUBCASE("mean squared error") {
     auto x = random_vector(rows, 33, -3, 3);
     auto y = random_vector(rows, 34, -3, 3);
