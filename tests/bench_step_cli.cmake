@@ -126,6 +126,9 @@ bench_step_cli_fail(json_into_missing_directory "--json no-such-dir/b\\.json: th
 bench_step_cli_fail(json_is_a_directory "--json \\. is a directory" --device cpu --json .)
 bench_step_cli_fail(fused_mlp_needs_bf16 "--fused-mlp runs the bf16 passes: give --precision bf16" --device cpu
                     --train-rows 2000 --test-rows 500 --batch-size 64 --hidden 8 --repeats 1 --fused-mlp)
+# Fewer training rows than one batch would read past them: refused, naming both flags.
+bench_step_cli_fail(train_rows_below_one_batch "--train-rows 1000 is fewer than one --batch-size \\(4096\\)"
+                    --device cpu --train-rows 1000 --test-rows 500 --batch-size 4096 --hidden 8 --repeats 1)
 # A GEMM ceiling the CPU would compute for hours is refused, naming the flag and the limit.
 bench_step_cli_fail(gemm_size_too_large_for_the_cpu "--gemm-size 32768: at most 4096 on the CPU backend"
                     --device cpu --train-rows 2000 --test-rows 500 --batch-size 64 --hidden 8 --repeats 1

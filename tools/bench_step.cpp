@@ -20,6 +20,7 @@
 
 #include "fasttab/fasttab.hpp"
 #include "fasttab/names.hpp"
+#include "host/backend/fused_mlp.hpp"
 #include "host/comm/communicators.hpp"
 #include "tools/cli_common.hpp"
 
@@ -650,8 +651,14 @@ int main(int argc, char** argv) {
     cli::check_writable("--json", f.json);  // before the run: a directory that exists and can be written
     FASTTAB_REQUIRE(!f.all_reduce || launcher_world_size() <= 1, "bench_step --all-reduce times a one-rank "
                     "communicator: run it without mpirun");
-    auto backend = make_backend(parse_name<DeviceChoice>(f.device, "--device"));
+    FASTTAB_REQUIRE(f.train_rows >= f.batch, "--train-rows ", f.train_rows, " is fewer than one --batch-size (",
+                    f.batch, "): the step runs on the first batch of the training rows");
     const Precision precision = parse_name<Precision>(f.precision, "--precision");
+    if (f.fused_mlp) {  // refused now, not after the ceilings and the data
+      const std::string refusal = fused_mlp_settings_error(precision, 1);
+      FASTTAB_REQUIRE(refusal.empty(), refusal);
+    }
+    auto backend = make_backend(parse_name<DeviceChoice>(f.device, "--device"));
     backend->set_precision(precision);
     backend->set_gemm_library(parse_name<GemmLibrary>(f.gemm, "--gemm"));
     MlpSpec spec;
