@@ -39,6 +39,7 @@
 #include "cuda/ops/row_reduce.cuh"
 #include "fasttab/backend.hpp"
 #include "cuda/cuda_backend.hpp"
+#include "cuda/device_scope.cuh"
 #include "fasttab/error.hpp"
 
 namespace fasttab {
@@ -49,27 +50,6 @@ static_assert(sizeof(__nv_bfloat16) == sizeof(bfloat16), "Backend's bfloat16 is 
 // Bias-gradient partial sums allocated up front: 256 chunks x 512 columns of doubles (1 MiB); wider layers grow it.
 constexpr std::size_t kInitialColumnPartials = 256 * 512;
 
-
-// Makes a backend's device current for one call when the calling thread has another one current (another
-// library's, or another backend's), and gives the thread its own back after: the backend's stream, cuBLAS handles
-// and memory belong to its device. Usually the device is already current (the backend's constructor made it so,
-// and a process under mpirun uses one device): then the scope costs one cudaGetDevice and sets nothing.
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    CUDA_CHECK(cudaGetDevice(&caller_));
-    if (caller_ == device) caller_ = -1;
-    else CUDA_CHECK(cudaSetDevice(device));
-  }
-  ~DeviceScope() {
-    if (caller_ >= 0) cudaSetDevice(caller_);
-  }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-
- private:
-  int caller_ = -1;
-};
 
 class CudaBackend final : public Backend {
  public:
@@ -546,11 +526,19 @@ int cuda_pointer_device(const void* pointer) {
 }
 
 void wait_for_cuda_device(int device) {
-  int current = 0;
-  CUDA_CHECK(cudaGetDevice(&current));
-  CUDA_CHECK(cudaSetDevice(device));
+  const DeviceScope scope(device);
   CUDA_CHECK(cudaDeviceSynchronize());
-  CUDA_CHECK(cudaSetDevice(current));
+}
+
+CallerCudaDevice::CallerCudaDevice() {
+  if (cudaGetDevice(&device_) != cudaSuccess) {
+    cudaGetLastError();  // no driver or no device: nothing to give back
+    device_ = -1;
+  }
+}
+
+CallerCudaDevice::~CallerCudaDevice() {
+  if (device_ >= 0) cudaSetDevice(device_);
 }
 
 std::unique_ptr<Backend> make_cuda_backend(int device) {

@@ -2,6 +2,7 @@
 #include "cuda/pinned_slice_copier.cuh"
 
 #include "cuda/cuda_check.cuh"
+#include "cuda/device_scope.cuh"
 
 namespace fasttab {
 namespace {
@@ -23,7 +24,8 @@ float* pin_host_floats(std::size_t count, const char* what) {
 
 PinnedSliceCopier::PinnedSliceCopier(cudaStream_t compute, std::int64_t rows, int ld, int batch_rows,
                                      float* const device_features[2], float* const device_labels[2])
-    : compute_(compute), rows_(rows), ld_(ld), batch_rows_(batch_rows) {
+    : compute_(compute), device_(stream_device(compute)), rows_(rows), ld_(ld), batch_rows_(batch_rows) {
+  const DeviceScope scope(device_);  // the copy stream and the events on the compute stream's device
   FASTTAB_REQUIRE(rows >= 1 && ld >= 1 && batch_rows >= 1, "PinnedSliceCopier: rows ", rows, ", ld ", ld,
                   ", batch rows ", batch_rows);
   for (int k = 0; k < 2; ++k) {
@@ -49,6 +51,9 @@ PinnedSliceCopier::~PinnedSliceCopier() { release(); }
 
 void PinnedSliceCopier::release() noexcept {
   // No error can be reported from here: a failed call leaks at worst.
+  int caller = device_;
+  cudaGetDevice(&caller);
+  if (caller != device_) cudaSetDevice(device_);
   if (copy_) cudaStreamSynchronize(copy_);  // no copy may still read the pinned table or write a batch buffer
   for (int k = 0; k < 2; ++k) {
     if (copied_[k]) cudaEventDestroy(copied_[k]);
@@ -60,11 +65,16 @@ void PinnedSliceCopier::release() noexcept {
   if (host_labels_) cudaFreeHost(host_labels_);
   copy_ = nullptr;
   host_features_ = host_labels_ = nullptr;
+  if (caller != device_) cudaSetDevice(caller);
 }
 
-void PinnedSliceCopier::wait_for_copies() { CUDA_CHECK(cudaStreamSynchronize(copy_)); }
+void PinnedSliceCopier::wait_for_copies() {
+  const DeviceScope scope(device_);
+  CUDA_CHECK(cudaStreamSynchronize(copy_));
+}
 
 void PinnedSliceCopier::start_copy(int buffer, std::int64_t first_row, int rows) {
+  const DeviceScope scope(device_);
   FASTTAB_REQUIRE(rows >= 1 && rows <= batch_rows_ && first_row >= 0 && first_row + rows <= rows_,
                   "PinnedSliceCopier: rows [", first_row, ", ", first_row + rows, ") of ", rows_,
                   " in batches of ", batch_rows_);
@@ -79,6 +89,7 @@ void PinnedSliceCopier::start_copy(int buffer, std::int64_t first_row, int rows)
 }
 
 void PinnedSliceCopier::start_epoch(int rows_in_first) {
+  const DeviceScope scope(device_);
   // A batch prefetched and never handed out is simply overwritten: its copy comes first in the copy stream.
   next_row_ = 0;
   start_copy(ready_, next_row_, rows_in_first);
@@ -86,6 +97,7 @@ void PinnedSliceCopier::start_epoch(int rows_in_first) {
 }
 
 int PinnedSliceCopier::next_batch(int rows_in_next) {
+  const DeviceScope scope(device_);
   // The caller has enqueued all its work on the previous batch: its buffer is free once that work is done.
   if (handed_out_ >= 0) CUDA_CHECK(cudaEventRecord(consumed_[handed_out_], compute_));
   const int current = ready_;

@@ -49,6 +49,7 @@ class PinnedSliceCopier {
   void release() noexcept;
 
   cudaStream_t compute_ = nullptr;
+  int device_ = 0;  // compute_'s: made current for each call (DeviceScope)
   cudaStream_t copy_ = nullptr;
   cudaEvent_t copied_[2] = {nullptr, nullptr};
   cudaEvent_t consumed_[2] = {nullptr, nullptr};

@@ -394,6 +394,19 @@ int cuda_pointer_device(const void* pointer);
 // Waits until all work queued on CUDA device `device`, on every stream and by every library, has finished: before
 // the engine reads arrays that another library (CuPy, PyTorch) may still be writing on its own streams.
 void wait_for_cuda_device(int device);
+// The calling thread's current CUDA device, made current again when the scope ends. Making a CUDA backend makes
+// its device current (train and the tools rely on it); a library caller (Python, next to PyTorch or CuPy on
+// another device) gets its own back. Nothing where there is no driver; never throws.
+class CallerCudaDevice {
+ public:
+  CallerCudaDevice();
+  ~CallerCudaDevice();
+  CallerCudaDevice(const CallerCudaDevice&) = delete;
+  CallerCudaDevice& operator=(const CallerCudaDevice&) = delete;
+
+ private:
+  int device_ = -1;
+};
 // automatic: CUDA where a device exists, else CPU (the caller is told which through kind()).
 std::unique_ptr<Backend> make_backend(DeviceChoice choice);
 

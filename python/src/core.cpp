@@ -376,6 +376,7 @@ nb::dict train_model(nb::handle x_arg, const Vector& y, nb::handle x_test_arg, c
   std::exception_ptr failure;
   {
     nb::gil_scoped_release release;
+    const fasttab::CallerCudaDevice caller_device;  // the backend makes its device current; the caller keeps its own
     try {
       if (cuda_device >= 0) fasttab::wait_for_cuda_device(cuda_device);  // the producer's streams, CuPy's or torch's
       std::unique_ptr<fasttab::Backend> backend = backend_for(choice, cuda_device);
@@ -451,6 +452,7 @@ class Model {
     {
       nb::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);  // one prediction at a time on the model's backend
+      const fasttab::CallerCudaDevice caller_device;  // the backend makes its device current; the caller keeps its own
       if (cuda_device >= 0) fasttab::wait_for_cuda_device(cuda_device);
       if (rows > 0) {
         fasttab::Backend& backend = backend_reading(x.view, cuda_device);
