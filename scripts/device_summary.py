@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The figures of one scripts/device_check.sh run as Markdown tables, for docs/performance.md and the README.
 
-    python3 scripts/device_summary.py DIR     # DIR: the check's $OUT (the JSON files it wrote)
+    python3 scripts/device_summary.py DIR     # DIR: the check's $OUT (results.tar) or the folder of its JSON files
 
-Reads every JSON file in DIR that build/train, bench_step or bench_gemm wrote (by its keys, whatever its name) and
+Reads every JSON file in DIR, and in the tar archives there (device_check.sh packs its outputs as $OUT/results.tar),
+that build/train, bench_step or bench_gemm wrote (by its keys, whatever its name) and
 prints, for each kind, one row per file: train runs (s/epoch, test metric, and how the step ran), bench_step's
 epoch summary, and bench_gemm's step totals. Files it does not recognise are listed at the end. Python's standard
 library only, so that it runs on the GPU machine or here on the fetched files."""
@@ -11,6 +12,7 @@ import json
 import math
 import os
 import sys
+import tarfile
 
 
 def fmt(value, digits=4):
@@ -34,7 +36,10 @@ def kind_of(doc):
 
 
 def train_row(name, d):
-    metric = next((m for m in ("test_auc", "test_accuracy", "test_r2") if m in d), None)
+    # The final test figures: train writes "test" {auc, accuracy, r2, ...} with null for a task's other metrics (and
+    # "test_auc" null outside binary tasks).
+    test = d.get("test") if isinstance(d.get("test"), dict) else {"auc": d.get("test_auc")}
+    metric = next((m for m in ("auc", "accuracy", "r2") if test.get(m) is not None), None)
     how = [d.get("precision", "fp32"), f"gemm {d.get('gemm', 'cublas')}"]
     if d.get("fused_mlp"):
         how.append("fused MLP")
@@ -46,7 +51,7 @@ def train_row(name, d):
         how.append("overlap")
     how.append("shuffled" if d.get("shuffle") else "in order")
     return [name, d.get("device", "-"), d.get("date", "-"), ", ".join(how), fmt(len(d.get("epochs", []))),
-            fmt(d.get("s_per_epoch")), f"{metric[5:]} {fmt(d.get(metric), 5)}" if metric else "-"]
+            fmt(d.get("s_per_epoch")), f"{metric} {fmt(test[metric], 5)}" if metric else "-"]
 
 
 def bench_step_row(name, d):
@@ -62,7 +67,9 @@ def bench_gemm_row(name, d):
     for g in d.get("gemms", []):
         cands = g.get("candidates", [])
         if cands and g.get("engine_ms"):
-            best = min(cands, key=lambda c: c.get("ms", math.inf))
+            best = min(cands, key=lambda c: c.get("ms") if isinstance(c.get("ms"), (int, float)) else math.inf)
+            if not isinstance(best.get("ms"), (int, float)) or best["ms"] <= 0:
+                continue
             gains.append(f"{g['name']} {g['engine_ms'] / best['ms']:.2f}x (split-k {best.get('split_k', 1)})")
     return [name, d.get("device", "-"), d.get("precision", "-"), fmt(step.get("engine")),
             fmt(step.get("heuristic_first")), fmt(step.get("best")), "; ".join(gains) or "-"]
@@ -83,6 +90,32 @@ def table(header, rows):
     return "\n".join(lines)
 
 
+def json_documents(directory, unknown):
+    """(name, parsed JSON) of each .json file in directory and each .json member of its .tar, .tar.gz and .tgz
+    files; the unreadable ones are added to unknown."""
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name.endswith(".json"):
+            try:
+                with open(path) as f:
+                    yield name, json.load(f)
+            except (OSError, ValueError) as e:
+                unknown.append(f"{name} (unreadable: {e})")
+        elif name.endswith((".tar", ".tar.gz", ".tgz")):
+            try:
+                with tarfile.open(path) as archive:
+                    members = sorted((m for m in archive.getmembers() if m.isfile() and m.name.endswith(".json")),
+                                     key=lambda m: m.name)
+                    for m in members:
+                        label = os.path.basename(m.name)
+                        try:
+                            yield label, json.load(archive.extractfile(m))
+                        except (OSError, ValueError, tarfile.TarError) as e:
+                            unknown.append(f"{name}:{label} (unreadable: {e})")
+            except (OSError, tarfile.TarError) as e:
+                unknown.append(f"{name} (unreadable: {e})")
+
+
 def main(argv):
     if len(argv) != 2 or not os.path.isdir(argv[1]):
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
@@ -91,15 +124,7 @@ def main(argv):
     directory = argv[1]
     rows = {kind: [] for kind in TABLES}
     unknown = []
-    for name in sorted(os.listdir(directory)):
-        if not name.endswith(".json"):
-            continue
-        try:
-            with open(os.path.join(directory, name)) as f:
-                doc = json.load(f)
-        except (OSError, ValueError) as e:
-            unknown.append(f"{name} (unreadable: {e})")
-            continue
+    for name, doc in json_documents(directory, unknown):
         kind = kind_of(doc)
         if kind is None:
             unknown.append(name)

@@ -9,9 +9,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/lib" devbin
-for exe in train compare_loaders predict bench_step bench_gemm bench_fused_mlp bench_io tests/fasttab_gpu_tests tests/fasttab_tests; do
-  [ -x "$build/$exe" ] && cp "$build/$exe" "$stage/bin/"
+# scripts/device_check.sh runs the first seven; a missing one is an error here, not a lost step there.
+for exe in train compare_loaders predict bench_step bench_gemm bench_fused_mlp tests/fasttab_gpu_tests bench_io \
+           tests/fasttab_tests; do
+  if [ -x "$build/$exe" ]; then
+    cp "$build/$exe" "$stage/bin/"
+  elif [ "$exe" != bench_io ] && [ "$exe" != tests/fasttab_tests ]; then
+    echo "pack_device.sh: $build/$exe is not built" >&2
+    exit 1
+  fi
 done
 # The Python package (its extension module is built for this machine's Python; the GPU machine's must match).
 if ls "$build"/python/fasttab/_core*.so >/dev/null 2>&1; then
@@ -24,6 +32,8 @@ openmpi=/usr/lib/x86_64-linux-gnu/openmpi/lib/openmpi3 pmix=/usr/lib/x86_64-linu
 # Libraries every Linux system or the CUDA installation provides are left out.
 everywhere='linux-vdso|ld-linux|/libc\.so|/libm\.so|/libdl\.so|/libpthread\.so|/librt\.so|/libgcc_s\.so|/libstdc\+\+\.so|/usr/local/cuda|/libcuda\.so|/libnvidia'
 objects=$(ls "$stage"/bin/* "$stage"/python/fasttab/*.so "$stage"/openmpi3/*.so "$stage"/pmix/*.so 2>/dev/null || true)
+unresolved=$(ldd $objects 2>/dev/null | awk '/=> not found/{print $1}' | sort -u | tr '\n' ' ')
+[ -z "$unresolved" ] || echo "pack_device.sh: warning: ldd finds no $unresolved here: not carried" >&2
 for lib in $(ldd $objects 2>/dev/null | awk '/=> \//{print $3}' | grep -Ev "$everywhere" | sort -u); do
   cp -L "$lib" "$stage/lib/"
 done
