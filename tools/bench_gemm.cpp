@@ -133,6 +133,8 @@ struct DeviceOperand {
   void upload(const void* host, std::size_t bytes) {
     CUDA_CHECK(cudaMalloc(&data, bytes));
     CUDA_CHECK(cudaMemcpy(data, host, bytes, cudaMemcpyHostToDevice));
+    // From pageable memory cudaMemcpy may return before its DMA lands, and the GEMMs run on a non-blocking stream.
+    CUDA_CHECK(cudaDeviceSynchronize());
   }
 };
 
