@@ -15,8 +15,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <cublas_v2.h>
+#include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
@@ -72,17 +74,19 @@ class CudaBackend final : public Backend {
   CudaBackend(const CudaBackend&) = delete;  // lane_ points into the object itself
   CudaBackend& operator=(const CudaBackend&) = delete;
 
+  // On the backend's device, for the body and the members' destructors after it (their cudaFree, the cuBLASLt
+  // plans); caller_at_exit_, destroyed last, gives the caller's device back.
   ~CudaBackend() override {
     int caller = device_;
-    cudaGetDevice(&caller);
-    if (caller != device_) cudaSetDevice(device_);
+    if (cudaGetDevice(&caller) == cudaSuccess && caller != device_ && cudaSetDevice(device_) == cudaSuccess)
+      caller_at_exit_.device = caller;
+    cudaGetLastError();  // nothing here is reported: no error may be left pending for a later check
     if (side_.stream != nullptr) cudaStreamSynchronize(side_.stream);
     cudaStreamSynchronize(main_.stream);
     if (fork_event_ != nullptr) cudaEventDestroy(fork_event_);
     if (join_event_ != nullptr) cudaEventDestroy(join_event_);
     destroy_lane(side_);
     destroy_lane(main_);
-    if (caller != device_) cudaSetDevice(caller);
   }
 
   cudaStream_t stream() const { return main_.stream; }
@@ -115,6 +119,7 @@ class CudaBackend final : public Backend {
     if (caller != device_) cudaSetDevice(device_);
     cudaFree(pointer);
     if (caller != device_) cudaSetDevice(caller);
+    cudaGetLastError();  // nothing here is reported: no error may be left pending for a later check
   }
   std::size_t free_bytes() const override {
     const DeviceScope scope(device_);
@@ -481,6 +486,13 @@ class CudaBackend final : public Backend {
   // kRowReducePartials doubles of per-block partials, then 8 doubles of results (allocated in the constructor).
   double* reduce_partials() { return reduce_scratch_.ensure_as<double>(kRowReducePartials + 8, queue()); }
 
+  struct DeviceAtExit {  // the device made current when the backend is gone (-1: none to change)
+    int device = -1;
+    ~DeviceAtExit() {
+      if (device >= 0 && cudaSetDevice(device) != cudaSuccess) cudaGetLastError();
+    }
+  };
+  DeviceAtExit caller_at_exit_;  // first: destroyed after every other member
   std::string name_;
   DeviceLimits limits_;  // SM count and threads per SM, for the launchers' grid sizes
   int device_ = 0;
@@ -530,6 +542,37 @@ void wait_for_cuda_device(int device) {
   CUDA_CHECK(cudaDeviceSynchronize());
 }
 
+namespace {
+
+// Whether CUDA device `device` has an active primary context: whether the caller has used it. Asked of the driver
+// (cuDevicePrimaryCtxGetState) through the runtime, without linking libcuda; false where that cannot be asked.
+bool primary_context_active(int device) {
+  using DeviceGet = CUresult (*)(CUdevice*, int);
+  using GetState = CUresult (*)(CUdevice, unsigned int*, int*);
+  static const std::pair<DeviceGet, GetState> driver = [] {
+    void* device_get = nullptr;
+    void* get_state = nullptr;
+    cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
+    const bool have_get = cudaGetDriverEntryPointByVersion("cuDeviceGet", &device_get, 12000, cudaEnableDefault,
+                                                           &found) == cudaSuccess && found == cudaDriverEntryPointSuccess;
+    const bool have_state = cudaGetDriverEntryPointByVersion("cuDevicePrimaryCtxGetState", &get_state, 12000,
+                                                             cudaEnableDefault, &found) == cudaSuccess &&
+                            found == cudaDriverEntryPointSuccess;
+    cudaGetLastError();
+    return have_get && have_state ? std::make_pair(reinterpret_cast<DeviceGet>(device_get),
+                                                   reinterpret_cast<GetState>(get_state))
+                                  : std::make_pair(DeviceGet(nullptr), GetState(nullptr));
+  }();
+  if (!driver.first) return false;
+  CUdevice handle = 0;
+  unsigned int flags = 0;
+  int active = 0;
+  return driver.first(&handle, device) == CUDA_SUCCESS && driver.second(handle, &flags, &active) == CUDA_SUCCESS &&
+         active != 0;
+}
+
+}  // namespace
+
 CallerCudaDevice::CallerCudaDevice() {
   if (cudaGetDevice(&device_) != cudaSuccess) {
     cudaGetLastError();  // no driver or no device: nothing to give back
@@ -537,8 +580,16 @@ CallerCudaDevice::CallerCudaDevice() {
   }
 }
 
+// Only a device the caller has used is made current again: cudaSetDevice creates a context on a device that has
+// none (hundreds of MB on a GPU the caller never touched, e.g. the default device 0 of a process on cuda:1).
 CallerCudaDevice::~CallerCudaDevice() {
-  if (device_ >= 0) cudaSetDevice(device_);
+  int current = device_;
+  if (device_ < 0 || cudaGetDevice(&current) != cudaSuccess || current == device_ ||
+      !primary_context_active(device_)) {
+    cudaGetLastError();
+    return;
+  }
+  if (cudaSetDevice(device_) != cudaSuccess) cudaGetLastError();
 }
 
 std::unique_ptr<Backend> make_cuda_backend(int device) {

@@ -19,7 +19,7 @@ class DeviceScope {
     else CUDA_CHECK(cudaSetDevice(device));
   }
   ~DeviceScope() {
-    if (caller_ >= 0) cudaSetDevice(caller_);
+    if (caller_ >= 0 && cudaSetDevice(caller_) != cudaSuccess) cudaGetLastError();  // none left pending
   }
   DeviceScope(const DeviceScope&) = delete;
   DeviceScope& operator=(const DeviceScope&) = delete;

@@ -6,20 +6,21 @@
 #     (--gemm cublas and cublaslt-timed) and bench_gemm in bf16, the fused MLP passes (bench and runs), the all-reduce
 #     cost, the Python CUDA-array tests; full: also the loader comparison and the PyTorch peers, predict and TensorBoard;
 #     tf32: quick, then the loader comparison and the PyTorch peer with TF32 GEMMs;
-#     sanitize: quick, then the GPU op tests under compute-sanitizer (memcheck, racecheck, initcheck).
+#     sanitize: only the GPU op tests under compute-sanitizer (memcheck, racecheck, initcheck).
 # Logs go to $OUT (default /tmp/fasttab-device): all.log (everything printed), summary.md (scripts/device_summary.py:
 # the JSON figures as Markdown tables) and results.tar, the JSON/SVG outputs (written to $R, packed after every step:
 # the device tool brings back at most 8 files from $OUT, and a run cut short keeps what its finished steps wrote).
-# Each step has its own time limit and a failure does not stop the next one. BUDGET_S (default 550 in quick mode,
-# else none) bounds the whole check: each step's limit is cut to what is left, and a step is skipped when too little
+# Each step has its own time limit and a failure does not stop the next one. BUDGET_S (default 550 s) bounds the
+# whole check: each step's limit is cut to what is left, and a step is skipped when too little
 # is left, so that the summary is still written inside the device tool's limit.
 set -u
 mode=${1:-full}
 OUT=${OUT:-/tmp/fasttab-device}
 R=/tmp/ft/results
+rm -rf "$R"  # a warm machine keeps /tmp between calls: no figures from an earlier call
 mkdir -p "$OUT" "$R"
 log="$OUT/all.log"
-case $mode in quick) budget=${BUDGET_S:-550} ;; *) budget=${BUDGET_S:-0} ;; esac
+budget=${BUDGET_S:-550}  # every mode runs inside one call of the device tool (600 s at most)
 # tar -J needs the xz program; Python's tarfile reads the archive without it.
 tar -xJf devbin/fasttab-bin.tar.xz -C /tmp/ft ||
   python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" devbin/fasttab-bin.tar.xz /tmp/ft
@@ -66,78 +67,81 @@ step() {  # step LIMIT_S NAME COMMAND...
 }
 step 10 libraries bash -c "ldd $B/train $B/fasttab_gpu_tests | grep -E 'not found|nccl|cublas|mpi' | sort -u"
 step 20 gpu nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
-step 240 gpu-tests "$B/fasttab_gpu_tests" --duration=true
-step 60 metrics-repeat bash -c "for i in \$(seq 20); do $B/fasttab_gpu_tests -tc='*multiclass and regression*' | grep -E 'ERROR|test cases'; done"
-step 120 bench-step "$B/bench_step" --repeats 30 --json "$R/bench_step.json"
-step 120 train-reference "$B/train" --json "$R/train_reference.json"
-# The step as a CUDA Graph against op by op (issue 9, item 4): the same losses are expected, and less time.
-step 90 train-tf32-shuffle "$B/train" --precision tf32 --shuffle --epochs 3 --json "$R/train_tf32.json"
-step 90 train-tf32-shuffle-graphs "$B/train" --precision tf32 --shuffle --epochs 3 --cuda-graphs \
-  --json "$R/train_tf32_graphs.json"
-step 120 train-reference-graphs "$B/train" --cuda-graphs --json "$R/train_reference_graphs.json"
-# bf16 on the tensor cores (bfloat16 storage, cublasGemmEx): the issue's 0.10 s/epoch target, with and without
-# graphs, then items 2 and 3 in the engine. The whole-epoch figures first: a run cut short by the time limit
-# still has them.
-step 90 train-bf16-shuffle "$B/train" --precision bf16 --shuffle --epochs 3 --json "$R/train_bf16.json"
-step 90 train-bf16-shuffle-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --cuda-graphs \
-  --json "$R/train_bf16_graphs.json"
-# Item 3 (--gemm): the same bf16 run with its GEMMs through cuBLASLt, the heuristic's algorithm, then the fastest
-# of the candidates and split-k variants timed at start-up (train prints each GEMM shape's plan).
-step 90 train-bf16-shuffle-lt "$B/train" --precision bf16 --shuffle --epochs 3 --gemm cublaslt \
-  --json "$R/train_bf16_lt.json"
-step 90 train-bf16-shuffle-lt-timed "$B/train" --precision bf16 --shuffle --epochs 3 --gemm cublaslt-timed \
-  --json "$R/train_bf16_lt_timed.json"
-step 90 train-bf16-shuffle-lt-timed-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --gemm cublaslt-timed \
-  --cuda-graphs --json "$R/train_bf16_lt_timed_graphs.json"
-# Item 2 in the engine (--pad-hidden): the same bf16 run with its 300-wide layers run at 304 and at 320.
-step 90 train-bf16-shuffle-pad8 "$B/train" --precision bf16 --shuffle --epochs 3 --pad-hidden 8 \
-  --json "$R/train_bf16_pad8.json"
-step 90 train-bf16-shuffle-pad64 "$B/train" --precision bf16 --shuffle --epochs 3 --pad-hidden 64 \
-  --json "$R/train_bf16_pad64.json"
-# Item 3's second stream: the weight gradients beside the rest of the backward pass (bench_step times the step too).
-step 90 train-bf16-shuffle-overlap "$B/train" --precision bf16 --shuffle --epochs 3 --overlap-weight-gradients \
-  --json "$R/train_bf16_overlap.json"
-step 90 train-bf16-shuffle-overlap-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --overlap-weight-gradients \
-  --cuda-graphs --json "$R/train_bf16_overlap_graphs.json"
-# The bf16 step op by op, overlapped and captured, against the card's ceilings.
-step 90 bench-step-bf16 "$B/bench_step" --precision bf16 --repeats 30 --json "$R/bench_step_bf16.json"
-step 90 bench-step-bf16-lt-timed "$B/bench_step" --precision bf16 --gemm cublaslt-timed --repeats 30 \
-  --json "$R/bench_step_bf16_lt_timed.json"
-# Item 5, the moonshot (--fused-mlp: host/backend/fused_mlp.hpp): the whole bf16 forward pass in one kernel, the
-# backward chain in another, against the engine's per-layer passes; the tool exits 1 when the outputs or gradients
-# differ past its bound. Odd widths and relu first (correctness), then the seed's model (speed); then whole runs.
-step 60 fused-mlp-odd "$B/bench_fused_mlp" --training --backward --rows 1000 --inputs 7 --hidden 45,300,17 \
-  --activation relu --repeats 2
-step 60 fused-mlp-inference "$B/bench_fused_mlp" --rows 524288 --repeats 20
-step 60 fused-mlp-training "$B/bench_fused_mlp" --training --backward --rows 16384 --repeats 20
-step 90 train-bf16-shuffle-fused "$B/train" --precision bf16 --shuffle --epochs 3 --fused-mlp \
-  --json "$R/train_bf16_fused.json"
-step 90 train-bf16-shuffle-fused-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --fused-mlp --cuda-graphs \
-  --json "$R/train_bf16_fused_graphs.json"
-# The predicted best: the fused passes, the weight gradients' split-k plans, one graph a step.
-step 90 train-bf16-shuffle-fused-lt-timed-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --fused-mlp \
-  --gemm cublaslt-timed --cuda-graphs --json "$R/train_bf16_fused_lt_timed_graphs.json"
-step 90 bench-step-bf16-fused "$B/bench_step" --precision bf16 --fused-mlp --repeats 30 \
-  --json "$R/bench_step_bf16_fused.json"
-# Issue 10: the fixed cost of the gradient all-reduce (NCCL, one rank: docs/scaling.md's `a`).
-step 90 bench-step-all-reduce "$B/bench_step" --all-reduce --train-rows 1000000 --test-rows 100000 --repeats 50 \
-  --json "$R/bench_step_all_reduce.json"
-# Issue 9, item 3: would cuBLASLt algorithms chosen by timing beat the engine's GEMM calls? (per GEMM of the step)
-step 90 bench-gemm-bf16 "$B/bench_gemm" --precision bf16 --json "$R/bench_gemm_bf16.json"
-# Item 2: would hidden widths padded to 304 or 320 (zero weights) make the GEMMs faster than 300's? (+2.7%, +13.8% FLOPs in the 300x300 GEMMs)
-step 60 bench-gemm-bf16-304 "$B/bench_gemm" --precision bf16 --hidden 304,304,304,304 --candidates 2 \
-  --json "$R/bench_gemm_bf16_304.json"
-step 60 bench-gemm-bf16-320 "$B/bench_gemm" --precision bf16 --hidden 320,320,320,320 --candidates 2 \
-  --json "$R/bench_gemm_bf16_320.json"
-# Issue 11: CUDA arrays read in place by the Python package (needs numpy, scikit-learn and pytest on the GPU
-# machine's python3; the step's log says what is missing). When the carried module is for another Python version,
-# it is built here first (scripts/device_python: needs cmake, a C++ compiler, CUDA and nanobind there).
-suffix=$(python3 -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))" 2>/dev/null || true)
-if [ -f /tmp/ft/lib/libfasttab.a ] && [ ! -f "/tmp/ft/python/fasttab/_core$suffix" ]; then
-  step 300 python-build bash scripts/device_python/build.sh
+# sanitize mode runs the sanitizers alone (one call of the device tool is 10 minutes at most).
+if [ "$mode" != sanitize ]; then
+  step 240 gpu-tests "$B/fasttab_gpu_tests" --duration=true
+  step 60 metrics-repeat bash -c "for i in \$(seq 20); do $B/fasttab_gpu_tests -tc='*multiclass and regression*' | grep -E 'ERROR|test cases'; done"
+  step 120 bench-step "$B/bench_step" --repeats 30 --json "$R/bench_step.json"
+  step 120 train-reference "$B/train" --json "$R/train_reference.json"
+  # The step as a CUDA Graph against op by op (issue 9, item 4): the same losses are expected, and less time.
+  step 90 train-tf32-shuffle "$B/train" --precision tf32 --shuffle --epochs 3 --json "$R/train_tf32.json"
+  step 90 train-tf32-shuffle-graphs "$B/train" --precision tf32 --shuffle --epochs 3 --cuda-graphs \
+    --json "$R/train_tf32_graphs.json"
+  step 120 train-reference-graphs "$B/train" --cuda-graphs --json "$R/train_reference_graphs.json"
+  # bf16 on the tensor cores (bfloat16 storage, cublasGemmEx): the issue's 0.10 s/epoch target, with and without
+  # graphs, then items 2 and 3 in the engine. The whole-epoch figures first: a run cut short by the time limit
+  # still has them.
+  step 90 train-bf16-shuffle "$B/train" --precision bf16 --shuffle --epochs 3 --json "$R/train_bf16.json"
+  step 90 train-bf16-shuffle-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --cuda-graphs \
+    --json "$R/train_bf16_graphs.json"
+  # Item 3 (--gemm): the same bf16 run with its GEMMs through cuBLASLt, the heuristic's algorithm, then the fastest
+  # of the candidates and split-k variants timed at start-up (train prints each GEMM shape's plan).
+  step 90 train-bf16-shuffle-lt "$B/train" --precision bf16 --shuffle --epochs 3 --gemm cublaslt \
+    --json "$R/train_bf16_lt.json"
+  step 90 train-bf16-shuffle-lt-timed "$B/train" --precision bf16 --shuffle --epochs 3 --gemm cublaslt-timed \
+    --json "$R/train_bf16_lt_timed.json"
+  step 90 train-bf16-shuffle-lt-timed-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --gemm cublaslt-timed \
+    --cuda-graphs --json "$R/train_bf16_lt_timed_graphs.json"
+  # Item 2 in the engine (--pad-hidden): the same bf16 run with its 300-wide layers run at 304 and at 320.
+  step 90 train-bf16-shuffle-pad8 "$B/train" --precision bf16 --shuffle --epochs 3 --pad-hidden 8 \
+    --json "$R/train_bf16_pad8.json"
+  step 90 train-bf16-shuffle-pad64 "$B/train" --precision bf16 --shuffle --epochs 3 --pad-hidden 64 \
+    --json "$R/train_bf16_pad64.json"
+  # Item 3's second stream: the weight gradients beside the rest of the backward pass (bench_step times the step too).
+  step 90 train-bf16-shuffle-overlap "$B/train" --precision bf16 --shuffle --epochs 3 --overlap-weight-gradients \
+    --json "$R/train_bf16_overlap.json"
+  step 90 train-bf16-shuffle-overlap-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --overlap-weight-gradients \
+    --cuda-graphs --json "$R/train_bf16_overlap_graphs.json"
+  # The bf16 step op by op, overlapped and captured, against the card's ceilings.
+  step 90 bench-step-bf16 "$B/bench_step" --precision bf16 --repeats 30 --json "$R/bench_step_bf16.json"
+  step 90 bench-step-bf16-lt-timed "$B/bench_step" --precision bf16 --gemm cublaslt-timed --repeats 30 \
+    --json "$R/bench_step_bf16_lt_timed.json"
+  # Item 5, the moonshot (--fused-mlp: host/backend/fused_mlp.hpp): the whole bf16 forward pass in one kernel, the
+  # backward chain in another, against the engine's per-layer passes; the tool exits 1 when the outputs or gradients
+  # differ past its bound. Odd widths and relu first (correctness), then the seed's model (speed); then whole runs.
+  step 60 fused-mlp-odd "$B/bench_fused_mlp" --training --backward --rows 1000 --inputs 7 --hidden 45,300,17 \
+    --activation relu --repeats 2
+  step 60 fused-mlp-inference "$B/bench_fused_mlp" --rows 524288 --repeats 20
+  step 60 fused-mlp-training "$B/bench_fused_mlp" --training --backward --rows 16384 --repeats 20
+  step 90 train-bf16-shuffle-fused "$B/train" --precision bf16 --shuffle --epochs 3 --fused-mlp \
+    --json "$R/train_bf16_fused.json"
+  step 90 train-bf16-shuffle-fused-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --fused-mlp --cuda-graphs \
+    --json "$R/train_bf16_fused_graphs.json"
+  # The predicted best: the fused passes, the weight gradients' split-k plans, one graph a step.
+  step 90 train-bf16-shuffle-fused-lt-timed-graphs "$B/train" --precision bf16 --shuffle --epochs 3 --fused-mlp \
+    --gemm cublaslt-timed --cuda-graphs --json "$R/train_bf16_fused_lt_timed_graphs.json"
+  step 90 bench-step-bf16-fused "$B/bench_step" --precision bf16 --fused-mlp --repeats 30 \
+    --json "$R/bench_step_bf16_fused.json"
+  # Issue 10: the fixed cost of the gradient all-reduce (NCCL, one rank: docs/scaling.md's `a`).
+  step 90 bench-step-all-reduce "$B/bench_step" --all-reduce --train-rows 1000000 --test-rows 100000 --repeats 50 \
+    --json "$R/bench_step_all_reduce.json"
+  # Issue 9, item 3: would cuBLASLt algorithms chosen by timing beat the engine's GEMM calls? (per GEMM of the step)
+  step 90 bench-gemm-bf16 "$B/bench_gemm" --precision bf16 --json "$R/bench_gemm_bf16.json"
+  # Item 2: would hidden widths padded to 304 or 320 (zero weights) make the GEMMs faster than 300's? (+2.7%, +13.8% FLOPs in the 300x300 GEMMs)
+  step 60 bench-gemm-bf16-304 "$B/bench_gemm" --precision bf16 --hidden 304,304,304,304 --candidates 2 \
+    --json "$R/bench_gemm_bf16_304.json"
+  step 60 bench-gemm-bf16-320 "$B/bench_gemm" --precision bf16 --hidden 320,320,320,320 --candidates 2 \
+    --json "$R/bench_gemm_bf16_320.json"
+  # Issue 11: CUDA arrays read in place by the Python package (needs numpy, scikit-learn and pytest on the GPU
+  # machine's python3; the step's log says what is missing). When the carried module is for another Python version,
+  # it is built here first (scripts/device_python: needs cmake, a C++ compiler, CUDA and nanobind there).
+  suffix=$(python3 -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))" 2>/dev/null || true)
+  if [ -f /tmp/ft/lib/libfasttab.a ] && [ ! -f "/tmp/ft/python/fasttab/_core$suffix" ]; then
+    step 300 python-build bash scripts/device_python/build.sh
+  fi
+  [ -d /tmp/ft/python ] && step 120 python-cuda-arrays env PYTHONPATH=/tmp/ft/python FASTTAB_BUILD_DIR=/tmp/ft \
+    python3 -m pytest -q -rs -p no:cacheprovider python/tests/test_cuda_arrays.py
 fi
-[ -d /tmp/ft/python ] && step 120 python-cuda-arrays env PYTHONPATH=/tmp/ft/python FASTTAB_BUILD_DIR=/tmp/ft \
-  python3 -m pytest -q -rs -p no:cacheprovider python/tests/test_cuda_arrays.py
 if [ "$mode" = full ]; then
   step 60 bench-step-tf32 "$B/bench_step" --precision tf32 --repeats 30 --json "$R/bench_step_tf32.json"
   step 60 bench-gemm-tf32 "$B/bench_gemm" --precision tf32 --json "$R/bench_gemm_tf32.json"

@@ -7,16 +7,10 @@
 namespace fasttab {
 namespace {
 
-// Under mpirun each local rank takes its own GPU. NCCL refuses two ranks of one job on one GPU, so a machine given
-// more ranks than it has GPUs is refused here, saying so.
-int local_device() {
-  const int local_rank = launcher_local_rank(), devices = cuda_device_count();
-  FASTTAB_REQUIRE(launcher_world_size() <= 1 || local_rank < devices, "local rank ", local_rank, " of this machine "
-                  "has no GPU of its own: it has ", devices, " visible GPU(s), and NCCL runs one rank per GPU. Start "
-                  "at most ", devices, " rank(s) on it (mpirun -np ", devices, ", or -H host:", devices, "), or train "
-                  "on the CPU backend (--device cpu)");
-  return launcher_world_size() <= 1 ? 0 : local_rank;
-}
+// Under mpirun each local rank takes the GPU of its local rank, counted modulo the GPUs it sees (a launcher that
+// gives each rank one GPU by CUDA_VISIBLE_DEVICES leaves each one device 0). Two ranks that end up on one GPU are
+// refused by NCCL ("duplicate GPU"), which the communicator reports before it ends the job.
+int local_device() { return launcher_local_rank() % cuda_device_count(); }
 
 }  // namespace
 

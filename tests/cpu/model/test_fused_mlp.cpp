@@ -321,8 +321,10 @@ bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
 // What the CPU's emulation cannot show by itself, since it runs the warps in turn on memory it cleared: the kernels
 // read no shared memory that nothing wrote, and no warp depends on another's work between two barriers. Run with
 // the shared memory full of NaN at each block and the warps in shuffled orders, every output, activation, gradient,
-// bias partial and input gradient must be the same bits (and finite). Mutation tried: the padding columns past the
-// inputs left unwritten in fused_load_rows (NaN in the outputs).
+// bias partial and input gradient must be the same bits (and finite). Mutations tried: the padding columns past the
+// inputs left unwritten in fused_load_rows (NaN in the outputs), a layer written in place (its input overwritten
+// while other warps read it). What it cannot see: two warps sharing one staging tile (the emulation runs each warp's
+// phase whole, so their uses never interleave): the kernels give each warp its own (fused_mlp.cu).
 TEST_CASE("fused MLP emulation: shared memory full of NaN and the warps in any order change no bit") {
   for (const Case& k : kCases) {
     const std::string name = k.name;
