@@ -15,10 +15,8 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <utility>
 
 #include <cublas_v2.h>
-#include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
@@ -541,37 +539,6 @@ void wait_for_cuda_device(int device) {
   const DeviceScope scope(device);
   CUDA_CHECK(cudaDeviceSynchronize());
 }
-
-namespace {
-
-// Whether CUDA device `device` has an active primary context: whether the caller has used it. Asked of the driver
-// (cuDevicePrimaryCtxGetState) through the runtime, without linking libcuda; false where that cannot be asked.
-bool primary_context_active(int device) {
-  using DeviceGet = CUresult (*)(CUdevice*, int);
-  using GetState = CUresult (*)(CUdevice, unsigned int*, int*);
-  static const std::pair<DeviceGet, GetState> driver = [] {
-    void* device_get = nullptr;
-    void* get_state = nullptr;
-    cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
-    const bool have_get = cudaGetDriverEntryPointByVersion("cuDeviceGet", &device_get, 12000, cudaEnableDefault,
-                                                           &found) == cudaSuccess && found == cudaDriverEntryPointSuccess;
-    const bool have_state = cudaGetDriverEntryPointByVersion("cuDevicePrimaryCtxGetState", &get_state, 12000,
-                                                             cudaEnableDefault, &found) == cudaSuccess &&
-                            found == cudaDriverEntryPointSuccess;
-    cudaGetLastError();
-    return have_get && have_state ? std::make_pair(reinterpret_cast<DeviceGet>(device_get),
-                                                   reinterpret_cast<GetState>(get_state))
-                                  : std::make_pair(DeviceGet(nullptr), GetState(nullptr));
-  }();
-  if (!driver.first) return false;
-  CUdevice handle = 0;
-  unsigned int flags = 0;
-  int active = 0;
-  return driver.first(&handle, device) == CUDA_SUCCESS && driver.second(handle, &flags, &active) == CUDA_SUCCESS &&
-         active != 0;
-}
-
-}  // namespace
 
 CallerCudaDevice::CallerCudaDevice() {
   if (cudaGetDevice(&device_) != cudaSuccess) {
