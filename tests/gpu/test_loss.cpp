@@ -74,3 +74,33 @@ TEST_CASE("cuda loss_forward_backward matches the CPU for every task") {
     }
   }
 }
+
+// Labels that name no class (NaN, negative, past the last, huge) reach the backends only through the C++ API (the
+// loaders refuse them). Both treat them alike (host/backend/class_label.hpp): loss term logsumexp minus the largest
+// logit, no -1 in the gradient, never counted correct. Before, the GPU took NaN as class 0 and the CPU indexed
+// outside the row.
+TEST_CASE("cuda multiclass loss and metrics treat labels that name no class as the CPU does") {
+  FASTTAB_REQUIRE_CUDA_DEVICE();
+  auto b = make_backends();
+  const int rows = 6, width = 3;
+  const std::vector<float> x = random_floats(static_cast<std::size_t>(rows) * width, 77, -3.0f, 3.0f);
+  const std::vector<float> y = {kNaN, -1.0f, 3.0f, 1e30f, 2.0f, 0.0f};  // the last two are real classes
+  std::vector<float> loss(2), grad_cpu, grad_gpu;
+  Metrics metrics[2];
+  Backend* backends[2] = {b.cpu.get(), b.gpu.get()};
+  for (int i = 0; i < 2; ++i) {
+    Backend& backend = *backends[i];
+    auto dx = upload(backend, x), dy = upload(backend, y);
+    BackendBuffer<float> dg(backend, x.size(), "gradient"), dl(backend, 1, "loss");
+    backend.loss_forward_backward(Task::multiclass, dx.data(), rows, width, width, dy.data(), dg.data(), dl.data());
+    loss[static_cast<std::size_t>(i)] = download(backend, dl)[0];
+    (i == 0 ? grad_cpu : grad_gpu) = download(backend, dg);
+    metrics[i] = backend.evaluate(Task::multiclass, dx.data(), rows, width, width, dy.data());
+  }
+  CHECK(std::isfinite(loss[1]));
+  CHECK(std::fabs(static_cast<double>(loss[1]) - loss[0]) <= 1e-5 * std::fabs(static_cast<double>(loss[0])));
+  CHECK(relative_error(grad_gpu, grad_cpu) <= 1e-5);
+  for (std::size_t e = 0; e < 4 * static_cast<std::size_t>(width); ++e) CHECK(grad_gpu[e] >= 0.0f);  // no -1
+  CHECK(metrics[1].accuracy == metrics[0].accuracy);
+  CHECK(std::fabs(metrics[1].loss - metrics[0].loss) <= 1e-9 * std::fabs(metrics[0].loss));
+}
