@@ -549,7 +549,7 @@ CallerCudaDevice::CallerCudaDevice() {
 
 // Only a device the caller has used is made current again: cudaSetDevice creates a context on a device that has
 // none (hundreds of MB on a GPU the caller never touched, e.g. the default device 0 of a process on cuda:1).
-CallerCudaDevice::~CallerCudaDevice() {
+void CallerCudaDevice::give_back() const {
   int current = device_;
   if (device_ < 0 || cudaGetDevice(&current) != cudaSuccess || current == device_ ||
       !primary_context_active(device_)) {

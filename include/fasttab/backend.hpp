@@ -400,7 +400,10 @@ void wait_for_cuda_device(int device);
 class CallerCudaDevice {
  public:
   CallerCudaDevice();
-  ~CallerCudaDevice();
+  ~CallerCudaDevice() { give_back(); }
+  // The caller's device current now, as at the scope's end (a Python callback in the middle of a fit runs its own
+  // CUDA code there; every CUDA backend op makes its own device current again).
+  void give_back() const;
   CallerCudaDevice(const CallerCudaDevice&) = delete;
   CallerCudaDevice& operator=(const CallerCudaDevice&) = delete;
 

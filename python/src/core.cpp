@@ -307,6 +307,7 @@ class PythonObserver final : public fasttab::TrainObserver {
     nb::gil_scoped_acquire gil;
     if (PyErr_CheckSignals() != 0) throw PythonErrorPending{};
     if (on_epoch_.is_none()) return;
+    if (caller_device_) caller_device_->give_back();  // the callback's own CUDA code runs on the caller's device
     bool keep_going = true;
     try {
       nb::dict d;
@@ -329,9 +330,13 @@ class PythonObserver final : public fasttab::TrainObserver {
     if (!keep_going) throw StopRequested{};
   }
 
+ public:
+  void set_caller_device(const fasttab::CallerCudaDevice* caller_device) { caller_device_ = caller_device; }
+
  private:
   nb::object on_epoch_;
   std::chrono::steady_clock::time_point last_check_{};
+  const fasttab::CallerCudaDevice* caller_device_ = nullptr;  // fasttab's ops make their own device current
 };
 
 // train(X, y, X_test, y_test, options, on_epoch) -> dict of the run's figures. The checkpoint goes to
@@ -377,6 +382,7 @@ nb::dict train_model(nb::handle x_arg, const Vector& y, nb::handle x_test_arg, c
   {
     nb::gil_scoped_release release;
     const fasttab::CallerCudaDevice caller_device;  // the backend makes its device current; the caller keeps its own
+    observer.set_caller_device(&caller_device);
     try {
       if (cuda_device >= 0) fasttab::wait_for_cuda_device(cuda_device);  // the producer's streams, CuPy's or torch's
       std::unique_ptr<fasttab::Backend> backend = backend_for(choice, cuda_device);
