@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
+#include <optional>
 #include <string>
 
 #include <cublas_v2.h>
@@ -73,12 +75,9 @@ class CudaBackend final : public Backend {
   CudaBackend& operator=(const CudaBackend&) = delete;
 
   // On the backend's device, for the body and the members' destructors after it (their cudaFree, the cuBLASLt
-  // plans); caller_at_exit_, destroyed last, gives the caller's device back.
+  // plans); device_at_exit_, destroyed last, gives the caller's device back.
   ~CudaBackend() override {
-    int caller = device_;
-    if (cudaGetDevice(&caller) == cudaSuccess && caller != device_ && cudaSetDevice(device_) == cudaSuccess)
-      caller_at_exit_.device = caller;
-    cudaGetLastError();  // nothing here is reported: no error may be left pending for a later check
+    device_at_exit_.emplace(device_, std::nothrow);
     if (side_.stream != nullptr) cudaStreamSynchronize(side_.stream);
     cudaStreamSynchronize(main_.stream);
     if (fork_event_ != nullptr) cudaEventDestroy(fork_event_);
@@ -112,11 +111,8 @@ class CudaBackend final : public Backend {
   }
   void release(void* pointer) noexcept override {
     if (!pointer) return;
-    int caller = device_;
-    cudaGetDevice(&caller);
-    if (caller != device_) cudaSetDevice(device_);
+    const DeviceScope scope(device_, std::nothrow);
     cudaFree(pointer);
-    if (caller != device_) cudaSetDevice(caller);
     cudaGetLastError();  // nothing here is reported: no error may be left pending for a later check
   }
   std::size_t free_bytes() const override {
@@ -484,13 +480,7 @@ class CudaBackend final : public Backend {
   // kRowReducePartials doubles of per-block partials, then 8 doubles of results (allocated in the constructor).
   double* reduce_partials() { return reduce_scratch_.ensure_as<double>(kRowReducePartials + 8, queue()); }
 
-  struct DeviceAtExit {  // the device made current when the backend is gone (-1: none to change)
-    int device = -1;
-    ~DeviceAtExit() {
-      if (device >= 0 && cudaSetDevice(device) != cudaSuccess) cudaGetLastError();
-    }
-  };
-  DeviceAtExit caller_at_exit_;  // first: destroyed after every other member
+  std::optional<DeviceScope> device_at_exit_;  // first: destroyed after every other member (see ~CudaBackend)
   std::string name_;
   DeviceLimits limits_;  // SM count and threads per SM, for the launchers' grid sizes
   int device_ = 0;

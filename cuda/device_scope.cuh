@@ -5,6 +5,7 @@
 // made, and a process under mpirun uses one device): then the scope costs one cudaGetDevice and sets nothing.
 #pragma once
 
+#include <new>
 #include <utility>
 
 #include <cuda.h>
@@ -54,6 +55,17 @@ class DeviceScope {
     }
     if (!primary_context_active(caller_)) caller_ = -1;
     CUDA_CHECK(cudaSetDevice(device));
+  }
+  // The same for destructors and release paths, which report nothing: a failed call is cleared, not thrown (no
+  // error is left pending for a later check to misreport).
+  DeviceScope(int device, std::nothrow_t) noexcept {
+    if (cudaGetDevice(&caller_) != cudaSuccess || caller_ == device) {
+      caller_ = -1;
+    } else {
+      if (!primary_context_active(caller_)) caller_ = -1;
+      if (cudaSetDevice(device) != cudaSuccess) caller_ = -1;
+    }
+    cudaGetLastError();
   }
   ~DeviceScope() {
     if (caller_ >= 0 && cudaSetDevice(caller_) != cudaSuccess) cudaGetLastError();  // none left pending

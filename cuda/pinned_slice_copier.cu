@@ -51,9 +51,7 @@ PinnedSliceCopier::~PinnedSliceCopier() { release(); }
 
 void PinnedSliceCopier::release() noexcept {
   // No error can be reported from here: a failed call leaks at worst.
-  int caller = device_;
-  cudaGetDevice(&caller);
-  if (caller != device_) cudaSetDevice(device_);
+  const DeviceScope scope(device_, std::nothrow);
   if (copy_) cudaStreamSynchronize(copy_);  // no copy may still read the pinned table or write a batch buffer
   for (int k = 0; k < 2; ++k) {
     if (copied_[k]) cudaEventDestroy(copied_[k]);
@@ -65,7 +63,7 @@ void PinnedSliceCopier::release() noexcept {
   if (host_labels_) cudaFreeHost(host_labels_);
   copy_ = nullptr;
   host_features_ = host_labels_ = nullptr;
-  if (caller != device_) cudaSetDevice(caller);
+  cudaGetLastError();
 }
 
 void PinnedSliceCopier::wait_for_copies() {
