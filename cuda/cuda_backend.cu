@@ -539,15 +539,7 @@ CallerCudaDevice::CallerCudaDevice() {
 
 // Only a device the caller has used is made current again: cudaSetDevice creates a context on a device that has
 // none (hundreds of MB on a GPU the caller never touched, e.g. the default device 0 of a process on cuda:1).
-void CallerCudaDevice::give_back() const {
-  int current = device_;
-  if (device_ < 0 || cudaGetDevice(&current) != cudaSuccess || current == device_ ||
-      !primary_context_active(device_)) {
-    cudaGetLastError();
-    return;
-  }
-  if (cudaSetDevice(device_) != cudaSuccess) cudaGetLastError();
-}
+void CallerCudaDevice::give_back() const { make_used_device_current(device_); }
 
 std::unique_ptr<Backend> make_cuda_backend(int device) {
   const int count = cuda_device_count();

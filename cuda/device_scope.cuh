@@ -1,7 +1,7 @@
 // DeviceScope: a device made current for one call when the calling thread has another one current (another
-// library's, or another backend's), and the thread's own given back after (where the process has used it). A stream, its events, a cuBLAS handle and
-// device memory all belong to one device; a caller on another device would get "invalid resource handle" or
-// memory on the wrong card. Usually the device is already current (a CUDA backend makes its own current when it is
+// library's, or another backend's), and the thread's own given back after (where the process has used it). A
+// stream, its events, a cuBLAS handle and device memory all belong to one device; a caller on another device would
+// get "invalid resource handle" or memory on the wrong card. Usually the device is already current (a CUDA backend makes its own current when it is
 // made, and a process under mpirun uses one device): then the scope costs one cudaGetDevice and sets nothing.
 #pragma once
 
@@ -44,37 +44,38 @@ inline bool primary_context_active(int device) {
          active != 0;
 }
 
+// Makes `device` current again if the process has used it (see primary_context_active) and it is not current now.
+// Reports nothing: a failed call is cleared, so that no error is left pending for a later check to misreport.
+inline void make_used_device_current(int device) noexcept {
+  int current = device;
+  if (device >= 0 && cudaGetDevice(&current) == cudaSuccess && current != device && primary_context_active(device))
+    cudaSetDevice(device);
+  cudaGetLastError();
+}
+
 class DeviceScope {
  public:
-  // The caller's device is given back only if it has a context (else the backend's stays current).
-  explicit DeviceScope(int device) {
-    CUDA_CHECK(cudaGetDevice(&caller_));
-    if (caller_ == device) {
-      caller_ = -1;
-      return;
-    }
-    if (!primary_context_active(caller_)) caller_ = -1;
-    CUDA_CHECK(cudaSetDevice(device));
-  }
-  // The same for destructors and release paths, which report nothing: a failed call is cleared, not thrown (no
-  // error is left pending for a later check to misreport).
+  explicit DeviceScope(int device) { CUDA_CHECK(enter(device)); }
+  // The same for destructors and release paths, which report nothing: a failed call is cleared, not thrown.
   DeviceScope(int device, std::nothrow_t) noexcept {
-    if (cudaGetDevice(&caller_) != cudaSuccess || caller_ == device) {
-      caller_ = -1;
-    } else {
-      if (!primary_context_active(caller_)) caller_ = -1;
-      if (cudaSetDevice(device) != cudaSuccess) caller_ = -1;
-    }
-    cudaGetLastError();
+    if (enter(device) != cudaSuccess) cudaGetLastError();
   }
   ~DeviceScope() {
-    if (caller_ >= 0 && cudaSetDevice(caller_) != cudaSuccess) cudaGetLastError();  // none left pending
+    if (caller_ >= 0) make_used_device_current(caller_);
   }
   DeviceScope(const DeviceScope&) = delete;
   DeviceScope& operator=(const DeviceScope&) = delete;
 
  private:
-  int caller_ = -1;
+  cudaError_t enter(int device) noexcept {
+    cudaError_t status = cudaGetDevice(&caller_);
+    if (status == cudaSuccess && caller_ != device) status = cudaSetDevice(device);
+    else caller_ = -1;  // already current: nothing to give back
+    if (status != cudaSuccess) caller_ = -1;
+    return status;
+  }
+
+  int caller_ = -1;  // the device to give back, or -1
 };
 
 // The device a stream belongs to.

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -22,9 +23,10 @@ namespace {
 // The kernels' shared buffers, in the caller's scratch (sized once), and the order of the warps.
 struct HostBlockMemory {
   FusedHostScratch& s;
-  std::mt19937 shuffle;
+  std::optional<std::mt19937> shuffle;  // only with the adversarial seed: no generator seeded in every pass
   std::array<int, kFusedWarps> warps;
-  explicit HostBlockMemory(FusedHostScratch& scratch) : s(scratch), shuffle(scratch.adversarial_seed) {
+  explicit HostBlockMemory(FusedHostScratch& scratch) : s(scratch) {
+    if (s.adversarial_seed != 0) shuffle.emplace(s.adversarial_seed);
     s.buffers.resize(2 * std::size_t(kRowsPerBlock) * kLdActivations);
     s.stage.resize(std::size_t(kFusedWarps) * kTile * kTile);
     s.column_partials.resize(2 * std::size_t(kRowTiles) * kFusedMaxWidth);
@@ -41,7 +43,7 @@ struct HostBlockMemory {
   // The order in which the warps of one phase (between two barriers) run: 0 to 7, or with the adversarial seed a
   // new shuffle each time, as a GPU gives them no order.
   const std::array<int, kFusedWarps>& warp_order() {
-    if (s.adversarial_seed != 0) std::shuffle(warps.begin(), warps.end(), shuffle);
+    if (shuffle) std::shuffle(warps.begin(), warps.end(), *shuffle);
     return warps;
   }
   __nv_bfloat16* first() { return s.buffers.data(); }

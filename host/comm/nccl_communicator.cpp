@@ -11,6 +11,7 @@
 
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_check.cuh"
+#include "cuda/device_scope.cuh"
 #include "host/comm/communicators.hpp"
 
 #define NCCL_CHECK(call)                                                                                        \
@@ -30,9 +31,7 @@ class NcclCommunicator final : public Communicator {
   // NCCL ends the whole job with its message (the others would wait in the id's broadcast or in NCCL's bootstrap).
   explicit NcclCommunicator(Backend& backend) : mpi_(make_mpi_communicator()), stream_(cuda_stream(backend)) {
     try {
-      int device = 0;
-      CUDA_CHECK(cudaStreamGetDevice(stream_, &device));
-      CUDA_CHECK(cudaSetDevice(device));
+      CUDA_CHECK(cudaSetDevice(stream_device(stream_)));
       ncclUniqueId id{};
       if (mpi_->rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
       mpi_->broadcast(&id, sizeof id, 0);
