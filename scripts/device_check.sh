@@ -21,6 +21,9 @@ rm -rf "$R"  # a warm machine keeps /tmp between calls: no figures from an earli
 mkdir -p "$OUT" "$R"
 log="$OUT/all.log"
 budget=${BUDGET_S:-550}  # every mode runs inside one call of the device tool (600 s at most)
+case $budget in
+  '' | *[!0-9]*) echo "BUDGET_S=$budget: give whole seconds (0: no budget)" >&2; exit 1 ;;
+esac
 # tar -J needs the xz program; Python's tarfile reads the archive without it.
 tar -xJf devbin/fasttab-bin.tar.xz -C /tmp/ft ||
   python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" devbin/fasttab-bin.tar.xz /tmp/ft
